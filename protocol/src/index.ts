@@ -1,0 +1,17 @@
+/**
+ * @parley/protocol: the public contract of the Parley server. This entry point holds types and
+ * constants only (no runtime dependencies), so browser bundles stay small; the zod input schemas
+ * live at `@parley/protocol/schemas`.
+ */
+export * from './entities';
+export * from './errors';
+export * from './events';
+export * from './limits';
+export * from './rest';
+export type * from './schemas/visitor';
+export type * from './schemas/agent';
+export type * from './schemas/admin';
+export type * from './schemas/auth';
+export type * from './schemas/leads';
+export type * from './schemas/conversations';
+export { PROTOCOL_VERSION } from './version';

@@ -1,0 +1,28 @@
+/** Bounds shared by the schemas, the server and the SDK. */
+export const LIMITS = {
+  /** Default longest message text; the server may lower or raise it up to `messageTextHardMax`. */
+  messageTextDefaultMax: 4000,
+  /** No configuration can accept longer texts: Socket.IO frames are capped at 64 KB. */
+  messageTextHardMax: 16000,
+  attributesMax: 50,
+  attributeKeyMax: 64,
+  attributeValueMax: 1000,
+  nameMax: 200,
+  emailMax: 254,
+  phoneMax: 40,
+  tagMax: 50,
+  tagsMax: 50,
+  clientKeyMax: 128,
+  idMax: 64,
+  pageLimitMax: 100,
+  pageLimitDefault: 20,
+  historyLimitMax: 200,
+  historyLimitDefault: 50,
+  searchQueryMax: 100,
+  mergeSourcesMax: 50,
+  tokenMax: 8192,
+  passwordMin: 10,
+  passwordMax: 200,
+  allowedOriginsMax: 50,
+  preChatFieldsMax: 20,
+} as const;

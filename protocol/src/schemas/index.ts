@@ -1,0 +1,11 @@
+/**
+ * Input schemas (zod) for every Socket.IO command and REST body of the protocol. A separate entry
+ * point (`@parley/protocol/schemas`) so that clients importing only types do not bundle zod.
+ */
+export * from './common';
+export * from './visitor';
+export * from './agent';
+export * from './admin';
+export * from './auth';
+export * from './leads';
+export * from './conversations';
