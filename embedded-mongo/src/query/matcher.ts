@@ -1,0 +1,254 @@
+import { BSONRegExp, type Document } from 'bson';
+import { Query } from 'mingo/query';
+import { badValue, MongoCommandError, notSupported } from '../errors';
+import { isPlainObject, isNumeric } from '../storage/values';
+import { knownTypeAlias, leafOperators, TYPE_CODES, type LeafOperator } from './leaf-operators';
+import { mingoOptions } from './mingo-context';
+import { isRegex, toRegExp } from './regex';
+
+export interface Matcher {
+  test(doc: Document): boolean;
+  /** The validated filter (regular expressions compiled), for the planner and positional updates. */
+  readonly filter: Document;
+}
+
+const COMPARISONS = new Set(['$eq', '$ne', '$gt', '$gte', '$lt', '$lte']);
+const REFUSED_FIELD_OPERATORS = new Set([
+  '$near',
+  '$nearSphere',
+  '$geoWithin',
+  '$geoIntersects',
+  '$within',
+  '$bitsAllSet',
+  '$bitsAllClear',
+  '$bitsAnySet',
+  '$bitsAnyClear',
+]);
+const REFUSED_TOP_LEVEL = new Set(['$where', '$text', '$jsonSchema', '$sampleRate']);
+/** Expression operators that run code or need server machinery embedded-mongo lacks. */
+const REFUSED_EXPRESSIONS = new Set(['$function', '$accumulator', '$where', '$meta', '$toHashedIndexKey']);
+
+/** Numeric type names whose difference the promoted numbers here cannot tell (int vs double). */
+const AMBIGUOUS_TYPES = new Set(['int', 'long', 'double', 1, 16, 18]);
+
+/** Compiles a query filter with MongoDB's semantics, refusing what embedded-mongo does not do. */
+export function compileFilter(filter: unknown, where = 'filter'): Matcher {
+  const prepared = prepareFilter(filter ?? {}, where);
+  if (Object.keys(prepared).length === 0) return { test: () => true, filter: prepared };
+  const predicate = compilePrepared(prepared);
+  return {
+    filter: prepared,
+    test(doc) {
+      try {
+        return predicate(doc);
+      } catch (error) {
+        throw asBadValue(error);
+      }
+    },
+  };
+}
+
+type Predicate = (doc: Document) => boolean;
+
+function every(predicates: Predicate[]): Predicate {
+  if (predicates.length === 1) return predicates[0] as Predicate;
+  return (doc) => {
+    for (const p of predicates) if (!p(doc)) return false;
+    return true;
+  };
+}
+
+/**
+ * A predicate for a validated filter, built from the leaf operators directly: mingo is only asked
+ * for `$expr` (its expression language), so the common query never pays for building a mingo Query.
+ */
+export function compilePrepared(filter: Document): Predicate {
+  const predicates: Predicate[] = [];
+  for (const [key, condition] of Object.entries(filter)) {
+    if (key === '$and') predicates.push(every((condition as Document[]).map(compilePrepared)));
+    else if (key === '$or') {
+      const branches = (condition as Document[]).map(compilePrepared);
+      predicates.push((doc) => branches.some((p) => p(doc)));
+    } else if (key === '$nor') {
+      const branches = (condition as Document[]).map(compilePrepared);
+      predicates.push((doc) => !branches.some((p) => p(doc)));
+    } else if (key === '$expr') {
+      let query: Query;
+      try {
+        query = new Query({ $expr: condition }, mingoOptions());
+      } catch (error) {
+        throw asBadValue(error);
+      }
+      predicates.push((doc) => query.test(doc));
+    } else predicates.push(compileCondition(key, condition));
+  }
+  return predicates.length === 0 ? () => true : every(predicates);
+}
+
+function compileCondition(path: string, condition: unknown): Predicate {
+  const options = mingoOptions();
+  if (condition instanceof RegExp) return leafOperators.$regex(path, condition, options);
+  if (!isOperatorObject(condition)) return leafOperators.$eq(path, condition, options);
+  return every(
+    Object.entries(condition).map(([op, operand]): Predicate => {
+      if (op === '$not') {
+        const inner = compileCondition(path, operand);
+        return (doc) => !inner(doc);
+      }
+      const operator = (leafOperators as Record<string, LeafOperator>)[op];
+      if (!operator) throw badValue(`unknown operator: ${op}`);
+      return operator(path, operand, options);
+    }),
+  );
+}
+
+export function asBadValue(error: unknown): MongoCommandError {
+  if (error instanceof MongoCommandError) return error;
+  return badValue(error instanceof Error ? error.message : String(error));
+}
+
+/** Validates a filter and returns a copy with regular expressions compiled to JavaScript ones. */
+export function prepareFilter(filter: unknown, where = 'filter'): Document {
+  if (!isPlainObject(filter)) throw badValue(`${where} must be an object`);
+  const out: Document = {};
+  for (const [key, condition] of Object.entries(filter)) {
+    if (!key.startsWith('$')) {
+      out[key] = prepareCondition(condition, where);
+      continue;
+    }
+    if (key === '$and' || key === '$or' || key === '$nor') {
+      if (!Array.isArray(condition) || condition.length === 0) throw badValue(`${key} must be a nonempty array`);
+      out[key] = condition.map((clause) => {
+        if (!isPlainObject(clause)) throw badValue(`${key}/$or/$nor entries need to be full objects`);
+        return prepareFilter(clause, where);
+      });
+    } else if (key === '$expr') {
+      out[key] = prepareExpression(condition);
+    } else if (key === '$comment') {
+      continue;
+    } else if (REFUSED_TOP_LEVEL.has(key)) {
+      throw notSupported(`${key} in a ${where}`);
+    } else {
+      throw badValue(`unknown top level operator: ${key}`);
+    }
+  }
+  return out;
+}
+
+function isOperatorObject(value: unknown): value is Record<string, unknown> {
+  if (!isPlainObject(value)) return false;
+  const first = Object.keys(value)[0];
+  return first !== undefined && first.startsWith('$');
+}
+
+function prepareCondition(condition: unknown, where: string): unknown {
+  if (isRegex(condition)) return toRegExp(condition);
+  if (!isOperatorObject(condition)) {
+    if (isPlainObject(condition) && Object.keys(condition).some((k) => k.startsWith('$'))) {
+      throw notSupported('an equality match on a document mixing $-prefixed and plain field names');
+    }
+    return condition;
+  }
+  const out: Document = {};
+  for (const [op, operand] of Object.entries(condition)) {
+    if (!op.startsWith('$')) throw badValue(`unknown operator: ${op}`);
+    if (op === '$options') {
+      if (!('$regex' in condition)) throw badValue('$options needs a $regex');
+      continue;
+    }
+    out[op] = prepareOperand(op, operand, condition, where);
+  }
+  return out;
+}
+
+function prepareOperand(op: string, operand: unknown, condition: Record<string, unknown>, where: string): unknown {
+  if (COMPARISONS.has(op)) return operand instanceof BSONRegExp ? toRegExp(operand) : operand;
+  switch (op) {
+    case '$in':
+    case '$nin':
+      if (!Array.isArray(operand)) throw badValue(`${op} needs an array`);
+      return operand.map((item) => {
+        if (isRegex(item)) return toRegExp(item);
+        if (isOperatorObject(item)) throw badValue(`cannot nest $ under ${op}`);
+        return item;
+      });
+    case '$exists':
+      return Boolean(operand);
+    case '$type':
+      return prepareType(operand);
+    case '$size':
+      if (typeof operand !== 'number' || !Number.isInteger(operand) || operand < 0)
+        throw badValue('$size needs a non-negative integer');
+      return operand;
+    case '$all':
+      if (!Array.isArray(operand)) throw badValue('$all needs an array');
+      return operand.map((item) => {
+        if (isRegex(item)) return toRegExp(item);
+        if (isOperatorObject(item)) {
+          if (Object.keys(item).length !== 1 || !('$elemMatch' in item)) throw badValue('no $ expressions in $all');
+          return { $elemMatch: prepareElemMatch(item['$elemMatch'], where) };
+        }
+        return item;
+      });
+    case '$elemMatch':
+      return prepareElemMatch(operand, where);
+    case '$regex': {
+      const options = condition['$options'];
+      if (options !== undefined && typeof options !== 'string') throw badValue('$options has to be a string');
+      if (typeof operand !== 'string' && !isRegex(operand)) throw badValue('$regex has to be a string');
+      return toRegExp(operand, options);
+    }
+    case '$not':
+      if (isRegex(operand)) return toRegExp(operand);
+      if (!isOperatorObject(operand)) throw badValue('$not needs a regex or a document');
+      return prepareCondition(operand, where);
+    case '$mod':
+      if (!Array.isArray(operand) || operand.length !== 2 || !operand.every(isNumeric))
+        throw badValue('malformed mod, needs to be an array of two numbers');
+      if (operand[0] === 0) throw badValue('divisor cannot be 0');
+      return operand;
+    default:
+      if (REFUSED_FIELD_OPERATORS.has(op)) throw notSupported(`${op} in a ${where}`);
+      if (REFUSED_TOP_LEVEL.has(op)) throw notSupported(`${op} in a ${where}`);
+      throw badValue(`unknown operator: ${op}`);
+  }
+}
+
+function prepareElemMatch(operand: unknown, where: string): Document {
+  if (!isPlainObject(operand)) throw badValue('$elemMatch needs an Object');
+  const keys = Object.keys(operand);
+  const operatorForm =
+    keys.length > 0 && keys.every((k) => k.startsWith('$') && !['$and', '$or', '$nor', '$expr'].includes(k));
+  return operatorForm ? (prepareCondition(operand, where) as Document) : prepareFilter(operand, where);
+}
+
+function prepareType(operand: unknown): unknown {
+  const items = Array.isArray(operand) ? operand : [operand];
+  for (const item of items) {
+    if (AMBIGUOUS_TYPES.has(item as string | number)) {
+      throw notSupported(
+        `$type ${JSON.stringify(item)} (numbers are stored as JavaScript numbers, so int, long and double cannot be told apart; use 'number')`,
+      );
+    }
+    if (typeof item === 'number' ? TYPE_CODES[item] === undefined : typeof item !== 'string' || !knownTypeAlias(item)) {
+      throw badValue(`unknown type name alias: ${String(item)}`);
+    }
+  }
+  return operand;
+}
+
+/**
+ * Validates an aggregation expression (in `$expr` or a pipeline stage) and compiles its regular
+ * expressions; mingo evaluates it.
+ */
+export function prepareExpression(expression: unknown): unknown {
+  if (Array.isArray(expression)) return expression.map(prepareExpression);
+  if (expression instanceof BSONRegExp) return toRegExp(expression);
+  if (!isPlainObject(expression)) return expression;
+  const out: Document = {};
+  for (const [key, value] of Object.entries(expression)) {
+    if (REFUSED_EXPRESSIONS.has(key)) throw notSupported(`the expression operator ${key}`);
+    out[key] = key === '$literal' ? value : prepareExpression(value);
+  }
+  return out;
+}

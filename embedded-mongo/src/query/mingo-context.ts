@@ -1,0 +1,38 @@
+import { Context, ProcessingMode } from 'mingo/core';
+import * as accumulatorOperators from 'mingo/operators/accumulator';
+import * as expressionOperators from 'mingo/operators/expression';
+import * as pipelineOperators from 'mingo/operators/pipeline';
+import * as projectionOperators from 'mingo/operators/projection';
+import * as queryOperators from 'mingo/operators/query';
+import * as windowOperators from 'mingo/operators/window';
+import type { Options } from 'mingo/types';
+import { leafOperators } from './leaf-operators';
+
+let options: Options | undefined;
+
+/**
+ * The one set of options every mingo call here uses. mingo's own leaf query operators compare BSON
+ * values by their JavaScript type (a Long is not a number, two Decimal128s compare as strings,
+ * `{ 'a.b': null }` misses documents MongoDB matches), so they are replaced by ours through mingo's
+ * extension point, a Context. The logical operators, `$expr`, and the aggregation stages and
+ * expressions stay mingo's. Built on first use because the leaf operators themselves build
+ * sub-queries with these options.
+ */
+export function mingoOptions(): Options {
+  options ??= {
+    idKey: '_id',
+    processingMode: ProcessingMode.CLONE_OFF,
+    useStrictMode: true,
+    scriptEnabled: false,
+    failOnError: true,
+    context: Context.init({
+      query: { ...(queryOperators as object), ...leafOperators } as never,
+      accumulator: accumulatorOperators as never,
+      expression: expressionOperators as never,
+      pipeline: pipelineOperators as never,
+      projection: projectionOperators as never,
+      window: windowOperators as never,
+    }),
+  };
+  return options;
+}
