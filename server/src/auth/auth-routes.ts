@@ -1,0 +1,150 @@
+import { randomUUID } from 'node:crypto';
+import { Router, type Request } from 'express';
+import type { AgentLoginResponse, MeResponse, VisitorAuthResponse, WidgetConfig } from '@parley/protocol';
+import { agentLoginSchema, anonymousAuthSchema, refreshSchema, verifiedAuthSchema } from '@parley/protocol/schemas';
+import type { AgentService } from '../agents/agent-service';
+import type { Config } from '../config';
+import { unauthorized } from '../errors';
+import type { HttpAuth } from '../http/http-auth';
+import { agentOf, principalOf } from '../http/http-auth';
+import { bodyOf, param } from '../http/request-input';
+import type { RateLimits } from '../infra/rate-limits';
+import type { LeadService } from '../leads/lead-service';
+import type { ProjectService } from '../projects/project-service';
+import { assertOriginAllowed } from '../realtime/origin-check';
+import { parseInput } from '../validation';
+import { verifyCustomerToken } from './customer-token';
+import type { TokenService } from './token-service';
+
+export interface AuthRoutesDeps {
+  config: Config;
+  auth: HttpAuth;
+  tokens: TokenService;
+  projects: ProjectService;
+  agents: AgentService;
+  leads: LeadService;
+  rateLimits: RateLimits;
+}
+
+/** The client address as Express sees it (behind a proxy only when TRUST_PROXY says so). */
+function clientAddress(req: Request): string {
+  return req.ip ?? req.socket.remoteAddress ?? 'unknown';
+}
+
+/** Sign-in for visitors (anonymous and verified) and agents, token refresh and `GET /me`. */
+export function authRoutes(deps: AuthRoutesDeps): Router {
+  const { config, auth, tokens, projects, agents, leads, rateLimits } = deps;
+  const router = Router();
+
+  /** A project that exists and accepts this request's origin. */
+  const visitorProject = async (req: Request) => {
+    const project = await projects.getCached(param(req, 'projectId'));
+    assertOriginAllowed(project.allowedOrigins, req.headers.origin);
+    return project;
+  };
+
+  router.get('/projects/:projectId/widget', async (req, res) => {
+    const project = await visitorProject(req);
+    const body: WidgetConfig = { projectId: project.id, name: project.name, preChatForm: project.preChatForm };
+    res.json(body);
+  });
+
+  router.post('/projects/:projectId/auth/anonymous', async (req, res) => {
+    parseInput(anonymousAuthSchema, bodyOf(req));
+    await rateLimits.anonymousSignIn.consume(clientAddress(req));
+    const project = await visitorProject(req);
+    // The server mints the visitor's identity; a client never chooses it.
+    const userId = randomUUID();
+    const issued = tokens.issueVisitor(project.id, userId, 'anonymous');
+    const body: VisitorAuthResponse = {
+      token: issued.token,
+      user: { id: userId, kind: 'anonymous' },
+      expiresAt: issued.expiresAt.toISOString(),
+    };
+    res.status(201).json(body);
+  });
+
+  router.post('/projects/:projectId/auth/verified', async (req, res) => {
+    const input = parseInput(verifiedAuthSchema, bodyOf(req));
+    await rateLimits.anonymousSignIn.consume(clientAddress(req));
+    const project = await visitorProject(req);
+    const claims = verifyCustomerToken(
+      input.token,
+      await projects.activeSecrets(project.id),
+      config.verifiedTokenMaxLifetimeSeconds,
+    );
+    const profile = {
+      ...(claims.fullname !== undefined ? { fullname: claims.fullname } : {}),
+      ...(claims.lastname !== undefined ? { lastname: claims.lastname } : {}),
+      ...(claims.email !== undefined ? { email: claims.email } : {}),
+      ...(claims.phone !== undefined ? { phone: claims.phone } : {}),
+      ...(claims.attributes !== undefined ? { attributes: claims.attributes } : {}),
+    };
+    // Profile claims are written to the lead (creating it); without any, the lead waits for the
+    // first conversation like an anonymous visitor's.
+    if (Object.keys(profile).length > 0) await leads.resolveForUser(project.id, claims.sub, 'verified', profile);
+    const issued = tokens.issueVisitor(project.id, claims.sub, 'verified');
+    const body: VisitorAuthResponse = {
+      token: issued.token,
+      user: { id: claims.sub, kind: 'verified' },
+      expiresAt: issued.expiresAt.toISOString(),
+    };
+    res.status(201).json(body);
+  });
+
+  router.post('/auth/refresh', auth.requireAny, async (req, res) => {
+    parseInput(refreshSchema, bodyOf(req));
+    const principal = principalOf(res);
+    if (principal.kind === 'visitor') {
+      await projects.getCached(principal.projectId);
+      const issued = tokens.issueVisitor(principal.projectId, principal.userId, principal.visitorKind);
+      const body: VisitorAuthResponse = {
+        token: issued.token,
+        user: { id: principal.userId, kind: principal.visitorKind },
+        expiresAt: issued.expiresAt.toISOString(),
+      };
+      res.json(body);
+      return;
+    }
+    const agent = await agents.get(agentOf(res).agentId).catch(() => {
+      throw unauthorized('Unknown agent');
+    });
+    const issued = tokens.issueAgent(agent);
+    const body: AgentLoginResponse = { token: issued.token, agent, expiresAt: issued.expiresAt.toISOString() };
+    res.json(body);
+  });
+
+  router.get('/me', auth.requireAny, async (_req, res) => {
+    const principal = principalOf(res);
+    let body: MeResponse;
+    if (principal.kind === 'visitor') {
+      body = {
+        kind: 'visitor',
+        projectId: principal.projectId,
+        user: { id: principal.userId, kind: principal.visitorKind },
+        expiresAt: principal.expiresAt.toISOString(),
+      };
+    } else if (principal.kind === 'agent') {
+      const agent = await agents.get(principal.agentId).catch(() => {
+        throw unauthorized('Unknown agent');
+      });
+      body = { kind: 'agent', agent, expiresAt: principal.expiresAt.toISOString() };
+    } else {
+      body = { kind: 'admin' };
+    }
+    res.json(body);
+  });
+
+  router.post('/agents/login', async (req, res) => {
+    const input = parseInput(agentLoginSchema, bodyOf(req));
+    // Both limits: one address guessing many accounts, and many addresses guessing one account.
+    await rateLimits.login.consume(`ip:${clientAddress(req)}`);
+    await rateLimits.login.consume(`email:${input.email}`);
+    const agent = await agents.authenticate(input.email, input.password);
+    const issued = tokens.issueAgent(agent);
+    const body: AgentLoginResponse = { token: issued.token, agent, expiresAt: issued.expiresAt.toISOString() };
+    res.json(body);
+  });
+
+  return router;
+}

@@ -1,0 +1,24 @@
+import type { AgentRole, VisitorKind } from '@parley/protocol';
+
+/** Who a request or socket speaks for. Decided once, from a verified token, never from client ids. */
+export interface VisitorPrincipal {
+  kind: 'visitor';
+  projectId: string;
+  userId: string;
+  visitorKind: VisitorKind;
+  expiresAt: Date;
+}
+
+export interface AgentPrincipal {
+  kind: 'agent';
+  projectId: string;
+  agentId: string;
+  role: AgentRole;
+  expiresAt: Date;
+}
+
+export interface AdminPrincipal {
+  kind: 'admin';
+}
+
+export type Principal = VisitorPrincipal | AgentPrincipal | AdminPrincipal;

@@ -1,0 +1,124 @@
+import { createHash } from 'node:crypto';
+import jwt, { type JwtPayload } from 'jsonwebtoken';
+import type { Agent, VisitorKind } from '@parley/protocol';
+import type { JwtConfig } from '../config';
+import { unauthorized } from '../errors';
+import type { AgentPrincipal, VisitorPrincipal } from './principal';
+
+export const VISITOR_AUDIENCE = 'parley:visitor';
+export const AGENT_AUDIENCE = 'parley:agent';
+
+/** A key id derived from the verification key, so rotating the key changes the kid by itself. */
+function keyId(verifyKey: string): string {
+  return createHash('sha256').update(verifyKey).digest('base64url').slice(0, 16);
+}
+
+export interface IssuedToken {
+  token: string;
+  expiresAt: Date;
+}
+
+/**
+ * Parley's own tokens: visitors' and agents'. The algorithm, issuer and audience are pinned on
+ * verification, so `alg: none`, an HS256 token forged with an RS256 public key, a token for another
+ * audience or from another issuer are all refused. The `kid` header picks the verification key,
+ * which lets an operator rotate JWT_SECRET while tokens signed with the previous one still verify.
+ */
+export class TokenService {
+  private readonly currentKid: string;
+  private readonly verifyKeys: Map<string, string>;
+
+  constructor(private readonly config: JwtConfig) {
+    this.currentKid = keyId(config.verifyKey);
+    this.verifyKeys = new Map([[this.currentKid, config.verifyKey]]);
+    for (const key of config.previousVerifyKeys) this.verifyKeys.set(keyId(key), key);
+  }
+
+  issueVisitor(projectId: string, userId: string, visitorKind: VisitorKind): IssuedToken {
+    return this.sign({ pid: projectId, vk: visitorKind }, userId, VISITOR_AUDIENCE, this.config.visitorTtlSeconds);
+  }
+
+  issueAgent(agent: Agent): IssuedToken {
+    return this.sign({ pid: agent.projectId, role: agent.role }, agent.id, AGENT_AUDIENCE, this.config.agentTtlSeconds);
+  }
+
+  verifyVisitor(token: string): VisitorPrincipal {
+    const claims = this.verify(token, VISITOR_AUDIENCE);
+    const { sub, pid, vk, exp } = claims;
+    if (typeof sub !== 'string' || typeof pid !== 'string' || (vk !== 'anonymous' && vk !== 'verified') || !exp) {
+      throw unauthorized('Malformed token');
+    }
+    return {
+      kind: 'visitor',
+      projectId: pid,
+      userId: sub,
+      visitorKind: vk,
+      expiresAt: new Date(exp * 1000),
+    };
+  }
+
+  verifyAgent(token: string): AgentPrincipal {
+    const claims = this.verify(token, AGENT_AUDIENCE);
+    const { sub, pid, role, exp } = claims;
+    if (typeof sub !== 'string' || typeof pid !== 'string' || (role !== 'owner' && role !== 'agent') || !exp) {
+      throw unauthorized('Malformed token');
+    }
+    return {
+      kind: 'agent',
+      projectId: pid,
+      agentId: sub,
+      role,
+      expiresAt: new Date(exp * 1000),
+    };
+  }
+
+  /** Either kind, for endpoints such as `GET /v1/me` and refresh. */
+  verifyAny(token: string): VisitorPrincipal | AgentPrincipal {
+    const audience = audienceOf(token);
+    if (audience === AGENT_AUDIENCE) return this.verifyAgent(token);
+    return this.verifyVisitor(token);
+  }
+
+  private sign(claims: Record<string, string>, subject: string, audience: string, ttlSeconds: number): IssuedToken {
+    const now = Math.floor(Date.now() / 1000);
+    const exp = now + ttlSeconds;
+    const token = jwt.sign({ ...claims, iat: now, exp }, this.config.signingKey, {
+      algorithm: this.config.algorithm,
+      keyid: this.currentKid,
+      issuer: this.config.issuer,
+      audience,
+      subject,
+    });
+    return { token, expiresAt: new Date(exp * 1000) };
+  }
+
+  private verify(token: string, audience: string): JwtPayload {
+    const decoded = jwt.decode(token, { complete: true });
+    if (!decoded || typeof decoded.payload === 'string') throw unauthorized('Malformed token');
+    const key = decoded.header.kid ? this.verifyKeys.get(decoded.header.kid) : undefined;
+    if (!key) throw unauthorized('Token signed with an unknown key');
+    try {
+      const payload = jwt.verify(token, key, {
+        algorithms: [this.config.algorithm],
+        issuer: this.config.issuer,
+        audience,
+        // Our own tokens, on our own clocks: valid until `exp`, exactly when sockets are closed.
+        clockTolerance: 0,
+      });
+      if (typeof payload === 'string') throw unauthorized('Malformed token');
+      return payload;
+    } catch (error) {
+      if (error instanceof jwt.TokenExpiredError) throw unauthorized('Token expired');
+      if (error instanceof jwt.JsonWebTokenError) throw unauthorized('Invalid token');
+      throw error;
+    }
+  }
+}
+
+/** The unverified audience, only to choose which verification to run. */
+function audienceOf(token: string): string | undefined {
+  const payload = jwt.decode(token);
+  if (!payload || typeof payload === 'string') return undefined;
+  const aud = payload.aud;
+  return Array.isArray(aud) ? aud[0] : aud;
+}

@@ -1,0 +1,278 @@
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { LIMITS } from '@parley/protocol';
+
+/**
+ * Configuration comes from the environment only, and is validated once at start. A bad value
+ * stops the process with one line naming the variable (see `ConfigError`).
+ */
+export type NodeEnv = 'development' | 'production' | 'test';
+export type JwtAlgorithm = 'HS256' | 'RS256' | 'ES256';
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface JwtConfig {
+  algorithm: JwtAlgorithm;
+  /** HS256: the shared secret. RS256/ES256: the PEM private key. */
+  signingKey: string;
+  /** HS256: the secret again. RS256/ES256: the PEM public key. */
+  verifyKey: string;
+  /** Keys that still verify (not sign) after a rotation of the server's own key. */
+  previousVerifyKeys: string[];
+  issuer: string;
+  visitorTtlSeconds: number;
+  agentTtlSeconds: number;
+}
+
+export interface Config {
+  env: NodeEnv;
+  port: number;
+  host: string;
+  /** Unset: the embedded MongoDB-compatible server runs in-process with data in `dataDir/db`. */
+  mongodbUri?: string;
+  /** Unset: a single node with Socket.IO's in-memory adapter and in-memory rate limits. */
+  redisUrl?: string;
+  dataDir: string;
+  jwt: JwtConfig;
+  adminToken?: string;
+  metricsToken?: string;
+  /** `*` or a list of origins allowed to call the agent REST API from a browser. */
+  corsOrigins: '*' | string[];
+  logLevel: LogLevel;
+  trustProxy: boolean | number | string;
+  publicUrl?: string;
+  messageMaxLength: number;
+  rateLimits: {
+    anonymousPerMinute: number;
+    messagesPerMinute: number;
+    loginPerMinute: number;
+    commandsPerMinute: number;
+  };
+  verifiedTokenMaxLifetimeSeconds: number;
+  secretRotationGraceSeconds: number;
+  /** Agent sockets that come back within this window get what they missed replayed. */
+  recoveryWindowMs: number;
+  seedDemo: boolean;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    problem: string,
+  ) {
+    super(`${variable} ${problem}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+const DURATION = /^(\d+)\s*(ms|s|m|h|d)?$/;
+const UNIT_SECONDS: Record<string, number> = {
+  ms: 0.001,
+  s: 1,
+  m: 60,
+  h: 3600,
+  d: 86400,
+};
+
+/** `90d`, `12h`, `30m`, `45s` or a number of seconds. */
+export function parseDurationSeconds(variable: string, value: string): number {
+  const match = DURATION.exec(value.trim());
+  if (!match) throw new ConfigError(variable, `must be a duration such as 90d, 12h, 30m or 3600 (got "${value}")`);
+  const seconds = Number(match[1]) * (UNIT_SECONDS[match[2] ?? 's'] ?? 1);
+  if (seconds < 1) throw new ConfigError(variable, 'must be at least one second');
+  return Math.floor(seconds);
+}
+
+function readInt(env: Env, variable: string, fallback: number, min: number, max: number): number {
+  const raw = env[variable];
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(variable, `must be a whole number (got "${raw}")`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new ConfigError(variable, `must be between ${min} and ${max} (got ${value})`);
+  return value;
+}
+
+function readDuration(env: Env, variable: string, fallback: string): number {
+  const raw = env[variable];
+  return parseDurationSeconds(variable, raw === undefined || raw === '' ? fallback : raw);
+}
+
+function readBool(env: Env, variable: string, fallback: boolean): boolean {
+  const raw = env[variable]?.trim().toLowerCase();
+  if (raw === undefined || raw === '') return fallback;
+  if (['1', 'true', 'yes', 'on'].includes(raw)) return true;
+  if (['0', 'false', 'no', 'off'].includes(raw)) return false;
+  throw new ConfigError(variable, `must be true or false (got "${env[variable]}")`);
+}
+
+function readUrl(env: Env, variable: string, protocols: string[]): string | undefined {
+  const raw = env[variable]?.trim();
+  if (!raw) return undefined;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError(variable, 'must be a URL');
+  }
+  if (!protocols.includes(url.protocol)) {
+    throw new ConfigError(variable, `must start with ${protocols.map((p) => `${p}//`).join(' or ')}`);
+  }
+  return raw;
+}
+
+/** PEM keys may come with literal `\n`s when passed through an environment file. */
+function readPem(env: Env, variable: string): string | undefined {
+  const raw = env[variable];
+  if (!raw) return undefined;
+  const pem = raw.includes('\\n') ? raw.replace(/\\n/g, '\n') : raw;
+  if (!pem.includes('-----BEGIN')) throw new ConfigError(variable, 'must be a PEM-encoded key');
+  return pem;
+}
+
+/** A secret is weak when short or made of few distinct characters ("aaaa…", "12341234…"). */
+function assertStrongSecret(variable: string, secret: string): void {
+  if (Buffer.byteLength(secret) < 32) throw new ConfigError(variable, 'must be at least 32 bytes in production');
+  if (new Set(secret).size < 10) throw new ConfigError(variable, 'is too predictable; use a random value');
+}
+
+/**
+ * In development the JWT secret may be left unset: a random one is generated once and kept in
+ * `DATA_DIR`, so tokens (and the visitors they identify) survive restarts.
+ */
+function developmentSecret(dataDir: string): string {
+  const file = path.join(dataDir, 'jwt-secret');
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+  mkdirSync(dataDir, { recursive: true });
+  const secret = randomBytes(48).toString('base64url');
+  writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return secret;
+}
+
+function readJwt(env: Env, nodeEnv: NodeEnv, dataDir: string): JwtConfig {
+  const algorithm = (env['JWT_ALGORITHM']?.trim() || 'HS256') as JwtAlgorithm;
+  if (!['HS256', 'RS256', 'ES256'].includes(algorithm)) {
+    throw new ConfigError('JWT_ALGORITHM', 'must be HS256, RS256 or ES256');
+  }
+  const issuer = env['JWT_ISSUER']?.trim() || 'parley';
+  const visitorTtlSeconds = readDuration(env, 'VISITOR_TOKEN_TTL', '90d');
+  const agentTtlSeconds = readDuration(env, 'AGENT_TOKEN_TTL', '12h');
+  if (algorithm === 'HS256') {
+    let secret = env['JWT_SECRET'];
+    if (!secret) {
+      if (nodeEnv === 'production') throw new ConfigError('JWT_SECRET', 'is required in production');
+      secret = developmentSecret(dataDir);
+    } else if (nodeEnv === 'production') {
+      assertStrongSecret('JWT_SECRET', secret);
+    } else if (Buffer.byteLength(secret) < 16) {
+      throw new ConfigError('JWT_SECRET', 'must be at least 16 bytes (32 in production)');
+    }
+    const previous = env['JWT_PREVIOUS_SECRET'];
+    if (previous && nodeEnv === 'production') assertStrongSecret('JWT_PREVIOUS_SECRET', previous);
+    return {
+      algorithm,
+      signingKey: secret,
+      verifyKey: secret,
+      previousVerifyKeys: previous ? [previous] : [],
+      issuer,
+      visitorTtlSeconds,
+      agentTtlSeconds,
+    };
+  }
+  const privateKey = readPem(env, 'JWT_PRIVATE_KEY');
+  const publicKey = readPem(env, 'JWT_PUBLIC_KEY');
+  if (!privateKey) throw new ConfigError('JWT_PRIVATE_KEY', `is required with JWT_ALGORITHM=${algorithm}`);
+  if (!publicKey) throw new ConfigError('JWT_PUBLIC_KEY', `is required with JWT_ALGORITHM=${algorithm}`);
+  const previous = readPem(env, 'JWT_PREVIOUS_PUBLIC_KEY');
+  return {
+    algorithm,
+    signingKey: privateKey,
+    verifyKey: publicKey,
+    previousVerifyKeys: previous ? [previous] : [],
+    issuer,
+    visitorTtlSeconds,
+    agentTtlSeconds,
+  };
+}
+
+function readCorsOrigins(env: Env): '*' | string[] {
+  const raw = env['CORS_ORIGINS']?.trim();
+  if (!raw || raw === '*') return '*';
+  const origins = raw
+    .split(',')
+    .map((o) => o.trim())
+    .filter(Boolean);
+  for (const origin of origins) {
+    if (!/^https?:\/\/[A-Za-z0-9.-]+(:\d{1,5})?$/.test(origin)) {
+      throw new ConfigError('CORS_ORIGINS', `must be * or a comma-separated list of origins (bad: "${origin}")`);
+    }
+  }
+  return origins;
+}
+
+function readTrustProxy(env: Env): boolean | number | string {
+  const raw = env['TRUST_PROXY']?.trim();
+  if (!raw) return false;
+  if (/^\d+$/.test(raw)) return Number(raw);
+  if (['true', 'false'].includes(raw)) return raw === 'true';
+  return raw;
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const nodeEnvRaw = env['NODE_ENV']?.trim() || 'development';
+  if (!['development', 'production', 'test'].includes(nodeEnvRaw)) {
+    throw new ConfigError('NODE_ENV', 'must be development, production or test');
+  }
+  const nodeEnv = nodeEnvRaw as NodeEnv;
+  const production = nodeEnv === 'production';
+  const dataDir = path.resolve(env['DATA_DIR']?.trim() || '.data');
+
+  const mongodbUri = readUrl(env, 'MONGODB_URI', ['mongodb:', 'mongodb+srv:']);
+  if (production && !mongodbUri) {
+    throw new ConfigError('MONGODB_URI', 'is required in production (the embedded server is for development only)');
+  }
+  const redisUrl = readUrl(env, 'REDIS_URL', ['redis:', 'rediss:']);
+
+  const adminToken = env['ADMIN_TOKEN'] || undefined;
+  if (adminToken && production) assertStrongSecret('ADMIN_TOKEN', adminToken);
+  if (adminToken && !production && adminToken.length < 8) {
+    throw new ConfigError('ADMIN_TOKEN', 'must be at least 8 characters (32 bytes in production)');
+  }
+  const metricsToken = env['METRICS_TOKEN'] || undefined;
+
+  const logLevel = (env['LOG_LEVEL']?.trim() || (nodeEnv === 'test' ? 'warn' : 'info')) as LogLevel;
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
+    throw new ConfigError('LOG_LEVEL', 'must be fatal, error, warn, info, debug, trace or silent');
+  }
+
+  const publicUrl = readUrl(env, 'PUBLIC_URL', ['http:', 'https:']);
+
+  return {
+    env: nodeEnv,
+    port: readInt(env, 'PORT', 3000, 0, 65535),
+    host: env['HOST']?.trim() || (production ? '0.0.0.0' : '127.0.0.1'),
+    ...(mongodbUri ? { mongodbUri } : {}),
+    ...(redisUrl ? { redisUrl } : {}),
+    dataDir,
+    jwt: readJwt(env, nodeEnv, dataDir),
+    ...(adminToken ? { adminToken } : {}),
+    ...(metricsToken ? { metricsToken } : {}),
+    corsOrigins: readCorsOrigins(env),
+    logLevel,
+    trustProxy: readTrustProxy(env),
+    ...(publicUrl ? { publicUrl } : {}),
+    messageMaxLength: readInt(env, 'MESSAGE_MAX_LENGTH', LIMITS.messageTextDefaultMax, 1, LIMITS.messageTextHardMax),
+    rateLimits: {
+      anonymousPerMinute: readInt(env, 'RATE_LIMIT_ANONYMOUS_PER_MINUTE', 100, 1, 1_000_000_000),
+      messagesPerMinute: readInt(env, 'RATE_LIMIT_MESSAGES_PER_MINUTE', 120, 1, 1_000_000_000),
+      loginPerMinute: readInt(env, 'RATE_LIMIT_LOGIN_PER_MINUTE', 10, 1, 1_000_000_000),
+      commandsPerMinute: readInt(env, 'RATE_LIMIT_COMMANDS_PER_MINUTE', 600, 1, 1_000_000_000),
+    },
+    verifiedTokenMaxLifetimeSeconds: readDuration(env, 'VERIFIED_TOKEN_MAX_LIFETIME', '1h'),
+    secretRotationGraceSeconds: readDuration(env, 'SECRET_ROTATION_GRACE', '24h'),
+    recoveryWindowMs: readDuration(env, 'RECOVERY_WINDOW', '2m') * 1000,
+    seedDemo: readBool(env, 'SEED_DEMO', !mongodbUri),
+  };
+}

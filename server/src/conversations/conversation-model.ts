@@ -1,0 +1,70 @@
+import { Schema, type Connection, type Model } from 'mongoose';
+import type { AttributeValue, ConversationStatus, SenderRole } from '@parley/protocol';
+
+export interface ConversationDoc {
+  _id: string;
+  projectId: string;
+  leadId: string;
+  userId: string;
+  status: ConversationStatus;
+  assigneeId?: string;
+  participants: string[];
+  lastMessage?: { text: string; senderRole: SenderRole; createdAt: Date };
+  messageCount: number;
+  lastSeq: number;
+  attributes: Record<string, AttributeValue>;
+  /** The visitor's idempotency key for `conversation:start`. */
+  requestId?: string;
+  createdAt: Date;
+  updatedAt: Date;
+  closedAt?: Date;
+}
+
+const conversationSchema = new Schema<ConversationDoc>(
+  {
+    _id: { type: String, required: true },
+    projectId: { type: String, required: true },
+    leadId: { type: String, required: true },
+    userId: { type: String, required: true },
+    status: {
+      type: String,
+      required: true,
+      enum: ['open', 'assigned', 'closed'],
+    },
+    assigneeId: String,
+    participants: { type: [String], default: [] },
+    lastMessage: {
+      _id: false,
+      text: String,
+      senderRole: String,
+      createdAt: Date,
+    },
+    messageCount: { type: Number, default: 0 },
+    lastSeq: { type: Number, default: 0 },
+    attributes: { type: Schema.Types.Mixed, default: {} },
+    requestId: String,
+    createdAt: { type: Date, required: true },
+    updatedAt: { type: Date, required: true },
+    closedAt: Date,
+  },
+  { versionKey: false, minimize: false },
+);
+
+// A retried `conversation:start` finds the conversation its first attempt created.
+conversationSchema.index(
+  { projectId: 1, userId: 1, requestId: 1 },
+  { unique: true, partialFilterExpression: { requestId: { $exists: true } } },
+);
+// A visitor's own conversations, newest first.
+conversationSchema.index({ projectId: 1, userId: 1, updatedAt: -1 });
+// A contact's conversations, newest first.
+conversationSchema.index({ projectId: 1, leadId: 1, createdAt: -1 });
+// The agents' inbox by status.
+conversationSchema.index({ projectId: 1, status: 1, updatedAt: -1 });
+conversationSchema.index({ projectId: 1, updatedAt: -1 });
+
+export type ConversationModel = Model<ConversationDoc>;
+
+export function registerConversationModel(connection: Connection): ConversationModel {
+  return connection.model<ConversationDoc>('Conversation', conversationSchema, 'conversations');
+}

@@ -1,0 +1,54 @@
+import path from 'node:path';
+import express, { type Router } from 'express';
+import type { Config } from '../config';
+import type { Logger } from '../infra/logger';
+import type { Metrics } from '../infra/metrics';
+import { cors, isVisitorPath } from './cors';
+import { errorHandler, notFoundHandler } from './error-handler';
+import { requestMetrics } from './request-metrics';
+import { securityHeaders } from './security-headers';
+
+/** JSON bodies are small in this API; the limit keeps a flood of large bodies cheap to refuse. */
+export const JSON_BODY_LIMIT = '64kb';
+
+export interface HttpAppDeps {
+  config: Config;
+  logger: Logger;
+  metrics: Metrics;
+  /** Mounted at the root: /healthz, /readyz, /metrics. */
+  health: Router;
+  /** Mounted under /v1. */
+  api: Router[];
+  /** Static folders served at the root (the landing page, demo pages, the SDK bundle). */
+  staticDirs?: { mount: string; dir: string }[];
+}
+
+export function createHttpApp({ config, logger, metrics, health, api, staticDirs = [] }: HttpAppDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', config.trustProxy);
+  app.set('query parser', 'simple');
+  app.use(requestMetrics(metrics));
+  app.use(securityHeaders);
+  app.use(health);
+  app.use(
+    '/v1',
+    cors((req) => (isVisitorPath(req.originalUrl.split('?')[0] ?? '') ? '*' : config.corsOrigins)),
+  );
+  app.use('/v1', express.json({ limit: JSON_BODY_LIMIT, strict: true }));
+  for (const router of api) app.use('/v1', router);
+  app.use('/v1', notFoundHandler);
+  for (const { mount, dir } of staticDirs) {
+    app.use(
+      mount,
+      express.static(path.resolve(dir), {
+        index: 'index.html',
+        fallthrough: true,
+        maxAge: '5m',
+      }),
+    );
+  }
+  app.use(notFoundHandler);
+  app.use(errorHandler(logger, metrics));
+  return app;
+}

@@ -1,0 +1,94 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Request, RequestHandler, Response } from 'express';
+import type { AgentPrincipal, Principal, VisitorPrincipal } from '../auth/principal';
+import type { TokenService } from '../auth/token-service';
+import { AppError, forbidden, unauthorized } from '../errors';
+
+export function bearerToken(req: Request): string | undefined {
+  const header = req.headers.authorization;
+  if (!header) return undefined;
+  const match = /^Bearer[ ]+([^\s]+)$/i.exec(header.trim());
+  return match?.[1];
+}
+
+/** Compares digests so that neither the length nor the content of the admin token leaks by timing. */
+function sameSecret(given: string, expected: string): boolean {
+  const a = createHash('sha256').update(given).digest();
+  const b = createHash('sha256').update(expected).digest();
+  return timingSafeEqual(a, b);
+}
+
+export function principalOf(res: Response): Principal {
+  const principal = (res.locals as { principal?: Principal }).principal;
+  if (!principal) throw unauthorized();
+  return principal;
+}
+
+export function agentOf(res: Response): AgentPrincipal {
+  const principal = principalOf(res);
+  if (principal.kind !== 'agent') throw forbidden();
+  return principal;
+}
+
+export function visitorOf(res: Response): VisitorPrincipal {
+  const principal = principalOf(res);
+  if (principal.kind !== 'visitor') throw forbidden();
+  return principal;
+}
+
+function requireToken(req: Request): string {
+  const token = bearerToken(req);
+  if (!token) throw unauthorized('Missing bearer token');
+  return token;
+}
+
+/**
+ * Authentication middleware. The project a request may touch is decided by the token; a project id
+ * in the path only has to agree with it (else 403).
+ */
+export class HttpAuth {
+  constructor(
+    private readonly tokens: TokenService,
+    private readonly adminToken: string | undefined,
+  ) {}
+
+  readonly requireAdmin: RequestHandler = (req, res, next) => {
+    if (!this.adminToken) throw new AppError('FORBIDDEN', 'The admin API is disabled: set ADMIN_TOKEN to enable it');
+    const token = requireToken(req);
+    if (!sameSecret(token, this.adminToken)) throw unauthorized('Invalid admin token');
+    (res.locals as { principal?: Principal }).principal = { kind: 'admin' };
+    next();
+  };
+
+  /** An agent token whose project is the `:projectId` of the path. */
+  readonly requireProjectAgent: RequestHandler = (req, res, next) => {
+    const principal = this.verifyAny(requireToken(req));
+    if (principal.kind !== 'agent') throw forbidden('Only agents may use this endpoint');
+    const projectId = req.params['projectId'];
+    if (projectId !== undefined && projectId !== principal.projectId) {
+      throw forbidden('This token may not access this project');
+    }
+    (res.locals as { principal?: Principal }).principal = principal;
+    next();
+  };
+
+  readonly requireVisitor: RequestHandler = (req, res, next) => {
+    const principal = this.verifyAny(requireToken(req));
+    if (principal.kind !== 'visitor') throw forbidden('Only visitor tokens may use this endpoint');
+    (res.locals as { principal?: Principal }).principal = principal;
+    next();
+  };
+
+  /** Any Parley token (visitor or agent), or the admin token. */
+  readonly requireAny: RequestHandler = (req, res, next) => {
+    const token = requireToken(req);
+    const principal: Principal =
+      this.adminToken && sameSecret(token, this.adminToken) ? { kind: 'admin' } : this.verifyAny(token);
+    (res.locals as { principal?: Principal }).principal = principal;
+    next();
+  };
+
+  private verifyAny(token: string): VisitorPrincipal | AgentPrincipal {
+    return this.tokens.verifyAny(token);
+  }
+}

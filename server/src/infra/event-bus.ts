@@ -1,0 +1,60 @@
+import { EventEmitter } from 'node:events';
+import type { Conversation, Lead, LeadField, Message, Sender } from '@parley/protocol';
+
+/**
+ * Domain events: what happened, in the domain's words. Services publish them and know nothing of
+ * who listens; the broadcaster (realtime/) turns them into pushes to the right sockets.
+ */
+export interface DomainEvents {
+  'lead.created': { lead: Lead };
+  'lead.updated': { lead: Lead; changes: LeadField[] };
+  'lead.merged': { lead: Lead; mergedLeadIds: string[] };
+  'lead.deleted': { projectId: string; leadId: string; userIds: string[] };
+  'conversation.created': { conversation: Conversation; lead: Lead };
+  'conversation.updated': { conversation: Conversation };
+  'message.created': { message: Message; conversation: Conversation };
+  typing: {
+    projectId: string;
+    /** The visitor whose conversation it is: their own sockets hear the agent typing. */
+    userId: string;
+    conversationId: string;
+    sender: Sender;
+    typing: boolean;
+    /** Transport-neutral id of the connection that typed, so it does not hear its own echo. */
+    originId?: string;
+  };
+}
+
+export type DomainEventName = keyof DomainEvents;
+
+export interface EventBusHooks {
+  onPublish?: (name: DomainEventName) => void;
+  /** A listener failed. It must not fail the service that published: the write already happened. */
+  onListenerError?: (error: unknown, name: DomainEventName) => void;
+}
+
+export class EventBus {
+  private readonly emitter = new EventEmitter();
+
+  constructor(private readonly hooks: EventBusHooks = {}) {
+    // Every socket namespace and metrics subscribe; the default of 10 would warn for no reason.
+    this.emitter.setMaxListeners(100);
+  }
+
+  publish<E extends DomainEventName>(name: E, payload: DomainEvents[E]): void {
+    this.hooks.onPublish?.(name);
+    this.emitter.emit(name, payload);
+  }
+
+  subscribe<E extends DomainEventName>(name: E, listener: (payload: DomainEvents[E]) => void): () => void {
+    const guarded = (payload: DomainEvents[E]): void => {
+      try {
+        listener(payload);
+      } catch (error) {
+        this.hooks.onListenerError?.(error, name);
+      }
+    };
+    this.emitter.on(name, guarded);
+    return () => this.emitter.off(name, guarded);
+  }
+}

@@ -1,0 +1,50 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Prometheus metrics, on a registry of our own (not prom-client's global one) so that several
+ * servers can run in one process, as tests do.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+
+  readonly connections = new Gauge({
+    name: 'parley_socket_connections',
+    help: 'Open Socket.IO connections by namespace',
+    labelNames: ['namespace'] as const,
+    registers: [this.registry],
+  });
+
+  readonly commands = new Histogram({
+    name: 'parley_command_duration_seconds',
+    help: 'Socket.IO command latency by namespace, command and outcome',
+    labelNames: ['namespace', 'command', 'outcome'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+
+  readonly httpRequests = new Histogram({
+    name: 'parley_http_request_duration_seconds',
+    help: 'REST request latency by method, route and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+
+  readonly errors = new Counter({
+    name: 'parley_errors_total',
+    help: 'Errors answered to clients, by protocol code and transport',
+    labelNames: ['code', 'transport'] as const,
+    registers: [this.registry],
+  });
+
+  readonly domainEvents = new Counter({
+    name: 'parley_domain_events_total',
+    help: 'Domain events published, by name',
+    labelNames: ['event'] as const,
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'parley_' });
+  }
+}

@@ -1,0 +1,66 @@
+import type { Redis } from 'ioredis';
+import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { Config } from '../config';
+import { AppError } from '../errors';
+
+/**
+ * One named limit: `points` per minute per key. Counted in Redis when it is configured, so that a
+ * client cannot multiply its allowance by the number of nodes; while Redis is down each node falls
+ * back to counting in memory rather than refusing everyone.
+ */
+export class RateLimit {
+  constructor(
+    private readonly limiter: RateLimiterAbstract,
+    private readonly what: string,
+  ) {}
+
+  async consume(key: string): Promise<void> {
+    try {
+      await this.limiter.consume(key);
+    } catch (error) {
+      if (error instanceof RateLimiterRes) {
+        throw new AppError('RATE_LIMITED', `Too many ${this.what}, slow down`, {
+          retryAfterMs: Math.max(1, Math.ceil(error.msBeforeNext)),
+        });
+      }
+      throw error;
+    }
+  }
+}
+
+export interface RateLimits {
+  /** Anonymous sign-ins per client address. */
+  anonymousSignIn: RateLimit;
+  /** Agent logins per client address and per email. */
+  login: RateLimit;
+  /** Messages per visitor (projectId:userId) or per agent. */
+  messages: RateLimit;
+  /** Any socket command per connection-owner, a ceiling against floods of cheap commands. */
+  commands: RateLimit;
+}
+
+export function createRateLimits(config: Config, redis?: Redis): RateLimits {
+  const make = (name: string, points: number, what: string): RateLimit => {
+    const memory = new RateLimiterMemory({
+      keyPrefix: name,
+      points,
+      duration: 60,
+    });
+    const limiter = redis
+      ? new RateLimiterRedis({
+          storeClient: redis,
+          keyPrefix: `parley:rl:${name}`,
+          points,
+          duration: 60,
+          insuranceLimiter: memory,
+        })
+      : memory;
+    return new RateLimit(limiter, what);
+  };
+  return {
+    anonymousSignIn: make('anonymous', config.rateLimits.anonymousPerMinute, 'sign-ins'),
+    login: make('login', config.rateLimits.loginPerMinute, 'login attempts'),
+    messages: make('messages', config.rateLimits.messagesPerMinute, 'messages'),
+    commands: make('commands', config.rateLimits.commandsPerMinute, 'requests'),
+  };
+}

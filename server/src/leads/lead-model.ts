@@ -1,0 +1,74 @@
+import { Schema, type Connection, type Model } from 'mongoose';
+import type { AttributeValue, LeadKind } from '@parley/protocol';
+
+export interface LeadDoc {
+  _id: string;
+  projectId: string;
+  /** The visitor's identity: the anonymous UUID, the customer's user id, or a minted one (manual). */
+  userId: string;
+  kind: LeadKind;
+  fullname?: string;
+  lastname?: string;
+  /** Trimmed and lower-cased, so an exact search ignores case by using the index. */
+  email?: string;
+  phone?: string;
+  attributes: Record<string, AttributeValue>;
+  tags: string[];
+  /**
+   * Lower-cased values that a `q` search matches by prefix: fullname and each of its words,
+   * lastname, email, phone (and its digits). An anchored regex on this multikey field is an index
+   * range scan.
+   */
+  searchKeys: string[];
+  conversationCount: number;
+  /** Incremented on every change: updates are compare-and-set on it, so racing edits never mix. */
+  rev: number;
+  createdAt: Date;
+  updatedAt: Date;
+  lastSeenAt?: Date;
+  mergedInto?: string;
+}
+
+const leadSchema = new Schema<LeadDoc>(
+  {
+    _id: { type: String, required: true },
+    projectId: { type: String, required: true },
+    userId: { type: String, required: true },
+    kind: {
+      type: String,
+      required: true,
+      enum: ['anonymous', 'verified', 'manual'],
+    },
+    fullname: String,
+    lastname: String,
+    email: String,
+    phone: String,
+    attributes: { type: Schema.Types.Mixed, default: {} },
+    tags: { type: [String], default: [] },
+    searchKeys: { type: [String], default: [] },
+    conversationCount: { type: Number, default: 0 },
+    rev: { type: Number, default: 0 },
+    createdAt: { type: Date, required: true },
+    updatedAt: { type: Date, required: true },
+    lastSeenAt: Date,
+    mergedInto: String,
+  },
+  // Timestamps are set by the service: `updatedAt` must move only when a field really changed.
+  { versionKey: false, minimize: false },
+);
+
+// Exactly one lead per user of a project, however many requests race to create it.
+leadSchema.index({ projectId: 1, userId: 1 }, { unique: true });
+// Exact email search (many leads may share an email: one per browser until merged).
+leadSchema.index({ projectId: 1, email: 1 });
+// Prefix search over names, email and phone.
+leadSchema.index({ projectId: 1, searchKeys: 1 });
+leadSchema.index({ projectId: 1, tags: 1 });
+// The default listing: most recently changed first.
+leadSchema.index({ projectId: 1, updatedAt: -1 });
+
+export type LeadModel = Model<LeadDoc>;
+
+export function registerLeadModel(connection: Connection): LeadModel {
+  return connection.model<LeadDoc>('Lead', leadSchema, 'leads');
+}

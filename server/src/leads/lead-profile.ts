@@ -1,0 +1,120 @@
+import type { AttributeValue, LeadField } from '@parley/protocol';
+import type { LeadDoc } from './lead-model';
+
+/**
+ * A change to a lead's profile. `undefined` leaves a field alone, `null` clears it; attributes
+ * merge key by key and a `null` value removes the key.
+ */
+export interface ProfilePatch {
+  fullname?: string | null;
+  lastname?: string | null;
+  email?: string | null;
+  phone?: string | null;
+  attributes?: Record<string, AttributeValue>;
+  tags?: string[];
+}
+
+export interface ProfileDiff {
+  $set: Record<string, unknown>;
+  $unset: Record<string, ''>;
+  changes: LeadField[];
+  /** The lead as it is after the change. */
+  after: LeadDoc;
+}
+
+const SCALAR_FIELDS = ['fullname', 'lastname', 'email', 'phone'] as const;
+
+/** Values a `q` search matches by prefix, lower-cased and de-duplicated. */
+export function searchKeysOf(doc: Pick<LeadDoc, 'fullname' | 'lastname' | 'email' | 'phone'>): string[] {
+  const keys = new Set<string>();
+  const add = (value: string | undefined) => {
+    const key = value?.trim().toLowerCase();
+    if (key) keys.add(key);
+  };
+  add(doc.fullname);
+  for (const word of doc.fullname?.split(/\s+/) ?? []) add(word);
+  add(doc.lastname);
+  add(doc.email);
+  add(doc.phone);
+  const digits = doc.phone?.replace(/\D/g, '');
+  if (digits) add(digits);
+  return [...keys];
+}
+
+/** What applying `patch` to `before` changes; nothing at all when every value is already there. */
+export function diffProfile(before: LeadDoc, patch: ProfilePatch, now: Date): ProfileDiff {
+  const $set: Record<string, unknown> = {};
+  const $unset: Record<string, ''> = {};
+  const changes: LeadField[] = [];
+  const after: LeadDoc = {
+    ...before,
+    attributes: { ...before.attributes },
+    tags: [...before.tags],
+  };
+
+  for (const field of SCALAR_FIELDS) {
+    const value = patch[field];
+    if (value === undefined) continue;
+    const current = before[field] ?? null;
+    if (value === current) continue;
+    changes.push(field);
+    if (value === null) {
+      $unset[field] = '';
+      delete after[field];
+    } else {
+      $set[field] = value;
+      after[field] = value;
+    }
+  }
+
+  if (patch.attributes) {
+    let changed = false;
+    for (const [key, value] of Object.entries(patch.attributes)) {
+      const has = Object.prototype.hasOwnProperty.call(before.attributes, key);
+      if (value === null) {
+        if (!has) continue;
+        $unset[`attributes.${key}`] = '';
+        delete after.attributes[key];
+      } else {
+        if (has && before.attributes[key] === value) continue;
+        $set[`attributes.${key}`] = value;
+        after.attributes[key] = value;
+      }
+      changed = true;
+    }
+    if (changed) changes.push('attributes');
+  }
+
+  if (patch.tags) {
+    const tags = [...new Set(patch.tags)];
+    if (tags.length !== before.tags.length || tags.some((t, i) => t !== before.tags[i])) {
+      $set['tags'] = tags;
+      after.tags = tags;
+      changes.push('tags');
+    }
+  }
+
+  if (changes.length > 0) {
+    after.searchKeys = searchKeysOf(after);
+    $set['searchKeys'] = after.searchKeys;
+    $set['updatedAt'] = now;
+    after.updatedAt = now;
+    after.rev = before.rev + 1;
+  }
+  return { $set, $unset, changes, after };
+}
+
+/** The profile fields a new lead starts with, from a pre-chat form or a verified token. */
+export function initialProfile(patch: ProfilePatch): Partial<LeadDoc> {
+  const doc: Partial<LeadDoc> = {};
+  for (const field of SCALAR_FIELDS) {
+    const value = patch[field];
+    if (typeof value === 'string') doc[field] = value;
+  }
+  const attributes: Record<string, AttributeValue> = {};
+  for (const [key, value] of Object.entries(patch.attributes ?? {})) if (value !== null) attributes[key] = value;
+  doc.attributes = attributes;
+  doc.tags = [...new Set(patch.tags ?? [])];
+  doc.searchKeys = searchKeysOf(doc);
+  return doc;
+}

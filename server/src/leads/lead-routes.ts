@@ -1,0 +1,100 @@
+import { Router } from 'express';
+import type { LeadDetailResponse, LeadMergedResponse } from '@parley/protocol';
+import { leadCreateSchema, leadListQuerySchema, leadMergeSchema, leadPatchSchema } from '@parley/protocol/schemas';
+import type { ConversationModel, ConversationDoc } from '../conversations/conversation-model';
+import { toConversation } from '../conversations/conversation-view';
+import type { HttpAuth } from '../http/http-auth';
+import { bodyOf, param } from '../http/request-input';
+import type { Logger } from '../infra/logger';
+import { parseInput } from '../validation';
+import { csvHeader, csvRow } from './lead-csv';
+import type { LeadErasure } from './lead-erasure';
+import type { LeadMerge } from './lead-merge';
+import type { LeadSearch } from './lead-search';
+import type { LeadService } from './lead-service';
+import { toLead } from './lead-view';
+
+export interface LeadRoutesDeps {
+  auth: HttpAuth;
+  logger: Logger;
+  leads: LeadService;
+  search: LeadSearch;
+  merge: LeadMerge;
+  erasure: LeadErasure;
+  conversations: ConversationModel;
+}
+
+/** Contacts for agents. Every route takes an agent token whose project is `:projectId`. */
+export function leadRoutes({ auth, logger, leads, search, merge, erasure, conversations }: LeadRoutesDeps): Router {
+  const router = Router();
+  const base = '/projects/:projectId/leads';
+  router.use(base, auth.requireProjectAgent);
+
+  router.get(base, async (req, res) => {
+    const query = parseInput(leadListQuerySchema, req.query);
+    res.json(await search.list(param(req, 'projectId'), query, query.page, query.limit));
+  });
+
+  // Before `/:leadId`, which would otherwise take "export.csv" for an id.
+  router.get(`${base}/export.csv`, async (req, res) => {
+    const query = parseInput(leadListQuerySchema, req.query);
+    res.status(200);
+    res.setHeader('Content-Type', 'text/csv; charset=utf-8');
+    res.setHeader('Content-Disposition', 'attachment; filename="contacts.csv"');
+    res.setHeader('Cache-Control', 'no-store');
+    res.write(csvHeader());
+    const cursor = search.cursor(param(req, 'projectId'), query);
+    let aborted = false;
+    req.on('close', () => (aborted = !res.writableFinished));
+    try {
+      for await (const doc of cursor) {
+        if (aborted) break;
+        // Respect backpressure: never hold more than one socket buffer of rows in memory.
+        if (!res.write(csvRow(toLead(doc)))) await new Promise((resolve) => res.once('drain', resolve));
+      }
+    } catch (error) {
+      logger.error({ err: error }, 'contacts export failed part-way');
+      res.destroy();
+      return;
+    } finally {
+      await cursor.close().catch(() => undefined);
+    }
+    res.end();
+  });
+
+  router.post(base, async (req, res) => {
+    const input = parseInput(leadCreateSchema, bodyOf(req));
+    res.status(201).json(await leads.createManual(param(req, 'projectId'), input));
+  });
+
+  router.get(`${base}/:leadId`, async (req, res) => {
+    const lead = await leads.get(param(req, 'projectId'), param(req, 'leadId'));
+    const docs = await conversations
+      .find({ projectId: lead.projectId, leadId: lead.id })
+      .sort({ createdAt: -1, _id: -1 })
+      .lean<ConversationDoc[]>()
+      .exec();
+    const body: LeadDetailResponse = { lead, conversations: docs.map(toConversation) };
+    res.json(body);
+  });
+
+  router.patch(`${base}/:leadId`, async (req, res) => {
+    const input = parseInput(leadPatchSchema, bodyOf(req));
+    res.json(await leads.update(param(req, 'projectId'), param(req, 'leadId'), input));
+  });
+
+  router.post(`${base}/:leadId/merge`, async (req, res) => {
+    const input = parseInput(leadMergeSchema, bodyOf(req));
+    const body: LeadMergedResponse = {
+      lead: await merge.merge(param(req, 'projectId'), param(req, 'leadId'), input.sourceLeadIds),
+    };
+    res.json(body);
+  });
+
+  router.delete(`${base}/:leadId`, async (req, res) => {
+    await erasure.erase(param(req, 'projectId'), param(req, 'leadId'));
+    res.status(204).end();
+  });
+
+  return router;
+}

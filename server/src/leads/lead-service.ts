@@ -1,0 +1,181 @@
+import { randomUUID } from 'node:crypto';
+import type { Lead, LeadKind } from '@parley/protocol';
+import { AppError, isDuplicateKeyError, notFound } from '../errors';
+import type { EventBus } from '../infra/event-bus';
+import { newId } from '../infra/ids';
+import type { LeadDoc, LeadModel } from './lead-model';
+import { diffProfile, initialProfile, type ProfilePatch } from './lead-profile';
+import { toLead } from './lead-view';
+
+/** How far `mergedInto` links are followed; a longer chain means corrupted data, not a real merge. */
+const MAX_MERGE_HOPS = 10;
+/** Compare-and-set attempts before giving up on an update that keeps racing others. */
+const MAX_CAS_ATTEMPTS = 8;
+
+export interface ResolvedLead {
+  lead: LeadDoc;
+  created: boolean;
+}
+
+/**
+ * Leads ("contacts"): one per user of a project. Creation is an upsert on the unique
+ * `(projectId, userId)` index, never find-then-create, so racing tabs make one lead. Profile changes
+ * are compare-and-set on `rev`, so racing submissions never interleave and an identical submission
+ * changes nothing and publishes nothing.
+ */
+export class LeadService {
+  constructor(
+    private readonly leads: LeadModel,
+    private readonly bus: EventBus,
+  ) {}
+
+  /**
+   * The lead of a user, created if it has none (with `profile` as its first values). A lead that
+   * was merged away resolves to the lead it was merged into: that user continues there.
+   */
+  async resolveForUser(
+    projectId: string,
+    userId: string,
+    kind: LeadKind,
+    profile?: ProfilePatch,
+  ): Promise<ResolvedLead> {
+    const { lead, created } = await this.upsert(projectId, userId, kind, profile);
+    if (created) {
+      this.bus.publish('lead.created', { lead: toLead(lead) });
+      return { lead, created };
+    }
+    const target = await this.followMerges(lead);
+    if (profile) return { lead: await this.applyPatch(target, profile), created: false };
+    return { lead: target, created: false };
+  }
+
+  /** The lead of a user if it has one, following merges; never creates. */
+  async findForUser(projectId: string, userId: string): Promise<LeadDoc | undefined> {
+    const lead = await this.leads.findOne({ projectId, userId }).lean<LeadDoc>().exec();
+    return lead ? this.followMerges(lead) : undefined;
+  }
+
+  async getDoc(projectId: string, leadId: string): Promise<LeadDoc> {
+    const lead = await this.leads.findOne({ _id: leadId, projectId }).lean<LeadDoc>().exec();
+    if (!lead) throw notFound('Lead');
+    return lead;
+  }
+
+  async get(projectId: string, leadId: string): Promise<Lead> {
+    return toLead(await this.getDoc(projectId, leadId));
+  }
+
+  /** Applies a profile change to a lead; publishes `lead.updated` only when something changed. */
+  async update(projectId: string, leadId: string, patch: ProfilePatch): Promise<Lead> {
+    const lead = await this.getDoc(projectId, leadId);
+    if (lead.mergedInto)
+      throw new AppError('CONFLICT', 'This lead was merged into another one', {
+        mergedInto: lead.mergedInto,
+      });
+    return toLead(await this.applyPatch(lead, patch));
+  }
+
+  /** A contact an agent adds by hand: it has no visitor behind it yet, so it gets a minted user id. */
+  async createManual(projectId: string, profile: ProfilePatch): Promise<Lead> {
+    const { lead } = await this.resolveForUser(projectId, randomUUID(), 'manual', profile);
+    return toLead(lead);
+  }
+
+  /** The visitor was seen now; not a profile change, so no event and `updatedAt` stays. */
+  async touch(projectId: string, userId: string): Promise<void> {
+    const lead = await this.findForUser(projectId, userId);
+    if (lead) await this.leads.updateOne({ _id: lead._id }, { $set: { lastSeenAt: new Date() } }).exec();
+  }
+
+  async countConversation(leadId: string): Promise<void> {
+    await this.leads.updateOne({ _id: leadId }, { $inc: { conversationCount: 1 } }).exec();
+  }
+
+  private async upsert(
+    projectId: string,
+    userId: string,
+    kind: LeadKind,
+    profile?: ProfilePatch,
+  ): Promise<ResolvedLead> {
+    for (let attempt = 0; ; attempt++) {
+      const now = new Date();
+      const onInsert: LeadDoc = {
+        _id: newId(),
+        projectId,
+        userId,
+        kind,
+        attributes: {},
+        tags: [],
+        searchKeys: [],
+        conversationCount: 0,
+        rev: 0,
+        createdAt: now,
+        updatedAt: now,
+        ...(profile ? initialProfile(profile) : {}),
+      };
+      const { _id, projectId: _p, userId: _u, ...rest } = onInsert;
+      try {
+        const result = await this.leads
+          .findOneAndUpdate(
+            { projectId, userId },
+            { $setOnInsert: { _id, ...rest } },
+            {
+              upsert: true,
+              returnDocument: 'after',
+              includeResultMetadata: true,
+              lean: true,
+              setDefaultsOnInsert: false,
+            },
+          )
+          .exec();
+        const lead = result.value as LeadDoc | null;
+        if (!lead) throw new Error('upsert returned no document');
+        return {
+          lead,
+          created: result.lastErrorObject?.updatedExisting === false,
+        };
+      } catch (error) {
+        // MongoDB may let two racing upserts both try to insert; the loser sees a duplicate key and
+        // simply finds the winner's lead on the next attempt.
+        if (isDuplicateKeyError(error) && attempt < 2) continue;
+        throw error;
+      }
+    }
+  }
+
+  private async followMerges(lead: LeadDoc): Promise<LeadDoc> {
+    let current = lead;
+    for (let hop = 0; current.mergedInto && hop < MAX_MERGE_HOPS; hop++) {
+      const next = await this.leads.findById(current.mergedInto).lean<LeadDoc>().exec();
+      if (!next) break;
+      current = next;
+    }
+    return current;
+  }
+
+  /** Compare-and-set on `rev`: re-read and re-diff when another writer got there first. */
+  async applyPatch(lead: LeadDoc, patch: ProfilePatch): Promise<LeadDoc> {
+    let before = lead;
+    for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
+      const diff = diffProfile(before, patch, new Date());
+      if (diff.changes.length === 0) return before;
+      const update: Record<string, unknown> = {
+        $set: diff.$set,
+        $inc: { rev: 1 },
+      };
+      if (Object.keys(diff.$unset).length > 0) update['$unset'] = diff.$unset;
+      const result = await this.leads.updateOne({ _id: before._id, rev: before.rev }, update).exec();
+      if (result.matchedCount === 1) {
+        this.bus.publish('lead.updated', {
+          lead: toLead(diff.after),
+          changes: diff.changes,
+        });
+        return diff.after;
+      }
+      const fresh = await this.leads.findById(before._id).lean<LeadDoc>().exec();
+      if (!fresh) throw notFound('Lead');
+      before = fresh;
+    }
+    throw new AppError('UNAVAILABLE', 'The lead is being changed by others; try again');
+  }
+}

@@ -1,0 +1,222 @@
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { AgentService } from './agents/agent-service';
+import { registerAgentModel } from './agents/agent-model';
+import { authRoutes } from './auth/auth-routes';
+import { TokenService } from './auth/token-service';
+import { ConfigError, loadConfig, type Config } from './config';
+import { ConversationService } from './conversations/conversation-service';
+import { registerConversationModel } from './conversations/conversation-model';
+import { createHttpApp } from './http/app';
+import { healthRoutes } from './http/health-routes';
+import { HttpAuth } from './http/http-auth';
+import { openDatabase } from './infra/database';
+import { EventBus } from './infra/event-bus';
+import { createLogger, type Logger } from './infra/logger';
+import { Metrics } from './infra/metrics';
+import { createRateLimits } from './infra/rate-limits';
+import { connectRedis } from './infra/redis';
+import { LeadService } from './leads/lead-service';
+import { LeadSearch } from './leads/lead-search';
+import { LeadMerge } from './leads/lead-merge';
+import { LeadErasure } from './leads/lead-erasure';
+import { leadRoutes } from './leads/lead-routes';
+import { conversationRoutes } from './conversations/conversation-routes';
+import { registerLeadModel } from './leads/lead-model';
+import { MessageService } from './messages/message-service';
+import { registerMessageModel } from './messages/message-model';
+import { adminRoutes } from './projects/admin-routes';
+import { ProjectService } from './projects/project-service';
+import { registerProjectModel } from './projects/project-model';
+import { setupAgentNamespace } from './realtime/agent-namespace';
+import { attachBroadcaster } from './realtime/broadcaster';
+import { createSocketServer } from './realtime/socket-server';
+import { setupVisitorNamespace } from './realtime/visitor-namespace';
+import { seedDemo, type DemoCredentials } from './seed/demo-seed';
+import { printBanner } from './banner';
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  config: Config;
+  demo?: DemoCredentials;
+  /** Stops accepting, closes sockets, waits for work in flight, disconnects. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/** How long a shutdown waits for open HTTP requests before cutting them. */
+const SHUTDOWN_GRACE_MS = 5000;
+
+/**
+ * Wires every piece together: the only place that knows them all. Services get models and the
+ * event bus; routes and socket namespaces get services; the broadcaster joins the bus to the
+ * namespaces.
+ */
+export async function startServer(
+  config: Config,
+  logger: Logger = createLogger(config.logLevel),
+): Promise<RunningServer> {
+  const metrics = new Metrics();
+  const database = await openDatabase(config, logger);
+  const redis = config.redisUrl ? connectRedis(config.redisUrl, logger) : undefined;
+
+  const models = {
+    projects: registerProjectModel(database.connection),
+    agents: registerAgentModel(database.connection),
+    leads: registerLeadModel(database.connection),
+    conversations: registerConversationModel(database.connection),
+    messages: registerMessageModel(database.connection),
+  };
+  // Unique indexes carry correctness (one lead per user, no duplicate seq): build them before serving.
+  await Promise.all(Object.values(models).map((model) => model.init()));
+
+  const bus = new EventBus({
+    onPublish: (name) => metrics.domainEvents.inc({ event: name }),
+    onListenerError: (error, name) => logger.error({ err: error, event: name }, 'event listener failed'),
+  });
+  const tokens = new TokenService(config.jwt);
+  const rateLimits = createRateLimits(config, redis?.command);
+  const projects = new ProjectService(models.projects, config.secretRotationGraceSeconds);
+  const agents = new AgentService(models.agents);
+  const leads = new LeadService(models.leads, bus);
+  const messages = new MessageService(models.messages, models.conversations, bus, config.messageMaxLength);
+  const conversations = new ConversationService(models.conversations, leads, messages, bus);
+  const leadSearch = new LeadSearch(models.leads);
+  const leadMerge = new LeadMerge(models.leads, models.conversations, leads, bus);
+  const leadErasure = new LeadErasure(models.leads, models.conversations, models.messages, bus);
+
+  const auth = new HttpAuth(tokens, config.adminToken);
+  const app = createHttpApp({
+    config,
+    logger,
+    metrics,
+    health: healthRoutes({
+      database,
+      metrics,
+      ...(redis ? { redis } : {}),
+      ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}),
+    }),
+    api: [
+      authRoutes({ config, auth, tokens, projects, agents, leads, rateLimits }),
+      adminRoutes({ auth, projects, agents }),
+      leadRoutes({
+        auth,
+        logger,
+        leads,
+        search: leadSearch,
+        merge: leadMerge,
+        erasure: leadErasure,
+        conversations: models.conversations,
+      }),
+      conversationRoutes({ auth, conversations: models.conversations, messages }),
+    ],
+    staticDirs: [{ mount: '/', dir: path.join(__dirname, '..', 'public') }],
+  });
+
+  const httpServer = createServer(app);
+  const io = createSocketServer(httpServer, config, redis);
+  const visitorNamespace = setupVisitorNamespace(io, {
+    logger,
+    metrics,
+    tokens,
+    projects,
+    leads,
+    conversations,
+    messages,
+    rateLimits,
+  });
+  const agentNamespace = setupAgentNamespace(io, {
+    config,
+    logger,
+    metrics,
+    tokens,
+    agents,
+    conversations,
+    messages,
+    rateLimits,
+  });
+  const detachBroadcaster = attachBroadcaster(bus, visitorNamespace, agentNamespace);
+
+  const demo = !config.mongodbUri && config.seedDemo ? await seedDemo(config.dataDir, projects, agents) : undefined;
+  await listen(httpServer, config.port, config.host);
+  const { port } = httpServer.address() as AddressInfo;
+  const url = `http://${config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host}:${port}`;
+  logger.info({ url, port, database: database.description, redis: redis ? 'on' : 'off' }, 'listening');
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      logger.info('shutting down');
+      detachBroadcaster();
+      // io.close() disconnects every socket and closes the HTTP server to new connections.
+      const closed = new Promise<void>((resolve) => io.close(() => resolve()));
+      const cut = setTimeout(() => httpServer.closeAllConnections(), SHUTDOWN_GRACE_MS);
+      httpServer.closeIdleConnections();
+      await closed;
+      clearTimeout(cut);
+      await redis?.close();
+      await database.close();
+      logger.info('stopped');
+    })());
+
+  return { url, port, config, ...(demo ? { demo } : {}), stop };
+}
+
+function listen(server: HttpServer, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`parley: invalid configuration: ${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const logger = createLogger(config.logLevel);
+  process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection'));
+
+  // Signals are handled from the start: a SIGTERM while starting up still shuts down cleanly.
+  let starting: Promise<RunningServer> | undefined;
+  const shutdown = (signal: string) => {
+    logger.info({ signal }, 'signal received');
+    const force = setTimeout(() => process.exit(1), 15_000);
+    force.unref();
+    (starting ?? Promise.reject(new Error('not started')))
+      .then((server) => server.stop())
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          logger.error({ err: error }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+
+  starting = startServer(config, logger);
+  let server: RunningServer;
+  try {
+    server = await starting;
+  } catch (error) {
+    logger.fatal({ err: error }, 'could not start');
+    process.exit(1);
+  }
+  if (config.env !== 'production') printBanner(server);
+}
+
+if (require.main === module) {
+  void main();
+}

@@ -1,0 +1,53 @@
+import { Router } from 'express';
+import type { AgentResponse, ProjectCreatedResponse, SecretRotatedResponse } from '@parley/protocol';
+import { agentCreateSchema, projectCreateSchema, projectUpdateSchema } from '@parley/protocol/schemas';
+import type { AgentService } from '../agents/agent-service';
+import type { HttpAuth } from '../http/http-auth';
+import { bodyOf, param } from '../http/request-input';
+import { parseInput } from '../validation';
+import type { ProjectService } from './project-service';
+
+export interface AdminRoutesDeps {
+  auth: HttpAuth;
+  projects: ProjectService;
+  agents: AgentService;
+}
+
+/** The admin API, enabled by ADMIN_TOKEN: projects, their secrets and their agents. */
+export function adminRoutes({ auth, projects, agents }: AdminRoutesDeps): Router {
+  const router = Router();
+  router.use('/admin', auth.requireAdmin);
+
+  router.post('/admin/projects', async (req, res) => {
+    const input = parseInput(projectCreateSchema, bodyOf(req));
+    const body: ProjectCreatedResponse = await projects.create(input);
+    res.status(201).json(body);
+  });
+
+  router.get('/admin/projects/:projectId', async (req, res) => {
+    res.json({ project: await projects.get(param(req, 'projectId')) });
+  });
+
+  router.patch('/admin/projects/:projectId', async (req, res) => {
+    const input = parseInput(projectUpdateSchema, bodyOf(req));
+    res.json({
+      project: await projects.update(param(req, 'projectId'), input),
+    });
+  });
+
+  router.post('/admin/projects/:projectId/secret/rotate', async (req, res) => {
+    const body: SecretRotatedResponse = await projects.rotateSecret(param(req, 'projectId'));
+    res.json(body);
+  });
+
+  router.post('/admin/projects/:projectId/agents', async (req, res) => {
+    const input = parseInput(agentCreateSchema, bodyOf(req));
+    const project = await projects.get(param(req, 'projectId'));
+    const body: AgentResponse = {
+      agent: await agents.create(project.id, input),
+    };
+    res.status(201).json(body);
+  });
+
+  return router;
+}

@@ -1,0 +1,51 @@
+import type { EventBus } from '../infra/event-bus';
+import { rooms, type AgentNamespace, type VisitorNamespace } from './socket-types';
+
+/**
+ * The one place that decides who hears each domain event (compare Chatwoot's
+ * ActionCableListener): the project's agents hear everything of their project; a visitor's sockets
+ * (all tabs) hear what happens in that visitor's conversations. Room broadcasts go through the
+ * adapter, so with Redis they reach sockets on every node.
+ */
+export function attachBroadcaster(bus: EventBus, visitors: VisitorNamespace, agents: AgentNamespace): () => void {
+  const project = (projectId: string) => agents.to(rooms.project(projectId));
+  const visitor = (projectId: string, userId: string) => visitors.to(rooms.user(projectId, userId));
+
+  const unsubscribe = [
+    bus.subscribe('lead.created', ({ lead }) => project(lead.projectId).emit('lead.created', { lead })),
+    bus.subscribe('lead.updated', ({ lead, changes }) =>
+      project(lead.projectId).emit('lead.updated', { lead, changes }),
+    ),
+    bus.subscribe('lead.merged', ({ lead, mergedLeadIds }) =>
+      project(lead.projectId).emit('lead.merged', { lead, mergedLeadIds }),
+    ),
+    bus.subscribe('lead.deleted', ({ projectId, leadId }) => project(projectId).emit('lead.deleted', { leadId })),
+    bus.subscribe('conversation.created', ({ conversation, lead }) => {
+      project(conversation.projectId).emit('conversation.created', {
+        conversation,
+        lead,
+      });
+      // The visitor's other tabs learn about the new conversation too.
+      visitor(conversation.projectId, conversation.userId).emit('conversation.created', { conversation });
+    }),
+    bus.subscribe('conversation.updated', ({ conversation }) => {
+      project(conversation.projectId).emit('conversation.updated', {
+        conversation,
+      });
+      visitor(conversation.projectId, conversation.userId).emit('conversation.updated', { conversation });
+    }),
+    bus.subscribe('message.created', ({ message, conversation }) => {
+      project(message.projectId).emit('message.created', { message });
+      visitor(conversation.projectId, conversation.userId).emit('message.created', { message });
+    }),
+    bus.subscribe('typing', ({ projectId, userId, conversationId, sender, typing, originId }) => {
+      const event = { conversationId, sender, typing };
+      // Nobody hears their own typing echo; everyone else on the conversation does.
+      const toAgents = originId ? project(projectId).except(originId) : project(projectId);
+      const toVisitor = originId ? visitor(projectId, userId).except(originId) : visitor(projectId, userId);
+      toAgents.emit('typing', event);
+      toVisitor.emit('typing', event);
+    }),
+  ];
+  return () => unsubscribe.forEach((off) => off());
+}

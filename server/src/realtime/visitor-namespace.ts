@@ -1,0 +1,136 @@
+import type { Server } from 'socket.io';
+import type { Project, VisitorClientToServerEvents } from '@parley/protocol';
+import {
+  conversationHistorySchema,
+  conversationListSchema,
+  conversationStartSchema,
+  leadUpdateSchema,
+  messageSendSchema,
+  sessionRenewSchema,
+  typingSchema,
+} from '@parley/protocol/schemas';
+import type { VisitorPrincipal } from '../auth/principal';
+import type { TokenService } from '../auth/token-service';
+import type { Actor } from '../conversations/actor';
+import type { ConversationService } from '../conversations/conversation-service';
+import { unauthorized } from '../errors';
+import type { Logger } from '../infra/logger';
+import type { Metrics } from '../infra/metrics';
+import type { RateLimits } from '../infra/rate-limits';
+import type { LeadService } from '../leads/lead-service';
+import { toLead, toVisitorLeadView } from '../leads/lead-view';
+import type { MessageService } from '../messages/message-service';
+import type { ProjectService } from '../projects/project-service';
+import { commandRegistrar } from './command';
+import { handshake } from './handshake';
+import { assertOriginAllowed } from './origin-check';
+import { closeOnExpiry } from './session';
+import { rooms, type VisitorNamespace, type VisitorSocket } from './socket-types';
+
+export interface VisitorNamespaceDeps {
+  logger: Logger;
+  metrics: Metrics;
+  tokens: TokenService;
+  projects: ProjectService;
+  leads: LeadService;
+  conversations: ConversationService;
+  messages: MessageService;
+  rateLimits: RateLimits;
+}
+
+const NAMESPACE = '/visitor';
+
+function actorOf(principal: VisitorPrincipal): Extract<Actor, { role: 'visitor' }> {
+  return {
+    role: 'visitor',
+    projectId: principal.projectId,
+    userId: principal.userId,
+    visitorKind: principal.visitorKind,
+  };
+}
+
+/** `/visitor`: a website visitor's sockets, one per tab, all in the visitor's own room. */
+export function setupVisitorNamespace(io: Server, deps: VisitorNamespaceDeps): VisitorNamespace {
+  const { logger, metrics, tokens, projects, leads, conversations, messages, rateLimits } = deps;
+  // One Server carries two namespaces with different event maps, so each is typed here.
+  const namespace = io.of(NAMESPACE) as unknown as VisitorNamespace;
+
+  namespace.use(
+    handshake<VisitorSocket>((socket) => {
+      const token: unknown = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
+      if (typeof token !== 'string' || token.length === 0) throw unauthorized('Missing token');
+      const principal = tokens.verifyVisitor(token);
+      const admit = (project: Project) => {
+        assertOriginAllowed(project.allowedOrigins, socket.handshake.headers.origin);
+        socket.data.principal = principal;
+      };
+      const cached = projects.peek(principal.projectId);
+      if (cached) return admit(cached);
+      return projects.getCached(principal.projectId).then(admit, () => {
+        throw unauthorized('Unknown project');
+      });
+    }),
+  );
+
+  namespace.on('connection', (socket: VisitorSocket) => {
+    const principal = socket.data.principal;
+    metrics.connections.inc({ namespace: NAMESPACE });
+    socket.on('disconnect', () => metrics.connections.dec({ namespace: NAMESPACE }));
+    void socket.join(rooms.user(principal.projectId, principal.userId));
+    const expiry = closeOnExpiry(socket, principal.expiresAt);
+    leads
+      .touch(principal.projectId, principal.userId)
+      .catch((error: unknown) => logger.warn({ err: error }, 'could not record lastSeenAt'));
+
+    const command = commandRegistrar<VisitorClientToServerEvents>(socket, NAMESPACE, { logger, metrics });
+    const actor = () => actorOf(socket.data.principal);
+    const rateKey = () => `visitor:${socket.data.principal.projectId}:${socket.data.principal.userId}`;
+
+    command('conversation:start', conversationStartSchema, async (input) => {
+      await rateLimits.commands.consume(rateKey());
+      const { conversation, message } = await conversations.start(actor(), input);
+      return message ? { conversation, message } : { conversation };
+    });
+
+    command('message:send', messageSendSchema, async (input) => {
+      const { message } = await messages.send(actor(), input, {
+        beforeWrite: () => rateLimits.messages.consume(rateKey()),
+      });
+      return { message };
+    });
+
+    command('lead:update', leadUpdateSchema, async (input) => {
+      await rateLimits.commands.consume(rateKey());
+      const p = socket.data.principal;
+      const { lead } = await leads.resolveForUser(p.projectId, p.userId, p.visitorKind, input);
+      return { lead: toVisitorLeadView(toLead(lead)) };
+    });
+
+    command('conversation:list', conversationListSchema, async () => ({
+      conversations: await conversations.listForVisitor(actor()),
+    }));
+
+    command('conversation:history', conversationHistorySchema, async (input) =>
+      messages.history(actor(), input.conversationId, input.afterSeq, input.limit),
+    );
+
+    command('typing', typingSchema, async (input) => {
+      await rateLimits.commands.consume(rateKey());
+      await conversations.typing(actor(), input.conversationId, input.typing, socket.id);
+      return {};
+    });
+
+    command('session:renew', sessionRenewSchema, async (input) => {
+      const renewed = tokens.verifyVisitor(input.token);
+      const current = socket.data.principal;
+      if (renewed.projectId !== current.projectId || renewed.userId !== current.userId) {
+        throw unauthorized('The renewed token is for another visitor');
+      }
+      socket.data.principal = renewed;
+      expiry.reset(renewed.expiresAt);
+      return { expiresAt: renewed.expiresAt.toISOString() };
+    });
+  });
+
+  return namespace;
+}

@@ -1,0 +1,79 @@
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ConfigError, loadConfig, parseDurationSeconds } from '../src/config';
+
+describe('configuration', () => {
+  let dataDir: string;
+  beforeEach(() => {
+    dataDir = mkdtempSync(path.join(os.tmpdir(), 'parley-config-'));
+  });
+  afterEach(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it('runs on embedded defaults in development', () => {
+    const config = loadConfig({ DATA_DIR: dataDir });
+    expect(config).toMatchObject({ env: 'development', port: 3000, host: '127.0.0.1', seedDemo: true, messageMaxLength: 4000 });
+    expect(config.mongodbUri).toBeUndefined();
+    expect(config.redisUrl).toBeUndefined();
+    expect(config.jwt).toMatchObject({ algorithm: 'HS256', visitorTtlSeconds: 90 * 86400, agentTtlSeconds: 12 * 3600 });
+    expect(config.rateLimits).toEqual({
+      anonymousPerMinute: 100,
+      messagesPerMinute: 120,
+      loginPerMinute: 10,
+      commandsPerMinute: 600,
+    });
+  });
+
+  it('keeps a generated development JWT secret in DATA_DIR, owner-readable only', () => {
+    const first = loadConfig({ DATA_DIR: dataDir });
+    const second = loadConfig({ DATA_DIR: dataDir });
+    expect(first.jwt.signingKey).toBe(second.jwt.signingKey);
+    const file = path.join(dataDir, 'jwt-secret');
+    expect(readFileSync(file, 'utf8').trim()).toBe(first.jwt.signingKey);
+    expect(statSync(file).mode & 0o077).toBe(0);
+  });
+
+  it.each([
+    [{ NODE_ENV: 'production' }, 'MONGODB_URI'],
+    [{ NODE_ENV: 'production', MONGODB_URI: 'mongodb://db/parley' }, 'JWT_SECRET'],
+    [{ NODE_ENV: 'production', MONGODB_URI: 'mongodb://db/parley', JWT_SECRET: 'x'.repeat(31) }, 'JWT_SECRET'],
+    [{ NODE_ENV: 'production', MONGODB_URI: 'mongodb://db/parley', JWT_SECRET: 'ab'.repeat(20) }, 'JWT_SECRET'],
+    [{ NODE_ENV: 'staging' }, 'NODE_ENV'],
+    [{ PORT: '70000' }, 'PORT'],
+    [{ MONGODB_URI: 'postgres://db' }, 'MONGODB_URI'],
+    [{ JWT_ALGORITHM: 'none' }, 'JWT_ALGORITHM'],
+    [{ JWT_ALGORITHM: 'RS256' }, 'JWT_PRIVATE_KEY'],
+    [{ CORS_ORIGINS: 'https://ok.test, not an origin' }, 'CORS_ORIGINS'],
+    [{ MESSAGE_MAX_LENGTH: '100000' }, 'MESSAGE_MAX_LENGTH'],
+    [{ AGENT_TOKEN_TTL: '12 hours' }, 'AGENT_TOKEN_TTL'],
+  ])('refuses %j naming %s', (env, variable) => {
+    let error: unknown;
+    try {
+      loadConfig({ DATA_DIR: dataDir, ...env });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).variable).toBe(variable);
+  });
+
+  it('accepts a strong production configuration', () => {
+    const config = loadConfig({
+      DATA_DIR: dataDir,
+      NODE_ENV: 'production',
+      MONGODB_URI: 'mongodb://db:27017/parley',
+      REDIS_URL: 'redis://cache:6379',
+      JWT_SECRET: 'q8Vd2kLx9PzR4mWc7NbT1yHs6GfJ3aEu',
+      ADMIN_TOKEN: 'Zx81Kq0Lm2Nv9Bc7Xa6Sd5Fg4Hj3Qw1E',
+      CORS_ORIGINS: 'https://console.acme.test',
+    });
+    expect(config).toMatchObject({ env: 'production', host: '0.0.0.0', seedDemo: false, corsOrigins: ['https://console.acme.test'] });
+  });
+
+  it('reads durations with units', () => {
+    expect(parseDurationSeconds('X', '90d')).toBe(7_776_000);
+    expect(parseDurationSeconds('X', '12h')).toBe(43_200);
+    expect(parseDurationSeconds('X', '3600')).toBe(3600);
+    expect(() => parseDurationSeconds('X', '0s')).toThrow(ConfigError);
+  });
+});
