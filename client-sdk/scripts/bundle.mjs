@@ -67,4 +67,6 @@ await build({
 const bytes = readFileSync(outputs.browser);
 const sizes = { bytes: bytes.length, gzipBytes: gzipSync(bytes, { level: 9 }).length };
 writeFileSync(path.join(root, 'dist', 'browser', 'size.json'), `${JSON.stringify(sizes, null, 2)}\n`);
-console.log(`client-sdk: browser bundle ${(sizes.bytes / 1024).toFixed(1)} KiB, ${(sizes.gzipBytes / 1024).toFixed(1)} KiB gzipped`);
+console.log(
+  `client-sdk: browser bundle ${(sizes.bytes / 1024).toFixed(1)} KiB, ${(sizes.gzipBytes / 1024).toFixed(1)} KiB gzipped`,
+);

@@ -188,12 +188,12 @@ async function main(): Promise<void> {
   process.on('unhandledRejection', (reason) => logger.error({ err: reason }, 'unhandled rejection'));
 
   // Signals are handled from the start: a SIGTERM while starting up still shuts down cleanly.
-  let starting: Promise<RunningServer> | undefined;
+  const boot: { starting?: Promise<RunningServer> } = {};
   const shutdown = (signal: string) => {
     logger.info({ signal }, 'signal received');
     const force = setTimeout(() => process.exit(1), 15_000);
     force.unref();
-    (starting ?? Promise.reject(new Error('not started')))
+    (boot.starting ?? Promise.reject(new Error('not started')))
       .then((server) => server.stop())
       .then(
         () => process.exit(0),
@@ -206,7 +206,8 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
 
-  starting = startServer(config, logger);
+  const starting = startServer(config, logger);
+  boot.starting = starting;
   let server: RunningServer;
   try {
     server = await starting;

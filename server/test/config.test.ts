@@ -12,7 +12,13 @@ describe('configuration', () => {
 
   it('runs on embedded defaults in development', () => {
     const config = loadConfig({ DATA_DIR: dataDir });
-    expect(config).toMatchObject({ env: 'development', port: 3000, host: '127.0.0.1', seedDemo: true, messageMaxLength: 4000 });
+    expect(config).toMatchObject({
+      env: 'development',
+      port: 3000,
+      host: '127.0.0.1',
+      seedDemo: true,
+      messageMaxLength: 4000,
+    });
     expect(config.mongodbUri).toBeUndefined();
     expect(config.redisUrl).toBeUndefined();
     expect(config.jwt).toMatchObject({ algorithm: 'HS256', visitorTtlSeconds: 90 * 86400, agentTtlSeconds: 12 * 3600 });
@@ -67,7 +73,12 @@ describe('configuration', () => {
       ADMIN_TOKEN: 'Zx81Kq0Lm2Nv9Bc7Xa6Sd5Fg4Hj3Qw1E',
       CORS_ORIGINS: 'https://console.acme.test',
     });
-    expect(config).toMatchObject({ env: 'production', host: '0.0.0.0', seedDemo: false, corsOrigins: ['https://console.acme.test'] });
+    expect(config).toMatchObject({
+      env: 'production',
+      host: '0.0.0.0',
+      seedDemo: false,
+      corsOrigins: ['https://console.acme.test'],
+    });
   });
 
   it('reads durations with units', () => {

@@ -45,23 +45,44 @@ describe('Parley tokens', () => {
     const none = `${Buffer.from(JSON.stringify({ ...header, alg: 'none' })).toString('base64url')}.${p}.`;
     expect(codeOf(() => tokens.verifyVisitor(none))).toBe('UNAUTHORIZED');
 
-    const agentToken = tokens.issueAgent({ id: 'a1', projectId: 'p1', email: 'a@b.c', name: 'A', role: 'agent', createdAt: '' });
+    const agentToken = tokens.issueAgent({
+      id: 'a1',
+      projectId: 'p1',
+      email: 'a@b.c',
+      name: 'A',
+      role: 'agent',
+      createdAt: '',
+    });
     expect(codeOf(() => tokens.verifyVisitor(agentToken.token))).toBe('UNAUTHORIZED');
     expect(codeOf(() => tokens.verifyAgent(token))).toBe('UNAUTHORIZED');
 
     const kid = String(header['kid']);
     const otherIssuer = jwt.sign({ pid: 'p1', vk: 'anonymous' }, hs.signingKey, {
-      algorithm: 'HS256', keyid: kid, issuer: 'someone-else', audience: 'parley:visitor', subject: 'u1', expiresIn: 60,
+      algorithm: 'HS256',
+      keyid: kid,
+      issuer: 'someone-else',
+      audience: 'parley:visitor',
+      subject: 'u1',
+      expiresIn: 60,
     });
     expect(codeOf(() => tokens.verifyVisitor(otherIssuer))).toBe('UNAUTHORIZED');
 
     const forged = jwt.sign({ pid: 'p1', vk: 'anonymous' }, 'another-secret-of-enough-length!!', {
-      algorithm: 'HS256', keyid: kid, issuer: 'parley', audience: 'parley:visitor', subject: 'u1', expiresIn: 60,
+      algorithm: 'HS256',
+      keyid: kid,
+      issuer: 'parley',
+      audience: 'parley:visitor',
+      subject: 'u1',
+      expiresIn: 60,
     });
     expect(codeOf(() => tokens.verifyVisitor(forged))).toBe('UNAUTHORIZED');
 
     const expired = jwt.sign({ pid: 'p1', vk: 'anonymous', exp: Math.floor(Date.now() / 1000) - 60 }, hs.signingKey, {
-      algorithm: 'HS256', keyid: kid, issuer: 'parley', audience: 'parley:visitor', subject: 'u1',
+      algorithm: 'HS256',
+      keyid: kid,
+      issuer: 'parley',
+      audience: 'parley:visitor',
+      subject: 'u1',
     });
     expect(codeOf(() => tokens.verifyVisitor(expired))).toBe('UNAUTHORIZED');
     expect(codeOf(() => tokens.verifyVisitor('garbage'))).toBe('UNAUTHORIZED');
@@ -90,7 +111,14 @@ describe('Parley tokens', () => {
       signingKey: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
       verifyKey: pub,
     });
-    const { token } = es.issueAgent({ id: 'a1', projectId: 'p1', email: 'a@b.c', name: 'A', role: 'owner', createdAt: '' });
+    const { token } = es.issueAgent({
+      id: 'a1',
+      projectId: 'p1',
+      email: 'a@b.c',
+      name: 'A',
+      role: 'owner',
+      createdAt: '',
+    });
     expect(es.verifyAgent(token)).toMatchObject({ agentId: 'a1', role: 'owner' });
     const kid = String(jwt.decode(token, { complete: true })?.header.kid);
     // The classic key-confusion attack: sign HS256 with the public key as the HMAC secret.
@@ -104,8 +132,15 @@ describe('customer (verified-visitor) tokens', () => {
   const now = () => Math.floor(Date.now() / 1000);
 
   it('accepts sub + exp signed with an active secret and returns profile claims', () => {
-    const token = jwt.sign({ sub: 'user-42', email: ' Ada@Acme.TEST', fullname: 'Ada Lovelace', exp: now() + 600 }, secret);
-    expect(verifyCustomerToken(token, [secret], 3600)).toMatchObject({ sub: 'user-42', email: 'ada@acme.test', fullname: 'Ada Lovelace' });
+    const token = jwt.sign(
+      { sub: 'user-42', email: ' Ada@Acme.TEST', fullname: 'Ada Lovelace', exp: now() + 600 },
+      secret,
+    );
+    expect(verifyCustomerToken(token, [secret], 3600)).toMatchObject({
+      sub: 'user-42',
+      email: 'ada@acme.test',
+      fullname: 'Ada Lovelace',
+    });
     expect(verifyCustomerToken(token, ['ps_newer-secret-0123456789abcdefgh', secret], 3600).sub).toBe('user-42');
   });
 
@@ -116,7 +151,11 @@ describe('customer (verified-visitor) tokens', () => {
     ['expired', () => jwt.sign({ sub: 'u', exp: now() - 120 }, secret)],
     ['living too long', () => jwt.sign({ sub: 'u', exp: now() + 7200 }, secret)],
     ['with a long iat-to-exp lifetime', () => jwt.sign({ sub: 'u', iat: now() - 7000, exp: now() + 60 }, secret)],
-    ['with alg none', () => `${Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url')}.${Buffer.from(JSON.stringify({ sub: 'u', exp: now() + 60 })).toString('base64url')}.`],
+    [
+      'with alg none',
+      () =>
+        `${Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url')}.${Buffer.from(JSON.stringify({ sub: 'u', exp: now() + 60 })).toString('base64url')}.`,
+    ],
   ])('refuses a token %s', (_name, make) => {
     expect(codeOf(() => verifyCustomerToken(make(), [secret], 3600))).toBe('UNAUTHORIZED');
   });

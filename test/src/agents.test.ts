@@ -52,7 +52,11 @@ describe('agents', () => {
   });
 
   const api = () => client(server.url);
-  const asAgent = { get token() { return agent.token; } };
+  const asAgent = {
+    get token() {
+      return agent.token;
+    },
+  };
 
   async function browser(project = projectId): Promise<{ userId: string; token: string; socket: VisitorClientSocket }> {
     const visitor = await anonymousVisitor(server.url, project);
@@ -61,7 +65,7 @@ describe('agents', () => {
     return { userId: visitor.user.id, token: visitor.token, socket };
   }
 
-  it('lives the product\'s story end to end', async () => {
+  it("lives the product's story end to end", async () => {
     const email = `story-${Date.now()}@example.com`;
     const a = await browser();
 
@@ -84,18 +88,26 @@ describe('agents', () => {
 
     // A second conversation of the same browser: same contact, found by email in any case.
     await ok(a.socket, 'conversation:start', { text: 'me again' });
-    const search = await api().get<Page<Lead>>(`/v1/projects/${projectId}/leads?email=${encodeURIComponent(` ${email.toUpperCase()} `)}`, asAgent);
+    const search = await api().get<Page<Lead>>(
+      `/v1/projects/${projectId}/leads?email=${encodeURIComponent(` ${email.toUpperCase()} `)}`,
+      asAgent,
+    );
     expect(search.status).toBe(200);
     expect(search.body.total).toBe(1);
     const detail = await api().get<LeadDetailResponse>(`/v1/projects/${projectId}/leads/${created.lead.id}`, asAgent);
     expect(detail.body.conversations).toHaveLength(2);
-    expect(Date.parse(detail.body.conversations[0]?.createdAt ?? '')).toBeGreaterThanOrEqual(Date.parse(detail.body.conversations[1]?.createdAt ?? ''));
+    expect(Date.parse(detail.body.conversations[0]?.createdAt ?? '')).toBeGreaterThanOrEqual(
+      Date.parse(detail.body.conversations[1]?.createdAt ?? ''),
+    );
 
     // The same person in a second browser: a second contact with the same email.
     const b = await browser();
     await ok(b.socket, 'lead:update', { email, phone: '+1 555 0100' });
     await ok(b.socket, 'conversation:start', { text: 'from my phone' });
-    const both = await api().get<Page<Lead>>(`/v1/projects/${projectId}/leads?email=${encodeURIComponent(email)}`, asAgent);
+    const both = await api().get<Page<Lead>>(
+      `/v1/projects/${projectId}/leads?email=${encodeURIComponent(email)}`,
+      asAgent,
+    );
     expect(both.body.total).toBe(2);
     const second = both.body.items.find((l) => l.userId === b.userId);
     expect(second).toBeDefined();
@@ -106,17 +118,32 @@ describe('agents', () => {
       body: { sourceLeadIds: [second?.id] },
     });
     expect(merged.status).toBe(200);
-    expect(merged.body.lead).toMatchObject({ id: created.lead.id, fullname: 'Story Teller', email, phone: '+1 555 0100', conversationCount: 3 });
+    expect(merged.body.lead).toMatchObject({
+      id: created.lead.id,
+      fullname: 'Story Teller',
+      email,
+      phone: '+1 555 0100',
+      conversationCount: 3,
+    });
     await events.wait('lead.merged', (e: { mergedLeadIds: string[] }) => e.mergedLeadIds.includes(second?.id ?? ''));
-    const afterMerge = await api().get<Page<Lead>>(`/v1/projects/${projectId}/leads?email=${encodeURIComponent(email)}`, asAgent);
+    const afterMerge = await api().get<Page<Lead>>(
+      `/v1/projects/${projectId}/leads?email=${encodeURIComponent(email)}`,
+      asAgent,
+    );
     expect(afterMerge.body.items.map((l) => l.id)).toEqual([created.lead.id]);
-    const mergedDetail = await api().get<LeadDetailResponse>(`/v1/projects/${projectId}/leads/${created.lead.id}`, asAgent);
+    const mergedDetail = await api().get<LeadDetailResponse>(
+      `/v1/projects/${projectId}/leads/${created.lead.id}`,
+      asAgent,
+    );
     expect(mergedDetail.body.conversations).toHaveLength(3);
 
     // The second browser's next conversation lands on the merged contact.
     const next = await ok<ConversationStartResult>(b.socket, 'conversation:start', { text: 'after the merge' });
     expect(next.conversation.leadId).toBe(created.lead.id);
-    const finalDetail = await api().get<LeadDetailResponse>(`/v1/projects/${projectId}/leads/${created.lead.id}`, asAgent);
+    const finalDetail = await api().get<LeadDetailResponse>(
+      `/v1/projects/${projectId}/leads/${created.lead.id}`,
+      asAgent,
+    );
     expect(finalDetail.body.conversations).toHaveLength(4);
     // And its pre-chat edits land there too.
     await ok(b.socket, 'lead:update', { lastname: 'Teller' });
@@ -128,26 +155,46 @@ describe('agents', () => {
     const v = await browser();
     const visitorLog = new EventLog(v.socket);
     const { conversation } = await ok<ConversationStartResult>(v.socket, 'conversation:start', { text: 'anyone?' });
-    const joined = await ok<{ conversation: Conversation }>(console, 'conversation:join', { conversationId: conversation.id });
+    const joined = await ok<{ conversation: Conversation }>(console, 'conversation:join', {
+      conversationId: conversation.id,
+    });
     expect(joined.conversation).toMatchObject({ status: 'assigned', assigneeId: agent.id });
     expect(joined.conversation.participants).toContain(agent.id);
-    await visitorLog.wait('conversation.updated', (e: { conversation: Conversation }) => e.conversation.status === 'assigned');
-    await events.wait('conversation.updated', (e: { conversation: Conversation }) => e.conversation.id === conversation.id);
+    await visitorLog.wait(
+      'conversation.updated',
+      (e: { conversation: Conversation }) => e.conversation.status === 'assigned',
+    );
+    await events.wait(
+      'conversation.updated',
+      (e: { conversation: Conversation }) => e.conversation.id === conversation.id,
+    );
 
     await ok(console, 'typing', { conversationId: conversation.id, typing: true });
     const typing = await visitorLog.wait<{ sender: { role: string } }>('typing');
     expect(typing.sender.role).toBe('agent');
 
-    const reply = await ok<{ message: Message }>(console, 'message:send', { conversationId: conversation.id, clientMessageId: 'r1', text: 'Hello, I am here' });
+    const reply = await ok<{ message: Message }>(console, 'message:send', {
+      conversationId: conversation.id,
+      clientMessageId: 'r1',
+      text: 'Hello, I am here',
+    });
     expect(reply.message).toMatchObject({ seq: 2, sender: { id: agent.id, role: 'agent', name: expect.any(String) } });
     await visitorLog.wait('message.created', (e: { message: Message }) => e.message.id === reply.message.id);
 
-    const closed = await ok<{ conversation: Conversation }>(console, 'conversation:close', { conversationId: conversation.id });
+    const closed = await ok<{ conversation: Conversation }>(console, 'conversation:close', {
+      conversationId: conversation.id,
+    });
     expect(closed.conversation.status).toBe('closed');
     expect(closed.conversation.closedAt).toBeDefined();
-    await visitorLog.wait('conversation.updated', (e: { conversation: Conversation }) => e.conversation.status === 'closed');
+    await visitorLog.wait(
+      'conversation.updated',
+      (e: { conversation: Conversation }) => e.conversation.status === 'closed',
+    );
 
-    const history = await api().get<MessagePage>(`/v1/projects/${projectId}/conversations/${conversation.id}/messages?afterSeq=0&limit=1`, asAgent);
+    const history = await api().get<MessagePage>(
+      `/v1/projects/${projectId}/conversations/${conversation.id}/messages?afterSeq=0&limit=1`,
+      asAgent,
+    );
     expect(history.body.items.map((m) => m.seq)).toEqual([1]);
     expect(history.body.hasMore).toBe(true);
     const list = await api().get<Page<Conversation>>(`/v1/projects/${projectId}/conversations?status=closed`, asAgent);
@@ -157,21 +204,32 @@ describe('agents', () => {
   it('pushes nothing when a PATCH changes nothing, and exactly the changes otherwise', async () => {
     const created = await api().post<Lead>(`/v1/projects/${projectId}/leads`, {
       ...asAgent,
-      body: { fullname: 'Manual Contact', email: 'manual@example.com', attributes: { plan: 'free', seats: 1 }, tags: ['vip'] },
+      body: {
+        fullname: 'Manual Contact',
+        email: 'manual@example.com',
+        attributes: { plan: 'free', seats: 1 },
+        tags: ['vip'],
+      },
     });
     expect(created.status).toBe(201);
     expect(created.body.kind).toBe('manual');
     await events.wait('lead.created', (e: { lead: Lead }) => e.lead.id === created.body.id);
 
     const patch = { attributes: { plan: 'pro', seats: null }, tags: ['vip', 'paying'] };
-    const first = await api().patch<Lead>(`/v1/projects/${projectId}/leads/${created.body.id}`, { ...asAgent, body: patch });
+    const first = await api().patch<Lead>(`/v1/projects/${projectId}/leads/${created.body.id}`, {
+      ...asAgent,
+      body: patch,
+    });
     expect(first.body.attributes).toEqual({ plan: 'pro' });
     expect(first.body.tags).toEqual(['vip', 'paying']);
     const upd = await events.wait<LeadUpdatedEvent>('lead.updated', (e) => e.lead.id === created.body.id);
     expect([...upd.changes].sort()).toEqual(['attributes', 'tags']);
 
     events.clear();
-    const again = await api().patch<Lead>(`/v1/projects/${projectId}/leads/${created.body.id}`, { ...asAgent, body: patch });
+    const again = await api().patch<Lead>(`/v1/projects/${projectId}/leads/${created.body.id}`, {
+      ...asAgent,
+      body: patch,
+    });
     expect(again.status).toBe(200);
     expect(again.body.updatedAt).toBe(first.body.updatedAt);
     await settle();
@@ -203,7 +261,10 @@ describe('agents', () => {
   it('paginates with a total', async () => {
     const tag = `page-${Date.now()}`;
     for (let i = 0; i < 5; i++) {
-      await api().post(`/v1/projects/${projectId}/leads`, { ...asAgent, body: { fullname: `Paged ${i}`, tags: [tag] } });
+      await api().post(`/v1/projects/${projectId}/leads`, {
+        ...asAgent,
+        body: { fullname: `Paged ${i}`, tags: [tag] },
+      });
     }
     const page1 = await api().get<Page<Lead>>(`/v1/projects/${projectId}/leads?tag=${tag}&limit=2&page=1`, asAgent);
     const page3 = await api().get<Page<Lead>>(`/v1/projects/${projectId}/leads?tag=${tag}&limit=2&page=3`, asAgent);
@@ -216,14 +277,25 @@ describe('agents', () => {
     const tag = `csv-${Date.now()}`;
     await api().post(`/v1/projects/${projectId}/leads`, {
       ...asAgent,
-      body: { fullname: '=HYPERLINK("http://evil")', lastname: 'O"Brien, Jr.', email: 'csv@example.com', tags: [tag], attributes: { note: 'line1\nline2' } },
+      body: {
+        fullname: '=HYPERLINK("http://evil")',
+        lastname: 'O"Brien, Jr.',
+        email: 'csv@example.com',
+        tags: [tag],
+        attributes: { note: 'line1\nline2' },
+      },
     });
-    await api().post(`/v1/projects/${projectId}/leads`, { ...asAgent, body: { fullname: '@SUM(A1)', phone: '+1 555 0199', tags: [tag] } });
+    await api().post(`/v1/projects/${projectId}/leads`, {
+      ...asAgent,
+      body: { fullname: '@SUM(A1)', phone: '+1 555 0199', tags: [tag] },
+    });
     const res = await api().get(`/v1/projects/${projectId}/leads/export.csv?tag=${tag}`, asAgent);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toContain('text/csv');
     const csv = res.text;
-    expect(csv.split('\r\n')[0]).toBe('id,userId,kind,fullname,lastname,email,phone,tags,attributes,conversationCount,createdAt,updatedAt,lastSeenAt');
+    expect(csv.split('\r\n')[0]).toBe(
+      'id,userId,kind,fullname,lastname,email,phone,tags,attributes,conversationCount,createdAt,updatedAt,lastSeenAt',
+    );
     expect(csv).toContain(`"'=HYPERLINK(""http://evil"")"`);
     expect(csv).toContain('"O""Brien, Jr."');
     expect(csv).toContain("'@SUM(A1)");
@@ -255,7 +327,9 @@ describe('agents', () => {
     const cb = await ok<ConversationStartResult>(b.socket, 'conversation:start', { text: 'b' });
     await ok(b.socket, 'lead:update', { fullname: 'Half Merged' });
     // A crash after step 1: the conversation was re-pointed, the source not yet marked.
-    await database.db.collection('conversations').updateOne({ _id: cb.conversation.id as never }, { $set: { leadId: ca.conversation.leadId } });
+    await database.db
+      .collection('conversations')
+      .updateOne({ _id: cb.conversation.id as never }, { $set: { leadId: ca.conversation.leadId } });
     const res = await api().post<{ lead: Lead }>(`/v1/projects/${projectId}/leads/${ca.conversation.leadId}/merge`, {
       ...asAgent,
       body: { sourceLeadIds: [cb.conversation.leadId] },
@@ -304,7 +378,10 @@ describe('agents', () => {
     const viaOwn = await api().get(`/v1/projects/${other.project.id}/leads/${leadId}`, token);
     expect(viaOwn.status).toBe(404);
     for (const name of ['conversation:join', 'conversation:close', 'conversation:history']) {
-      expect(await command(outsiderSocket, name, { conversationId: conversation.id })).toMatchObject({ ok: false, error: { code: 'NOT_FOUND' } });
+      expect(await command(outsiderSocket, name, { conversationId: conversation.id })).toMatchObject({
+        ok: false,
+        error: { code: 'NOT_FOUND' },
+      });
     }
     await ok(v.socket, 'message:send', { conversationId: conversation.id, clientMessageId: 'm', text: 'more' });
     await ok(v.socket, 'lead:update', { fullname: 'Private Person' });
@@ -325,13 +402,20 @@ describe('agents', () => {
     const log = new EventLog(watcher);
     const v = await browser();
     const { conversation } = await ok<ConversationStartResult>(v.socket, 'conversation:start', {});
-    await log.wait('conversation.created', (e: { conversation: Conversation }) => e.conversation.id === conversation.id);
+    await log.wait(
+      'conversation.created',
+      (e: { conversation: Conversation }) => e.conversation.id === conversation.id,
+    );
 
     const reconnected = new Promise<void>((resolve) => watcher.io.once('reconnect', () => resolve()));
     // Cut the transport as a network failure would: the client will reconnect and recover.
     watcher.io.engine.close();
     const sends = Array.from({ length: 30 }, (_, i) =>
-      ok(v.socket, 'message:send', { conversationId: conversation.id, clientMessageId: `drop-${i}`, text: `while away ${i}` }),
+      ok(v.socket, 'message:send', {
+        conversationId: conversation.id,
+        clientMessageId: `drop-${i}`,
+        text: `while away ${i}`,
+      }),
     );
     await Promise.all(sends);
     await new Promise((r) => setTimeout(r, 2000));
@@ -383,15 +467,21 @@ describe('agent sign-in', () => {
     const { project } = await createProject(server.url);
     const agent = await createAgent(server.url, project.id);
     const api = client(server.url);
-    const wrong = await api.post<ErrorResponse>('/v1/agents/login', { body: { email: agent.email, password: 'wrong password!' } });
-    const unknown = await api.post<ErrorResponse>('/v1/agents/login', { body: { email: 'nobody@example.com', password: 'wrong password!' } });
+    const wrong = await api.post<ErrorResponse>('/v1/agents/login', {
+      body: { email: agent.email, password: 'wrong password!' },
+    });
+    const unknown = await api.post<ErrorResponse>('/v1/agents/login', {
+      body: { email: 'nobody@example.com', password: 'wrong password!' },
+    });
     expect(wrong.status).toBe(401);
     expect(unknown.status).toBe(401);
     expect(wrong.body).toEqual(unknown.body);
 
     const me = await api.get<{ kind: string; agent: { id: string } }>('/v1/me', { token: agent.token });
     expect(me.body).toMatchObject({ kind: 'agent', agent: { id: agent.id, projectId: project.id } });
-    const login = await api.post<AgentLoginResponse>('/v1/agents/login', { body: { email: agent.email, password: agent.password } });
+    const login = await api.post<AgentLoginResponse>('/v1/agents/login', {
+      body: { email: agent.email, password: agent.password },
+    });
     const lifetime = Date.parse(login.body.expiresAt) - Date.now();
     expect(lifetime).toBeGreaterThan(11.9 * 3600_000);
     expect(lifetime).toBeLessThanOrEqual(12 * 3600_000);
@@ -399,10 +489,14 @@ describe('agent sign-in', () => {
     // 2 failures + 2 logins so far for this email; the limit of 5 per email trips soon after.
     const statuses: number[] = [];
     for (let i = 0; i < 4; i++) {
-      statuses.push((await api.post('/v1/agents/login', { body: { email: agent.email, password: 'guess ' + i } })).status);
+      statuses.push(
+        (await api.post('/v1/agents/login', { body: { email: agent.email, password: 'guess ' + i } })).status,
+      );
     }
     expect(statuses).toContain(429);
-    const limited = await api.post<ErrorResponse>('/v1/agents/login', { body: { email: agent.email, password: agent.password } });
+    const limited = await api.post<ErrorResponse>('/v1/agents/login', {
+      body: { email: agent.email, password: agent.password },
+    });
     expect(limited.status).toBe(429);
     expect(limited.headers.get('retry-after')).toBeTruthy();
   });

@@ -46,10 +46,17 @@ describe('a server on embedded defaults', () => {
 
     const agent = await api.post<{ agent: { email: string; role: string; projectId: string } }>(
       `/v1/admin/projects/${created.body.project.id}/agents`,
-      { ...admin, body: { email: ' Owner@Acme.TEST ', password: 'long enough password', name: 'Owner', role: 'owner' } },
+      {
+        ...admin,
+        body: { email: ' Owner@Acme.TEST ', password: 'long enough password', name: 'Owner', role: 'owner' },
+      },
     );
     expect(agent.status).toBe(201);
-    expect(agent.body.agent).toMatchObject({ email: 'owner@acme.test', role: 'owner', projectId: created.body.project.id });
+    expect(agent.body.agent).toMatchObject({
+      email: 'owner@acme.test',
+      role: 'owner',
+      projectId: created.body.project.id,
+    });
     expect(JSON.stringify(agent.body)).not.toContain('password');
 
     const again = await api.post<ErrorResponse>(`/v1/admin/projects/${created.body.project.id}/agents`, {
@@ -62,7 +69,10 @@ describe('a server on embedded defaults', () => {
 
   it('rotates a project secret', async () => {
     const api = client(server.url);
-    const { body } = await api.post<ProjectCreatedResponse>('/v1/admin/projects', { ...admin, body: { name: 'Rotating' } });
+    const { body } = await api.post<ProjectCreatedResponse>('/v1/admin/projects', {
+      ...admin,
+      body: { name: 'Rotating' },
+    });
     const rotated = await api.post<{ secret: string; previousSecretExpiresAt: string }>(
       `/v1/admin/projects/${body.project.id}/secret/rotate`,
       admin,
@@ -120,7 +130,10 @@ describe('durability', () => {
     try {
       const first = await startParley({ dataDir });
       const api = client(first.url);
-      const { body } = await api.post<ProjectCreatedResponse>('/v1/admin/projects', { ...admin, body: { name: 'Durable' } });
+      const { body } = await api.post<ProjectCreatedResponse>('/v1/admin/projects', {
+        ...admin,
+        body: { name: 'Durable' },
+      });
       const created = await api.post(`/v1/admin/projects/${body.project.id}/agents`, {
         ...admin,
         body: { email: 'durable@example.com', password: 'a durable password', name: 'Durable' },
@@ -201,7 +214,15 @@ describe('bad configuration', () => {
     ['MONGODB_URI', { NODE_ENV: 'production', JWT_SECRET: 'k'.repeat(4) + 'abcdefghijklmnopqrstuvwxyz0123456789' }],
     ['JWT_SECRET', { NODE_ENV: 'production', MONGODB_URI: 'mongodb://127.0.0.1:1/x', JWT_SECRET: 'short' }],
     ['JWT_SECRET', { NODE_ENV: 'production', MONGODB_URI: 'mongodb://127.0.0.1:1/x' }],
-    ['ADMIN_TOKEN', { NODE_ENV: 'production', MONGODB_URI: 'mongodb://127.0.0.1:1/x', JWT_SECRET: 'abcdefghijklmnopqrstuvwxyz0123456789', ADMIN_TOKEN: 'admin' }],
+    [
+      'ADMIN_TOKEN',
+      {
+        NODE_ENV: 'production',
+        MONGODB_URI: 'mongodb://127.0.0.1:1/x',
+        JWT_SECRET: 'abcdefghijklmnopqrstuvwxyz0123456789',
+        ADMIN_TOKEN: 'admin',
+      },
+    ],
     ['PORT', { PORT: 'eighty' }],
     ['REDIS_URL', { REDIS_URL: 'http://localhost:6379' }],
     ['LOG_LEVEL', { LOG_LEVEL: 'loud' }],

@@ -61,11 +61,16 @@ describe('visitor sign-in', () => {
   it('refreshes a valid visitor token for the same user', async () => {
     const { project } = await createProject(server.url);
     const visitor = await anonymousVisitor(server.url, project.id);
-    const refreshed = await client(server.url).post<VisitorAuthResponse>('/v1/auth/refresh', { token: visitor.token, body: {} });
+    const refreshed = await client(server.url).post<VisitorAuthResponse>('/v1/auth/refresh', {
+      token: visitor.token,
+      body: {},
+    });
     expect(refreshed.status).toBe(200);
     expect(refreshed.body.user).toEqual(visitor.user);
     expect(jwt.decode(refreshed.body.token)).toMatchObject({ sub: visitor.user.id, pid: project.id });
-    const me = await client(server.url).get<{ kind: string; user: { id: string } }>('/v1/me', { token: refreshed.body.token });
+    const me = await client(server.url).get<{ kind: string; user: { id: string } }>('/v1/me', {
+      token: refreshed.body.token,
+    });
     expect(me.body).toMatchObject({ kind: 'visitor', projectId: project.id, user: visitor.user });
   });
 
@@ -79,7 +84,10 @@ describe('visitor sign-in', () => {
       valid = await anonymousVisitor(server.url, projectId);
     });
 
-    const forge = (change: (payload: Record<string, unknown>, header: Record<string, unknown>) => void, secret = 'test-jwt-secret-0123456789abcdef0123456789') => {
+    const forge = (
+      change: (payload: Record<string, unknown>, header: Record<string, unknown>) => void,
+      secret = 'test-jwt-secret-0123456789abcdef0123456789',
+    ) => {
       const decoded = jwt.decode(valid.token, { complete: true });
       const payload = { ...(decoded?.payload as Record<string, unknown>) };
       const header = { ...(decoded?.header as unknown as Record<string, unknown>) };
@@ -91,18 +99,43 @@ describe('visitor sign-in', () => {
       ['missing', () => undefined],
       ['garbage', () => 'not.a.token'],
       ['forged', () => forge(() => undefined, 'a-different-secret-of-enough-length')],
-      ['expired', () => forge((p) => { p['exp'] = now() - 60; p['iat'] = now() - 120; })],
-      ['alg none', () => {
-        const [, body] = valid.token.split('.');
-        return `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url')}.${body}.`;
-      }],
-      ['wrong audience', () => forge((p) => { p['aud'] = 'parley:agent'; })],
-      ['wrong issuer', () => forge((p) => { p['iss'] = 'evil'; })],
+      [
+        'expired',
+        () =>
+          forge((p) => {
+            p['exp'] = now() - 60;
+            p['iat'] = now() - 120;
+          }),
+      ],
+      [
+        'alg none',
+        () => {
+          const [, body] = valid.token.split('.');
+          return `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url')}.${body}.`;
+        },
+      ],
+      [
+        'wrong audience',
+        () =>
+          forge((p) => {
+            p['aud'] = 'parley:agent';
+          }),
+      ],
+      [
+        'wrong issuer',
+        () =>
+          forge((p) => {
+            p['iss'] = 'evil';
+          }),
+      ],
     ];
 
     it.each(cases)('%s token: 401 on REST, UNAUTHORIZED on /visitor', async (_name, make) => {
       const token = make();
-      const res = await client(server.url).post<ErrorResponse>('/v1/auth/refresh', { ...(token ? { token } : {}), body: {} });
+      const res = await client(server.url).post<ErrorResponse>('/v1/auth/refresh', {
+        ...(token ? { token } : {}),
+        body: {},
+      });
       expect(res.status).toBe(401);
       expect(res.body.error.code).toBe('UNAUTHORIZED');
       const refused = await refusedHandshake(server.url, '/visitor', token);
@@ -124,14 +157,30 @@ describe('visitor sign-in', () => {
   describe('verified visitors', () => {
     const sign = (claims: Record<string, unknown>, secret: string) => jwt.sign(claims, secret, { algorithm: 'HS256' });
 
-    it('signs in with the customer\'s user id and writes profile claims to the lead', async () => {
+    it("signs in with the customer's user id and writes profile claims to the lead", async () => {
       const { project, secret } = await createProject(server.url);
-      const token = sign({ sub: 'customer-user-7', exp: now() + 300, email: 'Grace@Navy.MIL ', fullname: 'Grace Hopper', attributes: { plan: 'pro' } }, secret);
-      const res = await client(server.url).post<VisitorAuthResponse>(`/v1/projects/${project.id}/auth/verified`, { body: { token } });
+      const token = sign(
+        {
+          sub: 'customer-user-7',
+          exp: now() + 300,
+          email: 'Grace@Navy.MIL ',
+          fullname: 'Grace Hopper',
+          attributes: { plan: 'pro' },
+        },
+        secret,
+      );
+      const res = await client(server.url).post<VisitorAuthResponse>(`/v1/projects/${project.id}/auth/verified`, {
+        body: { token },
+      });
       expect(res.status).toBe(201);
       expect(res.body.user).toEqual({ id: 'customer-user-7', kind: 'verified' });
       const lead = await database.db.collection('leads').findOne({ projectId: project.id, userId: 'customer-user-7' });
-      expect(lead).toMatchObject({ kind: 'verified', email: 'grace@navy.mil', fullname: 'Grace Hopper', attributes: { plan: 'pro' } });
+      expect(lead).toMatchObject({
+        kind: 'verified',
+        email: 'grace@navy.mil',
+        fullname: 'Grace Hopper',
+        attributes: { plan: 'pro' },
+      });
 
       // The same user from another browser (another sign-in) is the same lead.
       const again = await client(server.url).post<VisitorAuthResponse>(`/v1/projects/${project.id}/auth/verified`, {
@@ -148,7 +197,10 @@ describe('visitor sign-in', () => {
       ['without sub', (secret: string) => sign({ exp: now() + 60 }, secret)],
       ['living longer than allowed', (secret: string) => sign({ sub: 'u1', exp: now() + 3 * 3600 }, secret)],
       ['expired', (secret: string) => sign({ sub: 'u1', exp: now() - 3600 }, secret)],
-      ['signed with a wrong secret', () => sign({ sub: 'u1', exp: now() + 60 }, 'ps_not-the-project-secret-000000000000')],
+      [
+        'signed with a wrong secret',
+        () => sign({ sub: 'u1', exp: now() + 60 }, 'ps_not-the-project-secret-000000000000'),
+      ],
     ])('refuses a customer token %s', async (_name, make) => {
       const { project, secret } = await createProject(server.url);
       const res = await client(server.url).post<ErrorResponse>(`/v1/projects/${project.id}/auth/verified`, {
@@ -158,7 +210,7 @@ describe('visitor sign-in', () => {
       expect(res.body.error.code).toBe('UNAUTHORIZED');
     });
 
-    it('refuses a token signed with another project\'s secret', async () => {
+    it("refuses a token signed with another project's secret", async () => {
       const mine = await createProject(server.url);
       const theirs = await createProject(server.url);
       const res = await client(server.url).post<ErrorResponse>(`/v1/projects/${mine.project.id}/auth/verified`, {
@@ -169,9 +221,12 @@ describe('visitor sign-in', () => {
 
     it('verifies with both secrets during a rotation', async () => {
       const { project, secret: oldSecret } = await createProject(server.url);
-      const rotated = await client(server.url).post<{ secret: string }>(`/v1/admin/projects/${project.id}/secret/rotate`, {
-        token: TEST_ADMIN_TOKEN,
-      });
+      const rotated = await client(server.url).post<{ secret: string }>(
+        `/v1/admin/projects/${project.id}/secret/rotate`,
+        {
+          token: TEST_ADMIN_TOKEN,
+        },
+      );
       for (const secret of [oldSecret, rotated.body.secret]) {
         const res = await client(server.url).post(`/v1/projects/${project.id}/auth/verified`, {
           body: { token: sign({ sub: 'rotating-user', exp: now() + 60 }, secret) },
@@ -195,7 +250,9 @@ describe('visitor sign-in', () => {
       expect(refused.body.error.code).toBe('FORBIDDEN');
 
       const visitor = allowed.body as VisitorAuthResponse;
-      const socket = await refusedHandshake(server.url, '/visitor', visitor.token, { headers: { origin: 'https://evil.example' } });
+      const socket = await refusedHandshake(server.url, '/visitor', visitor.token, {
+        headers: { origin: 'https://evil.example' },
+      });
       expect(socket.message).toBe('FORBIDDEN');
       const ok = await connectVisitor(server.url, visitor.token, { headers: { origin: 'https://shop.example' } });
       ok.close();
@@ -231,7 +288,10 @@ describe('token lifetimes', () => {
       let disconnected = false;
       socket.on('disconnect', () => (disconnected = true));
       await new Promise((r) => setTimeout(r, 2500));
-      const refreshed = await client(server.url).post<VisitorAuthResponse>('/v1/auth/refresh', { token: visitor.token, body: {} });
+      const refreshed = await client(server.url).post<VisitorAuthResponse>('/v1/auth/refresh', {
+        token: visitor.token,
+        body: {},
+      });
       const renewed = await new Promise<{ ok: boolean }>((resolve) =>
         socket.emit('session:renew', { token: refreshed.body.token }, resolve as never),
       );

@@ -44,7 +44,13 @@ describe('visitors chatting', () => {
   it('aggregates every conversation of one UUID under one lead', async () => {
     const { visitor, socket } = await browser();
     const first = await ok<ConversationStartResult>(socket, 'conversation:start', { text: 'Hello?' });
-    expect(first.conversation).toMatchObject({ projectId, userId: visitor.user.id, status: 'open', lastSeq: 1, messageCount: 1 });
+    expect(first.conversation).toMatchObject({
+      projectId,
+      userId: visitor.user.id,
+      status: 'open',
+      lastSeq: 1,
+      messageCount: 1,
+    });
     expect(first.message).toMatchObject({ seq: 1, text: 'Hello?', sender: { id: visitor.user.id, role: 'visitor' } });
     const second = await ok<ConversationStartResult>(socket, 'conversation:start', {});
     expect(second.conversation.leadId).toBe(first.conversation.leadId);
@@ -66,7 +72,11 @@ describe('visitors chatting', () => {
       email: '  Ada@Example.COM ',
       attributes: { plan: 'pro', seats: 3 },
     });
-    expect(submitted.lead).toMatchObject({ fullname: 'Ada Lovelace', email: 'ada@example.com', attributes: { plan: 'pro', seats: 3 } });
+    expect(submitted.lead).toMatchObject({
+      fullname: 'Ada Lovelace',
+      email: 'ada@example.com',
+      attributes: { plan: 'pro', seats: 3 },
+    });
     await ok(socket, 'lead:update', { phone: '+44 20 7946 0000', attributes: { seats: 5, trial: false } });
     const lead = await leads().findOne({ projectId, userId: visitor.user.id });
     expect(lead).toMatchObject({
@@ -107,7 +117,9 @@ describe('visitors chatting', () => {
   it('makes one conversation of 10 racing starts with one requestId', async () => {
     const { visitor, socket } = await browser();
     const results = await Promise.all(
-      Array.from({ length: 10 }, () => ok<ConversationStartResult>(socket, 'conversation:start', { requestId: 'req-1', text: 'first!' })),
+      Array.from({ length: 10 }, () =>
+        ok<ConversationStartResult>(socket, 'conversation:start', { requestId: 'req-1', text: 'first!' }),
+      ),
     );
     const ids = new Set(results.map((r) => r.conversation.id));
     expect(ids.size).toBe(1);
@@ -123,7 +135,11 @@ describe('visitors chatting', () => {
     const log = new EventLog(other);
     const results = await Promise.all(
       Array.from({ length: 3 }, () =>
-        ok<MessageSendResult>(sender, 'message:send', { conversationId: conversation.id, clientMessageId: 'm-1', text: 'once' }),
+        ok<MessageSendResult>(sender, 'message:send', {
+          conversationId: conversation.id,
+          clientMessageId: 'm-1',
+          text: 'once',
+        }),
       ),
     );
     expect(new Set(results.map((r) => r.message.id)).size).toBe(1);
@@ -144,7 +160,11 @@ describe('visitors chatting', () => {
     );
     const found = await leads().find({ projectId, userId: visitor.user.id }).toArray();
     expect(found).toHaveLength(1);
-    expect(found[0]).toMatchObject({ fullname: 'Racy Visitor', conversationCount: 4, attributes: { tab0: true, tab1: true, tab2: true, tab3: true } });
+    expect(found[0]).toMatchObject({
+      fullname: 'Racy Visitor',
+      conversationCount: 4,
+      attributes: { tab0: true, tab1: true, tab2: true, tab3: true },
+    });
     const convs = await conversations().find({ userId: visitor.user.id }).toArray();
     expect(convs).toHaveLength(4);
     expect(new Set(convs.map((c) => c['leadId']))).toEqual(new Set([found[0]?._id]));
@@ -154,14 +174,23 @@ describe('visitors chatting', () => {
     const { socket } = await browser();
     const { conversation } = await ok<ConversationStartResult>(socket, 'conversation:start', {});
     const acks = Array.from({ length: 500 }, (_, i) =>
-      command<MessageSendResult>(socket, 'message:send', { conversationId: conversation.id, clientMessageId: `m${i}`, text: `message ${i}` }, 30_000),
+      command<MessageSendResult>(
+        socket,
+        'message:send',
+        { conversationId: conversation.id, clientMessageId: `m${i}`, text: `message ${i}` },
+        30_000,
+      ),
     );
     const results = await Promise.all(acks);
     expect(results.every((r) => r.ok)).toBe(true);
     const history: ConversationHistoryResult['messages'] = [];
     let afterSeq = 0;
     for (;;) {
-      const page = await ok<ConversationHistoryResult>(socket, 'conversation:history', { conversationId: conversation.id, afterSeq, limit: 200 });
+      const page = await ok<ConversationHistoryResult>(socket, 'conversation:history', {
+        conversationId: conversation.id,
+        afterSeq,
+        limit: 200,
+      });
       history.push(...page.messages);
       if (!page.hasMore) break;
       afterSeq = page.messages[page.messages.length - 1]?.seq ?? afterSeq;
@@ -178,14 +207,16 @@ describe('visitors chatting', () => {
     const logs = others.map((s) => new EventLog(s));
     const { conversation } = await ok<ConversationStartResult>(first, 'conversation:start', { text: 'from tab 1' });
     for (const log of logs) {
-      expect((await log.wait<{ conversation: Conversation }>('conversation.created')).conversation.id).toBe(conversation.id);
+      expect((await log.wait<{ conversation: Conversation }>('conversation.created')).conversation.id).toBe(
+        conversation.id,
+      );
       expect(await log.wait('message.created')).toMatchObject({ message: { text: 'from tab 1', seq: 1 } });
     }
     await ok(first, 'typing', { conversationId: conversation.id, typing: true });
     for (const log of logs) await log.wait('typing', (e: { typing: boolean }) => e.typing);
   });
 
-  it('gives NOT_FOUND for another visitor\'s conversation, and never its data', async () => {
+  it("gives NOT_FOUND for another visitor's conversation, and never its data", async () => {
     const owner = await browser();
     const stranger = await browser();
     const { conversation } = await ok<ConversationStartResult>(owner.socket, 'conversation:start', { text: 'private' });
@@ -200,7 +231,11 @@ describe('visitors chatting', () => {
     }
     const list = await ok<ConversationListResult>(stranger.socket, 'conversation:list', {});
     expect(list.conversations).toEqual([]);
-    await ok(owner.socket, 'message:send', { conversationId: conversation.id, clientMessageId: 'y', text: 'still private' });
+    await ok(owner.socket, 'message:send', {
+      conversationId: conversation.id,
+      clientMessageId: 'y',
+      text: 'still private',
+    });
     await settle();
     expect(log.of('message.created')).toEqual([]);
     expect(await messages().countDocuments({ conversationId: conversation.id })).toBe(2);
@@ -228,17 +263,32 @@ describe('message rate limit', () => {
       const { conversation } = await ok<ConversationStartResult>(socket, 'conversation:start', {});
       const results = [];
       for (let i = 0; i < 7; i++) {
-        results.push(await command(socket, 'message:send', { conversationId: conversation.id, clientMessageId: `m${i}`, text: `${i}` }));
+        results.push(
+          await command(socket, 'message:send', {
+            conversationId: conversation.id,
+            clientMessageId: `m${i}`,
+            text: `${i}`,
+          }),
+        );
       }
       expect(results.map((r) => r.ok)).toEqual([true, true, true, true, true, false, false]);
       const refused = results[6];
-      expect(refused).toMatchObject({ ok: false, error: { code: 'RATE_LIMITED', details: { retryAfterMs: expect.any(Number) } } });
+      expect(refused).toMatchObject({
+        ok: false,
+        error: { code: 'RATE_LIMITED', details: { retryAfterMs: expect.any(Number) } },
+      });
       // Other tabs of the same visitor share the allowance.
       const tab = await connectVisitor(server.url, visitor.token);
-      const fromTab = await command(tab, 'message:send', { conversationId: conversation.id, clientMessageId: 'tab', text: 'x' });
+      const fromTab = await command(tab, 'message:send', {
+        conversationId: conversation.id,
+        clientMessageId: 'tab',
+        text: 'x',
+      });
       expect(fromTab).toMatchObject({ ok: false, error: { code: 'RATE_LIMITED' } });
       // Refused messages were not stored: history holds exactly the five accepted ones.
-      const history = await ok<ConversationHistoryResult>(socket, 'conversation:history', { conversationId: conversation.id });
+      const history = await ok<ConversationHistoryResult>(socket, 'conversation:history', {
+        conversationId: conversation.id,
+      });
       expect(history.messages.map((m) => m.seq)).toEqual([1, 2, 3, 4, 5]);
       socket.close();
       tab.close();

@@ -21,7 +21,11 @@ export interface TestAgent {
   id: string;
 }
 
-export async function createAgent(url: string, projectId: string, role: 'owner' | 'agent' = 'agent'): Promise<TestAgent> {
+export async function createAgent(
+  url: string,
+  projectId: string,
+  role: 'owner' | 'agent' = 'agent',
+): Promise<TestAgent> {
   const email = `agent-${unique()}@example.com`;
   const password = 'correct horse battery staple';
   const created = await client(url).post(`/v1/admin/projects/${projectId}/agents`, {

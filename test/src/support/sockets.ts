@@ -44,13 +44,21 @@ export function waitConnected(socket: Socket, timeoutMs = 5000): Promise<void> {
   });
 }
 
-export async function connectVisitor(url: string, token: string, options: ConnectOptions = {}): Promise<VisitorClientSocket> {
+export async function connectVisitor(
+  url: string,
+  token: string,
+  options: ConnectOptions = {},
+): Promise<VisitorClientSocket> {
   const socket = open(url, '/visitor', token, options) as VisitorClientSocket;
   await waitConnected(socket);
   return socket;
 }
 
-export async function connectAgent(url: string, token: string, options: ConnectOptions = {}): Promise<AgentClientSocket> {
+export async function connectAgent(
+  url: string,
+  token: string,
+  options: ConnectOptions = {},
+): Promise<AgentClientSocket> {
   const socket = open(url, '/agent', token, options) as AgentClientSocket;
   await waitConnected(socket);
   return socket;
@@ -80,7 +88,12 @@ export function refusedHandshake(
 }
 
 /** Emits a command and resolves with its ack, untyped so tests can send malformed payloads too. */
-export function command<T = unknown>(socket: Socket, name: string, payload?: unknown, timeoutMs = 10_000): Promise<AckResponse<T>> {
+export function command<T = unknown>(
+  socket: Socket,
+  name: string,
+  payload?: unknown,
+  timeoutMs = 10_000,
+): Promise<AckResponse<T>> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no ack for ${name}`)), timeoutMs);
     const ack = (response: AckResponse<T>) => {
@@ -128,7 +141,10 @@ export class EventLog {
     const seen = this.events.find((e) => e.name === name && predicate(e.payload as T));
     if (seen) return Promise.resolve(seen.payload as T);
     return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no ${name} event within ${timeoutMs} ms; got ${this.names().join(', ')}`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`no ${name} event within ${timeoutMs} ms; got ${this.names().join(', ')}`)),
+        timeoutMs,
+      );
       this.waiters.push({
         name,
         predicate: (p) => predicate(p as T),
