@@ -115,7 +115,7 @@ export async function startServer(
   });
 
   const httpServer = createServer(app);
-  const io = createSocketServer(httpServer, config, redis);
+  const io = createSocketServer(httpServer, config, logger, redis);
   const visitorNamespace = setupVisitorNamespace(io, {
     logger,
     metrics,

@@ -53,6 +53,8 @@ export function createRateLimits(config: Config, redis?: Redis): RateLimits {
           points,
           duration: 60,
           insuranceLimiter: memory,
+          // Not connected: count in memory at once rather than wait for a command to fail.
+          rejectIfRedisNotReady: true,
         })
       : memory;
     return new RateLimit(limiter, what);

@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from './logger';
 import { withTimeout } from './database';
 
@@ -16,13 +16,13 @@ export interface RedisConnections {
  * starts and once when it ends rather than on every retry.
  */
 export function connectRedis(url: string, logger: Logger): RedisConnections {
-  const open = (name: string): Redis => {
+  const open = (name: string, options: RedisOptions): Redis => {
     const client = new Redis(url, {
       connectionName: `parley-${name}`,
-      // A command during an outage fails after one retry instead of hanging the request.
-      maxRetriesPerRequest: 1,
+      // Jittered and capped, so that nodes coming back together do not reconnect in lockstep.
       retryStrategy: (attempt) => Math.min(100 * 2 ** Math.min(attempt, 5), 2000) + Math.floor(Math.random() * 100),
       lazyConnect: false,
+      ...options,
     });
     let down = false;
     client.on('error', (error: Error) => {
@@ -35,8 +35,12 @@ export function connectRedis(url: string, logger: Logger): RedisConnections {
     });
     return client;
   };
-  const command = open('command');
-  const adapter = open('adapter');
+  // Rate limits and health checks must answer now: during an outage a command fails at once (the
+  // rate limiter then counts in memory) instead of waiting in a queue.
+  const command = open('command', { enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+  // Cross-node broadcasts made during an outage wait in this client's offline queue, in order, and
+  // go out when Redis returns (see realtime/resilient-adapter.ts): so it queues and never gives up.
+  const adapter = open('adapter', { enableOfflineQueue: true, maxRetriesPerRequest: null });
   return {
     command,
     adapter,
@@ -49,7 +53,8 @@ export function connectRedis(url: string, logger: Logger): RedisConnections {
       }
     },
     async close() {
-      await Promise.allSettled([command.quit(), adapter.quit()]);
+      // QUIT waits for Redis; during an outage it would wait forever, so give it a moment only.
+      await Promise.allSettled([withTimeout(command.quit(), 1000), withTimeout(adapter.quit(), 1000)]);
       command.disconnect();
       adapter.disconnect();
     },
