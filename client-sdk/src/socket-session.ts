@@ -45,6 +45,10 @@ export class SocketSession {
       reconnectionDelayMax: 5000,
       randomizationFactor: 0.5,
       autoConnect: false,
+      // socket.io-client caches one Manager (one connection) per URL: without this, two clients
+      // in one page or process (a visitor and an agent, two visitors in tests) would share a
+      // connection, its transports and its fate, and closing one could tear down the other.
+      forceNew: true,
     });
     this.socket.on('connect', () => this.handleConnect());
     this.socket.on('disconnect', (reason) => this.handleDisconnect(reason));
