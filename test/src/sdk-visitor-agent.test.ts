@@ -1,0 +1,333 @@
+import {
+  createAgentClient,
+  createVisitorClient,
+  memoryStorage,
+  ParleyError,
+  type AgentClient,
+  type AgentClientEvents,
+  type ClientMessage,
+  type TokenStorage,
+  type VisitorClient,
+  type VisitorClientEvents,
+} from '@parley/client-sdk';
+import { startDatabase, type TestDatabase } from './support/database';
+import { createAgent, createProject, type TestAgent } from './support/fixtures';
+import { startParley, type ParleyProcess } from './support/parley-process';
+import { SdkEvents } from './support/sdk-events';
+import { settle } from './support/sockets';
+import { waitFor } from './support/wait';
+
+const AGENT_EVENTS: (keyof AgentClientEvents)[] = [
+  'lead.created',
+  'lead.updated',
+  'lead.merged',
+  'lead.deleted',
+  'conversation.created',
+  'conversation.updated',
+  'message.created',
+  'typing',
+  'message',
+  'reload',
+  'error',
+];
+const VISITOR_EVENTS: (keyof VisitorClientEvents)[] = ['message', 'conversation', 'typing', 'status', 'error'];
+
+/** Resolves with the ParleyError a promise rejects with; fails the test if it resolves or throws anything else. */
+async function refusal(promise: Promise<unknown>): Promise<ParleyError> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(ParleyError);
+    return error as ParleyError;
+  }
+  throw new Error('expected a ParleyError, but the call succeeded');
+}
+
+const sentTexts = (messages: ClientMessage[]) => messages.filter((m) => m.status === 'sent').map((m) => m.text);
+
+describe('SDK: visitor and agent clients against a real server', () => {
+  let database: TestDatabase;
+  let server: ParleyProcess;
+  let projectId: string;
+  let agentAccount: TestAgent;
+  let agent: AgentClient;
+  let agentEvents: SdkEvents<AgentClientEvents>;
+  const clients: { close(): void }[] = [];
+
+  beforeAll(async () => {
+    database = await startDatabase();
+    server = await startParley({ env: { MONGODB_URI: database.uri } });
+    projectId = (await createProject(server.url)).project.id;
+    agentAccount = await createAgent(server.url, projectId, 'owner');
+    // Email and password: the client logs in by itself.
+    agent = createAgentClient({ url: server.url, email: agentAccount.email, password: agentAccount.password });
+    agentEvents = new SdkEvents<AgentClientEvents>((e, l) => agent.on(e, l), AGENT_EVENTS);
+    await agent.ready;
+  });
+  afterAll(async () => {
+    clients.splice(0).forEach((c) => c.close());
+    agent?.close();
+    await server?.stop();
+    server?.cleanup();
+    await database?.stop();
+  });
+
+  /** A visitor client in a "browser": `storage` is that browser's localStorage. */
+  function visitor(storage: TokenStorage): { client: VisitorClient; events: SdkEvents<VisitorClientEvents> } {
+    const client = createVisitorClient({ url: server.url, projectId, storage });
+    clients.push(client);
+    return { client, events: new SdkEvents<VisitorClientEvents>((e, l) => client.on(e, l), VISITOR_EVENTS) };
+  }
+
+  // First on purpose: socket.io-client caches one connection per URL, and the agent client made in
+  // beforeAll is the one a visitor client would share if the SDK did not ask for its own.
+  it('gives each client its own connection: closing a visitor leaves the agent live', async () => {
+    const leaving = visitor(memoryStorage());
+    await leaving.client.startConversation({ text: 'bye' });
+    await agentEvents.wait('message.created', (e) => e.message.text === 'bye');
+    leaving.client.close();
+    expect(leaving.client.status).toBe('offline');
+
+    const staying = visitor(memoryStorage());
+    const conversation = await staying.client.startConversation({ text: 'still there?' });
+    await agentEvents.wait('message.created', (e) => e.message.conversationId === conversation.id);
+    expect(agent.status).toBe('connected');
+  });
+
+  it('lives the two-leads-one-email story, and the agent client sees every step live', async () => {
+    const email = `two-browsers-${Date.now()}@example.com`;
+    const browserA = memoryStorage();
+    const browserB = memoryStorage();
+
+    // Browser A: the pre-chat form creates the lead; the console hears it.
+    const a = visitor(browserA);
+    await a.client.ready;
+    const userA = a.client.user?.id ?? '';
+    expect(userA).toMatch(/^[0-9a-f-]{36}$/);
+    const formA = await a.client.submitPreChatForm({ fullname: 'Ada Lovelace', email: `  ${email.toUpperCase()} ` });
+    expect(formA).toMatchObject({ fullname: 'Ada Lovelace', email });
+    const leadA = (await agentEvents.wait('lead.created', (e) => e.lead.userId === userA)).lead;
+    expect(leadA).toMatchObject({ id: formA.id, projectId, kind: 'anonymous', email, fullname: 'Ada Lovelace' });
+
+    // A's first conversation: conversation.created with its lead, then the message (raw and ordered).
+    const convA = await a.client.startConversation({ text: 'Hello from A', attributes: { page: '/pricing' } });
+    const created = await agentEvents.wait('conversation.created', (e) => e.conversation.id === convA.id);
+    expect(created.lead?.id).toBe(leadA.id);
+    expect(created.conversation).toMatchObject({ leadId: leadA.id, userId: userA, status: 'open' });
+    const firstMessage = await agentEvents.wait('message.created', (e) => e.message.conversationId === convA.id);
+    expect(firstMessage.message).toMatchObject({
+      seq: 1,
+      text: 'Hello from A',
+      sender: { id: userA, role: 'visitor' },
+    });
+    await agentEvents.wait('message', (e) => e.conversationId === convA.id && e.message.status === 'sent');
+    expect(sentTexts(agent.conversations.messages(convA.id))).toEqual(['Hello from A']);
+
+    // A later form change: one lead.updated naming exactly what changed.
+    await a.client.submitPreChatForm({ phone: '+44 20 7946 0000' });
+    const updated = await agentEvents.wait('lead.updated', (e) => e.lead.id === leadA.id);
+    expect(updated.changes).toEqual(['phone']);
+    expect(updated.lead.phone).toBe('+44 20 7946 0000');
+
+    // Browser B: the same person, the same email, a new UUID and so a second lead.
+    const b = visitor(browserB);
+    await b.client.ready;
+    const userB = b.client.user?.id ?? '';
+    expect(userB).not.toBe(userA);
+    const formB = await b.client.submitPreChatForm({ email, lastname: 'King' });
+    const leadB = (await agentEvents.wait('lead.created', (e) => e.lead.userId === userB)).lead;
+    expect(leadB.id).toBe(formB.id);
+    expect(leadB.id).not.toBe(leadA.id);
+    const convB = await b.client.startConversation({ text: 'Hello from B' });
+    expect((await agentEvents.wait('conversation.created', (e) => e.conversation.id === convB.id)).lead?.id).toBe(
+      leadB.id,
+    );
+    expect(await database.db.collection('leads').countDocuments({ projectId, email })).toBe(2);
+
+    // The console's search by email finds both, whatever the case and spaces.
+    const found = await agent.contacts.search({ email: ` ${email.toUpperCase()}` });
+    expect(found.total).toBe(2);
+    expect(found.items.map((l) => l.id).sort()).toEqual([leadA.id, leadB.id].sort());
+
+    // Merge B into A: one contact, A's fields winning, B's filling the gaps.
+    const merged = await agent.contacts.merge(leadA.id, [leadB.id]);
+    expect(merged).toMatchObject({
+      id: leadA.id,
+      fullname: 'Ada Lovelace',
+      lastname: 'King',
+      phone: '+44 20 7946 0000',
+      conversationCount: 2,
+    });
+    const mergedEvent = await agentEvents.wait('lead.merged', (e) => e.lead.id === leadA.id);
+    expect(mergedEvent.mergedLeadIds).toEqual([leadB.id]);
+    const afterMerge = await agent.contacts.search({ email });
+    expect(afterMerge.items.map((l) => l.id)).toEqual([leadA.id]);
+
+    // Browser B carries on, and lands on the merged contact.
+    const convB2 = await b.client.startConversation({ text: 'B again, after the merge' });
+    const createdB2 = await agentEvents.wait('conversation.created', (e) => e.conversation.id === convB2.id);
+    expect(createdB2.conversation.leadId).toBe(leadA.id);
+    expect(createdB2.lead?.id).toBe(leadA.id);
+    const formB2 = await b.client.submitPreChatForm({ attributes: { plan: 'pro' } });
+    expect(formB2.id).toBe(leadA.id);
+    const detail = await agent.contacts.get(leadA.id);
+    expect(detail.lead.attributes).toMatchObject({ plan: 'pro' });
+    expect(detail.conversations.map((c) => c.id).sort()).toEqual([convA.id, convB.id, convB2.id].sort());
+
+    // Neither visitor client saw an error on the way.
+    expect(a.events.of('error')).toEqual([]);
+    expect(b.events.of('error')).toEqual([]);
+    expect(agentEvents.of('error')).toEqual([]);
+  });
+
+  it('chats both ways: pending then stored, typing, join and close, in seq order', async () => {
+    const v = visitor(memoryStorage());
+    const conversation = await v.client.startConversation();
+    const createdEvent = await agentEvents.wait('conversation.created', (e) => e.conversation.id === conversation.id);
+    expect(createdEvent.conversation.messageCount).toBe(0);
+    // The visitor's own client learns of the conversation too.
+    await v.events.wait('conversation', (c) => c.id === conversation.id);
+
+    // A send shows at once as pending, then as the stored message with the same clientMessageId.
+    const sending = conversation.send('first question');
+    const pending = conversation.messages.at(-1);
+    expect(pending).toMatchObject({ status: 'pending', text: 'first question' });
+    const stored = await sending;
+    expect(stored).toMatchObject({ seq: 1, clientMessageId: pending?.clientMessageId });
+    const states = v.events
+      .of('message')
+      .filter((e) => e.message.clientMessageId === stored.clientMessageId)
+      .map((e) => e.message.status);
+    expect(states).toEqual(['pending', 'sent']);
+    expect(conversation.messages.map((m) => [m.status, m.text])).toEqual([['sent', 'first question']]);
+
+    // The agent joins: both sides hear the assignment.
+    const joined = await agent.conversations.join(conversation.id);
+    expect(joined).toMatchObject({ status: 'assigned', assigneeId: agentAccount.id });
+    await agentEvents.wait('conversation.updated', (e) => e.conversation.id === conversation.id);
+    await v.events.wait('conversation', (c) => c.id === conversation.id && c.status === 'assigned');
+    expect(conversation.data?.assigneeId).toBe(agentAccount.id);
+
+    // Typing both ways.
+    conversation.setTyping(true);
+    const visitorTyping = await agentEvents.wait('typing', (e) => e.conversationId === conversation.id && e.typing);
+    expect(visitorTyping.sender.role).toBe('visitor');
+    agent.conversations.setTyping(conversation.id, true);
+    const agentTyping = await v.events.wait('typing', (e) => e.conversationId === conversation.id && e.typing);
+    expect(agentTyping.sender).toMatchObject({ id: agentAccount.id, role: 'agent' });
+
+    // The reply reaches the visitor's list, after the question.
+    const reply = await agent.conversations.send(conversation.id, 'how can I help?');
+    expect(reply).toMatchObject({ seq: 2, sender: { role: 'agent', id: agentAccount.id } });
+    await waitFor('the reply in the visitor list', () => conversation.messages.length === 2);
+    expect(conversation.messages.map((m) => [m.status, m.text])).toEqual([
+      ['sent', 'first question'],
+      ['sent', 'how can I help?'],
+    ]);
+    await Promise.all([conversation.send('q2'), conversation.send('q3'), conversation.send('q4')]);
+    const agentView = await agent.conversations.history(conversation.id);
+    expect(agentView.map((m) => (m.status === 'sent' ? m.seq : -1))).toEqual([1, 2, 3, 4, 5]);
+    expect(agentView.map((m) => m.text)).toEqual(['first question', 'how can I help?', 'q2', 'q3', 'q4']);
+    // The REST page agrees with what the client assembled from events.
+    const page = await agent.conversations.page(conversation.id);
+    expect(page.items.map((m) => m.text)).toEqual(agentView.map((m) => m.text));
+
+    const closed = await agent.conversations.close(conversation.id);
+    expect(closed.status).toBe('closed');
+    await v.events.wait('conversation', (c) => c.id === conversation.id && c.status === 'closed');
+  });
+
+  it('keeps the same UUID, lead and conversations when re-created on the same storage', async () => {
+    const storage = memoryStorage();
+    const first = visitor(storage);
+    await first.client.ready;
+    const userId = first.client.user?.id;
+    const conversation = await first.client.startConversation({ text: 'before the reload' });
+    await conversation.send('second line');
+    const leadId = conversation.data?.leadId;
+    first.client.close();
+
+    // A reload: a new client on the same localStorage.
+    const second = visitor(storage);
+    await second.client.ready;
+    expect(second.client.user?.id).toBe(userId);
+    const conversations = await second.client.conversations();
+    expect(conversations.map((c) => c.id)).toEqual([conversation.id]);
+    const history = await conversations[0]?.history();
+    expect(history?.map((m) => m.text)).toEqual(['before the reload', 'second line']);
+    const again = await second.client.startConversation({ text: 'after the reload' });
+    expect(again.data?.leadId).toBe(leadId);
+    expect(await database.db.collection('leads').countDocuments({ projectId, userId })).toBe(1);
+
+    // A browser with other storage is someone else.
+    const stranger = visitor(memoryStorage());
+    await stranger.client.ready;
+    expect(stranger.client.user?.id).not.toBe(userId);
+  });
+
+  it('rejects refused input with the protocol code as a ParleyError, and marks the message failed', async () => {
+    const v = visitor(memoryStorage());
+    const conversation = await v.client.startConversation();
+
+    const tooLong = await refusal(conversation.send('x'.repeat(4001)));
+    expect(tooLong.code).toBe('PAYLOAD_TOO_LARGE');
+    const failed = conversation.messages.find((m) => m.status === 'failed');
+    expect(failed).toMatchObject({ status: 'failed', error: { code: 'PAYLOAD_TOO_LARGE' } });
+    // A refused message does not block the ones behind it.
+    await expect(conversation.send('short enough')).resolves.toMatchObject({ seq: 1 });
+
+    expect((await refusal(v.client.conversation('000000000000000000000000').send('hi'))).code).toBe('NOT_FOUND');
+    expect((await refusal(v.client.submitPreChatForm({ email: 'not an email' }))).code).toBe('BAD_REQUEST');
+    const unknownField = await refusal(v.client.submitPreChatForm({ role: 'admin' } as never));
+    expect(unknownField.code).toBe('BAD_REQUEST');
+
+    expect((await refusal(agent.contacts.get('000000000000000000000000'))).code).toBe('NOT_FOUND');
+    expect((await refusal(agent.contacts.merge('000000000000000000000000', []))).code).toBe('BAD_REQUEST');
+
+    // Start-up failures come through `ready`, never as unhandled rejections.
+    const wrongPassword = createAgentClient({ url: server.url, email: agentAccount.email, password: 'wrong' });
+    clients.push(wrongPassword);
+    expect((await refusal(wrongPassword.ready)).code).toBe('UNAUTHORIZED');
+    const unknownProject = createVisitorClient({
+      url: server.url,
+      projectId: 'no-such-project',
+      storage: memoryStorage(),
+    });
+    clients.push(unknownProject);
+    expect((await refusal(unknownProject.ready)).code).toBe('NOT_FOUND');
+    expect(() => createVisitorClient({ url: '', projectId })).toThrow(ParleyError);
+
+    // Another project's contacts are not this agent's business.
+    const otherProject = (await createProject(server.url)).project.id;
+    const otherAgent = await createAgent(server.url, otherProject);
+    const outsider = createAgentClient({ url: server.url, token: otherAgent.token });
+    clients.push(outsider);
+    await outsider.ready;
+    const leadId = (await agent.contacts.create({ fullname: 'Private Person' })).id;
+    expect((await refusal(outsider.contacts.get(leadId))).code).toBe('NOT_FOUND');
+  });
+
+  it('stops calling a listener once it is unsubscribed', async () => {
+    const v = visitor(memoryStorage());
+    const conversation = await v.client.startConversation();
+
+    const agentHeard: string[] = [];
+    const visitorHeard: string[] = [];
+    const offAgent = agent.on('message.created', (e) => agentHeard.push(e.message.text));
+    const offVisitor = v.client.on('message', (e) => visitorHeard.push(`${e.message.status}:${e.message.text}`));
+    await conversation.send('heard');
+    await waitFor('the agent listener', () => agentHeard.includes('heard'));
+    expect(visitorHeard).toEqual(['pending:heard', 'sent:heard']);
+
+    offAgent();
+    offVisitor();
+    offAgent(); // twice is harmless
+    await conversation.send('not heard');
+    // Listeners still subscribed have received it: the unsubscribed ones had every chance to.
+    await agentEvents.wait('message.created', (e) => e.message.text === 'not heard');
+    await v.events.wait('message', (e) => e.message.text === 'not heard' && e.message.status === 'sent');
+    await settle(100);
+    expect(agentHeard).toEqual(['heard']);
+    expect(visitorHeard).toEqual(['pending:heard', 'sent:heard']);
+  });
+});
