@@ -1,0 +1,93 @@
+import net, { type AddressInfo } from 'node:net';
+
+/**
+ * A TCP proxy in front of a Parley server, for network-chaos tests. Clients talk to the proxy's
+ * URL; the test cuts every live connection whenever it likes (the server's side is reset, the
+ * client's side closed, exactly what a dropped route or a crashed load balancer looks like) and
+ * can point the proxy at another port, so a server restarted on a fresh port keeps the same URL
+ * for the clients.
+ */
+export interface ChaosProxy {
+  /** `http://127.0.0.1:<proxy port>`: give this to the clients. */
+  url: string;
+  port: number;
+  /** Connections currently open through the proxy. */
+  readonly openConnections: number;
+  /** How many connections have been cut so far. */
+  readonly cutCount: number;
+  /** Resets every open connection on the server's side and closes the client's side. */
+  cutAll(): number;
+  /** New connections go to this port from now on (live ones are cut, they point at the old one). */
+  retarget(port: number): void;
+  close(): Promise<void>;
+}
+
+interface Pair {
+  client: net.Socket;
+  upstream: net.Socket;
+}
+
+export async function startChaosProxy(targetPort: number, host = '127.0.0.1'): Promise<ChaosProxy> {
+  let target = targetPort;
+  let cuts = 0;
+  const pairs = new Set<Pair>();
+
+  const server = net.createServer((client) => {
+    const upstream = net.connect({ host, port: target });
+    const pair: Pair = { client, upstream };
+    pairs.add(pair);
+    // Either side ending or failing ends both: a proxy never keeps half a connection alive.
+    const drop = () => {
+      if (!pairs.delete(pair)) return;
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', drop);
+    upstream.on('error', drop);
+    client.on('close', drop);
+    upstream.on('close', drop);
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+
+  const cutAll = (): number => {
+    const live = [...pairs];
+    for (const pair of live) {
+      pairs.delete(pair);
+      // The server's side gets a RST (no goodbye), the client's side is simply closed.
+      pair.upstream.resetAndDestroy();
+      pair.client.destroy();
+    }
+    cuts += live.length;
+    return live.length;
+  };
+
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    get openConnections() {
+      return pairs.size;
+    },
+    get cutCount() {
+      return cuts;
+    },
+    cutAll,
+    retarget(newPort) {
+      target = newPort;
+      cutAll();
+    },
+    close() {
+      cutAll();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
