@@ -1,0 +1,125 @@
+import {
+  createAgentClient,
+  createVisitorClient,
+  memoryStorage,
+  type AgentClientEvents,
+  type TokenStorage,
+  type VisitorClientEvents,
+} from '@parley/client-sdk';
+import { createAgent, createProject } from './support/fixtures';
+import { client } from './support/http';
+import { startParley, type ParleyProcess } from './support/parley-process';
+import { SdkEvents } from './support/sdk-events';
+import { refusedHandshake } from './support/sockets';
+import { waitFor } from './support/wait';
+
+/** Short enough to expire several times in one test, long enough for a loaded machine to keep up. */
+const TTL_SECONDS = 8;
+
+/** A localStorage stand-in that remembers every visitor session the SDK wrote into it. */
+function recordingStorage(): TokenStorage & { sessions: { token: string; expiresAt: number; user: { id: string } }[] } {
+  const inner = memoryStorage();
+  const sessions: { token: string; expiresAt: number; user: { id: string } }[] = [];
+  return {
+    sessions,
+    getItem: (key) => inner.getItem(key),
+    setItem: (key, value) => {
+      sessions.push(JSON.parse(value) as (typeof sessions)[number]);
+      inner.setItem(key, value);
+    },
+    removeItem: (key) => inner.removeItem(key),
+  };
+}
+
+/** How many `session:renew` commands the server answered ok on a namespace, from /metrics. */
+async function renewals(server: ParleyProcess, namespace: '/visitor' | '/agent'): Promise<number> {
+  const { text } = await client(server.url).get('/metrics');
+  const line = text
+    .split('\n')
+    .find(
+      (l) =>
+        l.startsWith('parley_command_duration_seconds_count{') &&
+        l.includes(`namespace="${namespace}"`) &&
+        l.includes('command="session:renew"') &&
+        l.includes('outcome="ok"'),
+    );
+  return line ? Number(line.split(' ').pop()) : 0;
+}
+
+describe('SDK token refresh', () => {
+  let server: ParleyProcess;
+  const clients: { close(): void }[] = [];
+
+  beforeAll(async () => {
+    server = await startParley({ env: { VISITOR_TOKEN_TTL: `${TTL_SECONDS}s`, AGENT_TOKEN_TTL: `${TTL_SECONDS}s` } });
+  });
+  afterAll(async () => {
+    clients.splice(0).forEach((c) => c.close());
+    await server?.stop();
+    server?.cleanup();
+  });
+
+  it('keeps a visitor and an agent chatting across several token lifetimes without an error', async () => {
+    const { project } = await createProject(server.url);
+    const account = await createAgent(server.url, project.id);
+
+    const storage = recordingStorage();
+    const visitor = createVisitorClient({ url: server.url, projectId: project.id, storage });
+    clients.push(visitor);
+    const visitorEvents = new SdkEvents<VisitorClientEvents>((e, l) => visitor.on(e, l), ['error', 'status']);
+    // Token only, no credentials: if the client let this token lapse it could not log in again,
+    // and would have to report an error.
+    const agent = createAgentClient({ url: server.url, token: account.token });
+    clients.push(agent);
+    const agentEvents = new SdkEvents<AgentClientEvents>((e, l) => agent.on(e, l), ['error', 'status', 'reload']);
+    await Promise.all([visitor.ready, agent.ready]);
+
+    const first = storage.sessions[0];
+    expect(first).toBeDefined();
+    const userId = visitor.user?.id;
+    const conversation = await visitor.startConversation({ text: 'hello' });
+    await agent.conversations.join(conversation.id);
+
+    // Chat until both tokens have been replaced several times and the first one is long dead.
+    const texts = ['hello'];
+    let round = 0;
+    await waitFor(
+      'three token lifetimes of chatting',
+      async () => {
+        round++;
+        texts.push(`visitor ${round}`);
+        await conversation.send(`visitor ${round}`);
+        texts.push(`agent ${round}`);
+        await agent.conversations.send(conversation.id, `agent ${round}`);
+        await new Promise((r) => setTimeout(r, 200));
+        return (
+          Date.now() > (first?.expiresAt ?? 0) + 2 * TTL_SECONDS * 1000 &&
+          (await renewals(server, '/visitor')) >= 3 &&
+          (await renewals(server, '/agent')) >= 3
+        );
+      },
+      { timeoutMs: 120_000, describe: () => `${storage.sessions.length} visitor sessions stored` },
+    );
+
+    // The same visitor all along (a lapsed token would have meant a new anonymous sign-in).
+    expect(new Set(storage.sessions.map((s) => s.user.id))).toEqual(new Set([userId]));
+    expect(new Set(storage.sessions.map((s) => s.token)).size).toBe(storage.sessions.length);
+    expect(visitor.user?.id).toBe(userId);
+    // The first token has expired: the server refuses it, yet the session carried on.
+    const refused = await refusedHandshake(server.url, '/visitor', first?.token);
+    expect(refused.message).toBe('UNAUTHORIZED');
+
+    // Every message went through and everyone has the whole conversation; no error reached the UI.
+    await waitFor('both lists complete', () =>
+      [conversation.messages, agent.conversations.messages(conversation.id)].every((l) => l.length === texts.length),
+    );
+    expect(conversation.messages.map((m) => [m.status, m.text])).toEqual(texts.map((t) => ['sent', t]));
+    expect(agent.conversations.messages(conversation.id).map((m) => m.text)).toEqual(texts);
+    expect(visitorEvents.of('error')).toEqual([]);
+    expect(agentEvents.of('error')).toEqual([]);
+    expect(visitor.status).toBe('connected');
+    expect(agent.status).toBe('connected');
+    // REST goes on with the renewed agent token too.
+    await expect(agent.contacts.search({})).resolves.toMatchObject({ total: 1 });
+  }, 180_000);
+});
