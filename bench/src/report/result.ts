@@ -1,0 +1,23 @@
+import type { ConnectionsResult } from '../scenarios/connections';
+import type { LatencyResult } from '../scenarios/latency';
+import type { SearchResult } from '../scenarios/search';
+import type { ThroughputResult } from '../scenarios/throughput';
+import type { Machine } from './machine';
+
+/** Everything one run measured: the `--json` file, and what the summary and report are made from. */
+export interface BenchResult {
+  meta: {
+    label?: string;
+    mode: 'quick' | 'full';
+    startedAt: string;
+    durationSec: number;
+    machine: Machine;
+    database: string;
+    workers: number;
+    command: string;
+  };
+  throughput?: ThroughputResult;
+  latency?: LatencyResult;
+  connections?: ConnectionsResult;
+  search?: SearchResult;
+}
