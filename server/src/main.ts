@@ -111,7 +111,11 @@ export async function startServer(
       }),
       conversationRoutes({ auth, conversations: models.conversations, messages }),
     ],
-    staticDirs: [{ mount: '/', dir: path.join(__dirname, '..', 'public') }],
+    staticDirs: [
+      { mount: '/', dir: path.join(__dirname, '..', 'public') },
+      // The SDK's <script> bundle, so the demo pages and any website can load it from the server.
+      { mount: '/sdk', dir: path.join(__dirname, '..', '..', 'client-sdk', 'dist', 'browser') },
+    ],
   });
 
   const httpServer = createServer(app);
