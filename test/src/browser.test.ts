@@ -1,0 +1,164 @@
+import {
+  createAgentClient,
+  type AgentClient,
+  type AgentClientEvents,
+  type VisitorClient,
+  type VisitorConversation,
+} from '@parley/client-sdk';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { launchChromium, pageProblems } from './support/browser';
+import { createAgent, createProject, type TestAgent } from './support/fixtures';
+import { client } from './support/http';
+import { startParley, type ParleyProcess } from './support/parley-process';
+import { SdkEvents } from './support/sdk-events';
+import { startWebsite, type Website } from './support/website';
+
+/**
+ * The page's globals as the test's in-page functions use them. The test is compiled without the DOM
+ * library, so each function passed to `page.evaluate` reads them through `globalThis` with this type.
+ */
+interface PageGlobals {
+  Parley: typeof import('@parley/client-sdk');
+  location: { href: string };
+  visitor?: VisitorClient;
+  conversation?: VisitorConversation;
+}
+
+describe('the browser bundle in headless Chromium', () => {
+  let server: ParleyProcess;
+  let website: Website;
+  let browser: Browser;
+  let context: BrowserContext;
+  let projectId: string;
+  let account: TestAgent;
+  let agent: AgentClient;
+  let agentEvents: SdkEvents<AgentClientEvents>;
+
+  beforeAll(async () => {
+    server = await startParley();
+    // A plain HTML page on the customer's own origin that loads the SDK from the Parley server.
+    website = await startWebsite({
+      '/': `<!doctype html>
+<html lang="en">
+  <head><meta charset="utf-8" /><title>A customer's website</title></head>
+  <body>
+    <h1>Welcome</h1>
+    <script src="${server.url}/sdk/parley.min.js"></script>
+  </body>
+</html>`,
+    });
+    projectId = (await createProject(server.url, { allowedOrigins: [website.origin] })).project.id;
+    account = await createAgent(server.url, projectId);
+    agent = createAgentClient({ url: server.url, token: account.token });
+    agentEvents = new SdkEvents<AgentClientEvents>(
+      (e, l) => agent.on(e, l),
+      ['lead.created', 'lead.updated', 'message.created', 'typing'],
+    );
+    await agent.ready;
+    browser = await launchChromium();
+  });
+  beforeEach(async () => {
+    // A fresh profile per test: its own localStorage, so its own visitor.
+    context = await browser.newContext();
+  });
+  afterEach(async () => {
+    await context?.close();
+  });
+  afterAll(async () => {
+    agent?.close();
+    await browser?.close();
+    await website?.close();
+    await server?.stop();
+    server?.cleanup();
+  });
+
+  async function openWebsite(): Promise<{ page: Page; problems: string[] }> {
+    const page = await context.newPage();
+    const problems = pageProblems(page);
+    await page.goto(`${website.origin}/`);
+    await page.waitForFunction(() => 'Parley' in globalThis);
+    return { page, problems };
+  }
+
+  it('serves the bundle at /sdk/parley.min.js', async () => {
+    const res = await client(server.url).get('/sdk/parley.min.js');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/javascript/);
+    expect(res.text).toContain('createVisitorClient');
+  });
+
+  it('loads from a plain HTML page on another origin and chats with the server', async () => {
+    const { page, problems } = await openWebsite();
+    expect(await page.evaluate(() => Object.keys((globalThis as unknown as PageGlobals).Parley).sort())).toEqual(
+      ['ParleyError', 'createAgentClient', 'createVisitorClient', 'memoryStorage'].sort(),
+    );
+
+    const chat = await page.evaluate(
+      async ({ url, projectId }) => {
+        const w = globalThis as unknown as PageGlobals;
+        const visitor = w.Parley.createVisitorClient({ url, projectId });
+        await visitor.ready;
+        const conversation = await visitor.startConversation({ attributes: { page: w.location.href } });
+        w.visitor = visitor;
+        w.conversation = conversation;
+        await conversation.send('Hello from Chromium');
+        return { userId: visitor.user?.id ?? '', conversationId: conversation.id };
+      },
+      { url: server.url, projectId },
+    );
+
+    const heard = await agentEvents.wait('message.created', (e) => e.message.text === 'Hello from Chromium');
+    expect(heard.message).toMatchObject({ conversationId: chat.conversationId, sender: { id: chat.userId } });
+    await agent.conversations.join(chat.conversationId);
+    await agent.conversations.send(chat.conversationId, 'Hello from the agent');
+    await page.waitForFunction(() =>
+      (globalThis as unknown as PageGlobals).conversation?.messages.some(
+        (m) => m.text === 'Hello from the agent' && m.status === 'sent',
+      ),
+    );
+    const texts = await page.evaluate(() =>
+      (globalThis as unknown as PageGlobals).conversation?.messages.map((m) => [m.status, m.text]),
+    );
+    expect(texts).toEqual([
+      ['sent', 'Hello from Chromium'],
+      ['sent', 'Hello from the agent'],
+    ]);
+
+    // A reload keeps the visitor: the token lives in the browser's localStorage.
+    await page.reload();
+    await page.waitForFunction(() => 'Parley' in globalThis);
+    const again = await page.evaluate(
+      async ({ url, projectId }) => {
+        const visitor = (globalThis as unknown as PageGlobals).Parley.createVisitorClient({ url, projectId });
+        await visitor.ready;
+        const [latest] = await visitor.conversations();
+        const history = latest ? await latest.history() : [];
+        return { userId: visitor.user?.id, texts: history.map((m) => m.text) };
+      },
+      { url: server.url, projectId },
+    );
+    expect(again).toEqual({ userId: chat.userId, texts: ['Hello from Chromium', 'Hello from the agent'] });
+    expect(problems).toEqual([]);
+  });
+
+  it("reports a project's refusal of the page's origin as a ParleyError", async () => {
+    const other = (await createProject(server.url, { allowedOrigins: ['https://shop.example.com'] })).project.id;
+    const { page } = await openWebsite();
+    const outcome = await page.evaluate(
+      async ({ url, projectId }) => {
+        const { Parley } = globalThis as unknown as PageGlobals;
+        const visitor = Parley.createVisitorClient({ url, projectId });
+        try {
+          await visitor.ready;
+          return 'accepted';
+        } catch (error) {
+          return error instanceof Parley.ParleyError ? error.code : `not a ParleyError: ${String(error)}`;
+        } finally {
+          visitor.close();
+        }
+      },
+      { url: server.url, projectId: other },
+    );
+    expect(outcome).toBe('FORBIDDEN');
+  });
+});
