@@ -14,6 +14,8 @@ export function printBanner(server: RunningServer): void {
       '',
       `  Demo project: ${server.demo.projectName} (id ${server.demo.projectId})`,
       `  Demo agent:   ${server.demo.agentEmail} / ${server.demo.agentPassword}`,
+      `  Try the visitor widget at ${server.url}/demo/widget.html?project=${server.demo.projectId}`,
+      `  and answer from the agent console at ${server.url}/demo/console.html`,
       `  (kept in ${server.config.dataDir}/demo-credentials.json)`,
     );
   }
