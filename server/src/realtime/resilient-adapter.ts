@@ -32,10 +32,8 @@ interface ClusterAdapterHooks {
   restoreSession(pid: string, offset: string): Promise<unknown>;
 }
 
-export interface ResilientAdapterOptions {
-  streamName: string;
-  maxLen: number;
-}
+/** The streams adapter's own options (stream name, length cap, XREAD block time…). */
+export type ResilientAdapterOptions = NonNullable<Parameters<typeof createAdapter>[1]>;
 
 /**
  * The Redis streams adapter, made to ride out a Redis outage:
