@@ -220,6 +220,46 @@ describe('scale-out over Redis', () => {
     expect(outcomes.slice(6)).toEqual(Array(6).fill('RATE_LIMITED'));
   }, 60_000);
 
+  test('an agent whose connection drops comes back on the other node and gets what it missed', async () => {
+    const visitor = await visitorOn(nodeA);
+    const { conversation } = await ok<ConversationStartResult>(visitor, 'conversation:start', { text: 'one' });
+    const balancer = await startTcpBalancer([nodeA.port]);
+    cleanups.push(() => balancer.close());
+    const roaming = await connectAgent(balancer.url, agent.token, { reconnection: true });
+    cleanups.push(() => roaming.close());
+    const roamingEvents = new EventLog(roaming);
+    // One event through the stream first, so the socket holds an offset to recover from.
+    await ok(visitor, 'message:send', { conversationId: conversation.id, text: 'two', clientMessageId: 'roam-2' });
+    await roamingEvents.wait<MessageCreatedEvent>('message.created', (e) => e.message.seq === 2);
+
+    balancer.setBackends([]);
+    balancer.cutAll();
+    await eventually(
+      () => !roaming.connected,
+      () => 'the agent socket to notice the drop',
+    );
+    for (const seq of [3, 4, 5]) {
+      await ok(visitor, 'message:send', {
+        conversationId: conversation.id,
+        text: `missed ${seq}`,
+        clientMessageId: `roam-${seq}`,
+      });
+    }
+    balancer.setBackends([nodeB.port]);
+
+    await eventually(
+      () => roaming.connected,
+      () => 'the agent socket to reconnect through node B',
+    );
+    expect(roaming.recovered).toBe(true);
+    await eventually(
+      () => seqsOf(roamingEvents.of('message.created'), conversation.id).length === 4,
+      () => `the missed messages: ${seqsOf(roamingEvents.of('message.created'), conversation.id)}`,
+    );
+    expect(seqsOf(roamingEvents.of('message.created'), conversation.id)).toEqual([2, 3, 4, 5]);
+    expect(roamingEvents.of('sync.reload')).toEqual([]);
+  }, 60_000);
+
   describe('a node dies', () => {
     let balancer: TcpBalancer;
     let visitorClient: VisitorClient;
