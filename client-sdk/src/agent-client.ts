@@ -17,6 +17,7 @@ import type {
   Page,
   SessionRenewResult,
 } from '@parley/protocol';
+import { untilAvailable } from './backoff';
 import { ConversationBook } from './conversation-book';
 import { Emitter } from './emitter';
 import { ParleyError, toParleyError } from './errors';
@@ -70,6 +71,10 @@ function query(params: Record<string, string | number | undefined>): string {
  * conversations over REST, and messages with the same delivery guarantees as the visitor client.
  */
 export class AgentClient {
+  /**
+   * Resolves once logged in and connected for the first time; rejects with a ParleyError if the
+   * login or token is refused. While the server cannot be reached it keeps trying.
+   */
   readonly ready: Promise<void>;
   private readonly http: Http;
   private readonly events = new Emitter<AgentClientEvents>();
@@ -209,10 +214,19 @@ export class AgentClient {
   }
 
   private async start(): Promise<void> {
-    if (!this.token) await this.login();
-    const me = await this.http.json<{ kind: string; agent?: Agent; expiresAt?: string }>('GET', '/v1/me', {
-      token: this.token ?? '',
-    });
+    // As for visitors: an unreachable server is waited out, a refusal rejects `ready`.
+    if (!this.token)
+      await untilAvailable(
+        () => this.login(),
+        () => this.closed,
+      );
+    const me = await untilAvailable(
+      () =>
+        this.http.json<{ kind: string; agent?: Agent; expiresAt?: string }>('GET', '/v1/me', {
+          token: this.token ?? '',
+        }),
+      () => this.closed,
+    );
     if (me.kind !== 'agent' || !me.agent) throw new ParleyError('FORBIDDEN', 'This token is not an agent token');
     this.me = me.agent;
     this.expiresAt = me.expiresAt ? Date.parse(me.expiresAt) : 0;

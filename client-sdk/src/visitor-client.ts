@@ -14,6 +14,7 @@ import type {
   VisitorUser,
   WidgetConfig,
 } from '@parley/protocol';
+import { untilAvailable } from './backoff';
 import { ConversationBook } from './conversation-book';
 import { Emitter } from './emitter';
 import { ParleyError, toParleyError } from './errors';
@@ -102,7 +103,10 @@ export class VisitorConversation {
  * itself. Every method waits for it to be ready.
  */
 export class VisitorClient {
-  /** Resolves once signed in and connected for the first time; rejects if sign-in fails. */
+  /**
+   * Resolves once signed in and connected for the first time; rejects with a ParleyError if the
+   * sign-in is refused. While the server cannot be reached it keeps trying (status `connecting`).
+   */
   readonly ready: Promise<void>;
   private readonly http: Http;
   private readonly auth: VisitorAuth;
@@ -251,7 +255,13 @@ export class VisitorClient {
   }
 
   private async start(): Promise<void> {
-    await this.auth.ensure();
+    // A page can load while the server is unreachable (a deploy, a flaky network): keep trying to
+    // sign in instead of leaving a client that never connects. A refusal (unknown project, bad
+    // verified token) still rejects `ready`.
+    await untilAvailable(
+      () => this.auth.ensure(),
+      () => this.closed,
+    );
     this.scheduleRefresh();
     this.session.connect();
     await this.session.whenOnline();

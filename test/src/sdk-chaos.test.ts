@@ -180,4 +180,32 @@ describe('SDK delivery under network chaos', () => {
     expect(meta).toMatchObject({ id, messageCount: TOTAL, lastSeq: TOTAL });
     expect(agentEvents.of('reload').length).toBeGreaterThan(0);
   }, 300_000);
+
+  it('clients created while the server is unreachable sign in, connect and deliver once it is back', async () => {
+    const { project } = await createProject(server.url);
+    const account = await createAgent(server.url, project.id);
+    proxy.refuse();
+
+    // A page loaded during an outage (a deploy, a train tunnel): nothing to handle in the UI.
+    const visitor = createVisitorClient({ url: proxy.url, projectId: project.id, storage: memoryStorage() });
+    clients.push(visitor);
+    const agent = createAgentClient({ url: proxy.url, email: account.email, password: account.password });
+    clients.push(agent);
+    const visitorEvents = new SdkEvents<VisitorClientEvents>((e, l) => visitor.on(e, l), ['error']);
+    const agentEvents = new SdkEvents<AgentClientEvents>((e, l) => agent.on(e, l), ['error']);
+    const starting = visitor.startConversation({ text: 'written while offline' });
+    starting.catch(() => undefined);
+    const ready = Promise.allSettled([visitor.ready, agent.ready]);
+    // Both kept trying (and neither gave up) while the server could not be reached.
+    await waitFor('both clients to try several times', () => proxy.refusedCount >= 6);
+    proxy.resume();
+
+    expect((await ready).map((r) => r.status)).toEqual(['fulfilled', 'fulfilled']);
+    const conversation = await starting;
+    expect(conversation.messages.map((m) => [m.status, m.text])).toEqual([['sent', 'written while offline']]);
+    const seen = await agent.conversations.history(conversation.id);
+    expect(seen.map((m) => m.text)).toEqual(['written while offline']);
+    expect(visitorEvents.of('error')).toEqual([]);
+    expect(agentEvents.of('error')).toEqual([]);
+  }, 120_000);
 });

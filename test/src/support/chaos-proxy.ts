@@ -19,6 +19,12 @@ export interface ChaosProxy {
   cutAll(): number;
   /** New connections go to this port from now on (live ones are cut, they point at the old one). */
   retarget(port: number): void;
+  /** The server becomes unreachable: live connections are cut and new ones closed at once. */
+  refuse(): void;
+  /** Connections go through again. */
+  resume(): void;
+  /** How many connections were closed at once while refusing: proof that clients kept trying. */
+  readonly refusedCount: number;
   close(): Promise<void>;
 }
 
@@ -30,9 +36,17 @@ interface Pair {
 export async function startChaosProxy(targetPort: number, host = '127.0.0.1'): Promise<ChaosProxy> {
   let target = targetPort;
   let cuts = 0;
+  let refusing = false;
+  let refused = 0;
   const pairs = new Set<Pair>();
 
   const server = net.createServer((client) => {
+    if (refusing) {
+      refused++;
+      client.on('error', () => undefined);
+      client.resetAndDestroy();
+      return;
+    }
     const upstream = net.connect({ host, port: target });
     const pair: Pair = { client, upstream };
     pairs.add(pair);
@@ -84,6 +98,16 @@ export async function startChaosProxy(targetPort: number, host = '127.0.0.1'): P
     retarget(newPort) {
       target = newPort;
       cutAll();
+    },
+    refuse() {
+      refusing = true;
+      cutAll();
+    },
+    resume() {
+      refusing = false;
+    },
+    get refusedCount() {
+      return refused;
     },
     close() {
       cutAll();
