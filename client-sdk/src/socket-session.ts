@@ -1,6 +1,7 @@
 import { io, type Socket } from 'socket.io-client';
 import type { AckResponse, ErrorBody } from '@parley/protocol';
 import { isErrorCode } from '@parley/protocol';
+import { backoffDelay, sleep } from './backoff';
 import { ParleyError } from './errors';
 
 export type ConnectionStatus = 'connecting' | 'connected' | 'reconnecting' | 'offline';
@@ -35,6 +36,8 @@ export class SocketSession {
   private onlineWaiters: (() => void)[] = [];
   /** Refusals in a row despite fresh tokens: past a few, the cause is not the token. */
   private unauthorizedStreak = 0;
+  /** Waits in a row for an unavailable server, for the backoff; reset by a connect. */
+  private retryAttempt = 0;
 
   constructor(private readonly options: SessionOptions) {
     this.socket = io(`${options.url}${options.namespace}`, {
@@ -115,6 +118,7 @@ export class SocketSession {
     const first = !this.connectedOnce;
     this.connectedOnce = true;
     this.unauthorizedStreak = 0;
+    this.retryAttempt = 0;
     this.setStatus('connected');
     this.releaseWaiters();
     this.options.onConnect({ first, recovered: this.socket.recovered });
@@ -143,9 +147,16 @@ export class SocketSession {
       await this.reauthenticateAndConnect();
       return;
     }
-    const fatal = body ? toError(body) : new ParleyError('UNAVAILABLE', error.message);
+    const refusal = body ? toError(body) : new ParleyError('UNAVAILABLE', error.message);
+    // The server could not decide (its database away, overloaded): that is no verdict on this
+    // client, so try again later rather than give up for good.
+    if (refusal.retryable) {
+      await this.retryLater(refusal);
+      if (!this.closed) this.connect();
+      return;
+    }
     this.setStatus('offline');
-    this.options.onFatal(fatal);
+    this.options.onFatal(refusal);
   }
 
   private async reauthenticateAndConnect(): Promise<void> {
@@ -156,12 +167,28 @@ export class SocketSession {
     }
     try {
       await this.options.onUnauthorized();
-    } catch (error) {
+    } catch (raw) {
+      const error = raw instanceof ParleyError ? raw : new ParleyError('UNAUTHORIZED', String(raw));
+      // A new token could not be fetched because the server or the network is down (a restart, a
+      // tunnel): not a refusal of the credentials, so it neither counts nor ends the session.
+      if (error.retryable && !this.closed) {
+        this.unauthorizedStreak--;
+        await this.retryLater(error);
+        if (!this.closed) await this.reauthenticateAndConnect();
+        return;
+      }
       this.setStatus('offline');
-      this.options.onFatal(error instanceof ParleyError ? error : new ParleyError('UNAUTHORIZED', String(error)));
+      this.options.onFatal(error);
       return;
     }
     this.connect();
+  }
+
+  /** Waits out a server-side or network failure with backoff (or the server's Retry-After). */
+  private async retryLater(error: ParleyError): Promise<void> {
+    this.setStatus(this.connectedOnce ? 'reconnecting' : 'connecting');
+    const retryAfter = error.details?.retryAfterMs;
+    await sleep(typeof retryAfter === 'number' ? retryAfter : backoffDelay(this.retryAttempt++));
   }
 
   private setStatus(status: ConnectionStatus): void {
