@@ -76,7 +76,12 @@ export class ConversationBook {
     });
     const pending = store.get(clientMessageId);
     if (pending) this.deps.onMessage(conversationId, pending, store.list());
-    return this.outbox.send({ conversationId, clientMessageId, text });
+    const sent = this.outbox.send({ conversationId, clientMessageId, text });
+    // A UI may fire a send and follow it through the `message` event alone, where a refusal shows
+    // as `failed`: an ignored promise must not become an unhandled rejection (which ends a Node
+    // process). Awaiting it still throws the ParleyError.
+    sent.catch(() => undefined);
+    return sent;
   }
 
   /** Fetches whatever is missing after the last contiguous seq, page by page. */
