@@ -307,6 +307,51 @@ describe('SDK: visitor and agent clients against a real server', () => {
     expect((await refusal(outsider.contacts.get(leadId))).code).toBe('NOT_FOUND');
   });
 
+  it('lets a UI fire sends and forget them: a refusal shows as failed, never as an unhandled rejection', async () => {
+    const v = visitor(memoryStorage());
+    const conversation = await v.client.startConversation();
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      // What a widget driven by the 'message' event does: no await, no catch.
+      void conversation.send('y'.repeat(4001));
+      void conversation.send('fine');
+      await v.events.wait('message', (e) => e.message.text === 'fine' && e.message.status === 'sent');
+      // Node reports an unhandled rejection once the microtasks of the tick have run.
+      await settle(50);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+    expect(unhandled).toEqual([]);
+    expect(conversation.messages.map((m) => m.status)).toEqual(['sent', 'failed']);
+  });
+
+  it("survives a listener that throws, and reports the UI's error instead of hiding it", async () => {
+    const v = visitor(memoryStorage());
+    const conversation = await v.client.startConversation();
+    const reported = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      const bug = new Error('a bug in the UI');
+      v.client.on('message', () => {
+        throw bug;
+      });
+      const after: string[] = [];
+      v.client.on('message', (e) => after.push(`${e.message.status}:${e.message.text}`));
+      await conversation.send('despite the bug');
+      await conversation.send('and again');
+      expect(conversation.messages.map((m) => [m.status, m.text])).toEqual([
+        ['sent', 'despite the bug'],
+        ['sent', 'and again'],
+      ]);
+      // The listeners after it still ran.
+      expect(after).toEqual(['pending:despite the bug', 'sent:despite the bug', 'pending:and again', 'sent:and again']);
+      expect(reported).toHaveBeenCalledWith(expect.any(String), bug);
+    } finally {
+      reported.mockRestore();
+    }
+  });
+
   it('stops calling a listener once it is unsubscribed', async () => {
     const v = visitor(memoryStorage());
     const conversation = await v.client.startConversation();
