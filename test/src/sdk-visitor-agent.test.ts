@@ -1,3 +1,4 @@
+import jwt from 'jsonwebtoken';
 import {
   createAgentClient,
   createVisitorClient,
@@ -9,6 +10,7 @@ import {
   type TokenStorage,
   type VisitorClient,
   type VisitorClientEvents,
+  type VisitorClientOptions,
 } from '@parley/client-sdk';
 import { startDatabase, type TestDatabase } from './support/database';
 import { createAgent, createProject, type TestAgent } from './support/fixtures';
@@ -49,6 +51,8 @@ describe('SDK: visitor and agent clients against a real server', () => {
   let database: TestDatabase;
   let server: ParleyProcess;
   let projectId: string;
+  /** Signs verified-visitor tokens for the project, as a customer's backend does. */
+  let projectSecret: string;
   let agentAccount: TestAgent;
   let agent: AgentClient;
   let agentEvents: SdkEvents<AgentClientEvents>;
@@ -57,7 +61,9 @@ describe('SDK: visitor and agent clients against a real server', () => {
   beforeAll(async () => {
     database = await startDatabase();
     server = await startParley({ env: { MONGODB_URI: database.uri } });
-    projectId = (await createProject(server.url)).project.id;
+    const created = await createProject(server.url);
+    projectId = created.project.id;
+    projectSecret = created.secret;
     agentAccount = await createAgent(server.url, projectId, 'owner');
     // Email and password: the client logs in by itself.
     agent = createAgentClient({ url: server.url, email: agentAccount.email, password: agentAccount.password });
@@ -73,8 +79,11 @@ describe('SDK: visitor and agent clients against a real server', () => {
   });
 
   /** A visitor client in a "browser": `storage` is that browser's localStorage. */
-  function visitor(storage: TokenStorage): { client: VisitorClient; events: SdkEvents<VisitorClientEvents> } {
-    const client = createVisitorClient({ url: server.url, projectId, storage });
+  function visitor(
+    storage: TokenStorage,
+    options: Partial<VisitorClientOptions> = {},
+  ): { client: VisitorClient; events: SdkEvents<VisitorClientEvents> } {
+    const client = createVisitorClient({ url: server.url, projectId, storage, ...options });
     clients.push(client);
     return { client, events: new SdkEvents<VisitorClientEvents>((e, l) => client.on(e, l), VISITOR_EVENTS) };
   }
@@ -263,6 +272,43 @@ describe('SDK: visitor and agent clients against a real server', () => {
     const stranger = visitor(memoryStorage());
     await stranger.client.ready;
     expect(stranger.client.user?.id).not.toBe(userId);
+  });
+
+  it('signs in verified users: one lead per customer id from any browser, and identify() later', async () => {
+    const sign = (sub: string, claims: Record<string, unknown> = {}, secret = projectSecret) =>
+      jwt.sign({ sub, ...claims }, secret, { algorithm: 'HS256', expiresIn: 600 });
+    const sub = `customer-${Date.now()}`;
+    const email = `${sub}@example.com`;
+
+    // Browser A, signed in by the customer's backend: the profile lands on the lead.
+    const a = visitor(memoryStorage(), { verifiedToken: sign(sub, { email, fullname: 'Katherine Johnson' }) });
+    await a.client.ready;
+    expect(a.client.user).toEqual({ id: sub, kind: 'verified' });
+    const lead = (await agentEvents.wait('lead.created', (e) => e.lead.userId === sub)).lead;
+    expect(lead).toMatchObject({ kind: 'verified', email, fullname: 'Katherine Johnson' });
+    const conversation = await a.client.startConversation({ text: 'as a customer' });
+
+    // Browser B, with a function that fetches a fresh token: the same user, the same conversations.
+    const b = visitor(memoryStorage(), { verifiedToken: async () => sign(sub) });
+    await b.client.ready;
+    expect(b.client.user).toEqual({ id: sub, kind: 'verified' });
+    expect((await b.client.conversations()).map((c) => c.id)).toEqual([conversation.id]);
+    expect(await database.db.collection('leads').countDocuments({ projectId, userId: sub })).toBe(1);
+
+    // An anonymous visitor who logs in on the customer's site later.
+    const c = visitor(memoryStorage());
+    await c.client.ready;
+    expect(c.client.user?.kind).toBe('anonymous');
+    const later = `${sub}-later`;
+    await expect(c.client.identify(sign(later))).resolves.toEqual({ id: later, kind: 'verified' });
+    const afterLogin = await c.client.startConversation({ text: 'logged in now' });
+    expect(afterLogin.data?.userId).toBe(later);
+    const heard = await agentEvents.wait('message.created', (e) => e.message.text === 'logged in now');
+    expect(heard.message.sender).toMatchObject({ id: later, role: 'visitor' });
+
+    // A token not signed with the project's secret is refused.
+    const forged = visitor(memoryStorage(), { verifiedToken: sign('intruder', {}, 'not-the-project-secret-000000') });
+    expect((await refusal(forged.client.ready)).code).toBe('UNAUTHORIZED');
   });
 
   it('rejects refused input with the protocol code as a ParleyError, and marks the message failed', async () => {
