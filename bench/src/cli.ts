@@ -64,12 +64,16 @@ async function main(): Promise<void> {
 
   try {
     progress.start('starting database, Parley, baseline and load workers');
-    const database = await startDatabase(options.mongodbUri, path.join(scratch, 'db'));
+    // Profiles are written when each process exits, named after it.
+    const profile = (name: string) =>
+      options.cpuProf
+        ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProf, '--cpu-prof-name', `${name}-${started}.cpuprofile`]
+        : [];
+    const database = await startDatabase(options.mongodbUri, path.join(scratch, 'db'), profile('embedded-mongo'));
     cleanups.push(() => database.stop());
-    const parleyFlags = options.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', options.cpuProf] : [];
-    const parley = await startParley(database.uri, path.join(scratch, 'parley'), parleyFlags);
+    const parley = await startParley(database.uri, path.join(scratch, 'parley'), profile('parley'));
     cleanups.push(() => parley.process.stop());
-    const baseline = await startBaseline();
+    const baseline = await startBaseline(profile('baseline'));
     cleanups.push(() => baseline.process.stop());
     const pool = WorkerPool.start(options.workers);
     cleanups.push(() => pool.stop());

@@ -76,7 +76,7 @@ const USAGE = `usage: npm run bench -- [--quick] [--json FILE] [--report FILE] [
   --only LIST      scenarios to run: ${SCENARIOS.join(',')}
   --workers N      load-generator processes (default 2)
   --connections N  largest connection count (default 5000 quick, ${FULL_CONNECTIONS} full)
-  --cpu-prof DIR   run Parley under node --cpu-prof, profiles written to DIR
+  --cpu-prof DIR   run Parley, embedded-mongo and the baseline under node --cpu-prof (profiles in DIR)
   --label TEXT     a name for this run in the report (e.g. "before")
 
 MONGODB_URI=mongodb://host:27017 runs Parley on that MongoDB instead of a standalone embedded-mongo.

@@ -33,6 +33,7 @@ class Measurement {
     deliveryLatencies: [],
     ackLatencies: [],
     undelivered: 0,
+    skipped: 0,
   };
   readonly started = performance.now();
   private readonly onCreated = ({ message }: { message: { clientMessageId: string } }) => {
@@ -82,14 +83,18 @@ class Measurement {
     return this.result.sent - this.result.acked - this.result.failed;
   }
 
-  /** Waits until every ack and delivery is in, or `drainMs` has passed. */
+  /**
+   * Waits until every ack and delivery is in, or `drainMs` has passed; then, whatever the figures
+   * say, until the acks are in (up to a minute more), so the server is idle for what comes next.
+   */
   async drain(drainMs: number): Promise<LoadResult> {
+    const sleep = () => new Promise((resolve) => setTimeout(resolve, 20));
     const until = performance.now() + drainMs;
-    while ((this.unacked > 0 || this.outstanding > 0) && performance.now() < until) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
+    while ((this.unacked > 0 || this.outstanding > 0) && performance.now() < until) await sleep();
     this.agent.off('message.created', this.onCreated);
     this.result.undelivered = this.outstanding;
+    const idle = performance.now() + 60_000;
+    while (this.unacked > 0 && performance.now() < idle) await sleep();
     this.result.elapsedMs = this.deadline - this.started;
     this.sentAt.clear();
     return this.result;
@@ -149,7 +154,10 @@ export async function runOpenLoad(
     const tick = setInterval(() => {
       const now = performance.now();
       const due = Math.floor(((Math.min(now, m.deadline) - started) * spec.ratePerSec) / 1000);
-      while (m.result.sent < due) m.send(lanes[next++ % lanes.length] as Visitor);
+      while (m.result.sent + m.result.skipped < due) {
+        if (m.unacked >= spec.maxUnacked) m.result.skipped++;
+        else m.send(lanes[next++ % lanes.length] as Visitor);
+      }
       if (now >= m.deadline) {
         clearInterval(tick);
         resolve();

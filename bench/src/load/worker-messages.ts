@@ -31,6 +31,12 @@ export interface OpenLoadSpec {
   durationMs: number;
   /** How long to wait, after the last send, for acks and deliveries still on their way. */
   drainMs: number;
+  /**
+   * Sends are skipped (and counted) while this many are unacknowledged: a saturated server then
+   * shows as a lower achieved rate and high latency, without a backlog that spills into whatever
+   * is measured next.
+   */
+  maxUnacked: number;
 }
 
 export type WorkerRequest =
@@ -67,6 +73,8 @@ export interface LoadResult {
   ackLatencies: number[];
   /** Sent but neither delivered to the agent before the drain ended. */
   undelivered: number;
+  /** Open loop: sends due but skipped because `maxUnacked` were still in flight. */
+  skipped: number;
 }
 
 export type WorkerReply =

@@ -23,7 +23,11 @@ function withDatabaseName(base: string, name: string): string {
  * MongoDB as a separate process, as in production: the given `MONGODB_URI` (a real MongoDB), or
  * else a standalone embedded-mongo with a journal in `dataDir`.
  */
-export async function startDatabase(mongodbUri: string | undefined, dataDir: string): Promise<Database> {
+export async function startDatabase(
+  mongodbUri: string | undefined,
+  dataDir: string,
+  nodeFlags: string[] = [],
+): Promise<Database> {
   const name = `parley_bench_${randomBytes(4).toString('hex')}`;
   if (mongodbUri) {
     return {
@@ -37,6 +41,7 @@ export async function startDatabase(mongodbUri: string | undefined, dataDir: str
     script: EMBEDDED_MONGO_BIN,
     args: ['--port', '0', '--dbpath', dataDir],
     env: { PATH: process.env['PATH'] ?? '' },
+    nodeFlags,
     ready: (line) => /listening on (mongodb:\/\/\S+)/.exec(line)?.[1],
   });
   return {

@@ -66,6 +66,7 @@ export function combine(results: LoadResult[]): LoadResult {
     deliveryLatencies: [],
     ackLatencies: [],
     undelivered: 0,
+    skipped: 0,
   };
   for (const r of results) {
     total.sent += r.sent;
@@ -75,6 +76,7 @@ export function combine(results: LoadResult[]): LoadResult {
     total.delivered += r.delivered;
     total.deliveredInWindow += r.deliveredInWindow;
     total.undelivered += r.undelivered;
+    total.skipped += r.skipped;
     for (const x of r.deliveryLatencies) total.deliveryLatencies.push(x);
     for (const x of r.ackLatencies) total.ackLatencies.push(x);
     if (r.firstError && !total.firstError) total.firstError = r.firstError;

@@ -10,6 +10,8 @@ export interface LatencyRun {
   delivery: LatencySummary;
   ack: LatencySummary;
   undelivered: number;
+  /** Sends skipped because too many were unacknowledged (the server was saturated). */
+  skipped: number;
   failed: number;
 }
 
@@ -34,6 +36,8 @@ export interface LatencyResult {
 }
 
 const DRAIN_MS = 15_000;
+/** Per worker: about a second of the highest offered load. */
+const MAX_UNACKED = 2000;
 
 async function runTarget(ctx: Context, target: Target): Promise<LatencyRun[]> {
   const { latencyRates, latencyVisitorsPerWorker, latencyMs } = ctx.options.sizes;
@@ -43,7 +47,12 @@ async function runTarget(ctx: Context, target: Target): Promise<LatencyRun[]> {
   // Warm-up at the lowest rate, not measured.
   await ctx.pool.all(() => ({
     type: 'open-load',
-    spec: { ratePerSec: (latencyRates[0] ?? 100) / ctx.pool.size, durationMs: 1000, drainMs: DRAIN_MS },
+    spec: {
+      ratePerSec: (latencyRates[0] ?? 100) / ctx.pool.size,
+      durationMs: 1000,
+      drainMs: DRAIN_MS,
+      maxUnacked: MAX_UNACKED,
+    },
   }));
   const runs: LatencyRun[] = [];
   for (const rate of latencyRates) {
@@ -51,7 +60,7 @@ async function runTarget(ctx: Context, target: Target): Promise<LatencyRun[]> {
     const results = await ctx.pool.all<LoadResult>(
       () => ({
         type: 'open-load',
-        spec: { ratePerSec: rate / ctx.pool.size, durationMs: latencyMs, drainMs: DRAIN_MS },
+        spec: { ratePerSec: rate / ctx.pool.size, durationMs: latencyMs, drainMs: DRAIN_MS, maxUnacked: MAX_UNACKED },
       }),
       (done, total) =>
         ctx.progress.update(`${Math.round(done / ctx.pool.size / 1000)}/${total / ctx.pool.size / 1000} s`),
@@ -63,12 +72,14 @@ async function runTarget(ctx: Context, target: Target): Promise<LatencyRun[]> {
       delivery: summarize(r.deliveryLatencies),
       ack: summarize(r.ackLatencies),
       undelivered: r.undelivered,
+      skipped: r.skipped,
       failed: r.failed,
     };
     ctx.progress.done(
       `p50 ${run.delivery.p50} ms, p99 ${run.delivery.p99} ms, max ${run.delivery.max} ms, ` +
         `${run.achievedMsgsPerSec} msg/s delivered in window` +
-        (run.undelivered ? `, ${run.undelivered} not delivered after ${DRAIN_MS / 1000} s` : ''),
+        (run.undelivered ? `, ${run.undelivered} not delivered after ${DRAIN_MS / 1000} s` : '') +
+        (run.skipped ? `, ${run.skipped} sends skipped (saturated)` : ''),
     );
     runs.push(run);
   }
