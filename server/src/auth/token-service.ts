@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import jwt, { type JwtPayload } from 'jsonwebtoken';
 import type { Agent, VisitorKind } from '@parley/protocol';
 import type { JwtConfig } from '../config';
@@ -11,6 +11,21 @@ export const AGENT_AUDIENCE = 'parley:agent';
 /** A key id derived from the verification key, so rotating the key changes the kid by itself. */
 function keyId(verifyKey: string): string {
   return createHash('sha256').update(verifyKey).digest('base64url').slice(0, 16);
+}
+
+/**
+ * Keys are parsed once into KeyObjects. Given a string, jsonwebtoken parses it again on every
+ * sign and verify, trying it as a PEM first and catching the failure: about 0.45 ms per call for an
+ * HS256 secret against 0.01 ms with a KeyObject, which capped sign-ins and socket handshakes.
+ */
+function signingKeyObject(config: JwtConfig): KeyObject {
+  return config.algorithm === 'HS256'
+    ? createSecretKey(Buffer.from(config.signingKey))
+    : createPrivateKey(config.signingKey);
+}
+
+function verifyKeyObject(algorithm: JwtConfig['algorithm'], key: string): KeyObject {
+  return algorithm === 'HS256' ? createSecretKey(Buffer.from(key)) : createPublicKey(key);
 }
 
 export interface IssuedToken {
@@ -26,12 +41,15 @@ export interface IssuedToken {
  */
 export class TokenService {
   private readonly currentKid: string;
-  private readonly verifyKeys: Map<string, string>;
+  private readonly verifyKeys: Map<string, KeyObject>;
+  private readonly signingKey: KeyObject;
 
   constructor(private readonly config: JwtConfig) {
     this.currentKid = keyId(config.verifyKey);
-    this.verifyKeys = new Map([[this.currentKid, config.verifyKey]]);
-    for (const key of config.previousVerifyKeys) this.verifyKeys.set(keyId(key), key);
+    this.signingKey = signingKeyObject(config);
+    this.verifyKeys = new Map([[this.currentKid, verifyKeyObject(config.algorithm, config.verifyKey)]]);
+    for (const key of config.previousVerifyKeys)
+      this.verifyKeys.set(keyId(key), verifyKeyObject(config.algorithm, key));
   }
 
   issueVisitor(projectId: string, userId: string, visitorKind: VisitorKind): IssuedToken {
@@ -82,7 +100,7 @@ export class TokenService {
   private sign(claims: Record<string, string>, subject: string, audience: string, ttlSeconds: number): IssuedToken {
     const now = Math.floor(Date.now() / 1000);
     const exp = now + ttlSeconds;
-    const token = jwt.sign({ ...claims, iat: now, exp }, this.config.signingKey, {
+    const token = jwt.sign({ ...claims, iat: now, exp }, this.signingKey, {
       algorithm: this.config.algorithm,
       keyid: this.currentKid,
       issuer: this.config.issuer,
