@@ -74,6 +74,7 @@ export function markdownReport(r: BenchResult, chartHref: string | undefined): s
           s.baseline.deliveredPerSec,
           s.parley.deliveredPerSec,
           `${s.parley.ackLatency.p50} / ${s.parley.ackLatency.p99}`,
+          `${s.baseline.serverCpuMsPer1k} / ${s.parley.serverCpuMsPer1k} + ${s.parley.databaseCpuMsPer1k ?? '?'}`,
         ]),
       ),
       '',

@@ -12,6 +12,10 @@ export interface ThroughputRun {
   deliveredPerSec: number;
   ackLatency: LatencySummary;
   deliveryLatency: LatencySummary;
+  /** CPU time of the server process per 1,000 acknowledged messages (user + system). */
+  serverCpuMsPer1k: number;
+  /** The same for the database process, when the bench runs it (embedded-mongo). */
+  databaseCpuMsPer1k?: number;
   failed: number;
   firstError?: string;
 }
@@ -45,13 +49,30 @@ async function runOne(ctx: Context, target: Target, perWorker: number): Promise<
   await openVisitors(ctx, target, perWorker, { agent: true, conversations: true });
   // A short warm-up: JIT, connection pools and caches settle before the measured window.
   await ctx.pool.all<LoadResult>(() => ({ type: 'closed-load', spec: { durationMs: WARMUP_MS, window } }));
+  const cpu = async () => {
+    const [server, database] = await Promise.all([
+      target.process.probe(),
+      target.kind === 'parley' ? ctx.database.process?.probe() : undefined,
+    ]);
+    return {
+      server: server.cpuUserMs + server.cpuSystemMs,
+      ...(database ? { database: database.cpuUserMs + database.cpuSystemMs } : {}),
+    };
+  };
+  const cpuBefore = await cpu();
   const results = await ctx.pool.all<LoadResult>(
     () => ({ type: 'closed-load', spec: { durationMs: throughputMs, window } }),
     (done, total) =>
       ctx.progress.update(`${Math.round(done / ctx.pool.size / 1000)}/${total / ctx.pool.size / 1000} s`),
   );
+  const cpuAfter = await cpu();
   await closeAll(ctx);
   const r = combine(results);
+  const per1k = (before: number | undefined, after: number | undefined) =>
+    before === undefined || after === undefined
+      ? undefined
+      : round(((after - before) / Math.max(1, r.acked)) * 1000, 0);
+  const databaseCpu = per1k(cpuBefore.database, cpuAfter.database);
   const seconds = r.elapsedMs / 1000;
   const run: ThroughputRun = {
     conversations,
@@ -60,11 +81,15 @@ async function runOne(ctx: Context, target: Target, perWorker: number): Promise<
     deliveredPerSec: round(r.deliveredInWindow / seconds, 0),
     ackLatency: summarize(r.ackLatencies),
     deliveryLatency: summarize(r.deliveryLatencies),
+    serverCpuMsPer1k: per1k(cpuBefore.server, cpuAfter.server) ?? Number.NaN,
+    ...(databaseCpu !== undefined ? { databaseCpuMsPer1k: databaseCpu } : {}),
     failed: r.failed,
     ...(r.firstError ? { firstError: r.firstError } : {}),
   };
   ctx.progress.done(
-    `${run.ackedPerSec} msg/s acked, ${run.deliveredPerSec} msg/s delivered, ack p99 ${run.ackLatency.p99} ms` +
+    `${run.ackedPerSec} msg/s acked, ${run.deliveredPerSec} msg/s delivered, ack p99 ${run.ackLatency.p99} ms, ` +
+      `CPU ${run.serverCpuMsPer1k} ms per 1k msgs` +
+      (run.databaseCpuMsPer1k !== undefined ? ` (+ database ${run.databaseCpuMsPer1k})` : '') +
       (run.failed ? `, ${run.failed} failed (${run.firstError})` : ''),
   );
   return run;
