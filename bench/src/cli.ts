@@ -107,6 +107,11 @@ async function main(): Promise<void> {
     if (options.only.includes('latency')) result.latency = await latencyScenario(ctx);
     if (options.only.includes('search')) result.search = await searchScenario(ctx);
     result.meta.durationSec = (Date.now() - started) / 1000;
+    // Each compaction rewrites the whole database synchronously: a pause every client sees.
+    const compactions = database.process
+      ? (database.process.output().match(/compacted the journal/g)?.length ?? 0)
+      : undefined;
+    if (compactions !== undefined) result.meta.databaseCompactions = compactions;
     await cleanup();
     writeOutputs(options, result);
   } catch (error) {

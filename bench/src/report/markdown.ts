@@ -29,7 +29,13 @@ export function markdownReport(r: BenchResult, chartHref: string | undefined): s
         ['Node', m.machine.node],
         ['OS', m.machine.os],
         ['open files (soft/hard)', m.machine.nofile],
-        ['database', m.database],
+        [
+          'database',
+          m.database +
+            (m.databaseCompactions !== undefined
+              ? ` — ${m.databaseCompactions} journal compactions during the run`
+              : ''),
+        ],
         ['load workers', `${m.workers} processes (child_process.fork), socket.io-client over loopback`],
       ],
     ),

@@ -13,6 +13,8 @@ export interface BenchResult {
     durationSec: number;
     machine: Machine;
     database: string;
+    /** Journal compactions embedded-mongo did during the run (each one a pause). */
+    databaseCompactions?: number;
     workers: number;
     command: string;
   };

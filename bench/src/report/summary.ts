@@ -9,7 +9,7 @@ export function summaryText(r: BenchResult): string {
   const m = r.meta;
   lines.push(
     `Parley benchmark (${m.mode}${m.label ? `, ${m.label}` : ''}) — ${m.machine.cpu}, ${m.machine.cores} cores, ${m.machine.memoryGiB} GiB, Node ${m.machine.node}`,
-    `database: ${m.database}; ${m.workers} load workers; ${Math.round(m.durationSec)} s`,
+    `database: ${m.database}${m.databaseCompactions !== undefined ? ` (${m.databaseCompactions} journal compactions)` : ''}; ${m.workers} load workers; ${Math.round(m.durationSec)} s`,
     '',
   );
   if (r.throughput) {
