@@ -71,6 +71,7 @@ export function markdownReport(r: BenchResult, chartHref: string | undefined): s
           'baseline delivered/s',
           'Parley delivered/s',
           'Parley ack p50 / p99 ms',
+          'CPU ms per 1k msgs: baseline / Parley + database',
         ],
         t.steps.map((s) => [
           s.conversations,
