@@ -43,16 +43,35 @@ describe('input schemas', () => {
     expect(attributesSchema.safeParse({ plan: 'pro', seats: 3, trial: false, gone: null }).success).toBe(true);
   });
 
-  it('never lets __proto__ reach the prototype', () => {
-    const parsed = leadUpdateSchema.parse(JSON.parse('{"attributes":{"__proto__":{"polluted":true},"a":1}}'));
-    expect(Object.getPrototypeOf(parsed.attributes)).toBe(Object.prototype);
+  it('refuses __proto__ as an attribute key instead of dropping it', () => {
+    const r = leadUpdateSchema.safeParse(JSON.parse('{"attributes":{"__proto__":{"polluted":true},"a":1}}'));
+    expect(r.success).toBe(false);
     expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
-    expect(Object.keys(parsed.attributes ?? {})).toEqual(['a']);
+    expect(attributesSchema.safeParse(JSON.parse('{"constructor":1}')).success).toBe(false);
+  });
+
+  it('refuses text with lone surrogates, which the database would not store as sent', () => {
+    expect(messageSendSchema.safeParse({ conversationId: 'c', clientMessageId: 'm', text: 'a\ud800b' }).success).toBe(
+      false,
+    );
+    expect(leadUpdateSchema.safeParse({ fullname: 'Zo\udc00e' }).success).toBe(false);
+    expect(attributesSchema.safeParse({ k: 'v\ud800' }).success).toBe(false);
+    expect(attributesSchema.safeParse({ ['k\ud800']: 'v' }).success).toBe(false);
+    // Pairs are fine: emoji and other astral characters.
+    expect(messageSendSchema.safeParse({ conversationId: 'c', clientMessageId: 'm', text: 'hi 😀 𝄞' }).success).toBe(true);
+  });
+
+  it('wants a few digits in a phone number', () => {
+    for (const bad of ['()', '...', '-', '+1']) expect(leadUpdateSchema.safeParse({ phone: bad }).success).toBe(false);
+    expect(leadUpdateSchema.safeParse({ phone: '+1 (555) 010-0100' }).success).toBe(true);
   });
 
   it('needs at least one field in a pre-chat form or patch', () => {
     expect(leadUpdateSchema.safeParse({}).success).toBe(false);
+    expect(leadUpdateSchema.safeParse({ attributes: {} }).success).toBe(false);
     expect(leadPatchSchema.safeParse({}).success).toBe(false);
+    expect(leadPatchSchema.safeParse({ attributes: {} }).success).toBe(false);
+    expect(leadPatchSchema.parse({ attributes: { gone: null } }).attributes).toEqual({ gone: null });
     expect(leadPatchSchema.parse({ email: null }).email).toBeNull();
   });
 

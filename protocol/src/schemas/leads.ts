@@ -1,14 +1,13 @@
 import { z } from 'zod';
 import { LIMITS } from '../limits';
 import {
-  attributeKeySchema,
-  attributeValueSchema,
   attributesSchema,
   emailSchema,
   idSchema,
   nameSchema,
   phoneSchema,
   queryInt,
+  setsSomething,
   tagSchema,
   tagsSchema,
 } from './common';
@@ -29,15 +28,10 @@ export const leadPatchSchema = z
     lastname: nameSchema.nullable().optional(),
     email: emailSchema.nullable().optional(),
     phone: phoneSchema.nullable().optional(),
-    attributes: z
-      .record(attributeKeySchema, attributeValueSchema)
-      .refine((a) => Object.keys(a).length <= LIMITS.attributesMax, {
-        message: `must have at most ${LIMITS.attributesMax} keys`,
-      })
-      .optional(),
+    attributes: attributesSchema.optional(),
     tags: tagsSchema.optional(),
   })
-  .refine((v) => Object.values(v).some((x) => x !== undefined), 'must set at least one field');
+  .refine(setsSomething, 'must set at least one field');
 
 export const leadMergeSchema = z.strictObject({
   sourceLeadIds: z.array(idSchema).min(1).max(LIMITS.mergeSourcesMax),

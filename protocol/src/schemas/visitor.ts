@@ -9,6 +9,7 @@ import {
   messageTextSchema,
   nameSchema,
   phoneSchema,
+  setsSomething,
   tokenSchema,
 } from './common';
 
@@ -39,7 +40,7 @@ export const leadUpdateSchema = z
     phone: phoneSchema.optional(),
     attributes: attributesSchema.optional(),
   })
-  .refine((v) => Object.values(v).some((x) => x !== undefined), 'must set at least one field');
+  .refine(setsSomething, 'must set at least one field');
 
 export const conversationListSchema = emptySchema;
 
