@@ -1,5 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createPrivateKey, createPublicKey, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { LIMITS } from '@parley/protocol';
 
@@ -122,6 +123,30 @@ function readUrl(env: Env, variable: string, protocols: string[]): string | unde
   return raw;
 }
 
+/**
+ * A MongoDB connection string is not a URL when it lists several hosts
+ * (`mongodb://h1:27017,h2:27017/db?replicaSet=rs0`), so only its scheme and the presence of a host
+ * are checked here; the driver parses the rest and reports its own errors at connect.
+ */
+function readMongoUri(env: Env): string | undefined {
+  const raw = env['MONGODB_URI']?.trim();
+  if (!raw) return undefined;
+  const match = /^mongodb(\+srv)?:\/\/(?:[^@/]*@)?([^/?]+)/.exec(raw);
+  if (!match) throw new ConfigError('MONGODB_URI', 'must start with mongodb:// or mongodb+srv:// and name a host');
+  return raw;
+}
+
+/** An interface to listen on: an IP address or a host name (resolved by the system at listen). */
+function readHost(env: Env, production: boolean): string {
+  const raw = env['HOST']?.trim();
+  if (!raw) return production ? '0.0.0.0' : '127.0.0.1';
+  const hostname = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+  if (isIP(raw) === 0 && !hostname.test(raw)) {
+    throw new ConfigError('HOST', `must be an IP address or a host name (got "${raw}")`);
+  }
+  return raw;
+}
+
 /** PEM keys may come with literal `\n`s when passed through an environment file. */
 function readPem(env: Env, variable: string): string | undefined {
   const raw = env[variable];
@@ -129,6 +154,36 @@ function readPem(env: Env, variable: string): string | undefined {
   const pem = raw.includes('\\n') ? raw.replace(/\\n/g, '\n') : raw;
   if (!pem.includes('-----BEGIN')) throw new ConfigError(variable, 'must be a PEM-encoded key');
   return pem;
+}
+
+/** The key type each algorithm needs: an RSA key for RS256, an EC P-256 key for ES256. */
+function assertKeyFits(variable: string, key: KeyObject, algorithm: JwtAlgorithm): void {
+  const type = key.asymmetricKeyType;
+  if (algorithm === 'RS256' && type !== 'rsa') throw new ConfigError(variable, `must be an RSA key for RS256 (got ${type})`);
+  if (algorithm === 'ES256' && (type !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1')) {
+    throw new ConfigError(variable, 'must be an EC P-256 key for ES256');
+  }
+}
+
+/** Parses a PEM key now, so a broken one stops the start with its variable's name. */
+function parsePem(variable: string, pem: string, kind: 'private' | 'public', algorithm: JwtAlgorithm): KeyObject {
+  let key: KeyObject;
+  try {
+    key = kind === 'private' ? createPrivateKey(pem) : createPublicKey(pem);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new ConfigError(variable, `is not a readable ${kind} key (${reason})`);
+  }
+  assertKeyFits(variable, key, algorithm);
+  return key;
+}
+
+/** A public key that does not belong to the private key would make every token we sign invalid. */
+function assertPair(privateKey: KeyObject, publicKey: KeyObject): void {
+  const probe = Buffer.from('parley key pair check');
+  if (!verify('sha256', probe, publicKey, sign('sha256', probe, privateKey))) {
+    throw new ConfigError('JWT_PUBLIC_KEY', 'does not belong to JWT_PRIVATE_KEY');
+  }
 }
 
 /** A secret is weak when short or made of few distinct characters ("aaaa…", "12341234…"). */
@@ -143,12 +198,35 @@ function assertStrongSecret(variable: string, secret: string): void {
  */
 function developmentSecret(dataDir: string): string {
   const file = path.join(dataDir, 'jwt-secret');
-  if (existsSync(file)) return readFileSync(file, 'utf8').trim();
-  mkdirSync(dataDir, { recursive: true });
-  const secret = randomBytes(48).toString('base64url');
-  writeFileSync(file, `${secret}\n`, { mode: 0o600 });
-  chmodSync(file, 0o600);
-  return secret;
+  try {
+    if (existsSync(file)) return readFileSync(file, 'utf8').trim();
+    mkdirSync(dataDir, { recursive: true });
+    const secret = randomBytes(48).toString('base64url');
+    writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+    chmodSync(file, 0o600);
+    return secret;
+  } catch (error) {
+    throw new ConfigError('DATA_DIR', `cannot hold the development JWT secret (${fsReason(error)})`);
+  }
+}
+
+function fsReason(error: unknown): string {
+  const e = error as NodeJS.ErrnoException;
+  return e.code ? `${e.code} on ${e.path ?? 'a file'}` : String(error);
+}
+
+/** DATA_DIR must be a directory we can create and write (the embedded database lives there). */
+function readDataDir(env: Env): string {
+  const dataDir = path.resolve(env['DATA_DIR']?.trim() || '.data');
+  try {
+    if (existsSync(dataDir) && !statSync(dataDir).isDirectory()) {
+      throw new ConfigError('DATA_DIR', `must be a directory (${dataDir} is a file)`);
+    }
+  } catch (error) {
+    if (error instanceof ConfigError) throw error;
+    throw new ConfigError('DATA_DIR', `cannot be read (${fsReason(error)})`);
+  }
+  return dataDir;
 }
 
 function readJwt(env: Env, nodeEnv: NodeEnv, dataDir: string): JwtConfig {
@@ -186,6 +264,11 @@ function readJwt(env: Env, nodeEnv: NodeEnv, dataDir: string): JwtConfig {
   if (!privateKey) throw new ConfigError('JWT_PRIVATE_KEY', `is required with JWT_ALGORITHM=${algorithm}`);
   if (!publicKey) throw new ConfigError('JWT_PUBLIC_KEY', `is required with JWT_ALGORITHM=${algorithm}`);
   const previous = readPem(env, 'JWT_PREVIOUS_PUBLIC_KEY');
+  assertPair(
+    parsePem('JWT_PRIVATE_KEY', privateKey, 'private', algorithm),
+    parsePem('JWT_PUBLIC_KEY', publicKey, 'public', algorithm),
+  );
+  if (previous) parsePem('JWT_PREVIOUS_PUBLIC_KEY', previous, 'public', algorithm);
   return {
     algorithm,
     signingKey: privateKey,
@@ -227,9 +310,9 @@ export function loadConfig(env: Env = process.env): Config {
   }
   const nodeEnv = nodeEnvRaw as NodeEnv;
   const production = nodeEnv === 'production';
-  const dataDir = path.resolve(env['DATA_DIR']?.trim() || '.data');
+  const dataDir = readDataDir(env);
 
-  const mongodbUri = readUrl(env, 'MONGODB_URI', ['mongodb:', 'mongodb+srv:']);
+  const mongodbUri = readMongoUri(env);
   if (production && !mongodbUri) {
     throw new ConfigError('MONGODB_URI', 'is required in production (the embedded server is for development only)');
   }
@@ -252,7 +335,7 @@ export function loadConfig(env: Env = process.env): Config {
   return {
     env: nodeEnv,
     port: readInt(env, 'PORT', 3000, 0, 65535),
-    host: env['HOST']?.trim() || (production ? '0.0.0.0' : '127.0.0.1'),
+    host: readHost(env, production),
     ...(mongodbUri ? { mongodbUri } : {}),
     ...(redisUrl ? { redisUrl } : {}),
     dataDir,

@@ -142,7 +142,8 @@ export async function startServer(
   });
   const detachBroadcaster = attachBroadcaster(bus, visitorNamespace, agentNamespace);
 
-  const demo = !config.mongodbUri && config.seedDemo ? await seedDemo(config.dataDir, projects, agents) : undefined;
+  // On by default only on embedded defaults; SEED_DEMO=true asks for it on any database.
+  const demo = config.seedDemo ? await seedDemo(config.dataDir, projects, agents) : undefined;
   await listen(httpServer, config.port, config.host);
   const { port } = httpServer.address() as AddressInfo;
   const url = `http://${config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host}:${port}`;
@@ -167,11 +168,26 @@ export async function startServer(
   return { url, port, config, ...(demo ? { demo } : {}), stop };
 }
 
+/** The port is taken, or HOST is no address of this machine: a configuration problem, said in one line. */
+export class ListenError extends Error {
+  constructor(host: string, port: number, cause: NodeJS.ErrnoException) {
+    const why =
+      cause.code === 'EADDRINUSE'
+        ? `PORT ${port} is already in use`
+        : cause.code === 'ENOTFOUND' || cause.code === 'EADDRNOTAVAIL' || cause.code === 'EAI_AGAIN'
+          ? `HOST ${host} is not an address of this machine`
+          : `${cause.code ?? cause.message}`;
+    super(`cannot listen on ${host}:${port}: ${why}`);
+    this.name = 'ListenError';
+  }
+}
+
 function listen(server: HttpServer, port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
+    const fail = (error: NodeJS.ErrnoException) => reject(new ListenError(host, port, error));
+    server.once('error', fail);
     server.listen(port, host, () => {
-      server.off('error', reject);
+      server.off('error', fail);
       resolve();
     });
   });
@@ -216,7 +232,8 @@ async function main(): Promise<void> {
   try {
     server = await starting;
   } catch (error) {
-    logger.fatal({ err: error }, 'could not start');
+    if (error instanceof ListenError) process.stderr.write(`parley: ${error.message}\n`);
+    else logger.fatal({ err: error }, 'could not start');
     process.exit(1);
   }
   if (config.env !== 'production') printBanner(server);

@@ -1,7 +1,16 @@
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError, loadConfig, parseDurationSeconds } from '../src/config';
+
+/** A fresh RSA key pair as environment values, `\n` escaped as in an env file. */
+function pem(): { privateKey: string; publicKey: string } {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const priv = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString().replace(/\n/g, '\\n');
+  const pub = publicKey.export({ type: 'spki', format: 'pem' }).toString().replace(/\n/g, '\\n');
+  return { privateKey: priv, publicKey: pub };
+}
 
 describe('configuration', () => {
   let dataDir: string;
@@ -52,6 +61,9 @@ describe('configuration', () => {
     [{ CORS_ORIGINS: 'https://ok.test, not an origin' }, 'CORS_ORIGINS'],
     [{ MESSAGE_MAX_LENGTH: '100000' }, 'MESSAGE_MAX_LENGTH'],
     [{ AGENT_TOKEN_TTL: '12 hours' }, 'AGENT_TOKEN_TTL'],
+    [{ MONGODB_URI: 'mongodb://' }, 'MONGODB_URI'],
+    [{ HOST: 'not_a_host' }, 'HOST'],
+    [{ HOST: 'a b' }, 'HOST'],
   ])('refuses %j naming %s', (env, variable) => {
     let error: unknown;
     try {
@@ -79,6 +91,53 @@ describe('configuration', () => {
       seedDemo: false,
       corsOrigins: ['https://console.acme.test'],
     });
+  });
+
+  it('takes MongoDB connection strings that are not URLs (several hosts)', () => {
+    const uri = 'mongodb://u:p@h1:27017,h2:27017,h3:27017/parley?replicaSet=rs0&authSource=admin';
+    expect(loadConfig({ DATA_DIR: dataDir, MONGODB_URI: uri }).mongodbUri).toBe(uri);
+    expect(loadConfig({ DATA_DIR: dataDir, MONGODB_URI: 'mongodb+srv://cluster0.example.net/parley' }).mongodbUri).toBe(
+      'mongodb+srv://cluster0.example.net/parley',
+    );
+  });
+
+  it.each([
+    [
+      'an unreadable private key',
+      { JWT_PRIVATE_KEY: '-----BEGIN PRIVATE KEY-----\\nxx\\n-----END PRIVATE KEY-----' },
+      'RS256',
+      'JWT_PRIVATE_KEY',
+    ],
+    ['an RSA key for ES256', {}, 'ES256', 'JWT_PRIVATE_KEY'],
+    ['a public key of another pair', { JWT_PUBLIC_KEY: pem().publicKey }, 'RS256', 'JWT_PUBLIC_KEY'],
+  ])('refuses %s, naming the variable', (_name, override, algorithm, variable) => {
+    const keys = pem();
+    const env = {
+      DATA_DIR: dataDir,
+      JWT_ALGORITHM: algorithm,
+      JWT_PRIVATE_KEY: keys.privateKey,
+      JWT_PUBLIC_KEY: keys.publicKey,
+      ...override,
+    };
+    expect(() => loadConfig(env)).toThrow(expect.objectContaining({ variable }));
+  });
+
+  it('accepts a matching RS256 key pair', () => {
+    const keys = pem();
+    const config = loadConfig({
+      DATA_DIR: dataDir,
+      JWT_ALGORITHM: 'RS256',
+      JWT_PRIVATE_KEY: keys.privateKey,
+      JWT_PUBLIC_KEY: keys.publicKey,
+    });
+    expect(config.jwt.algorithm).toBe('RS256');
+    expect(config.jwt.verifyKey).toContain('-----BEGIN PUBLIC KEY-----\n');
+  });
+
+  it('names DATA_DIR when it is a file', () => {
+    const file = path.join(dataDir, 'a-file');
+    writeFileSync(file, 'x');
+    expect(() => loadConfig({ DATA_DIR: file })).toThrow(expect.objectContaining({ variable: 'DATA_DIR' }));
   });
 
   it('reads durations with units', () => {

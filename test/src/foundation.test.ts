@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import type { AgentLoginResponse, ErrorResponse, ProjectCreatedResponse } from '@parley/protocol';
 import { client } from './support/http';
 import { startParley, TEST_ADMIN_TOKEN, type ParleyProcess } from './support/parley-process';
@@ -172,6 +174,48 @@ describe('process lifecycle', () => {
     }
   });
 
+  it('names PORT in one line when the port is taken', async () => {
+    const server = await startParley();
+    try {
+      const { code, stderr } = await runWithEnv({ PORT: String(server.port), HOST: '127.0.0.1' });
+      expect(code).not.toBe(0);
+      expect(stderr.trim().split('\n')).toEqual([expect.stringContaining(`PORT ${server.port} is already in use`)]);
+    } finally {
+      await server.stop();
+      server.cleanup();
+    }
+  });
+
+  it('finishes a demo seed that a crash cut short, with the password it had recorded', async () => {
+    const dataDir = makeTempDir();
+    try {
+      // What a crash right after recording the password, before creating anything, leaves.
+      writeFileSync(
+        path.join(dataDir, 'demo-credentials.json'),
+        JSON.stringify({ agentPassword: 'resumed-password-1' }),
+      );
+      const server = await startParley({ dataDir, env: { SEED_DEMO: 'true', NODE_ENV: 'development' } });
+      try {
+        await server.waitForOutput('Demo agent:');
+        expect(server.output()).toContain('demo@parley.local / resumed-password-1');
+        const login = await client(server.url).post<AgentLoginResponse>('/v1/agents/login', {
+          body: { email: 'demo@parley.local', password: 'resumed-password-1' },
+        });
+        expect(login.status).toBe(200);
+        const saved = JSON.parse(readFileSync(path.join(dataDir, 'demo-credentials.json'), 'utf8')) as {
+          projectId: string;
+          projectSecret: string;
+        };
+        expect(saved.projectId).toBe(login.body.agent.projectId);
+        expect(saved.projectSecret).toMatch(/^ps_/);
+      } finally {
+        await server.stop();
+      }
+    } finally {
+      removeDir(dataDir);
+    }
+  });
+
   it('seeds a demo project and agent on embedded defaults and prints where to go', async () => {
     const server = await startParley({ env: { SEED_DEMO: 'true', NODE_ENV: 'development' } });
     try {
@@ -197,7 +241,7 @@ function runWithEnv(env: Record<string, string>): Promise<{ code: number | null;
   return new Promise((resolve) => {
     const dataDir = makeTempDir();
     const child = spawn(process.execPath, [SERVER_MAIN], {
-      env: { PATH: process.env['PATH'] ?? '', DATA_DIR: dataDir, PORT: '0', ...env },
+      env: { PATH: process.env['PATH'] ?? '', DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'warn', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';
@@ -227,6 +271,17 @@ describe('bad configuration', () => {
     ['REDIS_URL', { REDIS_URL: 'http://localhost:6379' }],
     ['LOG_LEVEL', { LOG_LEVEL: 'loud' }],
     ['VISITOR_TOKEN_TTL', { VISITOR_TOKEN_TTL: 'forever' }],
+    ['HOST', { HOST: 'not_a_host' }],
+    ['HOST', { HOST: 'no-such-host.invalid' }],
+    [
+      'JWT_PRIVATE_KEY',
+      {
+        JWT_ALGORITHM: 'ES256',
+        JWT_PRIVATE_KEY: '-----BEGIN PRIVATE KEY-----\\nAAAA\\n-----END PRIVATE KEY-----',
+        JWT_PUBLIC_KEY: '-----BEGIN PUBLIC KEY-----\\nAAAA\\n-----END PUBLIC KEY-----',
+      },
+    ],
+    ['DATA_DIR', { DATA_DIR: '/etc/hostname' }],
   ])('names %s and exits non-zero', async (variable, env) => {
     const { code, stderr } = await runWithEnv(env);
     expect(code).not.toBe(0);

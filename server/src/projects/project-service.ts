@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { PreChatForm, Project, ProjectCreateInput, ProjectUpdateInput, WidgetConfig } from '@parley/protocol';
-import { notFound } from '../errors';
+import { AppError, notFound } from '../errors';
 import { iso } from '../infra/ids';
 import { TtlCache } from '../infra/ttl-cache';
 import type { ProjectDoc, ProjectModel } from './project-model';
@@ -42,6 +42,8 @@ export function toProject(doc: ProjectDoc): Project {
  */
 const CACHE_FRESH_MS = 10_000;
 const CACHE_MAX_AGE_MS = 10 * 60_000;
+/** Rotations racing each other: each attempt re-reads the secrets. */
+const MAX_ROTATE_ATTEMPTS = 8;
 
 export class ProjectService {
   private readonly cache = new TtlCache<Project>(CACHE_FRESH_MS, CACHE_MAX_AGE_MS);
@@ -112,20 +114,33 @@ export class ProjectService {
 
   /**
    * A new secret becomes current; the previous one keeps verifying until the grace period ends, so
-   * a customer can roll it out to their backends without a window of failed sign-ins.
+   * a customer can roll it out to their backends without a window of failed sign-ins. Secrets from
+   * earlier rotations keep their own grace periods. The write is compare-and-set on the current
+   * secret, so racing rotations each get a secret that verifies: the loser re-reads and rotates
+   * again on top of the winner's.
    */
   async rotateSecret(projectId: string): Promise<{ secret: string; previousSecretExpiresAt: string }> {
-    const now = new Date();
-    const graceEnd = new Date(now.getTime() + this.secretRotationGraceSeconds * 1000);
-    const doc = await this.getDoc(projectId);
-    const [current] = doc.secrets;
-    const kept = current ? [{ ...current, expiresAt: graceEnd }] : [];
-    const secret = newSecret();
-    const updated = await this.projects
-      .updateOne({ _id: projectId }, { $set: { secrets: [{ value: secret, createdAt: now }, ...kept] } })
-      .exec();
-    if (updated.matchedCount === 0) throw notFound('Project');
-    return { secret, previousSecretExpiresAt: iso(graceEnd) };
+    for (let attempt = 0; attempt < MAX_ROTATE_ATTEMPTS; attempt++) {
+      const now = new Date();
+      const graceEnd = new Date(now.getTime() + this.secretRotationGraceSeconds * 1000);
+      const doc = await this.getDoc(projectId);
+      const [current, ...older] = doc.secrets;
+      const stillValid = older.filter((s) => s.expiresAt && s.expiresAt.getTime() > now.getTime());
+      const kept = current ? [{ ...current, expiresAt: graceEnd }, ...stillValid] : stillValid;
+      const secret = newSecret();
+      const filter = current ? { _id: projectId, 'secrets.0.value': current.value } : { _id: projectId, secrets: [] };
+      const updated = await this.projects
+        .updateOne(filter, { $set: { secrets: [{ value: secret, createdAt: now }, ...kept] } })
+        .exec();
+      if (updated.matchedCount === 1) return { secret, previousSecretExpiresAt: iso(graceEnd) };
+    }
+    throw new AppError('UNAVAILABLE', 'The project secret is being rotated by others; try again');
+  }
+
+  /** The id of a project with this name, if any (the demo seed resuming after a crash). */
+  async findIdByName(name: string): Promise<string | undefined> {
+    const doc = await this.projects.findOne({ name }).select({ _id: 1 }).lean<{ _id: string }>().exec();
+    return doc?._id;
   }
 
   /** Secrets that verify a customer's token right now, current first. */

@@ -36,9 +36,17 @@ export interface StartOptions {
  */
 export function testMongoUri(base = process.env['MONGODB_URI']): string | undefined {
   if (!base) return undefined;
-  const url = new URL(base);
-  url.pathname = `/parley_test_${randomBytes(6).toString('hex')}`;
-  return url.toString();
+  return withDatabase(base, `parley_test_${randomBytes(6).toString('hex')}`);
+}
+
+/**
+ * The connection string with its database replaced. Not through `URL`: a string that lists several
+ * hosts (`mongodb://h1:27017,h2:27017/?replicaSet=rs0`) is not a URL.
+ */
+export function withDatabase(uri: string, database: string): string {
+  const match = /^(mongodb(?:\+srv)?:\/\/[^/?]+)(?:\/[^?]*)?(\?.*)?$/.exec(uri);
+  if (!match) throw new Error(`MONGODB_URI is not a MongoDB connection string: ${uri}`);
+  return `${match[1]}/${database}${match[2] ?? ''}`;
 }
 
 /**
