@@ -61,8 +61,11 @@ export interface Lead {
   mergedInto?: string;
 }
 
-/** The lead fields whose changes `lead.updated` reports. */
-export type LeadField = 'fullname' | 'lastname' | 'email' | 'phone' | 'attributes' | 'tags';
+/**
+ * The lead fields whose changes `lead.updated` reports. `conversationCount` (an extension) is
+ * reported when an erasure takes conversations out of a contact they had been merged into.
+ */
+export type LeadField = 'fullname' | 'lastname' | 'email' | 'phone' | 'attributes' | 'tags' | 'conversationCount';
 
 export type ConversationStatus = 'open' | 'assigned' | 'closed';
 

@@ -22,6 +22,10 @@ export interface JwtConfig {
   previousVerifyKeys: string[];
   issuer: string;
   visitorTtlSeconds: number;
+  /** A verified visitor's token: shorter, since it stands for a customer's logged-in user. */
+  verifiedVisitorTtlSeconds: number;
+  /** Refreshes never carry a verified session past this age; then a fresh customer token is needed. */
+  verifiedSessionMaxAgeSeconds: number;
   agentTtlSeconds: number;
 }
 
@@ -46,6 +50,7 @@ export interface Config {
   rateLimits: {
     anonymousPerMinute: number;
     messagesPerMinute: number;
+    conversationsPerMinute: number;
     loginPerMinute: number;
     commandsPerMinute: number;
   };
@@ -140,7 +145,8 @@ function readMongoUri(env: Env): string | undefined {
 function readHost(env: Env, production: boolean): string {
   const raw = env['HOST']?.trim();
   if (!raw) return production ? '0.0.0.0' : '127.0.0.1';
-  const hostname = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+  const hostname =
+    /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
   if (isIP(raw) === 0 && !hostname.test(raw)) {
     throw new ConfigError('HOST', `must be an IP address or a host name (got "${raw}")`);
   }
@@ -159,7 +165,8 @@ function readPem(env: Env, variable: string): string | undefined {
 /** The key type each algorithm needs: an RSA key for RS256, an EC P-256 key for ES256. */
 function assertKeyFits(variable: string, key: KeyObject, algorithm: JwtAlgorithm): void {
   const type = key.asymmetricKeyType;
-  if (algorithm === 'RS256' && type !== 'rsa') throw new ConfigError(variable, `must be an RSA key for RS256 (got ${type})`);
+  if (algorithm === 'RS256' && type !== 'rsa')
+    throw new ConfigError(variable, `must be an RSA key for RS256 (got ${type})`);
   if (algorithm === 'ES256' && (type !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1')) {
     throw new ConfigError(variable, 'must be an EC P-256 key for ES256');
   }
@@ -236,7 +243,13 @@ function readJwt(env: Env, nodeEnv: NodeEnv, dataDir: string): JwtConfig {
   }
   const issuer = env['JWT_ISSUER']?.trim() || 'parley';
   const visitorTtlSeconds = readDuration(env, 'VISITOR_TOKEN_TTL', '90d');
+  const verifiedVisitorTtlSeconds = readDuration(env, 'VERIFIED_VISITOR_TOKEN_TTL', '24h');
+  const verifiedSessionMaxAgeSeconds = readDuration(env, 'VERIFIED_SESSION_MAX_AGE', '7d');
+  if (verifiedSessionMaxAgeSeconds < verifiedVisitorTtlSeconds) {
+    throw new ConfigError('VERIFIED_SESSION_MAX_AGE', 'must be at least VERIFIED_VISITOR_TOKEN_TTL');
+  }
   const agentTtlSeconds = readDuration(env, 'AGENT_TOKEN_TTL', '12h');
+  const lifetimes = { visitorTtlSeconds, verifiedVisitorTtlSeconds, verifiedSessionMaxAgeSeconds, agentTtlSeconds };
   if (algorithm === 'HS256') {
     let secret = env['JWT_SECRET'];
     if (!secret) {
@@ -255,8 +268,7 @@ function readJwt(env: Env, nodeEnv: NodeEnv, dataDir: string): JwtConfig {
       verifyKey: secret,
       previousVerifyKeys: previous ? [previous] : [],
       issuer,
-      visitorTtlSeconds,
-      agentTtlSeconds,
+      ...lifetimes,
     };
   }
   const privateKey = readPem(env, 'JWT_PRIVATE_KEY');
@@ -275,8 +287,7 @@ function readJwt(env: Env, nodeEnv: NodeEnv, dataDir: string): JwtConfig {
     verifyKey: publicKey,
     previousVerifyKeys: previous ? [previous] : [],
     issuer,
-    visitorTtlSeconds,
-    agentTtlSeconds,
+    ...lifetimes,
   };
 }
 
@@ -350,6 +361,7 @@ export function loadConfig(env: Env = process.env): Config {
     rateLimits: {
       anonymousPerMinute: readInt(env, 'RATE_LIMIT_ANONYMOUS_PER_MINUTE', 100, 1, 1_000_000_000),
       messagesPerMinute: readInt(env, 'RATE_LIMIT_MESSAGES_PER_MINUTE', 120, 1, 1_000_000_000),
+      conversationsPerMinute: readInt(env, 'RATE_LIMIT_CONVERSATIONS_PER_MINUTE', 20, 1, 1_000_000_000),
       loginPerMinute: readInt(env, 'RATE_LIMIT_LOGIN_PER_MINUTE', 10, 1, 1_000_000_000),
       commandsPerMinute: readInt(env, 'RATE_LIMIT_COMMANDS_PER_MINUTE', 600, 1, 1_000_000_000),
     },

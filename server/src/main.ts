@@ -16,6 +16,7 @@ import { EventBus } from './infra/event-bus';
 import { createLogger, type Logger } from './infra/logger';
 import { Metrics } from './infra/metrics';
 import { createRateLimits } from './infra/rate-limits';
+import { LeaseLocks, registerLockModel } from './infra/lease-lock';
 import { connectRedis } from './infra/redis';
 import { LeadService } from './leads/lead-service';
 import { LeadSearch } from './leads/lead-search';
@@ -67,6 +68,7 @@ export async function startServer(
     leads: registerLeadModel(database.connection),
     conversations: registerConversationModel(database.connection),
     messages: registerMessageModel(database.connection),
+    locks: registerLockModel(database.connection),
   };
   // Unique indexes carry correctness (one lead per user, no duplicate seq): build them before serving.
   await Promise.all(Object.values(models).map((model) => model.init()));
@@ -78,15 +80,16 @@ export async function startServer(
   const tokens = new TokenService(config.jwt);
   const rateLimits = createRateLimits(config, redis?.command);
   const projects = new ProjectService(models.projects, config.secretRotationGraceSeconds);
-  const agents = new AgentService(models.agents);
-  const leads = new LeadService(models.leads, bus);
+  const agents = new AgentService(models.agents, bus);
+  const leads = new LeadService(models.leads, models.conversations, bus);
   const messages = new MessageService(models.messages, models.conversations, bus, config.messageMaxLength);
   const conversations = new ConversationService(models.conversations, leads, messages, bus);
   const leadSearch = new LeadSearch(models.leads);
-  const leadMerge = new LeadMerge(models.leads, models.conversations, leads, bus);
-  const leadErasure = new LeadErasure(models.leads, models.conversations, models.messages, bus);
+  const locks = new LeaseLocks(models.locks);
+  const leadMerge = new LeadMerge(models.leads, models.conversations, leads, locks, bus);
+  const leadErasure = new LeadErasure(models.leads, models.conversations, models.messages, locks, bus);
 
-  const auth = new HttpAuth(tokens, config.adminToken);
+  const auth = new HttpAuth(tokens, agents, config.adminToken);
   const app = createHttpApp({
     config,
     logger,

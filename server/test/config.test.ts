@@ -34,6 +34,7 @@ describe('configuration', () => {
     expect(config.rateLimits).toEqual({
       anonymousPerMinute: 100,
       messagesPerMinute: 120,
+      conversationsPerMinute: 20,
       loginPerMinute: 10,
       commandsPerMinute: 600,
     });

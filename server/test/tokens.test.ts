@@ -12,6 +12,8 @@ const hs: JwtConfig = {
   previousVerifyKeys: [],
   issuer: 'parley',
   visitorTtlSeconds: 3600,
+  verifiedVisitorTtlSeconds: 1800,
+  verifiedSessionMaxAgeSeconds: 7200,
   agentTtlSeconds: 600,
 };
 
@@ -28,7 +30,7 @@ describe('Parley tokens', () => {
   const tokens = new TokenService(hs);
 
   it('round-trips a visitor token with pinned claims', () => {
-    const { token, expiresAt } = tokens.issueVisitor('p1', 'u1', 'anonymous');
+    const { token, expiresAt } = tokens.issueVisitor('p1', 'u1');
     const header = jwt.decode(token, { complete: true });
     expect(header?.header).toMatchObject({ alg: 'HS256', typ: 'JWT' });
     expect(header?.header.kid).toBeTruthy();
@@ -39,7 +41,7 @@ describe('Parley tokens', () => {
   });
 
   it('refuses alg none, a wrong audience, a wrong issuer, a forged signature and an expired token', () => {
-    const { token } = tokens.issueVisitor('p1', 'u1', 'anonymous');
+    const { token } = tokens.issueVisitor('p1', 'u1');
     const [h, p] = token.split('.');
     const header = JSON.parse(Buffer.from(h ?? '', 'base64url').toString()) as Record<string, unknown>;
     const none = `${Buffer.from(JSON.stringify({ ...header, alg: 'none' })).toString('base64url')}.${p}.`;
@@ -88,9 +90,26 @@ describe('Parley tokens', () => {
     expect(codeOf(() => tokens.verifyVisitor('garbage'))).toBe('UNAUTHORIZED');
   });
 
+  it('gives verified visitors shorter tokens that no refresh carries past the session age', () => {
+    const signedIn = new Date();
+    const first = tokens.issueVerified('p1', 'cust-1', signedIn);
+    const principal = tokens.verifyVisitor(first.token);
+    expect(principal).toMatchObject({ visitorKind: 'verified', userId: 'cust-1' });
+    expect(Math.round((first.expiresAt.getTime() - Date.now()) / 1000)).toBe(1800);
+    expect(Math.floor((principal.verifiedAt?.getTime() ?? 0) / 1000)).toBe(Math.floor(signedIn.getTime() / 1000));
+
+    // A refresh late in the session keeps the sign-in time and ends with the session.
+    const lateSignIn = new Date(Date.now() - 6600_000);
+    const late = tokens.issueVerified('p1', 'cust-1', lateSignIn);
+    expect(Math.round((late.expiresAt.getTime() - lateSignIn.getTime()) / 1000)).toBe(7200);
+    expect(tokens.verifyVisitor(late.token).verifiedAt?.getTime()).toBe(Math.floor(lateSignIn.getTime() / 1000) * 1000);
+    // Past it, only a fresh customer token signs the user in again.
+    expect(codeOf(() => tokens.issueVerified('p1', 'cust-1', new Date(Date.now() - 7300_000)))).toBe('UNAUTHORIZED');
+  });
+
   it('verifies tokens of the previous key after a rotation, and signs with the new one', () => {
     const old = new TokenService(hs);
-    const { token } = old.issueVisitor('p1', 'u1', 'verified');
+    const { token } = old.issueVerified('p1', 'u1', new Date());
     const rotated = new TokenService({
       ...hs,
       signingKey: 'the-new-secret-0123456789abcdefgh',
@@ -98,7 +117,7 @@ describe('Parley tokens', () => {
       previousVerifyKeys: [hs.verifyKey],
     });
     expect(rotated.verifyVisitor(token).userId).toBe('u1');
-    const fresh = rotated.issueVisitor('p1', 'u1', 'verified').token;
+    const fresh = rotated.issueVerified('p1', 'u1', new Date()).token;
     expect(codeOf(() => old.verifyVisitor(fresh))).toBe('UNAUTHORIZED');
   });
 

@@ -33,6 +33,7 @@ export async function startParley(mongodbUri: string, dataDir: string, nodeFlags
     RATE_LIMIT_MESSAGES_PER_MINUTE: UNLIMITED,
     RATE_LIMIT_LOGIN_PER_MINUTE: UNLIMITED,
     RATE_LIMIT_COMMANDS_PER_MINUTE: UNLIMITED,
+    RATE_LIMIT_CONVERSATIONS_PER_MINUTE: UNLIMITED,
   };
   const { server, ready } = await spawnServer({
     label: 'parley',

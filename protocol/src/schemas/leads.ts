@@ -46,6 +46,9 @@ export const leadListQuerySchema = z.strictObject({
   limit: queryInt(1, LIMITS.pageLimitMax).optional(),
 });
 
+/** The CSV export takes the list's filters; it has no pages (it streams every match). */
+export const leadExportQuerySchema = leadListQuerySchema.omit({ page: true, limit: true });
+
 export type LeadCreateInput = z.input<typeof leadCreateSchema>;
 export type LeadPatchInput = z.input<typeof leadPatchSchema>;
 export type LeadMergeInput = z.input<typeof leadMergeSchema>;

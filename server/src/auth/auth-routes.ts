@@ -4,7 +4,6 @@ import type { AgentLoginResponse, MeResponse, VisitorAuthResponse, WidgetConfig 
 import { agentLoginSchema, anonymousAuthSchema, refreshSchema, verifiedAuthSchema } from '@parley/protocol/schemas';
 import type { AgentService } from '../agents/agent-service';
 import type { Config } from '../config';
-import { unauthorized } from '../errors';
 import type { HttpAuth } from '../http/http-auth';
 import { agentOf, principalOf } from '../http/http-auth';
 import { bodyOf, param } from '../http/request-input';
@@ -55,7 +54,7 @@ export function authRoutes(deps: AuthRoutesDeps): Router {
     const project = await visitorProject(req);
     // The server mints the visitor's identity; a client never chooses it.
     const userId = randomUUID();
-    const issued = tokens.issueVisitor(project.id, userId, 'anonymous');
+    const issued = tokens.issueVisitor(project.id, userId);
     const body: VisitorAuthResponse = {
       token: issued.token,
       user: { id: userId, kind: 'anonymous' },
@@ -82,8 +81,10 @@ export function authRoutes(deps: AuthRoutesDeps): Router {
     };
     // Profile claims are written to the lead (creating it); without any, the lead waits for the
     // first conversation like an anonymous visitor's.
-    if (Object.keys(profile).length > 0) await leads.resolveForUser(project.id, claims.sub, 'verified', profile);
-    const issued = tokens.issueVisitor(project.id, claims.sub, 'verified');
+    if (Object.keys(profile).length > 0) {
+      await leads.resolveForUser(project.id, claims.sub, 'verified', profile, 'customer');
+    }
+    const issued = tokens.issueVerified(project.id, claims.sub, new Date());
     const body: VisitorAuthResponse = {
       token: issued.token,
       user: { id: claims.sub, kind: 'verified' },
@@ -97,7 +98,9 @@ export function authRoutes(deps: AuthRoutesDeps): Router {
     const principal = principalOf(res);
     if (principal.kind === 'visitor') {
       await projects.getCached(principal.projectId);
-      const issued = tokens.issueVisitor(principal.projectId, principal.userId, principal.visitorKind);
+      const issued = principal.verifiedAt
+        ? tokens.issueVerified(principal.projectId, principal.userId, principal.verifiedAt)
+        : tokens.issueVisitor(principal.projectId, principal.userId);
       const body: VisitorAuthResponse = {
         token: issued.token,
         user: { id: principal.userId, kind: principal.visitorKind },
@@ -106,9 +109,7 @@ export function authRoutes(deps: AuthRoutesDeps): Router {
       res.json(body);
       return;
     }
-    const agent = await agents.get(agentOf(res).agentId).catch(() => {
-      throw unauthorized('Unknown agent');
-    });
+    const agent = await agents.getForToken(agentOf(res).agentId);
     const issued = tokens.issueAgent(agent);
     const body: AgentLoginResponse = { token: issued.token, agent, expiresAt: issued.expiresAt.toISOString() };
     res.json(body);
@@ -125,9 +126,7 @@ export function authRoutes(deps: AuthRoutesDeps): Router {
         expiresAt: principal.expiresAt.toISOString(),
       };
     } else if (principal.kind === 'agent') {
-      const agent = await agents.get(principal.agentId).catch(() => {
-        throw unauthorized('Unknown agent');
-      });
+      const agent = await agents.getForToken(principal.agentId);
       body = { kind: 'agent', agent, expiresAt: principal.expiresAt.toISOString() };
     } else {
       body = { kind: 'admin' };
@@ -138,9 +137,12 @@ export function authRoutes(deps: AuthRoutesDeps): Router {
   router.post('/agents/login', async (req, res) => {
     const input = parseInput(agentLoginSchema, bodyOf(req));
     // Both limits: one address guessing many accounts, and many addresses guessing one account.
-    await rateLimits.login.consume(`ip:${clientAddress(req)}`);
-    await rateLimits.login.consume(`email:${input.email}`);
+    // Each attempt counts; a successful one is given back, so that only failures use the allowance
+    // and an agent who logs in on many devices is never locked out by it.
+    const keys = [`ip:${clientAddress(req)}`, `email:${input.email}`];
+    for (const key of keys) await rateLimits.login.consume(key);
     const agent = await agents.authenticate(input.email, input.password);
+    await Promise.all(keys.map((key) => rateLimits.login.refund(key)));
     const issued = tokens.issueAgent(agent);
     const body: AgentLoginResponse = { token: issued.token, agent, expiresAt: issued.expiresAt.toISOString() };
     res.json(body);

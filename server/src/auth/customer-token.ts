@@ -24,12 +24,14 @@ export function verifyCustomerToken(token: string, secrets: string[], maxLifetim
       break;
     } catch (error) {
       lastError = error;
-      // An expired token is expired under every secret; a bad signature may verify under the next.
-      if (error instanceof jwt.TokenExpiredError) break;
+      // An expired (or not yet valid) token is so under every secret; a bad signature may verify
+      // under the next one.
+      if (error instanceof jwt.TokenExpiredError || error instanceof jwt.NotBeforeError) break;
     }
   }
   if (payload === undefined) {
     if (lastError instanceof jwt.TokenExpiredError) throw unauthorized('Verified token expired');
+    if (lastError instanceof jwt.NotBeforeError) throw unauthorized('Verified token is not valid yet (nbf)');
     throw unauthorized("Verified token is not signed with this project's secret");
   }
   const parsed = verifiedClaimsSchema.safeParse(payload);

@@ -7,6 +7,8 @@ export interface VisitorPrincipal {
   userId: string;
   visitorKind: VisitorKind;
   expiresAt: Date;
+  /** Verified visitors: when the customer's token was checked; refreshes never outlive it by much. */
+  verifiedAt?: Date;
 }
 
 export interface AgentPrincipal {

@@ -1,6 +1,6 @@
 import { createHash, createPrivateKey, createPublicKey, createSecretKey, type KeyObject } from 'node:crypto';
 import jwt, { type JwtPayload } from 'jsonwebtoken';
-import type { Agent, VisitorKind } from '@parley/protocol';
+import type { Agent } from '@parley/protocol';
 import type { JwtConfig } from '../config';
 import { unauthorized } from '../errors';
 import type { AgentPrincipal, VisitorPrincipal } from './principal';
@@ -52,8 +52,24 @@ export class TokenService {
       this.verifyKeys.set(keyId(key), verifyKeyObject(config.algorithm, key));
   }
 
-  issueVisitor(projectId: string, userId: string, visitorKind: VisitorKind): IssuedToken {
-    return this.sign({ pid: projectId, vk: visitorKind }, userId, VISITOR_AUDIENCE, this.config.visitorTtlSeconds);
+  issueVisitor(projectId: string, userId: string): IssuedToken {
+    return this.sign({ pid: projectId, vk: 'anonymous' }, userId, VISITOR_AUDIENCE, this.config.visitorTtlSeconds);
+  }
+
+  /**
+   * A verified visitor's token. `verifiedAt` is when the customer's own token was checked: it
+   * travels in the token (`vat`), so refreshes keep it, and no refresh reaches past
+   * `verifiedAt + verifiedSessionMaxAge`. A user the customer logged out or deleted thus stops
+   * being signed in here at the latest then, without the customer having to call us.
+   */
+  issueVerified(projectId: string, userId: string, verifiedAt: Date): IssuedToken {
+    const vat = Math.floor(verifiedAt.getTime() / 1000);
+    const now = Math.floor(Date.now() / 1000);
+    const sessionEnd = vat + this.config.verifiedSessionMaxAgeSeconds;
+    const ttl = Math.min(this.config.verifiedVisitorTtlSeconds, sessionEnd - now);
+    if (ttl <= 0)
+      throw unauthorized('The verified session is over; sign in again with a fresh token from your backend');
+    return this.sign({ pid: projectId, vk: 'verified', vat }, userId, VISITOR_AUDIENCE, ttl);
   }
 
   issueAgent(agent: Agent): IssuedToken {
@@ -62,17 +78,24 @@ export class TokenService {
 
   verifyVisitor(token: string): VisitorPrincipal {
     const claims = this.verify(token, VISITOR_AUDIENCE);
-    const { sub, pid, vk, exp } = claims;
+    const { sub, pid, vk, exp, iat, vat } = claims;
     if (typeof sub !== 'string' || typeof pid !== 'string' || (vk !== 'anonymous' && vk !== 'verified') || !exp) {
       throw unauthorized('Malformed token');
     }
-    return {
+    const principal: VisitorPrincipal = {
       kind: 'visitor',
       projectId: pid,
       userId: sub,
       visitorKind: vk,
       expiresAt: new Date(exp * 1000),
     };
+    if (vk === 'verified') {
+      // Tokens issued before `vat` existed count from their own issue time.
+      const verifiedAt = typeof vat === 'number' ? vat : typeof iat === 'number' ? iat : undefined;
+      if (verifiedAt === undefined) throw unauthorized('Malformed token');
+      principal.verifiedAt = new Date(verifiedAt * 1000);
+    }
+    return principal;
   }
 
   verifyAgent(token: string): AgentPrincipal {
@@ -97,7 +120,12 @@ export class TokenService {
     return this.verifyVisitor(token);
   }
 
-  private sign(claims: Record<string, string>, subject: string, audience: string, ttlSeconds: number): IssuedToken {
+  private sign(
+    claims: Record<string, string | number>,
+    subject: string,
+    audience: string,
+    ttlSeconds: number,
+  ): IssuedToken {
     const now = Math.floor(Date.now() / 1000);
     const exp = now + ttlSeconds;
     const token = jwt.sign({ ...claims, iat: now, exp }, this.signingKey, {

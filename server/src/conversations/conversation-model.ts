@@ -15,6 +15,11 @@ export interface ConversationDoc {
   attributes: Record<string, AttributeValue>;
   /** The visitor's idempotency key for `conversation:start`. */
   requestId?: string;
+  /**
+   * `false` from the insert until the conversation was counted on its lead and announced; absent
+   * after. A retried start that finds `false` finishes the job (see ConversationService.announce).
+   */
+  announced?: boolean;
   createdAt: Date;
   updatedAt: Date;
   closedAt?: Date;
@@ -43,6 +48,7 @@ const conversationSchema = new Schema<ConversationDoc>(
     lastSeq: { type: Number, default: 0 },
     attributes: { type: Schema.Types.Mixed, default: {} },
     requestId: String,
+    announced: Boolean,
     createdAt: { type: Date, required: true },
     updatedAt: { type: Date, required: true },
     closedAt: Date,
@@ -57,11 +63,12 @@ conversationSchema.index(
 );
 // A visitor's own conversations, newest first.
 conversationSchema.index({ projectId: 1, userId: 1, updatedAt: -1 });
-// A contact's conversations, newest first.
-conversationSchema.index({ projectId: 1, leadId: 1, createdAt: -1 });
-// The agents' inbox by status.
-conversationSchema.index({ projectId: 1, status: 1, updatedAt: -1 });
-conversationSchema.index({ projectId: 1, updatedAt: -1 });
+// A contact's conversations, newest first (the contact detail; merges and erasures by lead).
+conversationSchema.index({ projectId: 1, leadId: 1, createdAt: -1, _id: -1 });
+// The agents' inbox, all or by status, most recently active first; `_id` breaks ties so that pages
+// come off the index in order.
+conversationSchema.index({ projectId: 1, status: 1, updatedAt: -1, _id: -1 });
+conversationSchema.index({ projectId: 1, updatedAt: -1, _id: -1 });
 
 export type ConversationModel = Model<ConversationDoc>;
 

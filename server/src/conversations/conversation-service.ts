@@ -4,6 +4,7 @@ import { isDuplicateKeyError, notFound } from '../errors';
 import type { EventBus } from '../infra/event-bus';
 import { newId } from '../infra/ids';
 import { rawCollection } from '../infra/raw-collection';
+import type { LeadDoc } from '../leads/lead-model';
 import type { LeadService } from '../leads/lead-service';
 import { toLead } from '../leads/lead-view';
 import type { MessageService } from '../messages/message-service';
@@ -20,6 +21,11 @@ export interface StartInput {
   text?: string;
   clientMessageId?: string;
   attributes?: Attributes;
+}
+
+export interface StartOptions {
+  /** Runs after the input's own checks and before anything is written (rate limits); may throw. */
+  beforeCreate?: () => Promise<void>;
 }
 
 export interface StartResult {
@@ -44,7 +50,14 @@ export class ConversationService {
     private readonly bus: EventBus,
   ) {}
 
-  async start(actor: VisitorActor, input: StartInput): Promise<StartResult> {
+  /**
+   * Starts a conversation, with its first message when `text` is given. Everything that can refuse
+   * the request (the text's length, `beforeCreate`'s rate limits) runs before anything is written,
+   * so a refused start leaves nothing behind.
+   */
+  async start(actor: VisitorActor, input: StartInput, options: StartOptions = {}): Promise<StartResult> {
+    if (input.text !== undefined) this.messages.assertText(input.text);
+    await options.beforeCreate?.();
     const { lead } = await this.leads.resolveForUser(actor.projectId, actor.userId, actor.visitorKind);
     const now = new Date();
     const attributes: Attributes = {};
@@ -61,6 +74,7 @@ export class ConversationService {
       attributes,
       createdAt: now,
       updatedAt: now,
+      announced: false,
       ...(input.requestId ? { requestId: input.requestId } : {}),
     };
 
@@ -83,17 +97,8 @@ export class ConversationService {
       created = false;
     }
 
-    if (created) {
-      await this.leads.countConversation(lead._id);
-      const leadView = toLead({
-        ...lead,
-        conversationCount: lead.conversationCount + 1,
-      });
-      this.bus.publish('conversation.created', {
-        conversation: toConversation(conversation),
-        lead: leadView,
-      });
-    }
+    // A retry finishes what a start cut short by a crash (stored, never counted or announced).
+    if (conversation.announced === false) await this.announce(conversation, lead);
 
     if (input.text === undefined) return { conversation: toConversation(conversation), created };
 
@@ -110,6 +115,25 @@ export class ConversationService {
       message: sent.message,
       created,
     };
+  }
+
+  /**
+   * Counts the conversation on its lead and publishes `conversation.created`, once, whoever gets
+   * here: the start itself, or retries racing it after it stalled or crashed. The count is a
+   * recount, so doing it twice is harmless; the announcement is claimed by clearing the
+   * `announced: false` marker, which only one caller can do.
+   */
+  private async announce(conversation: ConversationDoc, lead: LeadDoc): Promise<void> {
+    const conversationCount = await this.leads.recountConversations(conversation.projectId, lead._id);
+    const claimed = await this.conversations
+      .updateOne({ _id: conversation._id, announced: false }, { $unset: { announced: '' } })
+      .exec();
+    if (claimed.modifiedCount !== 1) return;
+    delete conversation.announced;
+    this.bus.publish('conversation.created', {
+      conversation: toConversation(conversation),
+      lead: toLead({ ...lead, conversationCount: Math.max(lead.conversationCount, conversationCount) }),
+    });
   }
 
   async listForVisitor(actor: VisitorActor): Promise<Conversation[]> {

@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Request, RequestHandler, Response } from 'express';
 import type { AgentPrincipal, Principal, VisitorPrincipal } from '../auth/principal';
+import type { AgentService } from '../agents/agent-service';
 import type { TokenService } from '../auth/token-service';
 import { AppError, forbidden, unauthorized } from '../errors';
 
@@ -49,6 +50,7 @@ function requireToken(req: Request): string {
 export class HttpAuth {
   constructor(
     private readonly tokens: TokenService,
+    private readonly agents: AgentService,
     private readonly adminToken: string | undefined,
   ) {}
 
@@ -60,14 +62,19 @@ export class HttpAuth {
     next();
   };
 
-  /** An agent token whose project is the `:projectId` of the path. */
-  readonly requireProjectAgent: RequestHandler = (req, res, next) => {
+  /**
+   * An agent token whose project is the `:projectId` of the path, of an agent that still exists
+   * (a removed agent's unexpired tokens stop working; see AgentService.remove).
+   */
+  readonly requireProjectAgent: RequestHandler = async (req, res, next) => {
     const principal = this.verifyAny(requireToken(req));
     if (principal.kind !== 'agent') throw forbidden('Only agents may use this endpoint');
     const projectId = req.params['projectId'];
     if (projectId !== undefined && projectId !== principal.projectId) {
       throw forbidden('This token may not access this project');
     }
+    const agent = this.agents.peek(principal.agentId) ?? (await this.agents.getForToken(principal.agentId));
+    if (agent.projectId !== principal.projectId) throw unauthorized('Token and agent disagree');
     (res.locals as { principal?: Principal }).principal = principal;
     next();
   };

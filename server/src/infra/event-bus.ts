@@ -13,6 +13,7 @@ export interface DomainEvents {
   'conversation.created': { conversation: Conversation; lead: Lead };
   'conversation.updated': { conversation: Conversation };
   'message.created': { message: Message; conversation: Conversation };
+  'agent.removed': { projectId: string; agentId: string };
   typing: {
     projectId: string;
     /** The visitor whose conversation it is: their own sockets hear the agent typing. */

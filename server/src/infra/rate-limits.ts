@@ -26,6 +26,11 @@ export class RateLimit {
       throw error;
     }
   }
+
+  /** Gives back the point of an attempt that turned out fine (a successful login). */
+  async refund(key: string): Promise<void> {
+    await this.limiter.reward(key, 1);
+  }
 }
 
 export interface RateLimits {
@@ -35,6 +40,8 @@ export interface RateLimits {
   login: RateLimit;
   /** Messages per visitor (projectId:userId) or per agent. */
   messages: RateLimit;
+  /** New conversations per visitor. */
+  conversations: RateLimit;
   /** Any socket command per connection-owner, a ceiling against floods of cheap commands. */
   commands: RateLimit;
 }
@@ -63,6 +70,7 @@ export function createRateLimits(config: Config, redis?: Redis): RateLimits {
     anonymousSignIn: make('anonymous', config.rateLimits.anonymousPerMinute, 'sign-ins'),
     login: make('login', config.rateLimits.loginPerMinute, 'login attempts'),
     messages: make('messages', config.rateLimits.messagesPerMinute, 'messages'),
+    conversations: make('conversations', config.rateLimits.conversationsPerMinute, 'new conversations'),
     commands: make('commands', config.rateLimits.commandsPerMinute, 'requests'),
   };
 }

@@ -1,39 +1,67 @@
 import { notFound } from '../errors';
-import type { ConversationModel } from '../conversations/conversation-model';
+import type { ConversationDoc, ConversationModel } from '../conversations/conversation-model';
 import type { EventBus } from '../infra/event-bus';
+import type { LeaseLocks } from '../infra/lease-lock';
 import type { MessageModel } from '../messages/message-model';
+import { CONTACT_LOCK, contactLockName } from './lead-merge';
 import type { LeadDoc, LeadModel } from './lead-model';
+import { toLead } from './lead-view';
 
 /**
  * Right to erasure: a lead goes with its conversations, their messages, and the leads that were
  * merged into it (they still hold the profile they had and the user ids that resolve to it).
  * Children are deleted before parents, so a crash half-way leaves the lead in place and repeating
- * the request finishes the job.
+ * the request finishes the job. Runs under the project's contacts lock, so no merge moves
+ * conversations in or out while they are being found and deleted.
  */
 export class LeadErasure {
   constructor(
     private readonly leads: LeadModel,
     private readonly conversations: ConversationModel,
     private readonly messages: MessageModel,
+    private readonly locks: LeaseLocks,
     private readonly bus: EventBus,
   ) {}
 
   async erase(projectId: string, leadId: string): Promise<void> {
+    await this.locks.withLock(contactLockName(projectId), CONTACT_LOCK, () => this.eraseLocked(projectId, leadId));
+  }
+
+  private async eraseLocked(projectId: string, leadId: string): Promise<void> {
     const lead = await this.leads.findOne({ _id: leadId, projectId }).lean<LeadDoc>().exec();
     if (!lead) throw notFound('Lead');
     const leadIds = await this.withMergedAway(projectId, leadId);
     const userIds = await this.leads.distinct('userId', { _id: { $in: leadIds } }).exec();
 
-    // Conversations by lead, and by user: a conversation a merged-away visitor started mid-merge
-    // may still point at its old lead id.
+    // Conversations by lead, and by user: a merged-away visitor's conversations live on under the
+    // lead it was merged into (erasing that visitor takes them out of it), and one it started
+    // mid-merge may still point at its old lead id.
     const conversationFilter = { projectId, $or: [{ leadId: { $in: leadIds } }, { userId: { $in: userIds } }] };
-    const conversationIds = (await this.conversations.distinct('_id', conversationFilter).exec()) as string[];
+    const doomed = await this.conversations
+      .find(conversationFilter)
+      .select({ _id: 1, leadId: 1 })
+      .lean<Pick<ConversationDoc, '_id' | 'leadId'>[]>()
+      .exec();
+    const conversationIds = doomed.map((c) => c._id);
+    // Leads that keep living but lose conversations: the one a merged-away lead was merged into.
+    const survivors = [...new Set(doomed.map((c) => c.leadId))].filter((id) => !leadIds.includes(id));
     await this.messages.deleteMany({ conversationId: { $in: conversationIds } }).exec();
     await this.conversations.deleteMany({ _id: { $in: conversationIds } }).exec();
     await this.leads.deleteMany({ _id: { $in: leadIds.filter((id) => id !== leadId) }, projectId }).exec();
     await this.leads.deleteOne({ _id: leadId, projectId }).exec();
 
     this.bus.publish('lead.deleted', { projectId, leadId, userIds: userIds as string[] });
+    for (const survivorId of survivors) await this.recount(projectId, survivorId);
+  }
+
+  /** A survivor's count goes down: set outright, and tell the consoles. */
+  private async recount(projectId: string, leadId: string): Promise<void> {
+    const conversationCount = await this.conversations.countDocuments({ projectId, leadId }).exec();
+    const after = await this.leads
+      .findOneAndUpdate({ _id: leadId, projectId }, { $set: { conversationCount } }, { returnDocument: 'after' })
+      .lean<LeadDoc>()
+      .exec();
+    if (after) this.bus.publish('lead.updated', { lead: toLead(after), changes: ['conversationCount'] });
   }
 
   /** The lead and every lead merged into it, directly or through a chain. */

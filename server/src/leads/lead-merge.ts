@@ -1,9 +1,11 @@
 import type { AttributeValue, Lead } from '@parley/protocol';
 import { AppError, notFound } from '../errors';
-import type { ConversationModel } from '../conversations/conversation-model';
+import type { ConversationDoc, ConversationModel } from '../conversations/conversation-model';
+import { toConversation } from '../conversations/conversation-view';
 import type { EventBus } from '../infra/event-bus';
+import type { LeaseLocks } from '../infra/lease-lock';
 import type { LeadDoc, LeadModel } from './lead-model';
-import type { ProfilePatch } from './lead-profile';
+import { assertWithinLimits, type ProfilePatch } from './lead-profile';
 import type { LeadService } from './lead-service';
 import { toLead } from './lead-view';
 
@@ -32,20 +34,29 @@ export function mergedProfile(target: LeadDoc, sources: LeadDoc[]): ProfilePatch
   return patch;
 }
 
+/** Merges and erasures of one project take turns; a crashed holder keeps others out this long. */
+export const CONTACT_LOCK = { leaseMs: 60_000, waitMs: 10_000 };
+export const contactLockName = (projectId: string) => `contacts:${projectId}`;
+
 /**
- * Merging leads, without transactions: every step is idempotent and the sources are marked merged
- * last, so a merge that crashed half-way is finished by repeating the same request.
- * 1. re-point the sources' conversations to the target;
- * 2. fill the target's empty fields from the sources (compare-and-set);
- * 3. mark the sources `mergedInto` (they leave searches; their users resolve to the target);
- * 4. sweep conversations again, for any a source's visitor started during the merge;
- * 5. recount the target's conversations.
+ * Merging leads, without transactions. Merges (and erasures) of one project run one at a time
+ * under a lease lock, so two merges can never cross (A into B while B goes into A) and the checks
+ * below still hold when the writes happen. Every step is idempotent and the sources are marked
+ * merged last, so a merge that crashed half-way is finished by repeating the same request:
+ * 1. check everything, including the merged profile's limits, before writing anything;
+ * 2. re-point the sources' conversations to the target;
+ * 3. fill the target's empty fields from the sources (compare-and-set);
+ * 4. mark the sources `mergedInto`, and re-point leads that were merged into a source, so that no
+ *    chain of merges is ever longer than one hop;
+ * 5. sweep conversations again, for any a source's visitor started during the merge;
+ * 6. recount the target's conversations.
  */
 export class LeadMerge {
   constructor(
     private readonly leads: LeadModel,
     private readonly conversations: ConversationModel,
     private readonly leadService: LeadService,
+    private readonly locks: LeaseLocks,
     private readonly bus: EventBus,
   ) {}
 
@@ -55,6 +66,12 @@ export class LeadMerge {
       throw new AppError('BAD_REQUEST', 'A lead cannot be merged into itself', {
         fields: [{ field: 'sourceLeadIds', message: 'contains the target lead' }],
       });
+    return this.locks.withLock(contactLockName(projectId), CONTACT_LOCK, () =>
+      this.mergeLocked(projectId, targetId, ids),
+    );
+  }
+
+  private async mergeLocked(projectId: string, targetId: string, ids: string[]): Promise<Lead> {
     const target = await this.leadService.getDoc(projectId, targetId);
     if (target.mergedInto)
       throw new AppError('CONFLICT', 'The target lead was itself merged into another lead', {
@@ -69,27 +86,49 @@ export class LeadMerge {
     if (elsewhere) throw new AppError('CONFLICT', `Lead ${elsewhere._id} was already merged into another lead`);
     // Keep the caller's order: it decides which source fills an empty field first.
     const ordered = ids.map((id) => sources.find((s) => s._id === id)).filter((s): s is LeadDoc => s !== undefined);
+    const patch = mergedProfile(target, ordered);
+    // Refuse a merge whose result would be too large before anything moved.
+    assertWithinLimits({
+      attributes: { ...target.attributes, ...patch.attributes },
+      tags: patch.tags ?? target.tags,
+    });
 
-    await this.repointConversations(projectId, targetId, ids);
-    const merged = await this.leadService.applyPatch(target, mergedProfile(target, ordered));
+    const moved = await this.repointConversations(projectId, targetId, ids);
+    const merged = await this.leadService.applyPatch(target, patch);
     await this.leads
       .updateMany(
         { _id: { $in: ids }, projectId },
         { $set: { mergedInto: targetId, updatedAt: new Date() }, $inc: { rev: 1 } },
       )
       .exec();
-    await this.repointConversations(projectId, targetId, ids);
+    await this.leads
+      .updateMany({ projectId, mergedInto: { $in: ids } }, { $set: { mergedInto: targetId }, $inc: { rev: 1 } })
+      .exec();
+    moved.push(...(await this.repointConversations(projectId, targetId, ids)));
     const conversationCount = await this.conversations.countDocuments({ projectId, leadId: targetId }).exec();
     await this.leads.updateOne({ _id: targetId }, { $set: { conversationCount } }).exec();
 
     const lead = toLead({ ...merged, conversationCount });
     this.bus.publish('lead.merged', { lead, mergedLeadIds: ids });
+    // Consoles that show these conversations learn their new contact without reloading.
+    for (const conversation of moved) {
+      this.bus.publish('conversation.updated', { conversation: toConversation({ ...conversation, leadId: targetId }) });
+    }
     return lead;
   }
 
-  private async repointConversations(projectId: string, targetId: string, sourceIds: string[]): Promise<void> {
+  /** Moves the sources' conversations to the target; returns them as they were. */
+  private async repointConversations(
+    projectId: string,
+    targetId: string,
+    sourceIds: string[],
+  ): Promise<ConversationDoc[]> {
+    const filter = { projectId, leadId: { $in: sourceIds } };
+    const moving = await this.conversations.find(filter).lean<ConversationDoc[]>().exec();
+    if (moving.length === 0) return [];
     await this.conversations
-      .updateMany({ projectId, leadId: { $in: sourceIds } }, { $set: { leadId: targetId } })
+      .updateMany({ projectId, _id: { $in: moving.map((c) => c._id) } }, { $set: { leadId: targetId } })
       .exec();
+    return moving;
   }
 }

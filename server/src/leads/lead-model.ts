@@ -27,6 +27,11 @@ export interface LeadDoc {
   updatedAt: Date;
   lastSeenAt?: Date;
   mergedInto?: string;
+  /**
+   * Profile fields a verified sign-in's token set (`email`, `attributes.plan`…): the customer
+   * vouches for them, so the visitor may not change them. Internal, never sent to clients.
+   */
+  verifiedFields?: string[];
 }
 
 const leadSchema = new Schema<LeadDoc>(
@@ -52,6 +57,7 @@ const leadSchema = new Schema<LeadDoc>(
     updatedAt: { type: Date, required: true },
     lastSeenAt: Date,
     mergedInto: String,
+    verifiedFields: { type: [String], default: undefined },
   },
   // Timestamps are set by the service: `updatedAt` must move only when a field really changed.
   { versionKey: false, minimize: false },
@@ -64,8 +70,13 @@ leadSchema.index({ projectId: 1, email: 1 });
 // Prefix search over names, email and phone.
 leadSchema.index({ projectId: 1, searchKeys: 1 });
 leadSchema.index({ projectId: 1, tags: 1 });
-// The default listing: most recently changed first.
-leadSchema.index({ projectId: 1, updatedAt: -1 });
+// The default listing: most recently changed first, `_id` breaking ties, so pages come straight
+// off the index in order (no in-memory sort of a whole project).
+leadSchema.index({ projectId: 1, updatedAt: -1, _id: -1 });
+// The CSV export: oldest first, streamed in index order.
+leadSchema.index({ projectId: 1, createdAt: 1, _id: 1 });
+// Merges and erasures find the leads merged into a lead.
+leadSchema.index({ projectId: 1, mergedInto: 1 }, { sparse: true });
 
 export type LeadModel = Model<LeadDoc>;
 

@@ -1,4 +1,5 @@
-import type { AttributeValue, LeadField } from '@parley/protocol';
+import { LIMITS, type AttributeValue, type LeadField } from '@parley/protocol';
+import { AppError } from '../errors';
 import type { LeadDoc } from './lead-model';
 
 /**
@@ -94,6 +95,8 @@ export function diffProfile(before: LeadDoc, patch: ProfilePatch, now: Date): Pr
     }
   }
 
+  assertWithinLimits(after);
+
   if (changes.length > 0) {
     after.searchKeys = searchKeysOf(after);
     $set['searchKeys'] = after.searchKeys;
@@ -117,4 +120,56 @@ export function initialProfile(patch: ProfilePatch): Partial<LeadDoc> {
   doc.tags = [...new Set(patch.tags ?? [])];
   doc.searchKeys = searchKeysOf(doc);
   return doc;
+}
+
+/**
+ * The per-request schema bounds each input; this bounds the stored result, which many requests
+ * (or a merge) could otherwise grow without end towards MongoDB's 16 MB document limit.
+ */
+export function assertWithinLimits(lead: Pick<LeadDoc, 'attributes' | 'tags'>): void {
+  const fields: { field: string; message: string }[] = [];
+  const attributeCount = Object.keys(lead.attributes).length;
+  if (attributeCount > LIMITS.attributesMax) {
+    fields.push({
+      field: 'attributes',
+      message: `the contact would have ${attributeCount} attributes; at most ${LIMITS.attributesMax} are kept (remove some with null)`,
+    });
+  }
+  if (lead.tags.length > LIMITS.tagsMax) {
+    fields.push({
+      field: 'tags',
+      message: `the contact would have ${lead.tags.length} tags; at most ${LIMITS.tagsMax}`,
+    });
+  }
+  if (fields.length > 0) throw new AppError('BAD_REQUEST', 'The contact would exceed its limits', { fields });
+}
+
+/** How a profile field is named in `verifiedFields`: `email`, or `attributes.plan` for one attribute. */
+export function profileFieldsOf(patch: ProfilePatch): string[] {
+  const fields: string[] = SCALAR_FIELDS.filter((field) => patch[field] !== undefined);
+  for (const key of Object.keys(patch.attributes ?? {})) fields.push(`attributes.${key}`);
+  return fields;
+}
+
+/**
+ * A verified visitor's profile fields that the customer's token vouched for are the customer's to
+ * change, not the visitor's: otherwise anyone signed in could make agents see another email under
+ * a "verified" contact. Re-submitting the same value is fine (a pre-chat form shown anyway).
+ */
+export function assertVisitorMayChange(lead: LeadDoc, patch: ProfilePatch): void {
+  const vouched = new Set(lead.verifiedFields ?? []);
+  if (vouched.size === 0) return;
+  const refused: string[] = [];
+  for (const field of SCALAR_FIELDS) {
+    const value = patch[field];
+    if (value !== undefined && vouched.has(field) && value !== (lead[field] ?? null)) refused.push(field);
+  }
+  for (const [key, value] of Object.entries(patch.attributes ?? {})) {
+    if (vouched.has(`attributes.${key}`) && value !== (lead.attributes[key] ?? null)) refused.push(`attributes.${key}`);
+  }
+  if (refused.length > 0) {
+    throw new AppError('FORBIDDEN', 'These fields come from your verified sign-in and cannot be changed here', {
+      fields: refused.map((field) => ({ field, message: 'set by the verified sign-in' })),
+    });
+  }
 }

@@ -1,6 +1,14 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { Router } from 'express';
 import type { LeadDetailResponse, LeadMergedResponse } from '@parley/protocol';
-import { leadCreateSchema, leadListQuerySchema, leadMergeSchema, leadPatchSchema } from '@parley/protocol/schemas';
+import {
+  leadCreateSchema,
+  leadExportQuerySchema,
+  leadListQuerySchema,
+  leadMergeSchema,
+  leadPatchSchema,
+} from '@parley/protocol/schemas';
 import type { ConversationModel, ConversationDoc } from '../conversations/conversation-model';
 import { toConversation } from '../conversations/conversation-view';
 import type { HttpAuth } from '../http/http-auth';
@@ -37,29 +45,29 @@ export function leadRoutes({ auth, logger, leads, search, merge, erasure, conver
 
   // Before `/:leadId`, which would otherwise take "export.csv" for an id.
   router.get(`${base}/export.csv`, async (req, res) => {
-    const query = parseInput(leadListQuerySchema, req.query);
+    const query = parseInput(leadExportQuerySchema, req.query);
     res.status(200);
     res.setHeader('Content-Type', 'text/csv; charset=utf-8');
     res.setHeader('Content-Disposition', 'attachment; filename="contacts.csv"');
     res.setHeader('Cache-Control', 'no-store');
-    res.write(csvHeader());
     const cursor = search.cursor(param(req, 'projectId'), query);
-    let aborted = false;
-    req.on('close', () => (aborted = !res.writableFinished));
-    try {
-      for await (const doc of cursor) {
-        if (aborted) break;
-        // Respect backpressure: never hold more than one socket buffer of rows in memory.
-        if (!res.write(csvRow(toLead(doc)))) await new Promise((resolve) => res.once('drain', resolve));
+    async function* rows() {
+      try {
+        yield csvHeader();
+        for await (const doc of cursor) yield csvRow(toLead(doc));
+      } finally {
+        await cursor.close().catch(() => undefined);
       }
+    }
+    // pipeline() waits for the socket to drain between rows (nothing is buffered beyond one socket
+    // buffer) and, when the client goes away, ends the generator, which closes the cursor.
+    try {
+      await pipeline(Readable.from(rows()), res);
     } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE') return;
       logger.error({ err: error }, 'contacts export failed part-way');
       res.destroy();
-      return;
-    } finally {
-      await cursor.close().catch(() => undefined);
     }
-    res.end();
   });
 
   router.post(base, async (req, res) => {

@@ -1,10 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import type { Lead, LeadKind } from '@parley/protocol';
 import { AppError, isDuplicateKeyError, notFound } from '../errors';
+import type { ConversationModel } from '../conversations/conversation-model';
 import type { EventBus } from '../infra/event-bus';
 import { newId } from '../infra/ids';
 import type { LeadDoc, LeadModel } from './lead-model';
-import { diffProfile, initialProfile, type ProfilePatch } from './lead-profile';
+import {
+  assertVisitorMayChange,
+  diffProfile,
+  initialProfile,
+  profileFieldsOf,
+  type ProfilePatch,
+} from './lead-profile';
 import { toLead } from './lead-view';
 
 /** How far `mergedInto` links are followed; a longer chain means corrupted data, not a real merge. */
@@ -18,6 +25,19 @@ export interface ResolvedLead {
 }
 
 /**
+ * Who a profile change comes from: the visitor (pre-chat form), the customer's backend (claims of
+ * a verified token, which the visitor may not change afterwards) or an agent.
+ */
+export type ProfileSource = 'visitor' | 'customer' | 'agent';
+
+export interface PatchOptions {
+  /** Checked against the current lead before each write attempt; throws to refuse. */
+  guard?: (lead: LeadDoc) => void;
+  /** Fields to record as vouched for by the customer (see `LeadDoc.verifiedFields`). */
+  vouch?: string[];
+}
+
+/**
  * Leads ("contacts"): one per user of a project. Creation is an upsert on the unique
  * `(projectId, userId)` index, never find-then-create, so racing tabs make one lead. Profile changes
  * are compare-and-set on `rev`, so racing submissions never interleave and an identical submission
@@ -26,6 +46,7 @@ export interface ResolvedLead {
 export class LeadService {
   constructor(
     private readonly leads: LeadModel,
+    private readonly conversations: ConversationModel,
     private readonly bus: EventBus,
   ) {}
 
@@ -38,15 +59,19 @@ export class LeadService {
     userId: string,
     kind: LeadKind,
     profile?: ProfilePatch,
+    source: ProfileSource = 'visitor',
   ): Promise<ResolvedLead> {
-    const { lead, created } = await this.upsert(projectId, userId, kind, profile);
+    const vouch = profile && source === 'customer' ? profileFieldsOf(profile) : undefined;
+    const { lead, created } = await this.upsert(projectId, userId, kind, profile, vouch);
     if (created) {
       this.bus.publish('lead.created', { lead: toLead(lead) });
       return { lead, created };
     }
     const target = await this.followMerges(lead);
-    if (profile) return { lead: await this.applyPatch(target, profile), created: false };
-    return { lead: target, created: false };
+    if (!profile) return { lead: target, created: false };
+    const options: PatchOptions =
+      source === 'visitor' ? { guard: (current) => assertVisitorMayChange(current, profile) } : vouch ? { vouch } : {};
+    return { lead: await this.applyPatch(target, profile, options), created: false };
   }
 
   /** The lead of a user if it has one, following merges; never creates. */
@@ -77,7 +102,7 @@ export class LeadService {
 
   /** A contact an agent adds by hand: it has no visitor behind it yet, so it gets a minted user id. */
   async createManual(projectId: string, profile: ProfilePatch): Promise<Lead> {
-    const { lead } = await this.resolveForUser(projectId, randomUUID(), 'manual', profile);
+    const { lead } = await this.resolveForUser(projectId, randomUUID(), 'manual', profile, 'agent');
     return toLead(lead);
   }
 
@@ -87,8 +112,14 @@ export class LeadService {
     if (lead) await this.leads.updateOne({ _id: lead._id }, { $set: { lastSeenAt: new Date() } }).exec();
   }
 
-  async countConversation(leadId: string): Promise<void> {
-    await this.leads.updateOne({ _id: leadId }, { $inc: { conversationCount: 1 } }).exec();
+  /**
+   * Recounts a lead's conversations. `$max`, so that two racing recounts never leave the smaller
+   * (older) figure behind; merges and erasures, which can lower it, set it outright.
+   */
+  async recountConversations(projectId: string, leadId: string): Promise<number> {
+    const count = await this.conversations.countDocuments({ projectId, leadId }).exec();
+    await this.leads.updateOne({ _id: leadId }, { $max: { conversationCount: count } }).exec();
+    return count;
   }
 
   private async upsert(
@@ -96,6 +127,7 @@ export class LeadService {
     userId: string,
     kind: LeadKind,
     profile?: ProfilePatch,
+    vouch?: string[],
   ): Promise<ResolvedLead> {
     for (let attempt = 0; ; attempt++) {
       const now = new Date();
@@ -112,6 +144,7 @@ export class LeadService {
         createdAt: now,
         updatedAt: now,
         ...(profile ? initialProfile(profile) : {}),
+        ...(vouch && vouch.length > 0 ? { verifiedFields: vouch } : {}),
       };
       const { _id, projectId: _p, userId: _u, ...rest } = onInsert;
       try {
@@ -154,23 +187,27 @@ export class LeadService {
   }
 
   /** Compare-and-set on `rev`: re-read and re-diff when another writer got there first. */
-  async applyPatch(lead: LeadDoc, patch: ProfilePatch): Promise<LeadDoc> {
+  async applyPatch(lead: LeadDoc, patch: ProfilePatch, options: PatchOptions = {}): Promise<LeadDoc> {
     let before = lead;
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
+      options.guard?.(before);
       const diff = diffProfile(before, patch, new Date());
-      if (diff.changes.length === 0) return before;
-      const update: Record<string, unknown> = {
-        $set: diff.$set,
-        $inc: { rev: 1 },
-      };
+      const newlyVouched = (options.vouch ?? []).filter((f) => !(before.verifiedFields ?? []).includes(f));
+      if (diff.changes.length === 0 && newlyVouched.length === 0) return before;
+      const update: Record<string, unknown> = { $inc: { rev: 1 } };
+      if (Object.keys(diff.$set).length > 0) update['$set'] = diff.$set;
       if (Object.keys(diff.$unset).length > 0) update['$unset'] = diff.$unset;
+      if (newlyVouched.length > 0) update['$addToSet'] = { verifiedFields: { $each: newlyVouched } };
       const result = await this.leads.updateOne({ _id: before._id, rev: before.rev }, update).exec();
       if (result.matchedCount === 1) {
-        this.bus.publish('lead.updated', {
-          lead: toLead(diff.after),
-          changes: diff.changes,
-        });
-        return diff.after;
+        const after: LeadDoc = {
+          ...diff.after,
+          rev: before.rev + 1,
+          ...(newlyVouched.length > 0 ? { verifiedFields: [...(before.verifiedFields ?? []), ...newlyVouched] } : {}),
+        };
+        // Vouching for a value already there changes nothing anyone sees: no event.
+        if (diff.changes.length > 0) this.bus.publish('lead.updated', { lead: toLead(after), changes: diff.changes });
+        return after;
       }
       const fresh = await this.leads.findById(before._id).lean<LeadDoc>().exec();
       if (!fresh) throw notFound('Lead');

@@ -59,11 +59,18 @@ export class MessageService {
   }
 
   /** Call without awaiting anything first: the send's place in line is taken synchronously. */
+  /** The configured limit; the protocol schema only enforces the hard cap. */
+  assertText(text: string): void {
+    if (text.length > this.maxTextLength) {
+      throw new AppError('PAYLOAD_TOO_LARGE', `Message text is longer than ${this.maxTextLength} characters`);
+    }
+  }
+
   send(actor: Actor, input: SendInput, options: SendOptions = {}): Promise<SendResult> {
-    if (input.text.length > this.maxTextLength) {
-      return Promise.reject(
-        new AppError('PAYLOAD_TOO_LARGE', `Message text is longer than ${this.maxTextLength} characters`),
-      );
+    try {
+      this.assertText(input.text);
+    } catch (error) {
+      return Promise.reject(error);
     }
     return this.queue.run(
       input.conversationId,

@@ -150,7 +150,8 @@ export class MessageWriter {
       [...failed].map(async ([index, writeError]) => {
         const { send, conversation } = staged[index] as Staged;
         try {
-          if (writeError.code !== 11000) throw new AppError('INTERNAL', writeError.errmsg ?? 'write failed');
+          // The driver's message stays in the log (toAppError), never in the ack.
+          if (writeError.code !== 11000) throw new Error(`message insert failed: ${writeError.errmsg ?? 'unknown'}`);
           send.resolve(
             hitClientIdIndex(writeError)
               ? await this.existing(send, conversation)
@@ -206,11 +207,18 @@ export class MessageWriter {
   /**
    * One send on its own, for when the batch's seq was taken by another node: re-read the end of
    * the conversation and take the next seq, until one is free (or the retry was recognised).
+   *
+   * Messages stored past the conversation's recorded end belong to a writer that has not recorded
+   * them yet: one still at work on another node, or one that died between its insert and its
+   * conversation update. This writer's record moves the end past them, so it announces them too;
+   * otherwise a dead writer's message would never reach live listeners. (A live writer announces
+   * its own as well: in that race a message can be announced twice, never not at all. Listeners
+   * de-duplicate by seq, as the SDK does.)
    */
   async storeOne(actor: Actor, conversation: ConversationDoc, input: SendInput): Promise<SendResult> {
     for (let attempt = 0; attempt < MAX_SEQ_ATTEMPTS; attempt++) {
-      const seq = (await this.lastStoredSeq(conversation._id)) + 1;
-      const doc = newDoc(actor, input, conversation, seq);
+      const lastStored = await this.lastStoredSeq(conversation._id);
+      const doc = newDoc(actor, input, conversation, lastStored + 1);
       try {
         await rawCollection(this.messages).insertOne(doc);
       } catch (error) {
@@ -219,38 +227,54 @@ export class MessageWriter {
         if (existing) return { message: toMessage(existing), conversation, created: false };
         continue;
       }
+      const recordedEnd =
+        (await this.conversations.findById(conversation._id).select({ lastSeq: 1 }).lean<{ lastSeq: number }>().exec())
+          ?.lastSeq ?? conversation.lastSeq;
+      const unrecorded = await this.messages
+        .find({ conversationId: conversation._id, seq: { $gt: recordedEnd, $lt: doc.seq } })
+        .sort({ seq: 1 })
+        .lean<MessageDoc[]>()
+        .exec();
       const [updated] = await this.recordOnConversations([{ actor, conversation, doc }]);
+      const fresh = toConversation(updated as ConversationDoc);
+      for (const orphan of unrecorded)
+        this.bus.publish('message.created', { message: toMessage(orphan), conversation: fresh });
       const message = toMessage(doc);
-      this.bus.publish('message.created', { message, conversation: toConversation(updated as ConversationDoc) });
+      this.bus.publish('message.created', { message, conversation: fresh });
       return { message, conversation: updated as ConversationDoc, created: true };
     }
     throw new AppError('UNAVAILABLE', 'The conversation is too busy right now; try again');
   }
 
   /**
-   * Moves each conversation's end forward, in one bulk write. Per message two statements: the
-   * count, unconditional; and the end (lastSeq, lastMessage, updatedAt, reopening a closed
-   * conversation a visitor writes to), conditional on `lastSeq`, so that when nodes store out of
-   * order the newest message stays the conversation's `lastMessage`. When every conditional
+   * Moves each conversation's end forward, in one bulk write with one statement per message:
+   * `lastSeq`, `lastMessage`, `updatedAt` (and reopening a closed conversation a visitor writes
+   * to), conditional on `lastSeq` being behind, so that when nodes store out of order the newest
+   * message stays the conversation's `lastMessage`. `messageCount` is the number of messages,
+   * which with gapless seqs is the highest seq recorded, so it moves with `lastSeq` and recording a
+   * message twice (a retry finishing a crashed send) can never count it twice. When every
    * statement matched (always, on one node) the new state is known; otherwise the conversations
    * are read back.
    */
   private async recordOnConversations(entries: Entry[]): Promise<ConversationDoc[]> {
-    const operations: mongo.AnyBulkWriteOperation<ConversationDoc>[] = [];
     const reopening = entries.map(
       ({ actor, conversation }) => actor.role === 'visitor' && conversation.status === 'closed',
     );
-    entries.forEach(({ conversation, doc }, i) => {
+    const operations: mongo.AnyBulkWriteOperation<ConversationDoc>[] = entries.map(({ conversation, doc }, i) => {
       const lastMessage = { text: doc.text, senderRole: doc.sender.role, createdAt: doc.createdAt };
-      const set: Record<string, unknown> = { lastSeq: doc.seq, lastMessage, updatedAt: doc.createdAt };
+      const set: Record<string, unknown> = {
+        lastSeq: doc.seq,
+        messageCount: doc.seq,
+        lastMessage,
+        updatedAt: doc.createdAt,
+      };
       if (reopening[i]) set['status'] = conversation.assigneeId ? 'assigned' : 'open';
-      operations.push({ updateOne: { filter: { _id: conversation._id }, update: { $inc: { messageCount: 1 } } } });
-      operations.push({
+      return {
         updateOne: {
           filter: { _id: conversation._id, lastSeq: { $lt: doc.seq } },
           update: reopening[i] ? { $set: set, $unset: { closedAt: '' } } : { $set: set },
         },
-      });
+      };
     });
     const result = await rawCollection(this.conversations).bulkWrite(operations, { ordered: false });
     const allMatched = result.matchedCount === operations.length;
@@ -277,7 +301,7 @@ export class MessageWriter {
       const updated: ConversationDoc = {
         ...conversation,
         lastSeq: Math.max(conversation.lastSeq, doc.seq),
-        messageCount: conversation.messageCount + 1,
+        messageCount: Math.max(conversation.lastSeq, doc.seq),
         updatedAt: doc.createdAt,
         lastMessage: { text: doc.text, senderRole: doc.sender.role, createdAt: doc.createdAt },
       };

@@ -49,5 +49,15 @@ export function adminRoutes({ auth, projects, agents }: AdminRoutesDeps): Router
     res.status(201).json(body);
   });
 
+  router.get('/admin/projects/:projectId/agents', async (req, res) => {
+    const project = await projects.get(param(req, 'projectId'));
+    res.json({ items: await agents.listForProject(project.id) });
+  });
+
+  router.delete('/admin/projects/:projectId/agents/:agentId', async (req, res) => {
+    await agents.remove(param(req, 'projectId'), param(req, 'agentId'));
+    res.status(204).end();
+  });
+
   return router;
 }

@@ -60,9 +60,7 @@ export function setupAgentNamespace(io: Server, deps: AgentNamespaceDeps): Agent
       };
       const cached = agents.peek(principal.agentId);
       if (cached) return admit(cached);
-      return agents.get(principal.agentId).then(admit, () => {
-        throw unauthorized('Unknown agent');
-      });
+      return agents.getForToken(principal.agentId).then(admit);
     }),
   );
 
@@ -70,7 +68,7 @@ export function setupAgentNamespace(io: Server, deps: AgentNamespaceDeps): Agent
     const principal = socket.data.principal;
     metrics.connections.inc({ namespace: NAMESPACE });
     socket.on('disconnect', () => metrics.connections.dec({ namespace: NAMESPACE }));
-    void socket.join(rooms.project(principal.projectId));
+    void socket.join([rooms.project(principal.projectId), rooms.agent(principal.agentId)]);
     const expiry = closeOnExpiry(socket, principal.expiresAt);
 
     // The client asked to recover a session (it sent its previous session id) and the server could
@@ -107,9 +105,10 @@ export function setupAgentNamespace(io: Server, deps: AgentNamespaceDeps): Agent
       return { message };
     });
 
-    command('conversation:history', conversationHistorySchema, async (input) =>
-      messages.history(actor(), input.conversationId, input.afterSeq, input.limit),
-    );
+    command('conversation:history', conversationHistorySchema, async (input) => {
+      await rateLimits.commands.consume(rateKey());
+      return messages.history(actor(), input.conversationId, input.afterSeq, input.limit);
+    });
 
     command('typing', typingSchema, async (input) => {
       await rateLimits.commands.consume(rateKey());

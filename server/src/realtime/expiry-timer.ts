@@ -10,7 +10,8 @@ export class ExpiryTimer {
 
   constructor(
     private expiresAt: Date,
-    private readonly onExpire: () => void,
+    /** Gets the deadline that passed: the latest one `reset` set. */
+    private readonly onExpire: (expiresAt: Date) => void,
   ) {
     this.arm();
   }
@@ -29,11 +30,11 @@ export class ExpiryTimer {
     this.clear();
     const delay = this.expiresAt.getTime() - Date.now();
     if (delay <= 0) {
-      this.onExpire();
+      this.onExpire(this.expiresAt);
       return;
     }
     this.timer = setTimeout(
-      () => (delay > MAX_TIMEOUT_MS ? this.arm() : this.onExpire()),
+      () => (delay > MAX_TIMEOUT_MS ? this.arm() : this.onExpire(this.expiresAt)),
       Math.min(delay, MAX_TIMEOUT_MS),
     );
     // A pending expiry must not keep the process alive at shutdown.

@@ -7,8 +7,9 @@ import { ExpiryTimer } from './expiry-timer';
  * socket must not outlive it. `session:renew` moves the deadline with a fresh token.
  */
 export function closeOnExpiry(socket: Socket, expiresAt: Date): ExpiryTimer {
-  const timer = new ExpiryTimer(expiresAt, () => {
-    const event: SessionExpiringEvent = { expiresAt: expiresAt.toISOString() };
+  const timer = new ExpiryTimer(expiresAt, (deadline) => {
+    // The deadline that passed, which is the renewed one after a `session:renew`.
+    const event: SessionExpiringEvent = { expiresAt: deadline.toISOString() };
     socket.emit('session.expiring', event);
     socket.disconnect(true);
   });

@@ -49,4 +49,6 @@ export type AgentSocket = Socket<
 export const rooms = {
   project: (projectId: string) => `project:${projectId}`,
   user: (projectId: string, userId: string) => `user:${projectId}:${userId}`,
+  /** Every socket of one agent, so that removing the agent can close them on every node. */
+  agent: (agentId: string) => `agent:${agentId}`,
 };

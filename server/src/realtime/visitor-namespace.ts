@@ -13,7 +13,7 @@ import type { VisitorPrincipal } from '../auth/principal';
 import type { TokenService } from '../auth/token-service';
 import type { Actor } from '../conversations/actor';
 import type { ConversationService } from '../conversations/conversation-service';
-import { unauthorized } from '../errors';
+import { AppError, unauthorized } from '../errors';
 import type { Logger } from '../infra/logger';
 import type { Metrics } from '../infra/metrics';
 import type { RateLimits } from '../infra/rate-limits';
@@ -66,8 +66,11 @@ export function setupVisitorNamespace(io: Server, deps: VisitorNamespaceDeps): V
       };
       const cached = projects.peek(principal.projectId);
       if (cached) return admit(cached);
-      return projects.getCached(principal.projectId).then(admit, () => {
-        throw unauthorized('Unknown project');
+      // Only a project that does not exist refuses the token; a database that cannot answer right
+      // now is UNAVAILABLE, which clients retry instead of signing in again.
+      return projects.getCached(principal.projectId).then(admit, (error: unknown) => {
+        if (error instanceof AppError && error.code === 'NOT_FOUND') throw unauthorized('Unknown project');
+        throw error;
       });
     }),
   );
@@ -88,7 +91,13 @@ export function setupVisitorNamespace(io: Server, deps: VisitorNamespaceDeps): V
 
     command('conversation:start', conversationStartSchema, async (input) => {
       await rateLimits.commands.consume(rateKey());
-      const { conversation, message } = await conversations.start(actor(), input);
+      const { conversation, message } = await conversations.start(actor(), input, {
+        // A first message counts as a message: starting conversations must not bypass that limit.
+        beforeCreate: async () => {
+          await rateLimits.conversations.consume(rateKey());
+          if (input.text !== undefined) await rateLimits.messages.consume(rateKey());
+        },
+      });
       return message ? { conversation, message } : { conversation };
     });
 
@@ -102,17 +111,19 @@ export function setupVisitorNamespace(io: Server, deps: VisitorNamespaceDeps): V
     command('lead:update', leadUpdateSchema, async (input) => {
       await rateLimits.commands.consume(rateKey());
       const p = socket.data.principal;
-      const { lead } = await leads.resolveForUser(p.projectId, p.userId, p.visitorKind, input);
+      const { lead } = await leads.resolveForUser(p.projectId, p.userId, p.visitorKind, input, 'visitor');
       return { lead: toVisitorLeadView(toLead(lead)) };
     });
 
-    command('conversation:list', conversationListSchema, async () => ({
-      conversations: await conversations.listForVisitor(actor()),
-    }));
+    command('conversation:list', conversationListSchema, async () => {
+      await rateLimits.commands.consume(rateKey());
+      return { conversations: await conversations.listForVisitor(actor()) };
+    });
 
-    command('conversation:history', conversationHistorySchema, async (input) =>
-      messages.history(actor(), input.conversationId, input.afterSeq, input.limit),
-    );
+    command('conversation:history', conversationHistorySchema, async (input) => {
+      await rateLimits.commands.consume(rateKey());
+      return messages.history(actor(), input.conversationId, input.afterSeq, input.limit);
+    });
 
     command('typing', typingSchema, async (input) => {
       await rateLimits.commands.consume(rateKey());

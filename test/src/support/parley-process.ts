@@ -72,6 +72,7 @@ export async function startParley(options: StartOptions = {}): Promise<ParleyPro
     RATE_LIMIT_MESSAGES_PER_MINUTE: '100000',
     RATE_LIMIT_LOGIN_PER_MINUTE: '100000',
     RATE_LIMIT_COMMANDS_PER_MINUTE: '100000',
+    RATE_LIMIT_CONVERSATIONS_PER_MINUTE: '100000',
     ...(mongodbUri ? { MONGODB_URI: mongodbUri } : {}),
     ...options.env,
   };
