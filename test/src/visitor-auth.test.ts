@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import type { ErrorResponse, VisitorAuthResponse, WidgetConfig } from '@parley/protocol';
 import { startDatabase, type TestDatabase } from './support/database';
@@ -112,6 +113,26 @@ describe('visitor sign-in', () => {
         () => {
           const [, body] = valid.token.split('.');
           return `${Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url')}.${body}.`;
+        },
+      ],
+      [
+        // With the server's own kid, so that only the algorithm pinning can refuse it.
+        'alg none with a valid kid',
+        () => {
+          const decoded = jwt.decode(valid.token, { complete: true });
+          const header = { alg: 'none', typ: 'JWT', kid: decoded?.header.kid };
+          const [, body] = valid.token.split('.');
+          return `${Buffer.from(JSON.stringify(header)).toString('base64url')}.${body}.`;
+        },
+      ],
+      [
+        'HS512 with the right secret',
+        () => {
+          const decoded = jwt.decode(valid.token, { complete: true });
+          return jwt.sign(decoded?.payload as object, 'test-jwt-secret-0123456789abcdef0123456789', {
+            algorithm: 'HS512',
+            keyid: decoded?.header.kid ?? '',
+          });
         },
       ],
       [
@@ -322,6 +343,89 @@ describe('rate limits', () => {
       expect(statuses).toEqual([201, 201, 201, 429, 429]);
       expect(last?.body.error.code).toBe('RATE_LIMITED');
       expect(Number(last?.headers.get('retry-after'))).toBeGreaterThan(0);
+    } finally {
+      await server.stop();
+      server.cleanup();
+    }
+  });
+});
+
+describe('signing keys', () => {
+  it('signs and verifies with an ES256 key pair from the environment, and refuses HS256 tokens then', async () => {
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const server = await startParley({
+      env: {
+        JWT_ALGORITHM: 'ES256',
+        JWT_PRIVATE_KEY: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString().replace(/\n/g, '\\n'),
+        JWT_PUBLIC_KEY: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+      },
+    });
+    try {
+      const { project } = await createProject(server.url);
+      const visitor = await anonymousVisitor(server.url, project.id);
+      expect(jwt.decode(visitor.token, { complete: true })?.header.alg).toBe('ES256');
+      const socket = await connectVisitor(server.url, visitor.token);
+      socket.close();
+      // The same claims as HS256 with the old default secret: the algorithm is pinned.
+      const decoded = jwt.decode(visitor.token, { complete: true });
+      const hs = jwt.sign(decoded?.payload as object, 'test-jwt-secret-0123456789abcdef0123456789', {
+        algorithm: 'HS256',
+        keyid: decoded?.header.kid ?? '',
+      });
+      expect((await refusedHandshake(server.url, '/visitor', hs)).message).toBe('UNAUTHORIZED');
+    } finally {
+      await server.stop();
+      server.cleanup();
+    }
+  });
+
+  it('keeps tokens of the previous JWT_SECRET valid during a rotation, and only then', async () => {
+    const first = await startParley();
+    let token: string;
+    let projectId: string;
+    try {
+      projectId = (await createProject(first.url)).project.id;
+      token = (await anonymousVisitor(first.url, projectId)).token;
+    } finally {
+      await first.stop();
+    }
+    const previous = first.env['JWT_SECRET'] ?? '';
+    const rotated = await startParley({
+      dataDir: first.dataDir,
+      env: { ...first.env, JWT_SECRET: 'the-next-jwt-secret-0123456789abcdef012345', JWT_PREVIOUS_SECRET: previous },
+    });
+    try {
+      const refreshed = await client(rotated.url).post<VisitorAuthResponse>('/v1/auth/refresh', { token, body: {} });
+      expect(refreshed.status).toBe(200);
+      (await connectVisitor(rotated.url, refreshed.body.token)).close();
+    } finally {
+      await rotated.stop();
+    }
+    const done = await startParley({
+      dataDir: first.dataDir,
+      env: { ...first.env, JWT_SECRET: 'the-next-jwt-secret-0123456789abcdef012345' },
+    });
+    try {
+      expect((await refusedHandshake(done.url, '/visitor', token)).message).toBe('UNAUTHORIZED');
+    } finally {
+      await done.stop();
+      first.cleanup();
+    }
+  });
+
+  it("stops verifying a project's previous secret when its grace period ends", async () => {
+    const server = await startParley({ env: { SECRET_ROTATION_GRACE: '2s' } });
+    try {
+      const { project, secret } = await createProject(server.url);
+      const api = client(server.url);
+      await api.post(`/v1/admin/projects/${project.id}/secret/rotate`, { token: TEST_ADMIN_TOKEN });
+      const signIn = () =>
+        api.post(`/v1/projects/${project.id}/auth/verified`, {
+          body: { token: jwt.sign({ sub: 'graceful', exp: now() + 60 }, secret) },
+        });
+      expect((await signIn()).status).toBe(201);
+      await new Promise((r) => setTimeout(r, 2500));
+      expect((await signIn()).status).toBe(401);
     } finally {
       await server.stop();
       server.cleanup();

@@ -7,9 +7,17 @@ import type {
   MessageSendResult,
 } from '@parley/protocol';
 import { startDatabase, type TestDatabase } from './support/database';
-import { anonymousVisitor, createProject } from './support/fixtures';
+import { anonymousVisitor, createAgent, createProject } from './support/fixtures';
 import { startParley, type ParleyProcess } from './support/parley-process';
-import { command, connectVisitor, EventLog, ok, settle, type VisitorClientSocket } from './support/sockets';
+import {
+  command,
+  connectAgent,
+  connectVisitor,
+  EventLog,
+  ok,
+  settle,
+  type VisitorClientSocket,
+} from './support/sockets';
 
 describe('visitors chatting', () => {
   let database: TestDatabase;
@@ -91,16 +99,28 @@ describe('visitors chatting', () => {
     expect(started.conversation.leadId).toBe(lead?._id);
   });
 
-  it('changes nothing when the same form is submitted twice', async () => {
-    const { visitor, socket } = await browser();
-    const form = { fullname: 'Alan Turing', email: 'alan@example.com', attributes: { team: 'hut8' } };
-    await ok(socket, 'lead:update', form);
-    const before = await leads().findOne({ projectId, userId: visitor.user.id });
-    await settle(50);
-    await ok(socket, 'lead:update', form);
-    const after = await leads().findOne({ projectId, userId: visitor.user.id });
-    expect(after?.['updatedAt']).toEqual(before?.['updatedAt']);
-    expect(after?.['rev']).toBe(before?.['rev']);
+  it('changes nothing and announces nothing when the same form is submitted twice', async () => {
+    const agent = await createAgent(server.url, projectId);
+    const agentSocket = await connectAgent(server.url, agent.token);
+    const agentEvents = new EventLog(agentSocket);
+    try {
+      const { visitor, socket } = await browser();
+      const form = { fullname: 'Alan Turing', email: 'alan@example.com', attributes: { team: 'hut8' } };
+      await ok(socket, 'lead:update', form);
+      await agentEvents.wait('lead.created', (e: { lead: { userId: string } }) => e.lead.userId === visitor.user.id);
+      const before = await leads().findOne({ projectId, userId: visitor.user.id });
+      await settle(50);
+      agentEvents.clear();
+      // The same values again, the email typed differently: nothing to change.
+      await ok(socket, 'lead:update', { ...form, email: ' Alan@Example.COM ' });
+      const after = await leads().findOne({ projectId, userId: visitor.user.id });
+      expect(after?.['updatedAt']).toEqual(before?.['updatedAt']);
+      expect(after?.['rev']).toBe(before?.['rev']);
+      await settle();
+      expect(agentEvents.of('lead.updated')).toHaveLength(0);
+    } finally {
+      agentSocket.close();
+    }
   });
 
   it('makes a second lead for the same email in another browser', async () => {
