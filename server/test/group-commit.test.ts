@@ -12,7 +12,7 @@ async function until(condition: () => boolean): Promise<void> {
 }
 
 describe('GroupCommit', () => {
-  it('writes what arrives together as one batch, at most one request per key, keys in order', async () => {
+  it("writes what arrives together as one batch, each key's requests in order, never a key in two batches", async () => {
     const batches: number[][] = [];
     let release: () => void = () => undefined;
     const gate = new Promise<void>((resolve) => (release = resolve));
@@ -21,23 +21,47 @@ describe('GroupCommit', () => {
         batches.push(batch.map((r) => r.id));
         if (batches.length === 1) await gate;
       },
-      { maxBatch: 3, maxInFlight: 1 },
+      { maxBatch: 4, maxInFlight: 2 },
     );
     commit.submit({ key: 'a', id: 1 });
-    await new Promise((r) => setImmediate(r));
-    // While batch [1] is being written these wait, then go in batches of distinct keys.
+    await until(() => batches.length === 1);
+    // While batch [1] (key a) is being written, a second batch may start, but without key a.
     for (const [key, id] of [
       ['a', 2],
       ['b', 3],
       ['a', 4],
       ['c', 5],
-      ['d', 6],
+      ['b', 6],
     ] as const)
       commit.submit({ key, id });
+    await until(() => batches.length === 2);
+    expect(batches[1]).toEqual([3, 5, 6]);
     release();
     await until(() => batches.length === 3);
-    expect(batches).toEqual([[1], [2, 3, 5], [4, 6]]);
+    expect(batches[2]).toEqual([2, 4]);
     expect(commit.pending).toBe(0);
+  });
+
+  it('takes at most maxBatch, oldest first, and the rest in the next batch', async () => {
+    const batches: number[][] = [];
+    const commit = new GroupCommit<Request>(
+      async (batch) => {
+        batches.push(batch.map((r) => r.id));
+      },
+      { maxBatch: 2, maxInFlight: 1 },
+    );
+    for (const [key, id] of [
+      ['a', 1],
+      ['b', 2],
+      ['b', 3],
+      ['a', 4],
+    ] as const)
+      commit.submit({ key, id });
+    await until(() => batches.length === 2);
+    expect(batches).toEqual([
+      [1, 2],
+      [3, 4],
+    ]);
   });
 
   it('keeps going after a batch fails', async () => {

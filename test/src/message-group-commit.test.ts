@@ -116,6 +116,42 @@ describe('messages written in groups', () => {
     expect(agentEvents.of('message.created').length).toBe(before + 2);
   });
 
+  it('keeps the order when a retry of a stored message and new ones arrive together', async () => {
+    const { socket, conversationId } = await visitorWithConversation();
+    const first = await ok<MessageSendResult>(socket, 'message:send', {
+      conversationId,
+      clientMessageId: 'r1',
+      text: 'one',
+    });
+    const before = agentEvents.of('message.created').length;
+    // The retry fails its insert (its clientMessageId is stored): the new ones after it in the same
+    // batch must not keep the seqs they were given after it, or seq 2 would be a gap.
+    const [retry, second, third] = await Promise.all([
+      ok<MessageSendResult>(socket, 'message:send', { conversationId, clientMessageId: 'r1', text: 'one' }),
+      ok<MessageSendResult>(socket, 'message:send', { conversationId, clientMessageId: 'r2', text: 'two' }),
+      ok<MessageSendResult>(socket, 'message:send', { conversationId, clientMessageId: 'r3', text: 'three' }),
+    ]);
+    expect(retry.message).toEqual(first.message);
+    expect([second.message.seq, third.message.seq]).toEqual([2, 3]);
+    const stored = await messages().find({ conversationId }).sort({ seq: 1 }).toArray();
+    expect(stored.map((m) => [m['seq'], m['text']])).toEqual([
+      [1, 'one'],
+      [2, 'two'],
+      [3, 'three'],
+    ]);
+    expect(await conversations().findOne({ _id: conversationId as never })).toMatchObject({
+      lastSeq: 3,
+      messageCount: 3,
+    });
+    await waitFor(() => agentEvents.of('message.created').length >= before + 2);
+    await new Promise((r) => setTimeout(r, 100));
+    const heard = agentEvents
+      .of<{ message: Message }>('message.created')
+      .slice(before)
+      .map((e) => e.message.seq);
+    expect(heard).toEqual([2, 3]);
+  });
+
   it('settles each send of a group on its own: a bad one fails alone', async () => {
     const { socket, conversationId } = await visitorWithConversation();
     const other = await visitorWithConversation();

@@ -1,7 +1,6 @@
 import type { Message } from '@parley/protocol';
 import { AppError } from '../errors';
 import type { EventBus } from '../infra/event-bus';
-import { KeyedQueue } from '../infra/keyed-queue';
 import type { Actor } from '../conversations/actor';
 import { loadAccessibleConversation } from '../conversations/conversation-access';
 import type { ConversationModel } from '../conversations/conversation-model';
@@ -32,16 +31,15 @@ const MAX_IN_FLIGHT = 2;
 
 /**
  * Messages. Each conversation's messages are numbered 1, 2, 3… with no gap and no repeat:
- * - within a node, sends to one conversation run one at a time in arrival order (KeyedQueue);
- * - sends to different conversations are written together (group commit, see MessageWriter): a
- *   batch holds at most one send per conversation, so each one's seq is simply the next;
+ * - within a node, a conversation's sends are written in arrival order, one batch after another
+ *   (GroupCommit), so each batch numbers them on from where the previous one ended;
+ * - sends to many conversations are written together (group commit, see MessageWriter);
  * - across nodes, the unique `(conversationId, seq)` index arbitrates: a writer that lost the race
  *   for a seq re-reads the end of the conversation and takes the next one.
  * A retry with the same `clientMessageId` hits the other unique index and gets the stored message.
  * A message is acknowledged only after its insert returned.
  */
 export class MessageService {
-  private readonly queue = new KeyedQueue();
   private readonly writer: MessageWriter;
   private readonly commits: GroupCommit<PendingSend>;
 
@@ -72,19 +70,15 @@ export class MessageService {
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.queue.run(
-      input.conversationId,
-      () =>
-        new Promise<SendResult>((resolve, reject) =>
-          this.commits.submit({
-            key: input.conversationId,
-            actor,
-            input,
-            ...(options.beforeWrite ? { beforeWrite: options.beforeWrite } : {}),
-            resolve,
-            reject,
-          }),
-        ),
+    return new Promise<SendResult>((resolve, reject) =>
+      this.commits.submit({
+        key: input.conversationId,
+        actor,
+        input,
+        ...(options.beforeWrite ? { beforeWrite: options.beforeWrite } : {}),
+        resolve,
+        reject,
+      }),
     );
   }
 

@@ -37,15 +37,26 @@ export interface PendingSend {
   reject(error: unknown): void;
 }
 
-/** A message about to be recorded on its conversation. */
+/** The newest message of a conversation's group, to be recorded on the conversation. */
 interface Entry {
-  actor: Actor;
   conversation: ConversationDoc;
   doc: MessageDoc;
+  /** A visitor wrote to a closed conversation: it opens again. */
+  reopens: boolean;
 }
 
-interface Staged extends Entry {
+/** A send with its message, numbered, ready to insert. */
+interface Staged {
   send: PendingSend;
+  doc: MessageDoc;
+  /** Sends in the same batch with the same sender and clientMessageId: they get this one's result. */
+  twins: PendingSend[];
+}
+
+/** One conversation's sends in a batch, in arrival order, numbered from its recorded end. */
+interface Group {
+  conversation: ConversationDoc;
+  staged: Staged[];
 }
 
 /** The driver's per-statement error of an unordered insertMany. */
@@ -84,14 +95,17 @@ function newDoc(actor: Actor, input: SendInput, conversation: ConversationDoc, s
 }
 
 /**
- * Stores messages. The normal path writes a whole batch of sends (one per conversation, see
- * GroupCommit) with three round trips however large the batch: one read of the conversations, one
- * unordered insertMany, one bulk update of the conversations. Every send is settled only after
+ * Stores messages. The normal path writes a whole batch of sends (every waiting send of each
+ * conversation, see GroupCommit) with three round trips however large the batch: one read of the
+ * conversations, one unordered insertMany, one bulk update of the conversations. A conversation's
+ * sends in a batch take consecutive seqs after its recorded end. Every send is settled only after
  * its insert returned, and published only after its conversation was updated, exactly as one at a
- * time. Duplicates are left to the unique indexes, as before:
+ * time. Duplicates are left to the unique indexes:
  * - `(conversationId, sender.id, clientMessageId)`: a retry; the stored message is returned;
- * - `(conversationId, seq)`: another node took that seq; that send goes the one-at-a-time way,
- *   which re-reads the end of the conversation and takes the next seq.
+ * - `(conversationId, seq)`: another node took that seq.
+ * When a statement fails, that conversation's later messages of the batch would leave a gap: they
+ * are taken out again (never acknowledged or announced, so nobody was told of them) and, with the
+ * failed one, go the one-at-a-time way, which re-reads the end and takes the next seq each.
  */
 export class MessageWriter {
   constructor(
@@ -131,55 +145,101 @@ export class MessageWriter {
         }
       }),
     );
-    const staged: Staged[] = [];
+
+    const groups = new Map<string, Group>();
+    const byClientKey = new Map<string, Staged>();
     for (const entry of admitted) {
       if (!entry) continue;
       const { send, conversation } = entry;
-      staged.push({
-        send,
-        conversation,
-        actor: send.actor,
-        doc: newDoc(send.actor, send.input, conversation, conversation.lastSeq + 1),
+      let group = groups.get(conversation._id);
+      if (!group) groups.set(conversation._id, (group = { conversation, staged: [] }));
+      const clientKey = `${conversation._id}\0${senderOf(send.actor).id}\0${send.input.clientMessageId}`;
+      const first = byClientKey.get(clientKey);
+      if (first) {
+        first.twins.push(send);
+        continue;
+      }
+      const doc = newDoc(send.actor, send.input, conversation, conversation.lastSeq + 1 + group.staged.length);
+      const staged: Staged = { send, doc, twins: [] };
+      byClientKey.set(clientKey, staged);
+      group.staged.push(staged);
+    }
+    const all = [...groups.values()].flatMap((g) => g.staged);
+    if (all.length === 0) return;
+
+    const failures = await this.insertAll(all.map((s) => s.doc));
+    const failedDocs = new Map<MessageDoc, WriteErrorLike>();
+    failures.forEach((writeError, index) => failedDocs.set((all[index] as Staged).doc, writeError));
+
+    // Each conversation keeps the messages before its first failure; the rest are redone in order.
+    const kept: { group: Group; staged: Staged[] }[] = [];
+    const redo: { group: Group; staged: Staged[] }[] = [];
+    const takeBack: string[] = [];
+    for (const group of groups.values()) {
+      const firstFailed = group.staged.findIndex((s) => failedDocs.has(s.doc));
+      const cut = firstFailed === -1 ? group.staged.length : firstFailed;
+      if (cut > 0) kept.push({ group, staged: group.staged.slice(0, cut) });
+      if (cut < group.staged.length) {
+        const rest = group.staged.slice(cut);
+        redo.push({ group, staged: rest });
+        for (const s of rest) if (!failedDocs.has(s.doc)) takeBack.push(s.doc._id);
+      }
+    }
+    if (takeBack.length > 0) await this.messages.deleteMany({ _id: { $in: takeBack } }).exec();
+
+    const recorded = new Map<string, ConversationDoc>();
+    if (kept.length > 0) {
+      const updated = await this.recordOnConversations(
+        kept.map(({ group, staged }) => ({
+          conversation: group.conversation,
+          doc: (staged[staged.length - 1] as Staged).doc,
+          reopens: staged.some((s) => s.send.actor.role === 'visitor'),
+        })),
+      );
+      kept.forEach(({ group, staged }, i) => {
+        const conversation = updated[i] as ConversationDoc;
+        recorded.set(group.conversation._id, conversation);
+        const view = toConversation(conversation);
+        for (const s of staged) {
+          const message = toMessage(s.doc);
+          this.bus.publish('message.created', { message, conversation: view });
+          s.send.resolve({ message, conversation, created: true });
+          for (const twin of s.twins) twin.resolve({ message, conversation, created: false });
+        }
       });
     }
-    if (staged.length === 0) return;
 
-    const failed = await this.insertAll(staged);
-    const inserted = staged.filter((_, i) => !failed.has(i));
+    // The one-at-a-time way, conversations side by side, each conversation's sends in order.
     await Promise.all(
-      [...failed].map(async ([index, writeError]) => {
-        const { send, conversation } = staged[index] as Staged;
-        try {
-          // The driver's message stays in the log (toAppError), never in the ack.
-          if (writeError.code !== 11000) throw new Error(`message insert failed: ${writeError.errmsg ?? 'unknown'}`);
-          send.resolve(
-            hitClientIdIndex(writeError)
-              ? await this.existing(send, conversation)
-              : await this.storeOne(send.actor, conversation, send.input),
-          );
-        } catch (error) {
-          send.reject(error);
+      redo.map(async ({ group, staged }) => {
+        let conversation = recorded.get(group.conversation._id) ?? group.conversation;
+        for (const s of staged) {
+          const failure = failedDocs.get(s.doc);
+          try {
+            // The driver's message stays in the log (toAppError), never in the ack.
+            if (failure && failure.code !== 11000)
+              throw new Error(`message insert failed: ${failure.errmsg ?? 'unknown'}`);
+            const result =
+              failure && hitClientIdIndex(failure)
+                ? await this.existing(s.send, conversation)
+                : await this.storeOne(s.send.actor, conversation, s.send.input);
+            conversation = result.conversation;
+            s.send.resolve(result);
+            for (const twin of s.twins) twin.resolve({ ...result, created: false });
+          } catch (error) {
+            s.send.reject(error);
+            for (const twin of s.twins) twin.reject(error);
+          }
         }
       }),
     );
-    if (inserted.length === 0) return;
-    const updated = await this.recordOnConversations(inserted);
-    inserted.forEach((entry, i) => {
-      const message = toMessage(entry.doc);
-      const conversation = updated[i] as ConversationDoc;
-      this.bus.publish('message.created', { message, conversation: toConversation(conversation) });
-      entry.send.resolve({ message, conversation, created: true });
-    });
   }
 
   /** Unordered insertMany; returns the statements that failed, by index. */
-  private async insertAll(staged: Staged[]): Promise<Map<number, WriteErrorLike>> {
+  private async insertAll(docs: MessageDoc[]): Promise<Map<number, WriteErrorLike>> {
     const failed = new Map<number, WriteErrorLike>();
     try {
-      await rawCollection(this.messages).insertMany(
-        staged.map((s) => s.doc),
-        { ordered: false },
-      );
+      await rawCollection(this.messages).insertMany(docs, { ordered: false });
     } catch (error) {
       const writeErrors = writeErrorsOf(error);
       if (!writeErrors) throw error;
@@ -199,7 +259,8 @@ export class MessageWriter {
     if (!found) return this.storeOne(send.actor, conversation, send.input);
     const message = toMessage(found);
     if (conversation.lastSeq >= found.seq) return { message, conversation, created: false };
-    const [updated] = await this.recordOnConversations([{ actor: send.actor, conversation, doc: found }]);
+    const reopens = send.actor.role === 'visitor';
+    const [updated] = await this.recordOnConversations([{ conversation, doc: found, reopens }]);
     this.bus.publish('message.created', { message, conversation: toConversation(updated as ConversationDoc) });
     return { message, conversation: updated as ConversationDoc, created: false };
   }
@@ -235,7 +296,7 @@ export class MessageWriter {
         .sort({ seq: 1 })
         .lean<MessageDoc[]>()
         .exec();
-      const [updated] = await this.recordOnConversations([{ actor, conversation, doc }]);
+      const [updated] = await this.recordOnConversations([{ conversation, doc, reopens: actor.role === 'visitor' }]);
       const fresh = toConversation(updated as ConversationDoc);
       for (const orphan of unrecorded)
         this.bus.publish('message.created', { message: toMessage(orphan), conversation: fresh });
@@ -257,9 +318,7 @@ export class MessageWriter {
    * are read back.
    */
   private async recordOnConversations(entries: Entry[]): Promise<ConversationDoc[]> {
-    const reopening = entries.map(
-      ({ actor, conversation }) => actor.role === 'visitor' && conversation.status === 'closed',
-    );
+    const reopening = entries.map(({ reopens, conversation }) => reopens && conversation.status === 'closed');
     const operations: mongo.AnyBulkWriteOperation<ConversationDoc>[] = entries.map(({ conversation, doc }, i) => {
       const lastMessage = { text: doc.text, senderRole: doc.sender.role, createdAt: doc.createdAt };
       const set: Record<string, unknown> = {
