@@ -109,6 +109,17 @@ describe('contacts stay consistent', () => {
         token: agent.token,
       });
       expect(detail.body.conversations).toHaveLength(4);
+      // Anna coming back is seen on Carla's lead, not on her merged-away one.
+      const seenAt = async (id: string) =>
+        (await database.db.collection('leads').findOne({ _id: id as never }))?.['lastSeenAt'] as Date | undefined;
+      const before = (await seenAt(c.leadId))?.getTime() ?? 0;
+      const again = await connectVisitor(server.url, a.auth.token);
+      const deadline = Date.now() + 5000;
+      while (((await seenAt(c.leadId))?.getTime() ?? 0) <= before && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect((await seenAt(c.leadId))?.getTime()).toBeGreaterThan(before);
+      again.close();
     } finally {
       a.socket.close();
       b.socket.close();

@@ -108,8 +108,16 @@ export class LeadService {
 
   /** The visitor was seen now; not a profile change, so no event and `updatedAt` stays. */
   async touch(projectId: string, userId: string): Promise<void> {
+    const now = new Date();
+    // One write for the usual case (the user's own lead); a merged-away lead's user is seen on the
+    // lead it was merged into, which takes the lookup.
+    const own = await this.leads
+      .updateOne({ projectId, userId, mergedInto: { $exists: false } }, { $set: { lastSeenAt: now } })
+      .exec();
+    if (own.matchedCount === 1) return;
     const lead = await this.findForUser(projectId, userId);
-    if (lead) await this.leads.updateOne({ _id: lead._id }, { $set: { lastSeenAt: new Date() } }).exec();
+    if (lead && lead.userId !== userId)
+      await this.leads.updateOne({ _id: lead._id }, { $set: { lastSeenAt: now } }).exec();
   }
 
   /**
