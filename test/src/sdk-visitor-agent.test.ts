@@ -247,6 +247,22 @@ describe('SDK: visitor and agent clients against a real server', () => {
     await v.events.wait('conversation', (c) => c.id === conversation.id && c.status === 'closed');
   });
 
+  it('sends the first message of startConversation like any other: pending at once, then stored, or failed', async () => {
+    const v = visitor(memoryStorage());
+    const conversation = await v.client.startConversation({ text: 'first words' });
+    expect(conversation.messages.map((m) => [m.status, m.text])).toEqual([['pending', 'first words']]);
+    await v.events.wait('message', (e) => e.message.text === 'first words' && e.message.status === 'sent');
+    expect(conversation.messages).toEqual([expect.objectContaining({ status: 'sent', seq: 1, text: 'first words' })]);
+
+    // Refused: the conversation exists, its first message shows as failed with the reason.
+    const refused = await v.client.startConversation({ text: 'x'.repeat(4001) });
+    await v.events.wait('message', (e) => e.conversationId === refused.id && e.message.status === 'failed');
+    expect(refused.messages).toEqual([
+      expect.objectContaining({ status: 'failed', error: expect.objectContaining({ code: 'PAYLOAD_TOO_LARGE' }) }),
+    ]);
+    await expect(refused.send('shorter')).resolves.toMatchObject({ seq: 1, text: 'shorter' });
+  });
+
   it('keeps the same UUID, lead and conversations when re-created on the same storage', async () => {
     const storage = memoryStorage();
     const first = visitor(storage);
@@ -310,6 +326,39 @@ describe('SDK: visitor and agent clients against a real server', () => {
     // A token not signed with the project's secret is refused.
     const forged = visitor(memoryStorage(), { verifiedToken: sign('intruder', {}, 'not-the-project-secret-000000') });
     expect((await refusal(forged.client.ready)).code).toBe('UNAUTHORIZED');
+  });
+
+  it('manages contacts through the SDK: update, export, remove, and the console hears each change', async () => {
+    const email = `grace-${Date.now()}@example.com`;
+    const v = visitor(memoryStorage());
+    await v.client.submitPreChatForm({ fullname: 'Grace Hopper', email, attributes: { plan: 'free', team: 'navy' } });
+    const lead = (await agentEvents.wait('lead.created', (e) => e.lead.userId === v.client.user?.id)).lead;
+    const conversation = await v.client.startConversation({ text: 'about my data' });
+    await agentEvents.wait('message.created', (e) => e.message.conversationId === conversation.id);
+
+    // Attributes merge key by key; null removes one.
+    const updated = await agent.contacts.update(lead.id, {
+      phone: '+1 555 0100',
+      attributes: { plan: 'pro', team: null },
+    });
+    expect(updated).toMatchObject({ id: lead.id, phone: '+1 555 0100', attributes: { plan: 'pro' } });
+    expect(updated.attributes).not.toHaveProperty('team');
+    const heard = await agentEvents.wait('lead.updated', (e) => e.lead.id === lead.id && e.changes.includes('phone'));
+    expect(heard.lead.phone).toBe('+1 555 0100');
+
+    const csv = (await agent.contacts.exportCsv({ email })).trim().split(/\r?\n/);
+    expect(csv).toHaveLength(2);
+    expect(csv[0]).toContain('email');
+    expect(csv[1]).toContain(email);
+    expect(csv[1]).toContain(lead.id);
+
+    // Erasure: the lead, its conversations and messages; the console is told.
+    await expect(agent.contacts.remove(lead.id)).resolves.toBeUndefined();
+    expect((await agentEvents.wait('lead.deleted', (e) => e.leadId === lead.id)).leadId).toBe(lead.id);
+    expect((await refusal(agent.contacts.get(lead.id))).code).toBe('NOT_FOUND');
+    expect((await refusal(agent.conversations.page(conversation.id))).code).toBe('NOT_FOUND');
+    expect((await agent.contacts.exportCsv({ email })).trim().split(/\r?\n/)).toHaveLength(1);
+    expect(await database.db.collection('leads').countDocuments({ email })).toBe(0);
   });
 
   it('rejects refused input with the protocol code as a ParleyError, and marks the message failed', async () => {
