@@ -7,7 +7,7 @@ import {
 } from '@parley/client-sdk';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { launchChromium, pageProblems } from './support/browser';
-import { createAgent, createProject, type TestAgent } from './support/fixtures';
+import { anonymousVisitor, createAgent, createProject, type TestAgent } from './support/fixtures';
 import { client } from './support/http';
 import { startParley, type ParleyProcess } from './support/parley-process';
 import { SdkEvents } from './support/sdk-events';
@@ -20,6 +20,8 @@ import { startWebsite, type Website } from './support/website';
 interface PageGlobals {
   Parley: typeof import('@parley/client-sdk');
   location: { href: string };
+  localStorage: { setItem(key: string, value: string): void };
+  setTimeout(run: () => void, ms: number): unknown;
   visitor?: VisitorClient;
   conversation?: VisitorConversation;
 }
@@ -160,5 +162,64 @@ describe('the browser bundle in headless Chromium', () => {
       { url: server.url, projectId: other },
     );
     expect(outcome).toBe('FORBIDDEN');
+  });
+
+  it('stops a returning visitor whose origin the project now refuses: ready, sends and calls reject with FORBIDDEN', async () => {
+    const other = (await createProject(server.url, { allowedOrigins: ['https://shop.example.com'] })).project.id;
+    // A token from an earlier visit (signed in from Node, which sends no Origin), kept in the page's storage.
+    const earlier = await anonymousVisitor(server.url, other);
+    const { page } = await openWebsite();
+    const outcome = await page.evaluate(
+      async ({ url, projectId, session }) => {
+        const w = globalThis as unknown as PageGlobals;
+        w.localStorage.setItem(
+          `parley:${projectId}:visitor`,
+          JSON.stringify({ token: session.token, user: session.user, expiresAt: Date.parse(session.expiresAt) }),
+        );
+        const visitor = w.Parley.createVisitorClient({ url, projectId });
+        const statuses: string[] = [];
+        const errors: string[] = [];
+        visitor.on('status', (s) => statuses.push(s));
+        visitor.on('error', (e) => errors.push(e.code));
+        // Far longer than a refusal takes: only a client left hanging reaches it.
+        const settled = (p: Promise<unknown>) =>
+          Promise.race([
+            p.then(
+              () => 'resolved',
+              (e: { code?: string }) => `rejected ${e.code}`,
+            ),
+            new Promise<string>((resolve) => w.setTimeout(() => resolve('still pending'), 8000)),
+          ]);
+        const ready = await settled(visitor.ready);
+        const conversation = visitor.conversation('000000000000000000000000');
+        const send = await settled(conversation.send('hello?'));
+        const list = await settled(visitor.conversations());
+        const messages = conversation.messages.map((m) => m.status);
+        visitor.close();
+        return { ready, send, list, messages, statuses, errors };
+      },
+      { url: server.url, projectId: other, session: earlier },
+    );
+    expect(outcome).toEqual({
+      ready: 'rejected FORBIDDEN',
+      send: 'rejected FORBIDDEN',
+      list: 'rejected FORBIDDEN',
+      messages: ['failed'],
+      statuses: ['connecting', 'offline'],
+      errors: ['FORBIDDEN'],
+    });
+  });
+
+  it('makes two tabs opened at the same moment one visitor', async () => {
+    const [first, second] = [await openWebsite(), await openWebsite()];
+    const open = ({ url, projectId }: { url: string; projectId: string }) => {
+      const visitor = (globalThis as unknown as PageGlobals).Parley.createVisitorClient({ url, projectId });
+      return visitor.ready.then(() => visitor.user?.id ?? '');
+    };
+    const args = { url: server.url, projectId };
+    const [a, b] = await Promise.all([first.page.evaluate(open, args), second.page.evaluate(open, args)]);
+    expect(a).toMatch(/^[0-9a-f-]{36}$/);
+    expect(b).toBe(a);
+    expect([...first.problems, ...second.problems]).toEqual([]);
   });
 });
