@@ -1,8 +1,11 @@
 import { execFile } from 'node:child_process';
 import { readFileSync, existsSync } from 'node:fs';
+import { request } from 'node:http';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { REPO_ROOT } from './support/paths';
+import { startParley, type ParleyProcess } from './support/parley-process';
 
 const run = promisify(execFile);
 const SDK = path.join(REPO_ROOT, 'client-sdk');
@@ -13,6 +16,20 @@ async function packedFiles(dir: string): Promise<string[]> {
   const { stdout } = await run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: dir });
   const [pack] = JSON.parse(stdout) as { files: { path: string }[] }[];
   return (pack?.files ?? []).map((f) => f.path).sort();
+}
+
+/** GET with a given Accept-Encoding, without any decoding on the way: the bytes as sent. */
+function rawGet(url: string, acceptEncoding?: string): Promise<{ headers: Record<string, unknown>; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { headers: acceptEncoding === undefined ? {} : { 'accept-encoding': acceptEncoding } });
+    req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ headers: res.headers, body: Buffer.concat(chunks) }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 describe('the SDK as a package', () => {
@@ -93,5 +110,35 @@ describe('the SDK as a package', () => {
     );
     // No other figure for it anywhere in the README.
     expect(readme.match(/bytes minified/g)).toHaveLength(1);
+  });
+
+  describe('served by the Parley server', () => {
+    let server: ParleyProcess;
+    beforeAll(async () => {
+      server = await startParley();
+    });
+    afterAll(async () => {
+      await server?.stop();
+      server?.cleanup();
+    });
+
+    it('sends the precompressed bundle to browsers that accept it, and the plain one to others', async () => {
+      const plain = readFileSync(BUNDLE);
+      const url = `${server.url}/sdk/parley.min.js`;
+      const cases: [string | undefined, string | undefined, (body: Buffer) => Buffer][] = [
+        ['gzip, deflate, br, zstd', 'br', brotliDecompressSync],
+        ['gzip, deflate', 'gzip', gunzipSync],
+        [undefined, undefined, (b) => b],
+        ['identity', undefined, (b) => b],
+      ];
+      for (const [acceptEncoding, encoding, decode] of cases) {
+        const { headers, body } = await rawGet(url, acceptEncoding);
+        expect({ acceptEncoding, encoding: headers['content-encoding'] }).toEqual({ acceptEncoding, encoding });
+        expect(headers['content-type']).toMatch(/javascript/);
+        expect(String(headers['vary'])).toMatch(/accept-encoding/i);
+        expect(decode(body).equals(plain)).toBe(true);
+        if (encoding) expect(body.length).toBeLessThan(plain.length / 3);
+      }
+    });
   });
 });
