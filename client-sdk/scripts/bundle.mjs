@@ -4,7 +4,7 @@
 // when the sources are older than the outputs.
 import { build } from 'esbuild';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
-import { readFileSync, statSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -113,6 +113,7 @@ function kb(bytes) {
 
 /** The README's size paragraph, between its markers, rewritten from size.json when it differs. */
 function updateReadme(sizes) {
+  if (!existsSync(readme)) return; // a copy of the package without its README (an image build)
   const start = '<!-- bundle-size: written by scripts/bundle.mjs from dist/browser/size.json -->';
   const end = '<!-- /bundle-size -->';
   const n = (bytes) => bytes.toLocaleString('en-US');

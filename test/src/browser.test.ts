@@ -5,12 +5,16 @@ import {
   type VisitorClient,
   type VisitorConversation,
 } from '@parley/client-sdk';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { launchChromium, pageProblems } from './support/browser';
 import { anonymousVisitor, createAgent, createProject, type TestAgent } from './support/fixtures';
 import { client } from './support/http';
+import { REPO_ROOT } from './support/paths';
 import { startParley, type ParleyProcess } from './support/parley-process';
 import { SdkEvents } from './support/sdk-events';
+import { waitFor } from './support/wait';
 import { startWebsite, type Website } from './support/website';
 
 /**
@@ -221,5 +225,53 @@ describe('the browser bundle in headless Chromium', () => {
     expect(a).toMatch(/^[0-9a-f-]{36}$/);
     expect(b).toBe(a);
     expect([...first.problems, ...second.problems]).toEqual([]);
+  });
+
+  it("runs the README's visitor widget as written, without an unhandled rejection", async () => {
+    const readme = readFileSync(path.join(REPO_ROOT, 'client-sdk', 'README.md'), 'utf8');
+    const example = /## A visitor widget, complete[\s\S]*?```html\n([\s\S]*?)```/.exec(readme)?.[1] ?? '';
+    expect(example).toContain('createVisitorClient');
+    // A project of its own (any origin), and a console listening to it.
+    const own = (await createProject(server.url)).project.id;
+    const listener = createAgentClient({ url: server.url, token: (await createAgent(server.url, own)).token });
+    const heard = new SdkEvents<AgentClientEvents>((e, l) => listener.on(e, l), ['message.created']);
+    const page = example.replaceAll('https://chat.example.com', server.url).replaceAll('PROJECT_ID', own);
+    const site = await startWebsite({ '/': `<!doctype html><html lang="en"><body>${page}</body></html>` });
+    try {
+      await listener.ready;
+      const tab = await context.newPage();
+      const problems = pageProblems(tab);
+      await tab.goto(`${site.origin}/`);
+      await tab.locator('#status', { hasText: 'connected' }).waitFor();
+
+      // A pre-chat form the server refuses (a name over 200 characters): shown, not thrown.
+      await tab.fill('#prechat [name=fullname]', 'x'.repeat(201));
+      await tab.click('#prechat button');
+      await waitFor(
+        'the refusal to show',
+        async () =>
+          problems.length > 0 || (await tab.locator('#problem').allTextContents()).join().includes('BAD_REQUEST'),
+      );
+      expect(problems).toEqual([]);
+
+      // The first message starts the conversation; the agent hears it.
+      await tab.fill('#text', 'Hello from the README');
+      await tab.press('#text', 'Enter');
+      await heard.wait('message.created', (e) => e.message.text === 'Hello from the README');
+      await tab.locator('#messages li', { hasText: 'Hello from the README' }).waitFor();
+
+      // A message the server refuses shows as failed, and can be deleted.
+      await tab.fill('#text', 'y'.repeat(4001));
+      await tab.press('#text', 'Enter');
+      const failed = tab.locator('#messages li', { hasText: 'not sent' });
+      await failed.waitFor();
+      await failed.locator('button', { hasText: 'Delete' }).click();
+      await failed.waitFor({ state: 'detached' });
+      expect(await tab.locator('#messages li').count()).toBe(1);
+      expect(problems).toEqual([]);
+    } finally {
+      listener.close();
+      await site.close();
+    }
   });
 });

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { readFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -60,6 +60,28 @@ describe('the SDK as a package', () => {
       .filter((l) => l.includes("Module name '@parley/client-sdk' was successfully resolved"))
       .map((l) => path.basename(/resolved to '([^']+)'/.exec(l)?.[1] ?? ''));
     expect(resolved.sort()).toEqual(['index.d.mts', 'index.d.ts']);
+  }, 60_000);
+
+  it("compiles the README's agent console example, as written, against the package's types", async () => {
+    const readme = readFileSync(path.join(SDK, 'README.md'), 'utf8');
+    const example = /## An agent console, complete[\s\S]*?```ts\n([\s\S]*?)```/.exec(readme)?.[1];
+    expect(example).toContain('createAgentClient');
+    // Inside the repository, so that '@parley/client-sdk' resolves as it would in a project.
+    const dir = mkdtempSync(path.join(REPO_ROOT, 'test', 'readme-example-'));
+    try {
+      writeFileSync(path.join(dir, 'console.mts'), example ?? '');
+      const fixture = JSON.parse(
+        readFileSync(path.join(REPO_ROOT, 'test', 'fixtures', 'sdk-consumer', 'tsconfig.json'), 'utf8'),
+      ) as { compilerOptions: object };
+      writeFileSync(
+        path.join(dir, 'tsconfig.json'),
+        JSON.stringify({ compilerOptions: fixture.compilerOptions, files: ['console.mts'] }),
+      );
+      const tsc = path.join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+      await expect(run(process.execPath, [tsc, '-p', dir]).then(() => 'compiles')).resolves.toBe('compiles');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 60_000);
 
   it('exports only files that exist and are modules, and ships no build leftovers', async () => {
