@@ -17,20 +17,33 @@ import type {
   Page,
   SessionRenewResult,
 } from '@parley/protocol';
-import { untilAvailable } from './backoff';
-import { ConversationBook } from './conversation-book';
+import { retryDelay, untilAvailable } from './backoff';
+import { ConversationBook, DEFAULT_MAX_CONVERSATIONS } from './conversation-book';
 import { Emitter } from './emitter';
-import { ParleyError, toParleyError } from './errors';
+import { closedError, ParleyError, toParleyError } from './errors';
 import { Http } from './http';
 import type { ClientMessage } from './message-store';
 import { SocketSession, type ConnectionStatus } from './socket-session';
-import { refreshTime, Timer } from './token';
+import { Timers } from './timers';
+import { refreshDelay, type HeldToken } from './token';
 import { TypingThrottle } from './typing-throttle';
+import { baseUrlOf } from './url';
 import type { MessageEvent } from './visitor-client';
 
+interface AgentConnectionOptions {
+  url: string;
+  transports?: ('websocket' | 'polling')[];
+  /** The server's Socket.IO path, if not `/socket.io` under the URL's path. */
+  path?: string;
+  ackTimeoutMs?: number;
+  requestTimeoutMs?: number;
+  offlineAfterMs?: number;
+  /** How many conversations' message lists are kept in memory (those the console uses). */
+  maxConversations?: number;
+}
+
 export type AgentClientOptions =
-  | { url: string; token: string; transports?: ('websocket' | 'polling')[]; ackTimeoutMs?: number }
-  | { url: string; email: string; password: string; transports?: ('websocket' | 'polling')[]; ackTimeoutMs?: number };
+  (AgentConnectionOptions & { token: string }) | (AgentConnectionOptions & { email: string; password: string });
 
 type Payload<K extends keyof AgentServerToClientEvents> = Parameters<AgentServerToClientEvents[K]>[0];
 
@@ -43,7 +56,7 @@ export interface AgentClientEvents {
   'conversation.updated': (event: Payload<'conversation.updated'>) => void;
   'message.created': (event: Payload<'message.created'>) => void;
   typing: (event: Payload<'typing'>) => void;
-  /** A conversation's ordered message list changed (live, acked, caught up, or failed). */
+  /** A held conversation's ordered message list changed (live, acked, caught up, failed, discarded). */
   message: (event: MessageEvent) => void;
   /** Events were missed and could not be replayed: reload contact and conversation lists over REST. */
   reload: (event: { reason: 'recovery_failed' }) => void;
@@ -69,6 +82,10 @@ function query(params: Record<string, string | number | undefined>): string {
 /**
  * The agent side of Parley for a console: live events of the project, contacts and
  * conversations over REST, and messages with the same delivery guarantees as the visitor client.
+ *
+ * A busy project has many conversations; the client keeps the message lists only of those the
+ * console uses (loaded with `history`, joined, or sent to), up to `maxConversations`, and only
+ * those are caught up after a reconnect.
  */
 export class AgentClient {
   /**
@@ -76,38 +93,45 @@ export class AgentClient {
    * login or token is refused. While the server cannot be reached it keeps trying.
    */
   readonly ready: Promise<void>;
+  private readonly timers = new Timers();
   private readonly http: Http;
   private readonly events = new Emitter<AgentClientEvents>();
   private readonly session: SocketSession;
   private readonly book: ConversationBook;
-  private readonly refreshTimer = new Timer();
   private readonly typing = new Map<string, TypingThrottle>();
-  private token: string | undefined;
-  private expiresAt = 0;
+  private held: HeldToken | undefined;
   private me: Agent | undefined;
   private closed = false;
   private reloadSignaled = false;
+  private cancelRefresh: () => void = () => undefined;
 
   constructor(private readonly options: AgentClientOptions) {
-    const url = options.url.replace(/\/+$/, '');
-    this.http = new Http(url);
-    if ('token' in options) this.token = options.token;
+    const url = baseUrlOf(options.url);
+    this.http = new Http(url, this.timers, options.requestTimeoutMs);
+    // A token handed over from elsewhere: its age is unknown here (see refreshDelay).
+    if ('token' in options) this.held = { token: options.token };
     this.session = new SocketSession({
       url,
       namespace: '/agent',
-      token: () => this.token ?? '',
+      token: () => this.held?.token ?? '',
       transports: options.transports ?? ['websocket', 'polling'],
+      timers: this.timers,
+      ...(options.path !== undefined ? { path: options.path } : {}),
       ...(options.ackTimeoutMs ? { ackTimeoutMs: options.ackTimeoutMs } : {}),
+      ...(options.offlineAfterMs ? { offlineAfterMs: options.offlineAfterMs } : {}),
       onStatus: (status) => this.events.emit('status', status),
       onConnect: ({ first, recovered }) => {
         this.reloadSignaled = false;
         if (!first) {
           if (!recovered) this.signalReload();
-          void this.book.catchUpAll().catch(() => undefined);
+          this.book.catchUpAll();
         }
       },
       onUnauthorized: () => this.reauthenticate(),
-      onFatal: (error) => this.events.emit('error', error),
+      onFatal: (error) => {
+        this.cancelRefresh();
+        this.events.emit('error', error);
+      },
     });
     this.book = new ConversationBook({
       sender: () => ({ id: this.me?.id ?? '', role: 'agent', ...(this.me ? { name: this.me.name } : {}) }),
@@ -124,10 +148,17 @@ export class AgentClient {
       whenOnline: () => this.session.whenOnline(),
       onMessage: (conversationId, message, messages) =>
         this.events.emit('message', { conversationId, message, messages }),
+      onCatchUpError: (_conversationId, error) => {
+        if (!this.closed) this.events.emit('error', error);
+      },
+      timers: this.timers,
+      holdOnLiveMessage: false,
+      maxConversations: options.maxConversations ?? DEFAULT_MAX_CONVERSATIONS,
     });
     this.listen();
     this.ready = this.start();
     this.ready.catch(() => undefined);
+    queueMicrotask(() => this.session.announce());
   }
 
   get agent(): Agent | undefined {
@@ -159,12 +190,12 @@ export class AgentClient {
       ).lead,
     remove: async (leadId: string): Promise<void> => this.rest('DELETE', `/leads/${encodeURIComponent(leadId)}`),
     /** The CSV export (same filters as search), as text. */
-    exportCsv: async (search: Omit<ContactSearch, 'page' | 'limit'> = {}): Promise<string> => {
-      await this.ready;
-      return this.http.text('GET', `${this.projectPath()}/leads/export.csv${query({ ...search })}`, {
-        token: this.token ?? '',
-      });
-    },
+    exportCsv: async (search: Omit<ContactSearch, 'page' | 'limit'> = {}): Promise<string> =>
+      this.authorized(() =>
+        this.http.text('GET', `${this.projectPath()}/leads/export.csv${query({ ...search })}`, {
+          token: this.held?.token ?? '',
+        }),
+      ),
   };
 
   /** Conversations of the project, and messages with delivery that survives drops. */
@@ -172,20 +203,27 @@ export class AgentClient {
     list: async (
       filter: { leadId?: string; status?: ConversationStatus; page?: number; limit?: number } = {},
     ): Promise<Page<Conversation>> => this.rest('GET', `/conversations${query({ ...filter })}`),
+    /** Become assignee and participant. The client holds the conversation's list from then on. */
     join: async (conversationId: string): Promise<Conversation> => {
       await this.ready;
-      return (await this.session.call<ConversationResult>('conversation:join', { conversationId })).conversation;
+      const { conversation } = await this.session.call<ConversationResult>('conversation:join', { conversationId });
+      this.book.hold(conversationId);
+      this.book.requestCatchUp(conversationId);
+      return conversation;
     },
     close: async (conversationId: string): Promise<Conversation> => {
       await this.ready;
       return (await this.session.call<ConversationResult>('conversation:close', { conversationId })).conversation;
     },
     /** Shows at once as pending; resolves once stored (retried across drops until then). */
-    send: async (conversationId: string, text: string): Promise<Message> => {
-      await this.ready;
-      return this.book.send(conversationId, text);
-    },
-    /** Every message of the conversation, in order (loads what is missing). */
+    send: (conversationId: string, text: string): Promise<Message> => this.book.send(conversationId, text),
+    /** Sends a failed message again (same clientMessageId); resolves once it is stored. */
+    retry: (message: { conversationId: string; clientMessageId: string }): Promise<Message> =>
+      this.book.retry(message.conversationId, message.clientMessageId),
+    /** Removes a failed message from its list; false if there is no such failed message. */
+    discard: (message: { conversationId: string; clientMessageId: string }): boolean =>
+      this.book.discard(message.conversationId, message.clientMessageId),
+    /** Every message of the conversation, in order (loads what is missing); the client holds it from then on. */
     history: async (conversationId: string): Promise<ClientMessage[]> => {
       await this.ready;
       await this.book.catchUp(conversationId);
@@ -194,7 +232,10 @@ export class AgentClient {
     /** One page over REST, without touching the client's lists. */
     page: async (conversationId: string, afterSeq = 0, limit = 50): Promise<MessagePage> =>
       this.rest('GET', `/conversations/${encodeURIComponent(conversationId)}/messages${query({ afterSeq, limit })}`),
+    /** The list the client holds now (empty for a conversation it does not hold). */
     messages: (conversationId: string): ClientMessage[] => this.book.messages(conversationId),
+    /** Stop holding a conversation's list (the console closed it); kept while it has unsent messages. */
+    release: (conversationId: string): boolean => this.book.release(conversationId),
     setTyping: (conversationId: string, typing: boolean): void => {
       let throttle = this.typing.get(conversationId);
       if (!throttle) {
@@ -205,34 +246,40 @@ export class AgentClient {
     },
   };
 
+  /** Disconnects, stops every timer and request, rejects what is still queued, removes listeners. */
   close(): void {
+    if (this.closed) return;
     this.closed = true;
-    this.refreshTimer.clear();
+    this.cancelRefresh();
+    this.timers.close();
+    this.http.close();
     this.book.close();
     this.session.close();
     this.events.clear();
   }
 
   private async start(): Promise<void> {
-    // As for visitors: an unreachable server is waited out, a refusal rejects `ready`.
-    if (!this.token)
-      await untilAvailable(
-        () => this.login(),
-        () => this.closed,
+    try {
+      // As for visitors: an unreachable server is waited out, a refusal rejects `ready`.
+      if (!this.held) await untilAvailable(() => this.login(), this.timers);
+      const me = await untilAvailable(
+        () =>
+          this.http.json<{ kind: string; agent?: Agent }>('GET', '/v1/me', {
+            token: this.held?.token ?? '',
+          }),
+        this.timers,
       );
-    const me = await untilAvailable(
-      () =>
-        this.http.json<{ kind: string; agent?: Agent; expiresAt?: string }>('GET', '/v1/me', {
-          token: this.token ?? '',
-        }),
-      () => this.closed,
-    );
-    if (me.kind !== 'agent' || !me.agent) throw new ParleyError('FORBIDDEN', 'This token is not an agent token');
-    this.me = me.agent;
-    this.expiresAt = me.expiresAt ? Date.parse(me.expiresAt) : 0;
-    this.scheduleRefresh();
-    this.session.connect();
-    await this.session.whenOnline();
+      if (me.kind !== 'agent' || !me.agent) throw new ParleyError('FORBIDDEN', 'This token is not an agent token');
+      this.me = me.agent;
+      this.scheduleRefresh();
+      this.session.connect();
+      await this.session.whenOnline();
+    } catch (raw) {
+      const error = toParleyError(raw);
+      // Refused: stop, so that sends and calls fail with the refusal instead of waiting forever.
+      this.session.fail(error);
+      throw this.session.fatal ?? error;
+    }
   }
 
   private listen(): void {
@@ -250,7 +297,7 @@ export class AgentClient {
     forward('typing');
     socket.on('message.created', (event: Payload<'message.created'>) => {
       this.events.emit('message.created', event);
-      this.book.ingest(event.message);
+      this.book.ingest(event.message, { live: true });
     });
     socket.on('sync.reload', () => this.signalReload());
   }
@@ -263,18 +310,27 @@ export class AgentClient {
 
   private async login(): Promise<void> {
     if (!('email' in this.options)) throw new ParleyError('UNAUTHORIZED', 'The agent token is no longer valid');
-    const res = await this.http.json<AgentLoginResponse>('POST', '/v1/agents/login', {
-      body: { email: this.options.email, password: this.options.password },
-    });
-    this.token = res.token;
-    this.expiresAt = Date.parse(res.expiresAt);
-    this.me = res.agent;
+    this.accept(
+      await this.http.json<AgentLoginResponse>('POST', '/v1/agents/login', {
+        body: { email: this.options.email, password: this.options.password },
+      }),
+    );
+  }
+
+  private accept(response: AgentLoginResponse): void {
+    this.held = { token: response.token, receivedAt: Date.now() };
+    this.me = response.agent;
   }
 
   /** Refresh with the current token; with credentials, log in again if the token is gone. */
   private async reauthenticate(): Promise<void> {
     try {
-      await this.refreshToken();
+      this.accept(
+        await this.http.json<AgentLoginResponse>('POST', '/v1/auth/refresh', {
+          token: this.held?.token ?? '',
+          body: {},
+        }),
+      );
     } catch (error) {
       if (toParleyError(error).code !== 'UNAUTHORIZED') throw error;
       await this.login();
@@ -282,30 +338,30 @@ export class AgentClient {
     this.scheduleRefresh();
   }
 
-  private async refreshToken(): Promise<void> {
-    const res = await this.http.json<AgentLoginResponse>('POST', '/v1/auth/refresh', {
-      token: this.token ?? '',
-      body: {},
-    });
-    this.token = res.token;
-    this.expiresAt = Date.parse(res.expiresAt);
-    this.me = res.agent;
-  }
-
   private scheduleRefresh(): void {
-    if (!this.token || !this.expiresAt || this.closed) return;
-    this.refreshTimer.at(refreshTime(this.token, this.expiresAt), () => void this.refreshNow());
+    this.cancelRefresh();
+    if (!this.held || this.closed) return;
+    this.cancelRefresh = this.timers.after(refreshDelay(this.held), () => void this.refreshNow());
   }
 
-  private async refreshNow(): Promise<void> {
-    if (this.closed) return;
+  private async refreshNow(attempt = 0): Promise<void> {
+    if (this.closed || this.session.fatal) return;
     try {
       await this.reauthenticate();
       if (this.session.connected) {
-        await this.session.call<SessionRenewResult>('session:renew', { token: this.token }).catch(() => undefined);
+        await this.session
+          .call<SessionRenewResult>('session:renew', { token: this.held?.token })
+          .catch(() => undefined);
       }
-    } catch {
-      this.refreshTimer.at(Date.now() + 5000, () => void this.refreshNow());
+    } catch (raw) {
+      const error = toParleyError(raw);
+      if (this.closed) return;
+      // A token-only client whose token is refused cannot get another one: that is final.
+      if (!error.retryable) {
+        this.session.fail(error);
+        return;
+      }
+      this.cancelRefresh = this.timers.after(retryDelay(error, attempt + 4), () => void this.refreshNow(attempt + 1));
     }
   }
 
@@ -313,13 +369,20 @@ export class AgentClient {
     return `/v1/projects/${encodeURIComponent(this.me?.projectId ?? '')}`;
   }
 
-  private async rest<T>(method: string, path: string, body?: unknown): Promise<T> {
-    await this.ready;
-    const call = () =>
+  private rest<T>(method: string, path: string, body?: unknown): Promise<T> {
+    return this.authorized(() =>
       this.http.json<T>(method, `${this.projectPath()}${path}`, {
-        token: this.token ?? '',
+        token: this.held?.token ?? '',
         ...(body !== undefined ? { body } : {}),
-      });
+      }),
+    );
+  }
+
+  /** A REST call once ready, with one new token and one more try if the server refuses the token. */
+  private async authorized<T>(call: () => Promise<T>): Promise<T> {
+    await this.ready;
+    if (this.closed) throw closedError();
+    if (this.session.fatal) throw this.session.fatal;
     try {
       return await call();
     } catch (error) {
@@ -331,6 +394,7 @@ export class AgentClient {
 }
 
 export function createAgentClient(options: AgentClientOptions): AgentClient {
-  if (!options.url) throw new ParleyError('BAD_REQUEST', 'url is required');
+  if (!options?.url) throw new ParleyError('BAD_REQUEST', 'url is required');
+  baseUrlOf(options.url);
   return new AgentClient(options);
 }

@@ -31,6 +31,8 @@ export class MessageStore {
   private readonly stored = new Map<number, Message>();
   private readonly unsent = new Map<string, Unsent>();
   private sorted: Message[] | undefined;
+  /** Loaded from the server at least once (a history or catch-up): kept complete from then on. */
+  loaded = false;
 
   /** Adds a stored message; false when it was already known. */
   addStored(message: Message): boolean {
@@ -50,8 +52,33 @@ export class MessageStore {
     if (message) this.unsent.set(clientMessageId, { ...message, status: 'failed', error });
   }
 
-  removeUnsent(clientMessageId: string): void {
+  /** A failed message goes back to pending (to be sent again with the same clientMessageId). */
+  markPending(clientMessageId: string): Unsent | undefined {
+    const message = this.unsent.get(clientMessageId);
+    if (message?.status !== 'failed') return undefined;
+    const { error: _error, ...rest } = message;
+    const pending: Unsent = { ...rest, status: 'pending' };
+    // Re-inserted: a retried message goes to the end of the list, as it goes to the end of the queue.
     this.unsent.delete(clientMessageId);
+    this.unsent.set(clientMessageId, pending);
+    return pending;
+  }
+
+  /** Removes a failed message; returns it, or undefined if there was no failed message by that id. */
+  removeFailed(clientMessageId: string): Unsent | undefined {
+    const message = this.unsent.get(clientMessageId);
+    if (message?.status !== 'failed') return undefined;
+    this.unsent.delete(clientMessageId);
+    return message;
+  }
+
+  hasUnsent(): boolean {
+    return this.unsent.size > 0;
+  }
+
+  /** Holds anything from the server, or was loaded from it: a list to keep complete. */
+  get live(): boolean {
+    return this.loaded || this.stored.size > 0;
   }
 
   get(clientMessageId: string): ClientMessage | undefined {

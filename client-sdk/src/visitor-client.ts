@@ -14,21 +14,23 @@ import type {
   VisitorUser,
   WidgetConfig,
 } from '@parley/protocol';
-import { untilAvailable } from './backoff';
-import { ConversationBook } from './conversation-book';
+import { retryDelay, untilAvailable } from './backoff';
+import { ConversationBook, DEFAULT_MAX_CONVERSATIONS } from './conversation-book';
 import { Emitter } from './emitter';
-import { ParleyError, toParleyError } from './errors';
+import { closedError, ParleyError, toParleyError } from './errors';
 import { Http } from './http';
 import { randomId } from './ids';
 import type { ClientMessage } from './message-store';
 import { SocketSession, type ConnectionStatus } from './socket-session';
 import { defaultStorage, type TokenStorage } from './storage';
-import { refreshTime, Timer } from './token';
+import { Timers } from './timers';
+import { refreshDelay } from './token';
 import { TypingThrottle } from './typing-throttle';
 import { VisitorAuth, type VerifiedTokenSource } from './visitor-auth';
+import { baseUrlOf } from './url';
 
 export interface VisitorClientOptions {
-  /** The Parley server, e.g. `https://chat.example.com`. */
+  /** The Parley server, e.g. `https://chat.example.com` (a path prefix such as `/chat` is kept). */
   url: string;
   projectId: string;
   /** Where the token is kept; `localStorage` in a browser, memory in Node by default. */
@@ -37,13 +39,21 @@ export interface VisitorClientOptions {
   verifiedToken?: VerifiedTokenSource;
   /** Socket.IO transports, WebSocket first by default. */
   transports?: ('websocket' | 'polling')[];
+  /** The server's Socket.IO path, if not `/socket.io` under the URL's path. */
+  path?: string;
   /** How long a command waits for its acknowledgement before it is retried or fails. */
   ackTimeoutMs?: number;
+  /** How long a REST request may take before it fails with `UNAVAILABLE`. */
+  requestTimeoutMs?: number;
+  /** Not connected for this long (while trying): the status becomes `offline`. */
+  offlineAfterMs?: number;
+  /** How many conversations' message lists are kept in memory. */
+  maxConversations?: number;
 }
 
 export interface MessageEvent {
   conversationId: string;
-  /** The message that appeared or changed (pending → sent, or → failed). */
+  /** The message that appeared or changed (pending → sent, or → failed, or discarded). */
   message: ClientMessage;
   /** The conversation's whole list, in order, for UIs that re-render it. */
   messages: ClientMessage[];
@@ -54,11 +64,24 @@ export interface VisitorClientEvents {
   conversation: (conversation: Conversation) => void;
   typing: (event: TypingEvent) => void;
   status: (status: ConnectionStatus) => void;
-  /** Something failed that no call of yours is waiting on (a sign-in that cannot be repaired). */
+  /** Something failed that no call of yours may be waiting on (above all: refused for good). */
   error: (error: ParleyError) => void;
 }
 
-/** One conversation of the visitor, as the UI uses it. */
+/** Pending work of a visitor who signed out (or became someone else) fails with this. */
+function signedOutError(): ParleyError {
+  return new ParleyError('UNAUTHORIZED', 'The visitor signed out or changed before this was done', undefined, {
+    retryable: false,
+  });
+}
+
+/** Commands the UI awaits and may show an error for: retried a few times through drops, then they reject. */
+const COMMAND_ATTEMPTS = 5;
+
+/**
+ * One conversation of the visitor, as the UI uses it. A handle belongs to the visitor who got it:
+ * after `identify()` as someone else or `logout()` it no longer sends or loads.
+ */
 export class VisitorConversation {
   private readonly typing: TypingThrottle;
 
@@ -86,6 +109,16 @@ export class VisitorConversation {
     return this.book.send(this.id, text);
   }
 
+  /** Sends a failed message again (same clientMessageId); resolves once it is stored. */
+  retry(message: { clientMessageId: string }): Promise<Message> {
+    return this.book.retry(this.id, message.clientMessageId);
+  }
+
+  /** Removes a failed message from the list; false if there is no such failed message. */
+  discard(message: { clientMessageId: string }): boolean {
+    return this.book.discard(this.id, message.clientMessageId);
+  }
+
   /** Loads every message not yet known, and returns the whole ordered list. */
   async history(): Promise<ClientMessage[]> {
     await this.book.catchUp(this.id);
@@ -103,25 +136,24 @@ export class VisitorConversation {
  * itself. Every method waits for it to be ready.
  */
 export class VisitorClient {
-  /**
-   * Resolves once signed in and connected for the first time; rejects with a ParleyError if the
-   * sign-in is refused. While the server cannot be reached it keeps trying (status `connecting`).
-   */
-  readonly ready: Promise<void>;
+  private readonly timers = new Timers();
   private readonly http: Http;
   private readonly auth: VisitorAuth;
-  private readonly events: Emitter<VisitorClientEvents>;
-  private readonly book: ConversationBook;
+  private readonly events = new Emitter<VisitorClientEvents>();
   private readonly session: SocketSession;
+  /** The signed-in visitor's conversations; replaced when the visitor changes. */
+  private book: ConversationBook;
   private readonly conversationsById = new Map<string, Conversation>();
   private readonly handles = new Map<string, VisitorConversation>();
-  private readonly refreshTimer = new Timer();
+  private cancelRefresh: () => void = () => undefined;
   private closed = false;
+  private readyPromise: Promise<void>;
+  /** Bumped by every new sign-in (start, logout): an older one that settles late changes nothing. */
+  private startAttempt = 0;
 
   constructor(private readonly options: VisitorClientOptions) {
-    const url = options.url.replace(/\/+$/, '');
-    this.http = new Http(url);
-    this.events = new Emitter<VisitorClientEvents>();
+    const url = baseUrlOf(options.url);
+    this.http = new Http(url, this.timers, options.requestTimeoutMs);
     this.auth = new VisitorAuth(
       this.http,
       options.projectId,
@@ -132,37 +164,41 @@ export class VisitorClient {
       url,
       namespace: '/visitor',
       token: () => this.auth.current?.token ?? '',
-      ...(options.transports ? { transports: options.transports } : { transports: ['websocket', 'polling'] }),
+      transports: options.transports ?? ['websocket', 'polling'],
+      timers: this.timers,
+      ...(options.path !== undefined ? { path: options.path } : {}),
       ...(options.ackTimeoutMs ? { ackTimeoutMs: options.ackTimeoutMs } : {}),
+      ...(options.offlineAfterMs ? { offlineAfterMs: options.offlineAfterMs } : {}),
       onStatus: (status) => this.events.emit('status', status),
       onConnect: ({ first }) => {
-        if (!first) void this.afterReconnect();
+        if (!first) this.afterReconnect();
       },
       onUnauthorized: async () => {
-        await this.auth.refresh();
+        const before = this.auth.current?.user;
+        const renewed = await this.auth.refresh();
+        // The old token was refused for good and a new visitor was signed in: its state is not ours.
+        if (before && renewed.user.id !== before.id) this.resetUserState(signedOutError());
         this.scheduleRefresh();
       },
-      onFatal: (error) => this.events.emit('error', error),
+      onFatal: (error) => {
+        this.cancelRefresh();
+        this.events.emit('error', error);
+      },
     });
-    this.book = new ConversationBook({
-      sender: () => ({ id: this.auth.current?.user.id ?? '', role: 'visitor' }),
-      sendOnce: async (m) =>
-        (
-          await this.session.call<MessageSendResult>('message:send', {
-            conversationId: m.conversationId,
-            clientMessageId: m.clientMessageId,
-            text: m.text,
-          })
-        ).message,
-      fetchPage: (conversationId, afterSeq, limit) => this.fetchPage(conversationId, afterSeq, limit),
-      whenOnline: () => this.session.whenOnline(),
-      onMessage: (conversationId, message, messages) =>
-        this.events.emit('message', { conversationId, message, messages }),
-    });
+    this.book = this.newBook();
     this.listen();
-    this.ready = this.start();
-    // A failed start is reported through `ready` and every method; never as an unhandled rejection.
-    this.ready.catch(() => undefined);
+    this.readyPromise = this.begin();
+    // Listeners added right after creation hear the first status.
+    queueMicrotask(() => this.session.announce());
+  }
+
+  /**
+   * Resolves once signed in and connected (for the first time, or after `identify()`/`logout()`);
+   * rejects with a ParleyError if the sign-in or the connection is refused for good. While the
+   * server cannot be reached it keeps trying.
+   */
+  get ready(): Promise<void> {
+    return this.readyPromise;
   }
 
   get user(): VisitorUser | undefined {
@@ -181,21 +217,26 @@ export class VisitorClient {
     return this.http.json<WidgetConfig>('GET', `/v1/projects/${encodeURIComponent(this.options.projectId)}/widget`);
   }
 
+  /**
+   * Starts a conversation (one `requestId` through every retry, so never twice), waiting through
+   * outages until it exists. With `text`, that first message is sent like any other: it is in the
+   * returned conversation's list at once as pending, and retried until stored or failed.
+   */
   async startConversation(
     input: { text?: string; attributes?: Record<string, string | number | boolean | null> } = {},
   ): Promise<VisitorConversation> {
-    await this.ready;
-    // The same requestId on every retry: a start whose ack was lost is not made twice.
-    const requestId = randomId();
-    const payload = {
-      requestId,
-      ...(input.text !== undefined ? { text: input.text, clientMessageId: randomId() } : {}),
-      ...(input.attributes ? { attributes: input.attributes } : {}),
-    };
-    const result = await this.retrying(() => this.session.call<ConversationStartResult>('conversation:start', payload));
+    await this.readyPromise;
+    const book = this.book;
+    const payload = { requestId: randomId(), ...(input.attributes ? { attributes: input.attributes } : {}) };
+    const result = await untilAvailable(
+      () => this.session.call<ConversationStartResult>('conversation:start', payload),
+      this.timers,
+    );
+    if (book !== this.book) throw signedOutError();
     this.rememberConversation(result.conversation);
-    if (result.message) this.book.ingest(result.message);
-    return this.conversation(result.conversation.id);
+    const conversation = this.conversation(result.conversation.id);
+    if (input.text !== undefined) void conversation.send(input.text);
+    return conversation;
   }
 
   /** A handle on one of the visitor's conversations (by id). */
@@ -206,35 +247,64 @@ export class VisitorClient {
         this.session.notify('typing', { conversationId: id, typing }),
       );
       this.handles.set(id, handle);
-      this.book.store(id);
     }
+    this.book.hold(id);
     return handle;
   }
 
   /** The visitor's conversations, newest first. */
   async conversations(): Promise<VisitorConversation[]> {
-    await this.ready;
+    await this.readyPromise;
+    const book = this.book;
     const { conversations } = await this.session.call<ConversationListResult>('conversation:list', {});
+    if (book !== this.book) throw signedOutError();
     for (const conversation of conversations) this.rememberConversation(conversation);
     return conversations.map((c) => this.conversation(c.id));
   }
 
   /** The pre-chat form (`lead:update`): stored on the visitor's lead. */
   async submitPreChatForm(fields: LeadUpdateInput): Promise<VisitorLeadView> {
-    await this.ready;
+    await this.readyPromise;
     const { lead } = await this.retrying(() => this.session.call<LeadUpdateResult>('lead:update', fields));
     return lead;
   }
 
-  /** Become a verified user (e.g. after your site's login). The socket reconnects as that user. */
+  /**
+   * Become a verified user (e.g. after your site's login). The socket reconnects as that user. If
+   * that is another user than before, everything of the previous one is dropped: its lists, its
+   * handles (they stop working) and its unsent messages (they reject with `UNAUTHORIZED`).
+   */
   async identify(verifiedToken: VerifiedTokenSource): Promise<VisitorUser> {
-    await this.ready.catch(() => undefined);
+    if (this.closed) throw closedError();
+    await this.readyPromise.catch(() => undefined);
+    const before = this.auth.current?.user;
     const session = await this.auth.identify(verifiedToken);
+    const changed = !before || before.id !== session.user.id || before.kind !== session.user.kind;
+    this.session.suspend();
+    if (changed) this.resetUserState(signedOutError());
     this.scheduleRefresh();
-    this.session.socket.disconnect();
     this.session.connect();
-    await this.session.whenOnline();
+    const online = this.session.whenOnline();
+    online.catch(() => undefined);
+    this.readyPromise = online;
+    await online;
     return session.user;
+  }
+
+  /**
+   * Signs the visitor out: forgets the stored token and everything of this visitor (lists,
+   * handles, unsent messages, which reject with `UNAUTHORIZED`), then signs in afresh as a new
+   * anonymous visitor. Resolves once connected as that one (the new `ready`). Call it when the
+   * user logs out of your site, so that the next person on the same browser is someone else.
+   */
+  logout(): Promise<void> {
+    if (this.closed) return Promise.reject(closedError());
+    this.session.suspend();
+    this.cancelRefresh();
+    this.auth.forget();
+    this.resetUserState(signedOutError());
+    this.readyPromise = this.begin();
+    return this.readyPromise;
   }
 
   conversationData(id: string): Conversation | undefined {
@@ -246,32 +316,83 @@ export class VisitorClient {
     return this.book.pendingCount();
   }
 
+  /** Disconnects, stops every timer and request, rejects what is still queued, removes listeners. */
   close(): void {
+    if (this.closed) return;
     this.closed = true;
-    this.refreshTimer.clear();
+    this.cancelRefresh();
+    this.timers.close();
+    this.http.close();
     this.book.close();
     this.session.close();
     this.events.clear();
   }
 
-  private async start(): Promise<void> {
-    // A page can load while the server is unreachable (a deploy, a flaky network): keep trying to
-    // sign in instead of leaving a client that never connects. A refusal (unknown project, bad
-    // verified token) still rejects `ready`.
-    await untilAvailable(
-      () => this.auth.ensure(),
-      () => this.closed,
-    );
-    this.scheduleRefresh();
-    this.session.connect();
-    await this.session.whenOnline();
+  private newBook(): ConversationBook {
+    const book: ConversationBook = new ConversationBook({
+      sender: () => ({ id: this.auth.current?.user.id ?? '', role: 'visitor' }),
+      sendOnce: async (m) =>
+        (
+          await this.session.call<MessageSendResult>('message:send', {
+            conversationId: m.conversationId,
+            clientMessageId: m.clientMessageId,
+            text: m.text,
+          })
+        ).message,
+      fetchPage: (conversationId, afterSeq, limit) =>
+        this.session.call<ConversationHistoryResult>('conversation:history', { conversationId, afterSeq, limit }),
+      whenOnline: () => this.session.whenOnline(),
+      onMessage: (conversationId, message, messages) => {
+        if (book === this.book) this.events.emit('message', { conversationId, message, messages });
+      },
+      onCatchUpError: (_conversationId, error) => {
+        if (book === this.book && !this.closed) this.events.emit('error', error);
+      },
+      timers: this.timers,
+      holdOnLiveMessage: true,
+      maxConversations: this.options.maxConversations ?? DEFAULT_MAX_CONVERSATIONS,
+    });
+    return book;
+  }
+
+  /** Drops everything of the visitor who was signed in: lists, handles, unsent messages. */
+  private resetUserState(error: ParleyError): void {
+    this.book.close(error);
+    this.book = this.newBook();
+    this.conversationsById.clear();
+    this.handles.clear();
+  }
+
+  /** Signs in (retrying while the server cannot be reached) and connects: the `ready` promise. */
+  private begin(): Promise<void> {
+    const attempt = ++this.startAttempt;
+    const started = (async () => {
+      try {
+        // A page can load while the server is unreachable (a deploy, a flaky network): keep
+        // trying to sign in instead of leaving a client that never connects.
+        await untilAvailable(() => this.auth.ensure(), this.timers);
+        if (attempt !== this.startAttempt) return;
+        this.scheduleRefresh();
+        this.session.connect();
+        await this.session.whenOnline();
+      } catch (raw) {
+        const error = toParleyError(raw);
+        // A refusal (unknown project, bad verified token, origin not allowed) stops the client:
+        // sends fail with it instead of waiting for a connection that will never come.
+        if (attempt === this.startAttempt) this.session.fail(error);
+        throw this.session.fatal ?? error;
+      }
+    })();
+    // Reported through `ready` and every method; never as an unhandled rejection.
+    started.catch(() => undefined);
+    return started;
   }
 
   private listen(): void {
     const socket = this.session.socket;
     const on = <K extends keyof VisitorServerToClientEvents>(event: K, listener: VisitorServerToClientEvents[K]) =>
       socket.on(event as string, listener as (...args: unknown[]) => void);
-    on('message.created', ({ message }) => this.book.ingest(message));
+    on('message.created', ({ message }) => this.book.ingest(message, { live: true }));
     on('conversation.created', ({ conversation }) => this.rememberConversation(conversation));
     on('conversation.updated', ({ conversation }) => this.rememberConversation(conversation));
     on('typing', (event) => this.events.emit('typing', event));
@@ -281,64 +402,84 @@ export class VisitorClient {
     const known = this.conversationsById.get(conversation.id);
     if (known && Date.parse(known.updatedAt) > Date.parse(conversation.updatedAt)) return;
     this.conversationsById.set(conversation.id, conversation);
-    this.book.store(conversation.id);
     this.events.emit('conversation', conversation);
   }
 
-  /** After a reconnect: learn of conversations started elsewhere, and fetch every missed message. */
-  private async afterReconnect(): Promise<void> {
-    try {
-      const { conversations } = await this.session.call<ConversationListResult>('conversation:list', {});
-      for (const conversation of conversations) this.rememberConversation(conversation);
-      await this.book.catchUpAll();
-    } catch (error) {
-      // The next reconnect tries again; a catch-up is never worth an error in the UI.
-      if (!this.closed && toParleyError(error).code !== 'UNAVAILABLE') this.events.emit('error', toParleyError(error));
-    }
+  /**
+   * After a reconnect: fetch what every list missed (in the background, retried until done), and
+   * learn of conversations started elsewhere meanwhile.
+   */
+  private afterReconnect(): void {
+    this.book.catchUpAll();
+    void this.relist();
   }
 
-  private fetchPage(conversationId: string, afterSeq: number, limit: number) {
-    return this.session.call<ConversationHistoryResult>('conversation:history', { conversationId, afterSeq, limit });
+  private async relist(): Promise<void> {
+    const book = this.book;
+    try {
+      const { conversations } = await untilAvailable(
+        () => this.session.call<ConversationListResult>('conversation:list', {}),
+        this.timers,
+      );
+      if (book !== this.book) return;
+      for (const conversation of conversations) this.rememberConversation(conversation);
+    } catch (error) {
+      if (!this.closed && book === this.book && !this.session.fatal) this.events.emit('error', toParleyError(error));
+    }
   }
 
   /** Refreshes the token ahead of expiry and hands it to the live socket: the UI never notices. */
   private scheduleRefresh(): void {
+    this.cancelRefresh();
     const current = this.auth.current;
     if (!current || this.closed) return;
-    this.refreshTimer.at(refreshTime(current.token, current.expiresAt), () => void this.refreshNow());
+    this.cancelRefresh = this.timers.after(refreshDelay(current), () => void this.refreshNow());
   }
 
-  private async refreshNow(): Promise<void> {
-    if (this.closed) return;
+  private async refreshNow(attempt = 0): Promise<void> {
+    if (this.closed || this.session.fatal) return;
+    const before = this.auth.current?.user;
     try {
       const renewed = await this.auth.refresh();
-      if (this.session.connected) {
+      if (before && renewed.user.id !== before.id) {
+        // The old token was refused for good: a new visitor, so a new connection and state.
+        this.session.suspend();
+        this.resetUserState(signedOutError());
+        this.session.connect();
+      } else if (this.session.connected) {
         await this.session.call<SessionRenewResult>('session:renew', { token: renewed.token }).catch(() => {
           // A socket that can't renew will be closed at expiry and reconnect with the new token.
         });
       }
       this.scheduleRefresh();
-    } catch {
+    } catch (raw) {
+      const error = toParleyError(raw);
+      if (this.closed) return;
+      if (!error.retryable) {
+        this.session.fail(error);
+        return;
+      }
       // Offline: try again shortly. The socket reconnects with whatever token is current.
-      this.refreshTimer.at(Date.now() + 5000, () => void this.refreshNow());
+      this.cancelRefresh = this.timers.after(retryDelay(error, attempt + 4), () => void this.refreshNow(attempt + 1));
     }
   }
 
-  /** Commands with their own idempotency key are retried through drops until they go through. */
-  private async retrying<T>(run: () => Promise<T>, attempts = 5): Promise<T> {
+  /** Commands the UI awaits are retried through drops a few times, then reject. */
+  private async retrying<T>(run: () => Promise<T>): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       try {
         return await run();
-      } catch (error) {
-        const e = toParleyError(error);
-        if (!e.retryable || attempt + 1 >= attempts || this.closed) throw e;
-        await new Promise((r) => setTimeout(r, e.details?.retryAfterMs ?? 300 * (attempt + 1)));
+      } catch (raw) {
+        const error = toParleyError(raw);
+        if (!error.retryable || attempt + 1 >= COMMAND_ATTEMPTS || this.closed) throw error;
+        await this.timers.sleep(retryDelay(error, attempt));
       }
     }
   }
 }
 
 export function createVisitorClient(options: VisitorClientOptions): VisitorClient {
-  if (!options.url || !options.projectId) throw new ParleyError('BAD_REQUEST', 'url and projectId are required');
+  if (!options?.url || !options.projectId) throw new ParleyError('BAD_REQUEST', 'url and projectId are required');
+  baseUrlOf(options.url);
   return new VisitorClient(options);
 }

@@ -2,7 +2,8 @@ import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server } from 'socket.io';
 import { ParleyError } from '../src/errors';
-import { SocketSession, type ConnectionStatus } from '../src/socket-session';
+import { SocketSession, socketTarget, type ConnectionStatus } from '../src/socket-session';
+import { Timers } from '../src/timers';
 
 /**
  * How a session reacts to the ways a handshake can be refused, against a real Socket.IO server
@@ -16,6 +17,7 @@ describe('SocketSession handshake refusals', () => {
   let refusals: { code: string; token?: string }[] = [];
   let accepted: string[] = [];
   const sessions: SocketSession[] = [];
+  const timers: Timers[] = [];
 
   beforeAll(async () => {
     http = createServer();
@@ -35,6 +37,7 @@ describe('SocketSession handshake refusals', () => {
   });
   afterEach(() => {
     sessions.splice(0).forEach((s) => s.close());
+    timers.splice(0).forEach((t) => t.close());
     refusals = [];
     accepted = [];
   });
@@ -42,14 +45,22 @@ describe('SocketSession handshake refusals', () => {
     await new Promise<void>((resolve) => io.close(() => resolve()));
   });
 
-  function open(onUnauthorized: () => Promise<void>, token: () => string = () => 'good') {
+  function open(
+    onUnauthorized: () => Promise<void>,
+    token: () => string = () => 'good',
+    options: { url?: string; offlineAfterMs?: number } = {},
+  ) {
     const fatal: ParleyError[] = [];
     const statuses: ConnectionStatus[] = [];
+    const clock = new Timers();
+    timers.push(clock);
     const session = new SocketSession({
-      url,
+      url: options.url ?? url,
       namespace: '/visitor',
       token,
       transports: ['websocket'],
+      timers: clock,
+      ...(options.offlineAfterMs ? { offlineAfterMs: options.offlineAfterMs } : {}),
       onStatus: (s) => statuses.push(s),
       onConnect: () => undefined,
       onUnauthorized,
@@ -128,5 +139,47 @@ describe('SocketSession handshake refusals', () => {
       throw new ParleyError('UNAUTHORIZED', 'wrong password');
     });
     await expect(outcome(s)).rejects.toMatchObject({ code: 'UNAUTHORIZED', message: 'wrong password' });
+  });
+
+  it('once refused for good, rejects at once whoever waits for the connection and every later call', async () => {
+    refusals = [{ code: 'FORBIDDEN' }];
+    const s = open(async () => undefined);
+    // Waiting since before the refusal: a send in an outbox, a `ready` promise.
+    const waiting = s.session.whenOnline();
+    await expect(waiting).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    await expect(s.session.call('conversation:list', {})).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    await expect(s.session.whenOnline()).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    expect(s.session.fatal?.retryable).toBe(false);
+    expect(s.session.socket.active).toBe(false);
+    expect(s.fatal).toHaveLength(1);
+  });
+
+  it('reports offline once it has been trying to connect for offlineAfterMs', async () => {
+    // A port nobody listens on: every attempt fails at the network level, and Socket.IO keeps trying.
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const s = open(async () => undefined, undefined, { url: `http://127.0.0.1:${port}`, offlineAfterMs: 400 });
+    s.session.announce();
+    for (let i = 0; i < 200 && !s.statuses.includes('offline'); i++) await new Promise((r) => setTimeout(r, 25));
+    expect(s.statuses).toEqual(['connecting', 'offline']);
+    expect(s.session.socket.active).toBe(true); // still trying in the background
+    expect(s.fatal).toEqual([]);
+  });
+
+  it('connects under the path prefix of its URL', () => {
+    expect(socketTarget('https://example.com/chat', '/visitor')).toEqual({
+      uri: 'https://example.com/visitor',
+      path: '/chat/socket.io',
+    });
+    expect(socketTarget('https://example.com', '/agent')).toEqual({
+      uri: 'https://example.com/agent',
+      path: '/socket.io',
+    });
+    expect(socketTarget('https://example.com/chat', '/agent', '/ws')).toEqual({
+      uri: 'https://example.com/agent',
+      path: '/ws',
+    });
   });
 });

@@ -117,7 +117,11 @@ export async function startServer(
     staticDirs: [
       { mount: '/', dir: path.join(__dirname, '..', 'public') },
       // The SDK's <script> bundle, so the demo pages and any website can load it from the server.
-      { mount: '/sdk', dir: path.join(__dirname, '..', '..', 'client-sdk', 'dist', 'browser') },
+      {
+        mount: '/sdk',
+        dir: path.join(__dirname, '..', '..', 'client-sdk', 'dist', 'browser'),
+        precompressed: true,
+      },
     ],
   });
 

@@ -226,6 +226,8 @@ describe('SDK delivery under network chaos', () => {
 
     expect((await ready).map((r) => r.status)).toEqual(['fulfilled', 'fulfilled']);
     const conversation = await starting;
+    // The first message goes through the outbox like any other: pending, then stored.
+    await waitFor('the first message to be stored', () => conversation.messages[0]?.status === 'sent');
     expect(conversation.messages.map((m) => [m.status, m.text])).toEqual([['sent', 'written while offline']]);
     const seen = await agent.conversations.history(conversation.id);
     expect(seen.map((m) => m.text)).toEqual(['written while offline']);

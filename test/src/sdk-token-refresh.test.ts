@@ -9,6 +9,7 @@ import {
 import { createAgent, createProject } from './support/fixtures';
 import { client } from './support/http';
 import { startParley, type ParleyProcess } from './support/parley-process';
+import { runSdkScript } from './support/sdk-script';
 import { SdkEvents } from './support/sdk-events';
 import { refusedHandshake } from './support/sockets';
 import { waitFor } from './support/wait';
@@ -119,7 +120,55 @@ describe('SDK token refresh', () => {
     expect(agentEvents.of('error')).toEqual([]);
     expect(visitor.status).toBe('connected');
     expect(agent.status).toBe('connected');
+    // Renewed on the live sockets: neither connection was ever dropped and re-established.
+    expect(visitorEvents.of('status')).toEqual(['connecting', 'connected']);
+    expect(agentEvents.of('status')).toEqual(['connecting', 'connected']);
     // REST goes on with the renewed agent token too.
     await expect(agent.contacts.search({})).resolves.toMatchObject({ total: 1 });
   }, 180_000);
+
+  it('refreshes on schedule, and stays the same visitor, on a machine whose clock is hours off', async () => {
+    // Two machines: one 9 hours ahead (it would think every token expired long ago), one an hour
+    // behind (it would think they last an hour longer than they do).
+    const runs = await Promise.all(
+      [9 * 3600_000, -3600_000].map(async (skew) => {
+        const { project } = await createProject(server.url);
+        const account = await createAgent(server.url, project.id);
+        return runSdkScript(
+          'skewed-clock',
+          {
+            PARLEY_URL: server.url,
+            PROJECT_ID: project.id,
+            AGENT_EMAIL: account.email,
+            AGENT_PASSWORD: account.password,
+            SKEW_MS: String(skew),
+            DURATION_MS: String(2.5 * TTL_SECONDS * 1000),
+          },
+          { timeoutMs: 90_000 },
+        );
+      }),
+    );
+    for (const run of runs) {
+      expect({ code: run.code, output: run.code === 0 ? '' : run.output }).toEqual({ code: 0, output: '' });
+      const result = run.result as {
+        refreshes: number;
+        sameVisitor: boolean;
+        reloadSameVisitor: boolean;
+        visitorStatuses: string[];
+        agentStatuses: string[];
+        errors: string[];
+      };
+      // Two clients refreshing two-thirds into each 8-second lifetime, for 20 s: a handful of
+      // refreshes, not a loop; and never too late (which would have meant dropped sockets).
+      expect(result.refreshes).toBeGreaterThanOrEqual(4);
+      expect(result.refreshes).toBeLessThanOrEqual(14);
+      expect(result).toMatchObject({
+        sameVisitor: true,
+        reloadSameVisitor: true,
+        visitorStatuses: ['connecting', 'connected'],
+        agentStatuses: ['connecting', 'connected'],
+        errors: [],
+      });
+    }
+  }, 120_000);
 });

@@ -129,7 +129,8 @@ describe('SDK: visitor and agent clients against a real server', () => {
       text: 'Hello from A',
       sender: { id: userA, role: 'visitor' },
     });
-    await agentEvents.wait('message', (e) => e.conversationId === convA.id && e.message.status === 'sent');
+    // The console opens the conversation: the client holds its ordered list from then on.
+    expect(sentTexts(await agent.conversations.history(convA.id))).toEqual(['Hello from A']);
     expect(sentTexts(agent.conversations.messages(convA.id))).toEqual(['Hello from A']);
 
     // A later form change: one lead.updated naming exactly what changed.
@@ -246,6 +247,22 @@ describe('SDK: visitor and agent clients against a real server', () => {
     await v.events.wait('conversation', (c) => c.id === conversation.id && c.status === 'closed');
   });
 
+  it('sends the first message of startConversation like any other: pending at once, then stored, or failed', async () => {
+    const v = visitor(memoryStorage());
+    const conversation = await v.client.startConversation({ text: 'first words' });
+    expect(conversation.messages.map((m) => [m.status, m.text])).toEqual([['pending', 'first words']]);
+    await v.events.wait('message', (e) => e.message.text === 'first words' && e.message.status === 'sent');
+    expect(conversation.messages).toEqual([expect.objectContaining({ status: 'sent', seq: 1, text: 'first words' })]);
+
+    // Refused: the conversation exists, its first message shows as failed with the reason.
+    const refused = await v.client.startConversation({ text: 'x'.repeat(4001) });
+    await v.events.wait('message', (e) => e.conversationId === refused.id && e.message.status === 'failed');
+    expect(refused.messages).toEqual([
+      expect.objectContaining({ status: 'failed', error: expect.objectContaining({ code: 'PAYLOAD_TOO_LARGE' }) }),
+    ]);
+    await expect(refused.send('shorter')).resolves.toMatchObject({ seq: 1, text: 'shorter' });
+  });
+
   it('keeps the same UUID, lead and conversations when re-created on the same storage', async () => {
     const storage = memoryStorage();
     const first = visitor(storage);
@@ -311,6 +328,39 @@ describe('SDK: visitor and agent clients against a real server', () => {
     expect((await refusal(forged.client.ready)).code).toBe('UNAUTHORIZED');
   });
 
+  it('manages contacts through the SDK: update, export, remove, and the console hears each change', async () => {
+    const email = `grace-${Date.now()}@example.com`;
+    const v = visitor(memoryStorage());
+    await v.client.submitPreChatForm({ fullname: 'Grace Hopper', email, attributes: { plan: 'free', team: 'navy' } });
+    const lead = (await agentEvents.wait('lead.created', (e) => e.lead.userId === v.client.user?.id)).lead;
+    const conversation = await v.client.startConversation({ text: 'about my data' });
+    await agentEvents.wait('message.created', (e) => e.message.conversationId === conversation.id);
+
+    // Attributes merge key by key; null removes one.
+    const updated = await agent.contacts.update(lead.id, {
+      phone: '+1 555 0100',
+      attributes: { plan: 'pro', team: null },
+    });
+    expect(updated).toMatchObject({ id: lead.id, phone: '+1 555 0100', attributes: { plan: 'pro' } });
+    expect(updated.attributes).not.toHaveProperty('team');
+    const heard = await agentEvents.wait('lead.updated', (e) => e.lead.id === lead.id && e.changes.includes('phone'));
+    expect(heard.lead.phone).toBe('+1 555 0100');
+
+    const csv = (await agent.contacts.exportCsv({ email })).trim().split(/\r?\n/);
+    expect(csv).toHaveLength(2);
+    expect(csv[0]).toContain('email');
+    expect(csv[1]).toContain(email);
+    expect(csv[1]).toContain(lead.id);
+
+    // Erasure: the lead, its conversations and messages; the console is told.
+    await expect(agent.contacts.remove(lead.id)).resolves.toBeUndefined();
+    expect((await agentEvents.wait('lead.deleted', (e) => e.leadId === lead.id)).leadId).toBe(lead.id);
+    expect((await refusal(agent.contacts.get(lead.id))).code).toBe('NOT_FOUND');
+    expect((await refusal(agent.conversations.page(conversation.id))).code).toBe('NOT_FOUND');
+    expect((await agent.contacts.exportCsv({ email })).trim().split(/\r?\n/)).toHaveLength(1);
+    expect(await database.db.collection('leads').countDocuments({ email })).toBe(0);
+  });
+
   it('rejects refused input with the protocol code as a ParleyError, and marks the message failed', async () => {
     const v = visitor(memoryStorage());
     const conversation = await v.client.startConversation();
@@ -353,24 +403,17 @@ describe('SDK: visitor and agent clients against a real server', () => {
     expect((await refusal(outsider.contacts.get(leadId))).code).toBe('NOT_FOUND');
   });
 
-  it('lets a UI fire sends and forget them: a refusal shows as failed, never as an unhandled rejection', async () => {
+  // That an ignored send never becomes an unhandled rejection is tested in a process of its own
+  // (sdk-process.test.ts): jest intercepts unhandled rejections, so a test in here could not fail.
+  it('lets a UI fire sends and forget them: a refusal shows as failed, the rest goes out', async () => {
     const v = visitor(memoryStorage());
     const conversation = await v.client.startConversation();
-    const unhandled: unknown[] = [];
-    const onUnhandled = (reason: unknown) => unhandled.push(reason);
-    process.on('unhandledRejection', onUnhandled);
-    try {
-      // What a widget driven by the 'message' event does: no await, no catch.
-      void conversation.send('y'.repeat(4001));
-      void conversation.send('fine');
-      await v.events.wait('message', (e) => e.message.text === 'fine' && e.message.status === 'sent');
-      // Node reports an unhandled rejection once the microtasks of the tick have run.
-      await settle(50);
-    } finally {
-      process.off('unhandledRejection', onUnhandled);
-    }
-    expect(unhandled).toEqual([]);
+    // What a widget driven by the 'message' event does: no await, no catch.
+    void conversation.send('y'.repeat(4001));
+    void conversation.send('fine');
+    await v.events.wait('message', (e) => e.message.text === 'fine' && e.message.status === 'sent');
     expect(conversation.messages.map((m) => m.status)).toEqual(['sent', 'failed']);
+    expect(conversation.messages[1]).toMatchObject({ status: 'failed', error: { code: 'PAYLOAD_TOO_LARGE' } });
   });
 
   it("survives a listener that throws, and reports the UI's error instead of hiding it", async () => {

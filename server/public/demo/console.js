@@ -95,6 +95,8 @@
   // ---- one conversation ----
 
   async function openConversation(conversationId) {
+    // The client holds the lists of the conversations the console shows: let go of the last one.
+    if (openConversationId && openConversationId !== conversationId) client.conversations.release(openConversationId);
     openConversationId = conversationId;
     renderConversations();
     show('conversation', true);
@@ -128,6 +130,18 @@
               ? `not sent: ${message.error ? message.error.message : ''}`
               : `${message.sender.name || message.sender.role} · #${message.seq}`;
         item.append(element('small', note));
+        if (message.status === 'failed') {
+          // Send it again (same clientMessageId, so never twice), or drop it.
+          const retry = element('button', 'Retry');
+          retry.type = 'button';
+          retry.className = 'link';
+          retry.addEventListener('click', () => void client.conversations.retry(message));
+          const discard = element('button', 'Delete');
+          discard.type = 'button';
+          discard.className = 'link';
+          discard.addEventListener('click', () => client.conversations.discard(message));
+          item.append(retry, discard);
+        }
         return item;
       }),
     );
@@ -148,7 +162,8 @@
         conversations.set(conversationId, await client.conversations.join(conversationId));
         renderMeta();
       }
-      await client.conversations.send(conversationId, text);
+      // Pending at once, then sent; a refusal shows as failed in the list (with Retry).
+      void client.conversations.send(conversationId, text);
     } catch (error) {
       showError('contact-error', error);
     }

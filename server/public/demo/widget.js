@@ -69,10 +69,27 @@
           note.textContent = `not sent: ${message.error ? message.error.message : ''}`;
         else note.textContent = `${who} · ${new Date(message.createdAt).toLocaleTimeString()}`;
         item.append(note);
+        if (message.status === 'failed') item.append(...failedActions(message));
         return item;
       }),
     );
     list.scrollTop = list.scrollHeight;
+  }
+
+  /** Send a failed message again (same clientMessageId, so never twice), or drop it. */
+  function failedActions(message) {
+    const retry = document.createElement('button');
+    retry.type = 'button';
+    retry.className = 'link';
+    retry.textContent = 'Retry';
+    // Its progress (pending, then sent or failed again) arrives through the 'message' event.
+    retry.addEventListener('click', () => void conversation.retry(message));
+    const discard = document.createElement('button');
+    discard.type = 'button';
+    discard.className = 'link';
+    discard.textContent = 'Delete';
+    discard.addEventListener('click', () => conversation.discard(message));
+    return [retry, discard];
   }
 
   /** The project's pre-chat fields, or a name and an email when it defines none. */
@@ -135,10 +152,15 @@
     $('text').value = '';
     showError('chat-error');
     try {
-      if (!conversation) conversation = await client.startConversation({ attributes: { page: location.pathname } });
+      if (!conversation) {
+        // The first message goes out with the conversation: pending at once, then sent or failed.
+        conversation = await client.startConversation({ text, attributes: { page: location.pathname } });
+        renderMessages(conversation.messages);
+        return;
+      }
       conversation.setTyping(false);
-      // Shows at once as pending (through the 'message' event); a refusal shows as failed.
-      await conversation.send(text);
+      // Shows at once as pending (through the 'message' event); a refusal shows as failed, in the list.
+      void conversation.send(text);
     } catch (error) {
       showError('chat-error', error);
     }

@@ -5,6 +5,7 @@ import type { Logger } from '../infra/logger';
 import type { Metrics } from '../infra/metrics';
 import { cors, isVisitorPath } from './cors';
 import { errorHandler, notFoundHandler } from './error-handler';
+import { precompressed } from './precompressed';
 import { requestMetrics } from './request-metrics';
 import { securityHeaders } from './security-headers';
 
@@ -19,8 +20,11 @@ export interface HttpAppDeps {
   health: Router;
   /** Mounted under /v1. */
   api: Router[];
-  /** Static folders served at the root (the landing page, demo pages, the SDK bundle). */
-  staticDirs?: { mount: string; dir: string }[];
+  /**
+   * Static folders served at the root (the landing page, demo pages, the SDK bundle); with
+   * `precompressed`, the `.br`/`.gz` copies a build wrote beside a file are sent where accepted.
+   */
+  staticDirs?: { mount: string; dir: string; precompressed?: boolean }[];
 }
 
 export function createHttpApp({ config, logger, metrics, health, api, staticDirs = [] }: HttpAppDeps): express.Express {
@@ -38,7 +42,8 @@ export function createHttpApp({ config, logger, metrics, health, api, staticDirs
   app.use('/v1', express.json({ limit: JSON_BODY_LIMIT, strict: true }));
   for (const router of api) app.use('/v1', router);
   app.use('/v1', notFoundHandler);
-  for (const { mount, dir } of staticDirs) {
+  for (const { mount, dir, precompressed: compressed } of staticDirs) {
+    if (compressed) app.use(mount, precompressed(dir, '5m'));
     app.use(
       mount,
       express.static(path.resolve(dir), {

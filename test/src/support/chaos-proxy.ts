@@ -1,4 +1,5 @@
 import net, { type AddressInfo } from 'node:net';
+import { Transform, type TransformCallback } from 'node:stream';
 
 /**
  * A TCP proxy in front of a Parley server, for network-chaos tests. Clients talk to the proxy's
@@ -25,12 +26,33 @@ export interface ChaosProxy {
   resume(): void;
   /** How many connections were closed at once while refusing: proof that clients kept trying. */
   readonly refusedCount: number;
+  /**
+   * Drops the next chunk the server sends (on any connection) whose text matches: a lost ack or
+   * a lost event, on a connection that otherwise carries on. Resolves once one was dropped.
+   */
+  dropNextFromServer(matches: (text: string) => boolean): Promise<void>;
+  /**
+   * Live WebSocket connections become black holes (nothing goes through either way, nothing is
+   * closed), as on a network that silently stopped; new connections, and HTTP ones, work.
+   */
+  stallWebSockets(): void;
   close(): Promise<void>;
 }
 
 interface Pair {
   client: net.Socket;
   upstream: net.Socket;
+  stalled: boolean;
+  websocket: boolean;
+}
+
+/** Passes chunks through unless `drop` says otherwise. */
+function gate(drop: (chunk: Buffer) => boolean): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback) {
+      done(null, drop(chunk) ? undefined : chunk);
+    },
+  });
 }
 
 export async function startChaosProxy(targetPort: number, host = '127.0.0.1'): Promise<ChaosProxy> {
@@ -39,6 +61,7 @@ export async function startChaosProxy(targetPort: number, host = '127.0.0.1'): P
   let refusing = false;
   let refused = 0;
   const pairs = new Set<Pair>();
+  const droppers: { matches: (text: string) => boolean; dropped: () => void }[] = [];
 
   const server = net.createServer((client) => {
     if (refusing) {
@@ -48,7 +71,7 @@ export async function startChaosProxy(targetPort: number, host = '127.0.0.1'): P
       return;
     }
     const upstream = net.connect({ host, port: target });
-    const pair: Pair = { client, upstream };
+    const pair: Pair = { client, upstream, stalled: false, websocket: false };
     pairs.add(pair);
     // Either side ending or failing ends both: a proxy never keeps half a connection alive.
     const drop = () => {
@@ -60,8 +83,25 @@ export async function startChaosProxy(targetPort: number, host = '127.0.0.1'): P
     upstream.on('error', drop);
     client.on('close', drop);
     upstream.on('close', drop);
-    client.pipe(upstream);
-    upstream.pipe(client);
+    client
+      .pipe(
+        gate((chunk) => {
+          if (/^upgrade: websocket/im.test(chunk.toString('latin1'))) pair.websocket = true;
+          return pair.stalled;
+        }),
+      )
+      .pipe(upstream);
+    upstream
+      .pipe(
+        gate((chunk) => {
+          if (pair.stalled) return true;
+          const index = droppers.findIndex((d) => d.matches(chunk.toString('latin1')));
+          if (index < 0) return false;
+          droppers.splice(index, 1)[0]?.dropped();
+          return true;
+        }),
+      )
+      .pipe(client);
   });
 
   await new Promise<void>((resolve, reject) => {
@@ -108,6 +148,12 @@ export async function startChaosProxy(targetPort: number, host = '127.0.0.1'): P
     },
     get refusedCount() {
       return refused;
+    },
+    dropNextFromServer(matches) {
+      return new Promise<void>((dropped) => droppers.push({ matches, dropped }));
+    },
+    stallWebSockets() {
+      for (const pair of pairs) if (pair.websocket) pair.stalled = true;
     },
     close() {
       cutAll();

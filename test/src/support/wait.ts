@@ -17,3 +17,27 @@ export async function waitFor<T>(
     await new Promise((r) => setTimeout(r, options.intervalMs ?? 25));
   }
 }
+
+export type Outcome<T> = { state: 'resolved'; value: T } | { state: 'rejected'; error: unknown } | { state: 'pending' };
+
+/**
+ * How a promise has settled after at most `ms`: for checking that something does not hang (the
+ * bound is a deadline for "never", far above how long the thing takes; not a speed check).
+ */
+export async function outcomeWithin<T>(promise: Promise<T>, ms: number): Promise<Outcome<T>> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const pending = new Promise<Outcome<T>>((resolve) => {
+    timer = setTimeout(() => resolve({ state: 'pending' }), ms);
+  });
+  try {
+    return await Promise.race([
+      promise.then(
+        (value): Outcome<T> => ({ state: 'resolved', value }),
+        (error: unknown): Outcome<T> => ({ state: 'rejected', error }),
+      ),
+      pending,
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
