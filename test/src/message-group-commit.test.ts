@@ -152,6 +152,66 @@ describe('messages written in groups', () => {
     expect(heard).toEqual([2, 3]);
   });
 
+  it('writes right when the conversation changed behind this node (closed, written to, erased elsewhere)', async () => {
+    const { socket, conversationId } = await visitorWithConversation();
+    const conversation = { id: conversationId };
+    await ok(socket, 'message:send', { conversationId, clientMessageId: 'c1', text: 'one' });
+    const conversations = database.db.collection('conversations');
+    {
+      // Closed by another node: this node's cached view still says open. The visitor writing
+      // reopens it all the same.
+      await conversations.updateOne(
+        { _id: conversation.id as never },
+        { $set: { status: 'closed', closedAt: new Date() } },
+      );
+      const two = await ok<MessageSendResult>(socket, 'message:send', {
+        conversationId: conversation.id,
+        clientMessageId: 'c2',
+        text: 'two',
+      });
+      expect(two.message.seq).toBe(2);
+      const reopened = await agentEvents.wait<{ conversation: { id: string; status: string } }>(
+        'conversation.updated',
+        (e) => e.conversation.id === conversation.id,
+      );
+      expect(reopened.conversation.status).toBe('open');
+      expect(await conversations.findOne({ _id: conversation.id as never })).toMatchObject({
+        status: 'open',
+        lastSeq: 2,
+      });
+
+      // Written to by another node (seq 3 recorded there): the next message here is 4.
+      await database.db.collection('messages').insertOne({
+        _id: 'elsewhere-3' as never,
+        conversationId: conversation.id,
+        projectId,
+        seq: 3,
+        clientMessageId: 'agent-elsewhere',
+        sender: { id: 'agent-on-another-node', role: 'agent' },
+        text: 'from another node',
+        createdAt: new Date(),
+      });
+      await conversations.updateOne({ _id: conversation.id as never }, { $set: { lastSeq: 3, messageCount: 3 } });
+      const four = await ok<MessageSendResult>(socket, 'message:send', {
+        conversationId: conversation.id,
+        clientMessageId: 'c4',
+        text: 'four',
+      });
+      expect(four.message.seq).toBe(4);
+
+      // Erased elsewhere: the send is refused and leaves no message behind.
+      await conversations.deleteOne({ _id: conversation.id as never });
+      await database.db.collection('messages').deleteMany({ conversationId: conversation.id });
+      const gone = await command(socket, 'message:send', {
+        conversationId: conversation.id,
+        clientMessageId: 'c5',
+        text: 'five',
+      });
+      expect(gone).toMatchObject({ ok: false, error: { code: 'NOT_FOUND' } });
+      expect(await database.db.collection('messages').countDocuments({ conversationId: conversation.id })).toBe(0);
+    }
+  });
+
   it('settles each send of a group on its own: a bad one fails alone', async () => {
     const { socket, conversationId } = await visitorWithConversation();
     const other = await visitorWithConversation();

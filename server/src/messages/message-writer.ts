@@ -1,6 +1,6 @@
 import type { Message } from '@parley/protocol';
 import type { mongo } from 'mongoose';
-import { AppError, isDuplicateKeyError } from '../errors';
+import { AppError, isDuplicateKeyError, notFound } from '../errors';
 import type { EventBus } from '../infra/event-bus';
 import { newId } from '../infra/ids';
 import { rawCollection } from '../infra/raw-collection';
@@ -8,11 +8,14 @@ import { senderOf, type Actor } from '../conversations/actor';
 import { assertAccessible } from '../conversations/conversation-access';
 import type { ConversationDoc, ConversationModel } from '../conversations/conversation-model';
 import { toConversation } from '../conversations/conversation-view';
+import { ConversationCache } from './conversation-cache';
 import type { MessageDoc, MessageModel } from './message-model';
 import { toMessage } from './message-view';
 
 /** Attempts at a free seq when other nodes keep taking the next one; each attempt re-reads the end. */
 const MAX_SEQ_ATTEMPTS = 20;
+/** Re-records when the conversation changed under the writer (another node joined or closed it). */
+const MAX_RECORD_ATTEMPTS = 5;
 
 export interface SendInput {
   conversationId: string;
@@ -96,8 +99,9 @@ function newDoc(actor: Actor, input: SendInput, conversation: ConversationDoc, s
 
 /**
  * Stores messages. The normal path writes a whole batch of sends (every waiting send of each
- * conversation, see GroupCommit) with three round trips however large the batch: one read of the
- * conversations, one unordered insertMany, one bulk update of the conversations. A conversation's
+ * conversation, see GroupCommit) with two round trips however large the batch: one unordered
+ * insertMany and one bulk update of the conversations; the conversations come from a cache
+ * (ConversationCache; a miss adds one read), which the bulk update's conditions keep honest. A conversation's
  * sends in a batch take consecutive seqs after its recorded end. Every send is settled only after
  * its insert returned, and published only after its conversation was updated, exactly as one at a
  * time. Duplicates are left to the unique indexes:
@@ -108,11 +112,16 @@ function newDoc(actor: Actor, input: SendInput, conversation: ConversationDoc, s
  * failed one, go the one-at-a-time way, which re-reads the end and takes the next seq each.
  */
 export class MessageWriter {
+  private readonly cache = new ConversationCache();
+
   constructor(
     private readonly messages: MessageModel,
     private readonly conversations: ConversationModel,
     private readonly bus: EventBus,
-  ) {}
+  ) {
+    // Changes made elsewhere on this node (join, close, merge) are read afresh by the next batch.
+    bus.subscribe('conversation.updated', ({ conversation }) => this.cache.delete(conversation.id));
+  }
 
   /** Settles every send of the batch, whatever happens. */
   async writeBatch(batch: PendingSend[]): Promise<void> {
@@ -126,11 +135,23 @@ export class MessageWriter {
 
   private async stageAndWrite(batch: PendingSend[]): Promise<void> {
     const ids = [...new Set(batch.map((s) => s.input.conversationId))];
-    const found = await this.conversations
-      .find({ _id: { $in: ids } })
-      .lean<ConversationDoc[]>()
-      .exec();
-    const byId = new Map(found.map((c) => [c._id, c]));
+    const byId = new Map<string, ConversationDoc>();
+    const missing: string[] = [];
+    for (const id of ids) {
+      const cached = this.cache.get(id);
+      if (cached) byId.set(id, cached);
+      else missing.push(id);
+    }
+    if (missing.length > 0) {
+      const found = await this.conversations
+        .find({ _id: { $in: missing } })
+        .lean<ConversationDoc[]>()
+        .exec();
+      for (const doc of found) {
+        this.cache.set(doc);
+        byId.set(doc._id, doc);
+      }
+    }
 
     // Access first, then the send's own checks (rate limits), as for a single send.
     const admitted = await Promise.all(
@@ -196,8 +217,13 @@ export class MessageWriter {
           reopens: staged.some((s) => s.send.actor.role === 'visitor'),
         })),
       );
+      const vanished: Staged[] = [];
       kept.forEach(({ group, staged }, i) => {
-        const conversation = updated[i] as ConversationDoc;
+        const conversation = updated[i];
+        if (!conversation) {
+          vanished.push(...staged);
+          return;
+        }
         recorded.set(group.conversation._id, conversation);
         const view = toConversation(conversation);
         for (const s of staged) {
@@ -207,6 +233,11 @@ export class MessageWriter {
           for (const twin of s.twins) twin.resolve({ message, conversation, created: false });
         }
       });
+      // Erased (on another node) since the cache read it: its messages go too, unacknowledged.
+      if (vanished.length > 0) {
+        await this.messages.deleteMany({ _id: { $in: vanished.map((s) => s.doc._id) } }).exec();
+        for (const s of vanished) for (const send of [s.send, ...s.twins]) send.reject(notFound('Conversation'));
+      }
     }
 
     // The one-at-a-time way, conversations side by side, each conversation's sends in order.
@@ -254,15 +285,34 @@ export class MessageWriter {
    * node stopped before recording it on the conversation and announcing it: finish both now, so a
    * crash half-way is completed by the retry (nothing was announced the first time).
    */
-  private async existing(send: PendingSend, conversation: ConversationDoc): Promise<SendResult> {
-    const found = await this.findByClientId(conversation._id, senderOf(send.actor).id, send.input.clientMessageId);
-    if (!found) return this.storeOne(send.actor, conversation, send.input);
+  private async existing(send: PendingSend, cached: ConversationDoc): Promise<SendResult> {
+    const found = await this.findByClientId(cached._id, senderOf(send.actor).id, send.input.clientMessageId);
+    if (!found) return this.storeOne(send.actor, cached, send.input);
     const message = toMessage(found);
+    // Whether it was recorded is decided on the conversation as it is now, not as cached.
+    const conversation = await this.fresh(cached._id);
     if (conversation.lastSeq >= found.seq) return { message, conversation, created: false };
     const reopens = send.actor.role === 'visitor';
-    const [updated] = await this.recordOnConversations([{ conversation, doc: found, reopens }]);
-    this.bus.publish('message.created', { message, conversation: toConversation(updated as ConversationDoc) });
-    return { message, conversation: updated as ConversationDoc, created: false };
+    const updated = await this.recordOne({ conversation, doc: found, reopens });
+    this.bus.publish('message.created', { message, conversation: toConversation(updated) });
+    return { message, conversation: updated, created: false };
+  }
+
+  /** The conversation as stored now (refreshing the cache); NOT_FOUND once it was erased. */
+  private async fresh(id: string): Promise<ConversationDoc> {
+    const doc = await this.conversations.findById(id).lean<ConversationDoc>().exec();
+    if (!doc) {
+      this.cache.delete(id);
+      throw notFound('Conversation');
+    }
+    this.cache.set(doc);
+    return doc;
+  }
+
+  private async recordOne(entry: Entry): Promise<ConversationDoc> {
+    const [updated] = await this.recordOnConversations([entry]);
+    if (!updated) throw notFound('Conversation');
+    return updated;
   }
 
   /**
@@ -296,28 +346,38 @@ export class MessageWriter {
         .sort({ seq: 1 })
         .lean<MessageDoc[]>()
         .exec();
-      const [updated] = await this.recordOnConversations([{ conversation, doc, reopens: actor.role === 'visitor' }]);
-      const fresh = toConversation(updated as ConversationDoc);
+      let updated: ConversationDoc;
+      try {
+        updated = await this.recordOne({ conversation, doc, reopens: actor.role === 'visitor' });
+      } catch (error) {
+        await this.messages.deleteOne({ _id: doc._id }).exec();
+        throw error;
+      }
+      const fresh = toConversation(updated);
       for (const orphan of unrecorded)
         this.bus.publish('message.created', { message: toMessage(orphan), conversation: fresh });
       const message = toMessage(doc);
       this.bus.publish('message.created', { message, conversation: fresh });
-      return { message, conversation: updated as ConversationDoc, created: true };
+      return { message, conversation: updated, created: true };
     }
     throw new AppError('UNAVAILABLE', 'The conversation is too busy right now; try again');
   }
 
   /**
-   * Moves each conversation's end forward, in one bulk write with one statement per message:
+   * Moves each conversation's end forward, in one bulk write with one statement per conversation:
    * `lastSeq`, `lastMessage`, `updatedAt` (and reopening a closed conversation a visitor writes
-   * to), conditional on `lastSeq` being behind, so that when nodes store out of order the newest
-   * message stays the conversation's `lastMessage`. `messageCount` is the number of messages,
-   * which with gapless seqs is the highest seq recorded, so it moves with `lastSeq` and recording a
-   * message twice (a retry finishing a crashed send) can never count it twice. When every
-   * statement matched (always, on one node) the new state is known; otherwise the conversations
-   * are read back.
+   * to). `messageCount` is the number of messages, which with gapless seqs is the highest seq
+   * recorded, so it moves with `lastSeq` and recording a message twice (a retry finishing a crashed
+   * send) can never count it twice.
+   *
+   * Each statement applies only while the conversation is as the writer believes (`lastSeq`
+   * behind, the same status and assignee presence, which decide a reopen). When every statement
+   * matched (always, on one node with a fresh cache) the new state is known; otherwise the
+   * conversations are read back: one whose end is already past the message was recorded further
+   * by another node, and its state stands; one still behind had changed under a stale cache, and
+   * is recorded again from what was read; one that is gone was erased (undefined).
    */
-  private async recordOnConversations(entries: Entry[]): Promise<ConversationDoc[]> {
+  private async recordOnConversations(entries: Entry[], attempt = 0): Promise<(ConversationDoc | undefined)[]> {
     const reopening = entries.map(({ reopens, conversation }) => reopens && conversation.status === 'closed');
     const operations: mongo.AnyBulkWriteOperation<ConversationDoc>[] = entries.map(({ conversation, doc }, i) => {
       const lastMessage = { text: doc.text, senderRole: doc.sender.role, createdAt: doc.createdAt };
@@ -330,47 +390,73 @@ export class MessageWriter {
       if (reopening[i]) set['status'] = conversation.assigneeId ? 'assigned' : 'open';
       return {
         updateOne: {
-          filter: { _id: conversation._id, lastSeq: { $lt: doc.seq } },
+          filter: {
+            _id: conversation._id,
+            lastSeq: { $lt: doc.seq },
+            status: conversation.status,
+            assigneeId: { $exists: conversation.assigneeId !== undefined },
+          },
           update: reopening[i] ? { $set: set, $unset: { closedAt: '' } } : { $set: set },
         },
       };
     });
     const result = await rawCollection(this.conversations).bulkWrite(operations, { ordered: false });
-    const allMatched = result.matchedCount === operations.length;
-    const readBack = allMatched
-      ? undefined
-      : new Map(
-          (
-            await this.conversations
-              .find({ _id: { $in: entries.map((e) => e.conversation._id) } })
-              .lean<ConversationDoc[]>()
-              .exec()
-          ).map((c) => [c._id, c]),
-        );
 
-    return entries.map(({ conversation, doc }, i) => {
-      const fresh = readBack?.get(conversation._id);
-      if (fresh) {
-        // Another node recorded a newer message: its state stands. A reopen is announced anyway
-        // (harmless if someone else announced it too).
+    if (result.matchedCount === operations.length) {
+      return entries.map(({ conversation, doc }, i) => {
+        const updated: ConversationDoc = {
+          ...conversation,
+          lastSeq: doc.seq,
+          messageCount: doc.seq,
+          updatedAt: doc.createdAt,
+          lastMessage: { text: doc.text, senderRole: doc.sender.role, createdAt: doc.createdAt },
+        };
+        if (reopening[i]) {
+          updated.status = conversation.assigneeId ? 'assigned' : 'open';
+          delete updated.closedAt;
+          this.bus.publish('conversation.updated', { conversation: toConversation(updated) });
+        }
+        this.cache.set(updated);
+        return updated;
+      });
+    }
+
+    const readBack = new Map(
+      (
+        await this.conversations
+          .find({ _id: { $in: entries.map((e) => e.conversation._id) } })
+          .lean<ConversationDoc[]>()
+          .exec()
+      ).map((c) => [c._id, c]),
+    );
+    const results: (ConversationDoc | undefined)[] = [];
+    const again: { index: number; entry: Entry }[] = [];
+    entries.forEach((entry, i) => {
+      const fresh = readBack.get(entry.conversation._id);
+      if (!fresh) {
+        this.cache.delete(entry.conversation._id);
+        results[i] = undefined;
+      } else if (fresh.lastSeq >= entry.doc.seq) {
+        // Recorded (by this statement or by another node, further): its state stands. A reopen is
+        // announced anyway (harmless if someone else announced it too).
         if (reopening[i] && fresh.status !== 'closed')
           this.bus.publish('conversation.updated', { conversation: toConversation(fresh) });
-        return fresh;
+        this.cache.set(fresh);
+        results[i] = fresh;
+      } else {
+        again.push({ index: i, entry: { ...entry, conversation: fresh } });
       }
-      const updated: ConversationDoc = {
-        ...conversation,
-        lastSeq: Math.max(conversation.lastSeq, doc.seq),
-        messageCount: Math.max(conversation.lastSeq, doc.seq),
-        updatedAt: doc.createdAt,
-        lastMessage: { text: doc.text, senderRole: doc.sender.role, createdAt: doc.createdAt },
-      };
-      if (reopening[i]) {
-        updated.status = conversation.assigneeId ? 'assigned' : 'open';
-        delete updated.closedAt;
-        this.bus.publish('conversation.updated', { conversation: toConversation(updated) });
-      }
-      return updated;
     });
+    if (again.length > 0) {
+      if (attempt >= MAX_RECORD_ATTEMPTS)
+        throw new AppError('UNAVAILABLE', 'The conversation is too busy right now; try again');
+      const retried = await this.recordOnConversations(
+        again.map((a) => a.entry),
+        attempt + 1,
+      );
+      again.forEach((a, j) => (results[a.index] = retried[j]));
+    }
+    return results;
   }
 
   private async findByClientId(
