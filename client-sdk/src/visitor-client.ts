@@ -23,6 +23,9 @@ import { randomId } from './ids';
 import type { ClientMessage } from './message-store';
 import { SocketSession, type ConnectionStatus } from './socket-session';
 import { defaultStorage, type TokenStorage } from './storage';
+
+/** Visitors told to catch up at once (a lost node) spread their catch-ups over this long. */
+const RELOAD_SPREAD_MS = 2_000;
 import { refreshTime, Timer } from './token';
 import { TypingThrottle } from './typing-throttle';
 import { VisitorAuth, type VerifiedTokenSource } from './visitor-auth';
@@ -275,6 +278,13 @@ export class VisitorClient {
     on('conversation.created', ({ conversation }) => this.rememberConversation(conversation));
     on('conversation.updated', ({ conversation }) => this.rememberConversation(conversation));
     on('typing', (event) => this.events.emit('typing', event));
+    // The server could not guarantee this socket every push (a node lost, Redis lost entries):
+    // catch up as after a reconnect, at a random moment of the next two seconds, since every
+    // visitor of the cluster may be told at once.
+    on('sync.reload', () => {
+      const timer = setTimeout(() => void this.afterReconnect(), Math.random() * RELOAD_SPREAD_MS);
+      (timer as { unref?: () => void }).unref?.();
+    });
   }
 
   private rememberConversation(conversation: Conversation): void {
