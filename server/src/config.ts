@@ -52,6 +52,8 @@ export interface Config {
   secretRotationGraceSeconds: number;
   /** Agent sockets that come back within this window get what they missed replayed. */
   recoveryWindowMs: number;
+  /** Approximate cap of each namespace's Redis stream (and of the packets kept for recovery without Redis). */
+  redisStreamMaxLen: number;
   seedDemo: boolean;
 }
 
@@ -273,6 +275,7 @@ export function loadConfig(env: Env = process.env): Config {
     verifiedTokenMaxLifetimeSeconds: readDuration(env, 'VERIFIED_TOKEN_MAX_LIFETIME', '1h'),
     secretRotationGraceSeconds: readDuration(env, 'SECRET_ROTATION_GRACE', '24h'),
     recoveryWindowMs: readDuration(env, 'RECOVERY_WINDOW', '2m') * 1000,
+    redisStreamMaxLen: readInt(env, 'REDIS_STREAM_MAXLEN', 100_000, 1_000, 100_000_000),
     seedDemo: readBool(env, 'SEED_DEMO', !mongodbUri),
   };
 }
