@@ -80,7 +80,7 @@ export function createRateLimits(config: Config, redis?: Redis): RateLimits {
     const limiter = redis
       ? new RateLimiterRedis({
           storeClient: redis,
-          keyPrefix: `parley:rl:${name}`,
+          keyPrefix: `${config.redisKeyPrefix}rl:${name}`,
           points,
           duration: 60,
           insuranceLimiter: memory,

@@ -53,7 +53,7 @@ export function createSocketServer(
       ? createResilientAdapter(
           redis.adapter,
           {
-            prefix: 'parley:socket.io',
+            prefix: `${config.redisKeyPrefix}socket.io`,
             maxLen: config.redisStreamMaxLen,
             namespaces: NAMESPACES,
             recoveryWindowMs: config.recoveryWindowMs,
