@@ -38,7 +38,29 @@ export function testMongoUri(base = process.env['MONGODB_URI']): string | undefi
   if (!base) return undefined;
   const url = new URL(base);
   url.pathname = `/parley_test_${randomBytes(6).toString('hex')}`;
-  return url.toString();
+  const uri = url.toString();
+  createdDatabases.add(uri);
+  return uri;
+}
+
+/** Every database `testMongoUri` named in this test file: dropped after it (see after-suite.ts). */
+const createdDatabases = new Set<string>();
+
+export function takeCreatedDatabases(): string[] {
+  const uris = [...createdDatabases];
+  createdDatabases.clear();
+  return uris;
+}
+
+/**
+ * With `REDIS_URL` set (`REDIS_URL=redis://host:6379 npm test`), every test server that does not
+ * bring its own Redis uses that one, under a key prefix of its own so that tests never share rate
+ * limits or streams. Tests that stop or stall Redis start their own and pass it explicitly.
+ */
+function sharedRedisEnv(): Record<string, string> {
+  const url = process.env['REDIS_URL'];
+  if (!url) return {};
+  return { REDIS_URL: url, REDIS_KEY_PREFIX: `parley_test:${randomBytes(6).toString('hex')}:` };
 }
 
 /**
@@ -65,6 +87,7 @@ export async function startParley(options: StartOptions = {}): Promise<ParleyPro
     RATE_LIMIT_LOGIN_PER_MINUTE: '100000',
     RATE_LIMIT_COMMANDS_PER_MINUTE: '100000',
     ...(mongodbUri ? { MONGODB_URI: mongodbUri } : {}),
+    ...(options.env?.['REDIS_URL'] ? {} : sharedRedisEnv()),
     ...options.env,
   };
   const child = spawn(process.execPath, [SERVER_MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
