@@ -37,6 +37,8 @@ describe('resilient Redis streams adapter', () => {
     recovery?: boolean;
     maxLen?: number;
     maxPendingPushes?: number;
+    /** A handshake check that waits on this (a cold cache, a database lookup). */
+    handshake?: () => Promise<void>;
   }
 
   async function node(options: NodeOptions = {}): Promise<{ io: Server; url: string }> {
@@ -44,7 +46,9 @@ describe('resilient Redis streams adapter', () => {
     client.on('error', () => undefined);
     const http: HttpServer = createServer();
     const io = new Server(http, {
-      ...(options.recovery ? { connectionStateRecovery: { maxDisconnectionDuration: 60_000 } } : {}),
+      ...(options.recovery
+        ? { connectionStateRecovery: { maxDisconnectionDuration: 60_000, skipMiddlewares: false } }
+        : {}),
       adapter: createResilientAdapter(
         client,
         {
@@ -59,6 +63,8 @@ describe('resilient Redis streams adapter', () => {
         quiet,
       ),
     });
+    const check = options.handshake;
+    if (check) io.use((_socket, next) => void check().then(() => next()));
     io.on('connection', (socket) => {
       resumeSession(socket, () => true);
       void socket.join('room');
@@ -233,5 +239,29 @@ describe('resilient Redis streams adapter', () => {
     const delivered = remote.received.slice(1);
     expect(delivered.length).toBeLessThan(30);
     expect(delivered).toEqual([...delivered].sort((x, y) => x - y));
+  }, 30_000);
+
+  test('what is broadcast while a recovering socket waits in its handshake reaches it, after what it missed', async () => {
+    const handshake: { during?: () => Promise<void> } = {};
+    const a = await node({ recovery: true });
+    const b = await node({ recovery: true, handshake: () => handshake.during?.() ?? Promise.resolve() });
+    const remote = await listener(b.url);
+    a.io.to('room').emit('tick', 1);
+    await until(() => remote.received.length === 1, 'a broadcast with an offset');
+
+    await dropTransport(remote.socket);
+    a.io.to('room').emit('tick', 2);
+    await new Promise((r) => setTimeout(r, 300));
+    // Node B has restored the session and is still checking the handshake when these are sent.
+    handshake.during = async () => {
+      a.io.to('room').emit('tick', 3);
+      b.io.to('room').emit('tick', 4);
+      await new Promise((r) => setTimeout(r, 500));
+    };
+    expect(await reconnect(remote.socket)).toBe('connected');
+    expect(remote.socket.recovered).toBe(true);
+    await until(() => remote.received.length >= 4, `every broadcast: ${remote.received}`);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(remote.received).toEqual([1, 2, 3, 4]);
   }, 30_000);
 });
