@@ -35,6 +35,8 @@ COPY --from=build /app/server/dist server/dist
 COPY --from=build /app/server/public server/public
 USER node
 EXPOSE 3000
+# Liveness: /healthz answers while the process does. Not /readyz: a Redis or MongoDB outage would
+# mark every gateway unhealthy at once (and get them restarted) while they still serve.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
-  CMD node -e "fetch('http://127.0.0.1:3000/readyz').then(r=>process.exit(r.ok?0:1)).catch(()=>process.exit(1))"
+  CMD node -e "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/healthz').then(r=>process.exit(r.ok?0:1)).catch(()=>process.exit(1))"
 CMD ["node", "server/dist/main.js"]

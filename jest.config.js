@@ -27,7 +27,10 @@ module.exports = {
     project('embedded-mongo', ['<rootDir>/embedded-mongo/test/**/*.test.ts']),
     project('server', ['<rootDir>/server/test/**/*.test.ts']),
     project('client-sdk', ['<rootDir>/client-sdk/test/**/*.test.ts']),
-    project('integration', ['<rootDir>/test/src/**/*.test.ts']),
+    project('integration', ['<rootDir>/test/src/**/*.test.ts'], {
+      // Drops the test databases of each file on a real MongoDB (MONGODB_URI).
+      setupFilesAfterEnv: ['<rootDir>/test/src/support/after-suite.ts'],
+    }),
   ],
   testTimeout: 30000,
   maxWorkers: 2,

@@ -16,6 +16,7 @@ import type {
   MessageSendResult,
   Page,
   SessionRenewResult,
+  SyncReloadReason,
 } from '@parley/protocol';
 import { retryDelay, untilAvailable } from './backoff';
 import { ConversationBook, DEFAULT_MAX_CONVERSATIONS } from './conversation-book';
@@ -59,7 +60,7 @@ export interface AgentClientEvents {
   /** A held conversation's ordered message list changed (live, acked, caught up, failed, discarded). */
   message: (event: MessageEvent) => void;
   /** Events were missed and could not be replayed: reload contact and conversation lists over REST. */
-  reload: (event: { reason: 'recovery_failed' }) => void;
+  reload: (event: { reason: SyncReloadReason }) => void;
   status: (status: ConnectionStatus) => void;
   error: (error: ParleyError) => void;
 }
@@ -299,9 +300,19 @@ export class AgentClient {
       this.events.emit('message.created', event);
       this.book.ingest(event.message, { live: true });
     });
-    socket.on('sync.reload', () => this.signalReload());
+    socket.on('sync.reload', (event: Payload<'sync.reload'>) => {
+      if (event.reason === 'recovery_failed') {
+        this.signalReload();
+        return;
+      }
+      // Pushes may have been lost while this socket stayed connected (see the server's README):
+      // always worth a reload, and the open conversations catch up by seq.
+      this.events.emit('reload', { reason: event.reason });
+      this.book.catchUpAll();
+    });
   }
 
+  /** A reconnect that was not recovered: said once, whether the client or the server noticed first. */
   private signalReload(): void {
     if (this.reloadSignaled) return;
     this.reloadSignaled = true;

@@ -29,6 +29,9 @@ import { TypingThrottle } from './typing-throttle';
 import { VisitorAuth, type VerifiedTokenSource } from './visitor-auth';
 import { baseUrlOf } from './url';
 
+/** Visitors told to catch up at once (a lost node) spread their catch-ups over this long. */
+const RELOAD_SPREAD_MS = 2_000;
+
 export interface VisitorClientOptions {
   /** The Parley server, e.g. `https://chat.example.com` (a path prefix such as `/chat` is kept). */
   url: string;
@@ -396,6 +399,12 @@ export class VisitorClient {
     on('conversation.created', ({ conversation }) => this.rememberConversation(conversation));
     on('conversation.updated', ({ conversation }) => this.rememberConversation(conversation));
     on('typing', (event) => this.events.emit('typing', event));
+    // The server could not guarantee this socket every push (a node lost, Redis lost entries):
+    // catch up as after a reconnect, at a random moment of the next two seconds, since every
+    // visitor of the cluster may be told at once.
+    on('sync.reload', () => {
+      this.timers.after(Math.random() * RELOAD_SPREAD_MS, () => this.afterReconnect());
+    });
   }
 
   private rememberConversation(conversation: Conversation): void {

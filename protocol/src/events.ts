@@ -54,11 +54,22 @@ export interface LeadDeletedEvent {
   leadId: string;
 }
 /**
- * Extension: sent right after a reconnect that could not replay what the socket missed (a gap
- * longer than the recovery window, or a server restart): reload lists over REST.
+ * Why a socket is told to reload:
+ * - `recovery_failed`: right after a reconnect that could not replay what the socket missed (a gap
+ *   longer than the recovery window, a server restart, a session of another principal);
+ * - `stream_gap`: the node's Redis stream lost entries before the node read them (trimmed while
+ *   it lagged or Redis was away, or Redis lost its data);
+ * - `node_lost`: another node went silent and may have died holding pushes it had not sent;
+ * - `pushes_dropped`: a node dropped pushes for the other nodes during a long Redis outage.
+ */
+export type SyncReloadReason = 'recovery_failed' | 'stream_gap' | 'node_lost' | 'pushes_dropped';
+
+/**
+ * Extension: pushes may have been missed. On `/agent`: reload lists over REST. On `/visitor`:
+ * fetch the conversations (`conversation:list`) and their messages after the last `seq` held.
  */
 export interface SyncReloadEvent {
-  reason: 'recovery_failed';
+  reason: SyncReloadReason;
 }
 /** Extension: the socket's token is about to expire (or expired: the socket is then closed). */
 export interface SessionExpiringEvent {
@@ -122,6 +133,7 @@ export interface VisitorServerToClientEvents {
   'conversation.created': (event: ConversationCreatedEvent) => void;
   'conversation.updated': (event: ConversationUpdatedEvent) => void;
   typing: (event: TypingEvent) => void;
+  'sync.reload': (event: SyncReloadEvent) => void;
   'session.expiring': (event: SessionExpiringEvent) => void;
 }
 

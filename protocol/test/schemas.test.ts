@@ -58,7 +58,9 @@ describe('input schemas', () => {
     expect(attributesSchema.safeParse({ k: 'v\ud800' }).success).toBe(false);
     expect(attributesSchema.safeParse({ ['k\ud800']: 'v' }).success).toBe(false);
     // Pairs are fine: emoji and other astral characters.
-    expect(messageSendSchema.safeParse({ conversationId: 'c', clientMessageId: 'm', text: 'hi 😀 𝄞' }).success).toBe(true);
+    expect(messageSendSchema.safeParse({ conversationId: 'c', clientMessageId: 'm', text: 'hi 😀 𝄞' }).success).toBe(
+      true,
+    );
   });
 
   it('wants a few digits in a phone number', () => {

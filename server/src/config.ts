@@ -58,6 +58,10 @@ export interface Config {
   secretRotationGraceSeconds: number;
   /** Agent sockets that come back within this window get what they missed replayed. */
   recoveryWindowMs: number;
+  /** Approximate cap of each namespace's Redis stream (and of the packets kept for recovery without Redis). */
+  redisStreamMaxLen: number;
+  /** Prefix of every Redis key, so that several deployments (or test servers) can share one Redis. */
+  redisKeyPrefix: string;
   seedDemo: boolean;
 }
 
@@ -103,6 +107,15 @@ function readInt(env: Env, variable: string, fallback: number, min: number, max:
 function readDuration(env: Env, variable: string, fallback: string): number {
   const raw = env[variable];
   return parseDurationSeconds(variable, raw === undefined || raw === '' ? fallback : raw);
+}
+
+function readKeyPrefix(env: Env): string {
+  const raw = env['REDIS_KEY_PREFIX'];
+  if (raw === undefined || raw === '') return 'parley:';
+  if (!/^[A-Za-z0-9:_.-]{1,64}$/.test(raw)) {
+    throw new ConfigError('REDIS_KEY_PREFIX', 'must be 1 to 64 letters, digits or :_.-');
+  }
+  return raw;
 }
 
 function readBool(env: Env, variable: string, fallback: boolean): boolean {
@@ -368,6 +381,8 @@ export function loadConfig(env: Env = process.env): Config {
     verifiedTokenMaxLifetimeSeconds: readDuration(env, 'VERIFIED_TOKEN_MAX_LIFETIME', '1h'),
     secretRotationGraceSeconds: readDuration(env, 'SECRET_ROTATION_GRACE', '24h'),
     recoveryWindowMs: readDuration(env, 'RECOVERY_WINDOW', '2m') * 1000,
+    redisStreamMaxLen: readInt(env, 'REDIS_STREAM_MAXLEN', 100_000, 1_000, 100_000_000),
+    redisKeyPrefix: readKeyPrefix(env),
     seedDemo: readBool(env, 'SEED_DEMO', !mongodbUri),
   };
 }

@@ -126,7 +126,7 @@ export async function startServer(
   });
 
   const httpServer = createServer(app);
-  const io = createSocketServer(httpServer, config, logger, redis);
+  const io = createSocketServer(httpServer, config, logger, metrics, redis);
   const visitorNamespace = setupVisitorNamespace(io, {
     logger,
     metrics,

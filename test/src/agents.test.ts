@@ -18,10 +18,15 @@ import {
   command,
   connectAgent,
   connectVisitor,
+  dropTransport,
+  eventNames,
   EventLog,
   ok,
+  PacketType,
+  reconnect,
   refusedHandshake,
   settle,
+  wirePackets,
   type AgentClientSocket,
   type VisitorClientSocket,
 } from './support/sockets';
@@ -397,19 +402,19 @@ describe('agents', () => {
   });
 
   it('replays the events a dropped agent socket missed, in order, once each', async () => {
-    const watcher = await connectAgent(server.url, agent.token, { reconnection: true });
+    // No automatic reconnection: the test brings it back once all 30 are stored.
+    const watcher = await connectAgent(server.url, agent.token);
     sockets.push(watcher);
     const log = new EventLog(watcher);
     const v = await browser();
     const { conversation } = await ok<ConversationStartResult>(v.socket, 'conversation:start', {});
+    // An event first, so the socket holds an offset to recover from.
     await log.wait(
       'conversation.created',
       (e: { conversation: Conversation }) => e.conversation.id === conversation.id,
     );
 
-    const reconnected = new Promise<void>((resolve) => watcher.io.once('reconnect', () => resolve()));
-    // Cut the transport as a network failure would: the client will reconnect and recover.
-    watcher.io.engine.close();
+    await dropTransport(watcher);
     const sends = Array.from({ length: 30 }, (_, i) =>
       ok(v.socket, 'message:send', {
         conversationId: conversation.id,
@@ -418,38 +423,148 @@ describe('agents', () => {
       }),
     );
     await Promise.all(sends);
-    await new Promise((r) => setTimeout(r, 2000));
-    await reconnected;
+    // A typing indicator is worthless late: it is not replayed.
+    await ok(v.socket, 'typing', { conversationId: conversation.id, typing: true });
+    // All 30 were stored and pushed while the socket was away: none can have arrived live.
+    expect(watcher.connected).toBe(false);
+    const seqsOf = () =>
+      log
+        .of<{ message: Message }>('message.created')
+        .filter((e) => e.message.conversationId === conversation.id)
+        .map((e) => e.message.seq);
+    expect(seqsOf()).toEqual([]);
+
+    expect(await reconnect(watcher)).toBe('connected');
     expect(watcher.recovered).toBe(true);
     await log.waitCount('message.created', 30);
     await settle();
-    const seqs = log
-      .of<{ message: Message }>('message.created')
-      .filter((e) => e.message.conversationId === conversation.id)
-      .map((e) => e.message.seq);
-    expect(seqs).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+    expect(seqsOf()).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
     expect(log.of('sync.reload')).toEqual([]);
+    expect(log.of('typing')).toEqual([]);
   });
 
-  it('tells a console to reload when it comes back too late to recover', async () => {
-    const short = await startParley({ env: { RECOVERY_WINDOW: '1s' } });
+  it('recovers a console that comes back within the window, and tells it to reload when it comes back too late', async () => {
+    const short = await startParley({ env: { RECOVERY_WINDOW: '3s' } });
     try {
       const { project } = await createProject(short.url);
       const a = await createAgent(short.url, project.id);
-      const socket = await connectAgent(short.url, a.token, { reconnection: true });
+      const socket = await connectAgent(short.url, a.token);
       const log = new EventLog(socket);
-      socket.io.opts.reconnectionDelay = 2500;
-      socket.io.opts.reconnectionDelayMax = 2500;
-      socket.io.reconnectionDelay(2500);
-      socket.io.reconnectionDelayMax(2500);
-      socket.io.engine.close();
-      await log.wait('sync.reload', () => true, 10_000);
+      const visitor = await connectVisitor(short.url, (await anonymousVisitor(short.url, project.id)).token);
+      const { conversation } = await ok<ConversationStartResult>(visitor, 'conversation:start', {});
+      // An event before the drop: without an offset Socket.IO would not even try to recover, and
+      // the reload below would prove nothing about the window.
+      await log.wait(
+        'conversation.created',
+        (e: { conversation: Conversation }) => e.conversation.id === conversation.id,
+      );
+      const send = (n: number) =>
+        ok(visitor, 'message:send', { conversationId: conversation.id, clientMessageId: `w-${n}`, text: `n ${n}` });
+      const seqs = () => log.of<{ message: Message }>('message.created').map((e) => e.message.seq);
+
+      // Back within the window: recovered, the missed message replayed, no reload.
+      await dropTransport(socket);
+      await send(1);
+      expect(await reconnect(socket)).toBe('connected');
+      expect(socket.recovered).toBe(true);
+      await log.waitCount('message.created', 1);
+      expect(log.of('sync.reload')).toEqual([]);
+
+      // Back after the window: a fresh session, and the console is told to reload.
+      await dropTransport(socket);
+      await send(2);
+      await new Promise((r) => setTimeout(r, 4_000));
+      expect(await reconnect(socket)).toBe('connected');
       expect(socket.recovered).toBe(false);
+      await log.wait('sync.reload', () => true, 5_000);
+      expect(log.of('sync.reload')).toEqual([{ reason: 'recovery_failed' }]);
+      expect(seqs()).toEqual([1]);
       socket.close();
+      visitor.close();
     } finally {
       await short.stop();
       short.cleanup();
     }
+  });
+
+  it('replays nothing to a reconnect whose token has expired', async () => {
+    const brief = await startParley({ env: { AGENT_TOKEN_TTL: '4s' } });
+    try {
+      const { project } = await createProject(brief.url);
+      const a = await createAgent(brief.url, project.id);
+      const signedInAt = Date.now();
+      const socket = await connectAgent(brief.url, a.token);
+      const wire = wirePackets(socket);
+      const log = new EventLog(socket);
+      const visitor = await connectVisitor(brief.url, (await anonymousVisitor(brief.url, project.id)).token);
+      const { conversation } = await ok<ConversationStartResult>(visitor, 'conversation:start', {});
+      await log.wait(
+        'conversation.created',
+        (e: { conversation: Conversation }) => e.conversation.id === conversation.id,
+      );
+
+      await dropTransport(socket);
+      for (let i = 0; i < 3; i++) {
+        await ok(visitor, 'message:send', {
+          conversationId: conversation.id,
+          clientMessageId: `s-${i}`,
+          text: `secret ${i}`,
+        });
+      }
+      // The session is still within the recovery window; the token is not.
+      await new Promise((r) => setTimeout(r, Math.max(0, signedInAt + 4_500 - Date.now())));
+      wire.length = 0;
+      expect(await reconnect(socket)).toBe('UNAUTHORIZED');
+      await settle();
+      expect(eventNames(wire)).toEqual([]);
+      expect(wire.map((p) => p.type)).toEqual([PacketType.CONNECT_ERROR]);
+      visitor.close();
+      socket.close();
+    } finally {
+      await brief.stop();
+      brief.cleanup();
+    }
+  });
+
+  it("gives a dropped console's session to no one else: another project's token gets a fresh start", async () => {
+    const other = await createProject(server.url);
+    const outsider = await createAgent(server.url, other.project.id);
+    const victim = await connectAgent(server.url, agent.token);
+    sockets.push(victim);
+    const log = new EventLog(victim);
+    const v = await browser();
+    const { conversation } = await ok<ConversationStartResult>(v.socket, 'conversation:start', {});
+    await log.wait(
+      'conversation.created',
+      (e: { conversation: Conversation }) => e.conversation.id === conversation.id,
+    );
+
+    await dropTransport(victim);
+    await ok(v.socket, 'message:send', { conversationId: conversation.id, clientMessageId: 'stolen', text: 'secret' });
+    // Someone holding the dropped socket's pid and offset (they travel in the handshake) presents
+    // a valid token of their own.
+    victim.auth = { token: outsider.token };
+    const wire = wirePackets(victim);
+    expect(await reconnect(victim)).toBe('connected');
+    await log.wait('sync.reload', () => true);
+    expect(eventNames(wire)).toEqual(['sync.reload']);
+
+    // Nothing of the first project from now on; the outsider's own project, as for any of its sockets.
+    await ok(v.socket, 'message:send', { conversationId: conversation.id, clientMessageId: 'later', text: 'later' });
+    const theirs = await connectVisitor(server.url, (await anonymousVisitor(server.url, other.project.id)).token);
+    sockets.push(theirs);
+    const own = await ok<ConversationStartResult>(theirs, 'conversation:start', { text: 'mine' });
+    await log.wait(
+      'conversation.created',
+      (e: { conversation: Conversation }) => e.conversation.id === own.conversation.id,
+    );
+    await settle();
+    const projects = wire
+      .filter((p) => p.type === PacketType.EVENT)
+      .map((p) => (p.data as [string, { message?: Message; conversation?: Conversation }])[1])
+      .map((payload) => payload.message?.projectId ?? payload.conversation?.projectId)
+      .filter((id) => id !== undefined);
+    expect(new Set(projects)).toEqual(new Set([other.project.id]));
   });
 });
 

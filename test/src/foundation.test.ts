@@ -24,7 +24,9 @@ describe('a server on embedded defaults', () => {
     expect((await api.get('/healthz')).status).toBe(200);
     const ready = await api.get<{ status: string; checks: Record<string, string> }>('/readyz');
     expect(ready.status).toBe(200);
-    expect(ready.body).toEqual({ status: 'ok', checks: { database: 'ok' } });
+    // With REDIS_URL set, every test server also uses that Redis (see support/parley-process.ts).
+    const redis = server.env['REDIS_URL'] ? { redis: 'ok' } : {};
+    expect(ready.body).toEqual({ status: 'ok', checks: { database: 'ok', ...redis } });
   });
 
   it('serves Prometheus metrics', async () => {

@@ -4,10 +4,14 @@ import { Redis } from 'ioredis';
 import { Server } from 'socket.io';
 import { io as connect, type Socket } from 'socket.io-client';
 import { createResilientAdapter } from '@parley/server/dist/realtime/resilient-adapter';
+import { resumeSession } from '@parley/server/dist/realtime/session-recovery';
 import type { Logger } from '@parley/server/dist/infra/logger';
 import { startRedis, type RedisProcess } from './support/redis-process';
+import { dropTransport, reconnect } from './support/sockets';
+import { startTcpBalancer } from './support/tcp-balancer';
 
-const STREAM = 'test:resilient';
+const PREFIX = 'test:resilient';
+const STREAM = `${PREFIX}:/`;
 const quiet = { warn: () => undefined, error: () => undefined } as unknown as Logger;
 
 /**
@@ -26,13 +30,45 @@ describe('resilient Redis streams adapter', () => {
   });
   afterAll(() => redis.stop());
 
-  async function node(): Promise<{ io: Server; url: string }> {
-    const client = new Redis(redis.url, { maxRetriesPerRequest: null });
+  interface NodeOptions {
+    /** Through another address (a proxy in front of Redis). */
+    redisUrl?: string;
+    /** Connection state recovery on the namespace. */
+    recovery?: boolean;
+    maxLen?: number;
+    maxPendingPushes?: number;
+    /** A handshake check that waits on this (a cold cache, a database lookup). */
+    handshake?: () => Promise<void>;
+  }
+
+  async function node(options: NodeOptions = {}): Promise<{ io: Server; url: string }> {
+    const client = new Redis(options.redisUrl ?? redis.url, { maxRetriesPerRequest: null, socketTimeout: 1000 });
+    client.on('error', () => undefined);
     const http: HttpServer = createServer();
     const io = new Server(http, {
-      adapter: createResilientAdapter(client, { streamName: STREAM, maxLen: 1000, blockTimeInMs: 200 }, quiet),
+      ...(options.recovery
+        ? { connectionStateRecovery: { maxDisconnectionDuration: 60_000, skipMiddlewares: false } }
+        : {}),
+      adapter: createResilientAdapter(
+        client,
+        {
+          prefix: PREFIX,
+          maxLen: options.maxLen ?? 1000,
+          ...(options.maxPendingPushes ? { maxPendingPushes: options.maxPendingPushes } : {}),
+          blockMs: 200,
+          namespaces: { '/': { recovery: options.recovery ?? false } },
+          recoveryWindowMs: 60_000,
+          lossEvent: (reason) => ['sync.reload', { reason }],
+        },
+        quiet,
+      ),
     });
-    io.on('connection', (socket) => void socket.join('room'));
+    const check = options.handshake;
+    if (check) io.use((_socket, next) => void check().then(() => next()));
+    io.on('connection', (socket) => {
+      resumeSession(socket, () => true);
+      void socket.join('room');
+    });
     await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
     closers.push(async () => {
       io.close();
@@ -43,13 +79,15 @@ describe('resilient Redis streams adapter', () => {
     return { io, url: `http://127.0.0.1:${(http.address() as AddressInfo).port}` };
   }
 
-  async function listener(url: string): Promise<{ socket: Socket; received: number[] }> {
-    const socket = connect(url, { transports: ['websocket'], forceNew: true });
+  async function listener(url: string): Promise<{ socket: Socket; received: number[]; reloads: string[] }> {
+    const socket = connect(url, { transports: ['websocket'], forceNew: true, reconnection: false });
     const received: number[] = [];
+    const reloads: string[] = [];
     socket.on('tick', (n: number) => received.push(n));
+    socket.on('sync.reload', (event: { reason: string }) => reloads.push(event.reason));
     await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
     closers.push(() => socket.close());
-    return { socket, received };
+    return { socket, received, reloads };
   }
 
   const until = async (check: () => boolean, what: string) => {
@@ -106,5 +144,124 @@ describe('resilient Redis streams adapter', () => {
     await new Promise((r) => setTimeout(r, 300));
     expect(remote.received).toEqual([1, 2, 3, 4]);
     expect(local.received).toEqual([1, 2, 3, 4]);
+  }, 30_000);
+
+  test('same-node delivery keeps its order when a stall turns into a disconnect', async () => {
+    const [a, b] = [await node(), await node()];
+    const local = await listener(a.url);
+    const remote = await listener(b.url);
+    a.io.to('room').emit('tick', 1);
+    await until(() => remote.received.length === 1, 'a broadcast before the stall');
+
+    redis.pause(); // Redis stops answering…
+    a.io.to('room').emit('tick', 2);
+    await new Promise((r) => setTimeout(r, 200));
+    await redis.kill(); // …then the connection drops
+    a.io.to('room').emit('tick', 3);
+    await until(() => local.received.length === 3, 'same-node delivery');
+    expect(local.received).toEqual([1, 2, 3]);
+
+    await redis.start();
+    await until(() => remote.received.length >= 3, 'the other node to catch up');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(remote.received).toEqual([1, 2, 3]);
+  }, 30_000);
+
+  test('a recovered session gets a broadcast that Redis received twice once', async () => {
+    const [a, b] = [await node({ recovery: true }), await node({ recovery: true })];
+    const remote = await listener(b.url);
+    a.io.to('room').emit('tick', 1);
+    await until(() => remote.received.length === 1, 'a broadcast with an offset');
+
+    await dropTransport(remote.socket);
+    a.io.to('room').emit('tick', 2);
+    const inspector = new Redis(redis.url);
+    closers.push(() => inspector.disconnect());
+    await new Promise((r) => setTimeout(r, 200));
+    // What ioredis does when it re-sends an XADD whose reply it never saw: the same entry again.
+    const entries = (await inspector.xrange(STREAM, '-', '+')) as [string, string[]][];
+    const tick2 = entries.filter(([, fields]) => fields.join(' ').includes('"tick",2')).pop();
+    expect(tick2).toBeDefined();
+    await inspector.xadd(STREAM, '*', ...(tick2 as [string, string[]])[1]);
+    a.io.to('room').emit('tick', 3);
+    await new Promise((r) => setTimeout(r, 300));
+
+    expect(await reconnect(remote.socket)).toBe('connected');
+    expect(remote.socket.recovered).toBe(true);
+    await until(() => remote.received.length >= 3, 'the missed broadcasts');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(remote.received).toEqual([1, 2, 3]);
+  }, 30_000);
+
+  test('a node whose unread entries were trimmed away tells its sockets to reload', async () => {
+    const proxy = await startTcpBalancer([redis.port]);
+    closers.push(() => proxy.close());
+    // (Redis answers node A throughout: nothing it writes waits long enough to count as pending.)
+    const a = await node({ maxPendingPushes: 100_000 });
+    const b = await node({ redisUrl: `redis://127.0.0.1:${proxy.port}` });
+    const remote = await listener(b.url);
+    a.io.to('room').emit('tick', 0);
+    await until(() => remote.received.length === 1, 'a broadcast before the cut');
+
+    // Node B loses its way to Redis while node A writes more than the stream keeps.
+    proxy.setBackends([]);
+    proxy.cutAll();
+    for (let i = 1; i <= 3000; i++) a.io.to('room').emit('tick', i);
+    const inspector = new Redis(redis.url);
+    closers.push(() => inspector.disconnect());
+    const added = async () => {
+      const info = (await inspector.xinfo('STREAM', STREAM)) as unknown[];
+      return Number(info[info.indexOf('entries-added') + 1]);
+    };
+    const deadline = Date.now() + 10_000;
+    while ((await added()) < 3001 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(await inspector.xlen(STREAM)).toBeLessThan(2000);
+    proxy.setBackends([redis.port]);
+
+    await until(() => remote.reloads.includes('stream_gap'), 'node B to notice the gap');
+    expect(remote.received.length).toBeLessThan(3001);
+  }, 30_000);
+
+  test('pushes dropped during a long outage are reported to the other nodes once Redis is back', async () => {
+    const a = await node({ maxPendingPushes: 10 });
+    const b = await node();
+    const remote = await listener(b.url);
+    a.io.to('room').emit('tick', 0);
+    await until(() => remote.received.length === 1, 'a broadcast before the outage');
+
+    redis.pause();
+    for (let i = 1; i <= 30; i++) a.io.to('room').emit('tick', i);
+    await new Promise((r) => setTimeout(r, 200));
+    redis.resume();
+
+    await until(() => remote.reloads.includes('pushes_dropped'), 'the report of dropped pushes');
+    // What was not dropped arrived, in order.
+    const delivered = remote.received.slice(1);
+    expect(delivered.length).toBeLessThan(30);
+    expect(delivered).toEqual([...delivered].sort((x, y) => x - y));
+  }, 30_000);
+
+  test('what is broadcast while a recovering socket waits in its handshake reaches it, after what it missed', async () => {
+    const handshake: { during?: () => Promise<void> } = {};
+    const a = await node({ recovery: true });
+    const b = await node({ recovery: true, handshake: () => handshake.during?.() ?? Promise.resolve() });
+    const remote = await listener(b.url);
+    a.io.to('room').emit('tick', 1);
+    await until(() => remote.received.length === 1, 'a broadcast with an offset');
+
+    await dropTransport(remote.socket);
+    a.io.to('room').emit('tick', 2);
+    await new Promise((r) => setTimeout(r, 300));
+    // Node B has restored the session and is still checking the handshake when these are sent.
+    handshake.during = async () => {
+      a.io.to('room').emit('tick', 3);
+      b.io.to('room').emit('tick', 4);
+      await new Promise((r) => setTimeout(r, 500));
+    };
+    expect(await reconnect(remote.socket)).toBe('connected');
+    expect(remote.socket.recovered).toBe(true);
+    await until(() => remote.received.length >= 4, `every broadcast: ${remote.received}`);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(remote.received).toEqual([1, 2, 3, 4]);
   }, 30_000);
 });

@@ -1,4 +1,5 @@
-import { createVisitorClient, type TokenStorage, type VisitorClient } from '@parley/client-sdk';
+import { createAgentClient, createVisitorClient, type TokenStorage, type VisitorClient } from '@parley/client-sdk';
+import { Redis } from 'ioredis';
 import type {
   ConversationCreatedEvent,
   ConversationStartResult,
@@ -17,12 +18,23 @@ import {
   command,
   connectAgent,
   connectVisitor,
+  dropTransport,
+  eventNames,
   EventLog,
   ok,
+  reconnect,
+  settle,
+  wirePackets,
   type AgentClientSocket,
   type VisitorClientSocket,
 } from './support/sockets';
 import { startTcpBalancer, type TcpBalancer } from './support/tcp-balancer';
+
+/** A sample's value in Prometheus text (the first with that name), or NaN. */
+function metric(text: string, name: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
+  return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : NaN;
+}
 
 /** Polls `check` until it returns true; fails with `describe()` after `timeoutMs`. */
 async function eventually(check: () => boolean | Promise<boolean>, describe: () => string, timeoutMs = 20_000) {
@@ -260,6 +272,275 @@ describe('scale-out over Redis', () => {
     expect(roamingEvents.of('sync.reload')).toEqual([]);
   }, 60_000);
 
+  test('a stalled Redis (no reset, no reply) holds up no send or sign-in, and the other node catches up after', async () => {
+    const visitor = await visitorOn(nodeA);
+    const sameNodeAgent = await connectAgent(nodeA.url, agent.token);
+    cleanups.push(() => sameNodeAgent.close());
+    const sameNodeEvents = new EventLog(sameNodeAgent);
+    const { conversation } = await ok<ConversationStartResult>(visitor, 'conversation:start', {});
+    const send = (n: number) =>
+      ok<MessageSendResult>(visitor, 'message:send', {
+        conversationId: conversation.id,
+        text: `stall ${n}`,
+        clientMessageId: `stall-${n}`,
+      });
+    await send(1);
+    await eventually(
+      () => seqsOf(agentEvents.of('message.created'), conversation.id).length === 1,
+      () => 'the first message to reach node B',
+    );
+
+    redis.pause();
+    cleanups.push(() => redis.resume());
+    // Each is acknowledged (within the helper's 10 s, not after Redis returns) and heard on node A.
+    for (const n of [2, 3, 4]) expect((await send(n)).message.seq).toBe(n);
+    await eventually(
+      () => seqsOf(sameNodeEvents.of('message.created'), conversation.id).length === 4,
+      () => `same-node delivery during the stall: ${seqsOf(sameNodeEvents.of('message.created'), conversation.id)}`,
+    );
+    const signIn = await client(nodeA.url).post(`/v1/projects/${projectId}/auth/anonymous`, { body: {} });
+    expect(signIn.status).toBe(201);
+    const ready = await client(nodeA.url).get<{ checks: Record<string, string> }>('/readyz');
+    expect(ready.status).toBe(503);
+    expect(ready.body.checks['redis']).toBe('down');
+
+    cleanups.pop();
+    redis.resume();
+    await send(5);
+    await eventually(
+      () => seqsOf(agentEvents.of('message.created'), conversation.id).length >= 5,
+      () => `node B to catch up: ${seqsOf(agentEvents.of('message.created'), conversation.id)}`,
+      30_000,
+    );
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(seqsOf(agentEvents.of('message.created'), conversation.id)).toEqual([1, 2, 3, 4, 5]);
+    expect(seqsOf(sameNodeEvents.of('message.created'), conversation.id)).toEqual([1, 2, 3, 4, 5]);
+  }, 90_000);
+
+  test('a node that starts while Redis is out of its reach gets, once it is not, what was sent meanwhile', async () => {
+    // Node B reaches Redis through a balancer that refuses it for now; node A reaches it directly.
+    const route = await startTcpBalancer([]);
+    const late = await startNode({ REDIS_URL: `redis://127.0.0.1:${route.port}` });
+    cleanups.push(async () => {
+      await late.stop();
+      late.cleanup();
+      await route.close();
+    });
+    const listening = await connectAgent(late.url, agent.token);
+    cleanups.push(() => listening.close());
+    const events = new EventLog(listening);
+    const visitor = await visitorOn(nodeA);
+    const { conversation } = await ok<ConversationStartResult>(visitor, 'conversation:start', { text: 'early 1' });
+    for (const n of [2, 3]) {
+      await ok(visitor, 'message:send', {
+        conversationId: conversation.id,
+        text: `early ${n}`,
+        clientMessageId: `early-${n}`,
+      });
+    }
+
+    // Written to the stream before node B ever read it: B must not start reading after them.
+    route.setBackends([redis.port]);
+    await eventually(
+      async () => (await client(late.url).get('/readyz')).status === 200,
+      () => 'node B to reach Redis',
+    );
+    await ok(visitor, 'message:send', { conversationId: conversation.id, text: 'early 4', clientMessageId: 'early-4' });
+    await eventually(
+      () => seqsOf(events.of('message.created'), conversation.id).length >= 4,
+      () => `node B to hear all 4: ${seqsOf(events.of('message.created'), conversation.id)}`,
+      30_000,
+    );
+    await settle(500);
+    expect(seqsOf(events.of('message.created'), conversation.id)).toEqual([1, 2, 3, 4]);
+  }, 90_000);
+
+  test('pushes a node had to drop during a long outage make the other nodes reload, and /metrics counts them', async () => {
+    // A small stream, so that the queue of pushes waiting for Redis is capped at 100.
+    const small = await Promise.all([
+      startNode({ REDIS_STREAM_MAXLEN: '1000' }),
+      startNode({ REDIS_STREAM_MAXLEN: '1000' }),
+    ]);
+    const [sender, receiver] = small as [ParleyProcess, ParleyProcess];
+    cleanups.push(async () => {
+      for (const node of small) {
+        await node.stop();
+        node.cleanup();
+      }
+    });
+    const listening = await connectAgent(receiver.url, agent.token);
+    cleanups.push(() => listening.close());
+    const events = new EventLog(listening);
+    // A visitor (through the SDK) on the receiving node; the agent answering is on the other one.
+    const visitorClient = createVisitorClient({ url: receiver.url, projectId, storage: inspectableStorage() });
+    cleanups.push(() => visitorClient.close());
+    const conversation = await visitorClient.startConversation({ text: 'first' });
+    const replying = await connectAgent(sender.url, agent.token);
+    cleanups.push(() => replying.close());
+    // And an agent console through the SDK on the receiving node.
+    const console = createAgentClient({ url: receiver.url, token: agent.token });
+    cleanups.push(() => console.close());
+    const consoleReloads: string[] = [];
+    console.on('reload', (event) => consoleReloads.push(event.reason));
+    await eventually(
+      () => console.status === 'connected',
+      () => 'the console to connect',
+    );
+    await events.wait<MessageCreatedEvent>(
+      'message.created',
+      (e) => e.message.conversationId === conversation.id,
+      10_000,
+    );
+
+    redis.pause();
+    cleanups.push(() => redis.resume());
+    // Each message is two pushes (agents' room, visitor's room): 80 of them is more than 100 pushes.
+    await Promise.all(
+      Array.from({ length: 80 }, (_, i) =>
+        ok(replying, 'message:send', { conversationId: conversation.id, text: `m ${i}`, clientMessageId: `drop-${i}` }),
+      ),
+    );
+    const during = (await client(sender.url).get<string>('/metrics')).text;
+    expect(metric(during, 'parley_cluster_dropped_pushes_total')).toBeGreaterThan(0);
+    expect(metric(during, 'parley_cluster_pending_pushes')).toBeGreaterThan(0);
+
+    cleanups.pop();
+    redis.resume();
+    const reload = await events.wait<{ reason: string }>('sync.reload', () => true, 30_000);
+    expect(reload.reason).toBe('pushes_dropped');
+    await eventually(
+      () => consoleReloads.includes('pushes_dropped'),
+      () => `the console to be told to reload: ${consoleReloads}`,
+    );
+    // The visitor's SDK was told too, and caught up by seq: every reply, in order, once.
+    const sent = () => conversation.messages.filter((m) => m.status === 'sent').map((m) => m.seq);
+    await eventually(
+      () => sent().length >= 81,
+      () => `the visitor to catch up: ${sent().length} of 81`,
+      30_000,
+    );
+    expect(sent()).toEqual(Array.from({ length: 81 }, (_, i) => i + 1));
+    await eventually(
+      async () =>
+        metric((await client(sender.url).get<string>('/metrics')).text, 'parley_cluster_pending_pushes') === 0,
+      () => 'the pushes that waited to be sent',
+      30_000,
+    );
+  }, 120_000);
+
+  test('typing indicators are not queued through an outage', async () => {
+    const visitor = await visitorOn(nodeA);
+    const { conversation } = await ok<ConversationStartResult>(visitor, 'conversation:start', { text: 'hello' });
+    await agentEvents.wait<MessageCreatedEvent>(
+      'message.created',
+      (e) => e.message.conversationId === conversation.id,
+      10_000,
+    );
+
+    await redis.kill();
+    cleanups.push(() => redis.restart());
+    await ok(visitor, 'typing', { conversationId: conversation.id, typing: true });
+    await ok(visitor, 'message:send', {
+      conversationId: conversation.id,
+      text: 'after typing',
+      clientMessageId: 'typed',
+    });
+    cleanups.pop();
+    await redis.restart();
+
+    await eventually(
+      () => seqsOf(agentEvents.of('message.created'), conversation.id).length === 2,
+      () => 'the message sent during the outage',
+      30_000,
+    );
+    await new Promise((r) => setTimeout(r, 1000));
+    const typing = agentEvents
+      .of<{ conversationId: string }>('typing')
+      .filter((e) => e.conversationId === conversation.id);
+    expect(typing).toEqual([]);
+  }, 90_000);
+
+  test('a recovery from an offset older than the recovery window is refused, and the console reloads', async () => {
+    const short = await startNode({ RECOVERY_WINDOW: '2s' });
+    cleanups.push(async () => {
+      await short.stop();
+      short.cleanup();
+    });
+    const socket = await connectAgent(short.url, agent.token);
+    cleanups.push(() => socket.close());
+    const events = new EventLog(socket);
+    const visitor = await visitorOn(short);
+    const { conversation } = await ok<ConversationStartResult>(visitor, 'conversation:start', { text: 'old' });
+    await events.wait<MessageCreatedEvent>(
+      'message.created',
+      (e) => e.message.conversationId === conversation.id,
+      10_000,
+    );
+    const client_ = socket as unknown as { _lastOffset: string };
+    const old = client_._lastOffset;
+    // Older than the window (and the allowance for clock differences) by the time it is used.
+    await new Promise((r) => setTimeout(r, 8_000));
+    await ok(visitor, 'message:send', { conversationId: conversation.id, text: 'new', clientMessageId: 'new' });
+    await events.wait<MessageCreatedEvent>('message.created', (e) => e.message.seq === 2, 10_000);
+
+    await dropTransport(socket);
+    // The session is fresh; the position it asks to replay from is not (it could be any old id).
+    client_._lastOffset = old;
+    expect(await reconnect(socket)).toBe('connected');
+    expect(socket.recovered).toBe(false);
+    await events.wait('sync.reload', () => true, 5_000);
+    expect(seqsOf(events.of('message.created'), conversation.id)).toEqual([1, 2]);
+  }, 60_000);
+
+  test('visitor sockets are not kept for recovery (their SDK catches up by seq)', async () => {
+    const visitor = await connectVisitor(nodeA.url, (await anonymousVisitor(nodeA.url, projectId)).token);
+    cleanups.push(() => visitor.close());
+    const events = new EventLog(visitor);
+    const { conversation } = await ok<ConversationStartResult>(visitor, 'conversation:start', {});
+    await ok(agentOnB, 'message:send', { conversationId: conversation.id, text: 'reply', clientMessageId: 'v-1' });
+    await events.wait<MessageCreatedEvent>(
+      'message.created',
+      (e) => e.message.conversationId === conversation.id,
+      10_000,
+    );
+
+    await dropTransport(visitor);
+    const pid = (visitor as unknown as { _pid?: string })._pid;
+    const inspector = new Redis(redis.url);
+    cleanups.push(() => inspector.disconnect());
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await inspector.keys('parley:socket.io:session:*')).not.toContain(`parley:socket.io:session:${pid}`);
+    expect(await reconnect(visitor)).toBe('connected');
+    expect(visitor.recovered).toBe(false);
+  }, 30_000);
+
+  test("a dropped agent's session is no one else's: another project's token on another node starts afresh", async () => {
+    const other = await createProject(nodeA.url);
+    const outsider = await createAgent(nodeA.url, other.project.id);
+    const visitor = await visitorOn(nodeA);
+    const { conversation } = await ok<ConversationStartResult>(visitor, 'conversation:start', { text: 'mine' });
+    const balancer = await startTcpBalancer([nodeA.port]);
+    cleanups.push(() => balancer.close());
+    const victim = await connectAgent(balancer.url, agent.token);
+    cleanups.push(() => victim.close());
+    await ok(visitor, 'message:send', { conversationId: conversation.id, text: 'two', clientMessageId: 'victim-2' });
+    await new EventLog(victim).wait<MessageCreatedEvent>('message.created', (e) => e.message.seq === 2, 10_000);
+
+    await dropTransport(victim);
+    await ok(visitor, 'message:send', { conversationId: conversation.id, text: 'secret', clientMessageId: 'victim-3' });
+    balancer.setBackends([nodeB.port]);
+    victim.auth = { token: outsider.token };
+    const wire = wirePackets(victim);
+    expect(await reconnect(victim)).toBe('connected');
+    await eventually(
+      () => eventNames(wire).includes('sync.reload'),
+      () => `a reload: ${eventNames(wire)}`,
+    );
+    await ok(visitor, 'message:send', { conversationId: conversation.id, text: 'later', clientMessageId: 'victim-4' });
+    await settle(1000);
+    expect(eventNames(wire)).toEqual(['sync.reload']);
+  }, 60_000);
+
   describe('a node dies', () => {
     let balancer: TcpBalancer;
     let visitorClient: VisitorClient;
@@ -296,6 +577,10 @@ describe('scale-out over Redis', () => {
         () => `node B's agent to hear all 10: ${seqsOf(agentEvents.of('message.created'), conversation.id)}`,
       );
       expect(seqsOf(agentEvents.of('message.created'), conversation.id)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+
+      // Node A may have died with pushes not yet written to Redis: the agents still here reload.
+      const reload = await agentEvents.wait<{ reason: string }>('sync.reload', (e) => e.reason === 'node_lost', 30_000);
+      expect(reload.reason).toBe('node_lost');
     }, 60_000);
   });
 });

@@ -44,6 +44,37 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly clusterPendingPushes = new Gauge({
+    name: 'parley_cluster_pending_pushes',
+    help: 'Broadcasts waiting for Redis to carry them to the other nodes',
+    registers: [this.registry],
+  });
+
+  readonly clusterPendingBytes = new Gauge({
+    name: 'parley_cluster_pending_bytes',
+    help: 'Encoded size of the broadcasts waiting for Redis',
+    registers: [this.registry],
+  });
+
+  readonly clusterDroppedPushes = new Counter({
+    name: 'parley_cluster_dropped_pushes_total',
+    help: 'Broadcasts not sent to the other nodes because too many were waiting for Redis',
+    registers: [this.registry],
+  });
+
+  readonly clusterStreamGaps = new Counter({
+    name: 'parley_cluster_stream_gaps_total',
+    help: 'Times stream entries were trimmed away (or lost by Redis) before this node read them',
+    registers: [this.registry],
+  });
+
+  readonly syncReloads = new Counter({
+    name: 'parley_sync_reloads_total',
+    help: 'sync.reload signals sent to sockets because pushes may have been lost, by namespace and reason',
+    labelNames: ['namespace', 'reason'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'parley_' });
   }

@@ -12,11 +12,13 @@ export class RateLimit {
   constructor(
     private readonly limiter: RateLimiterAbstract,
     private readonly what: string,
+    /** Counts on this node, when the shared count cannot be had in time. */
+    private readonly fallback?: RateLimiterAbstract,
   ) {}
 
   async consume(key: string): Promise<void> {
     try {
-      await this.limiter.consume(key);
+      await (this.fallback ? this.consumeWithin(key, this.fallback) : this.limiter.consume(key));
     } catch (error) {
       if (error instanceof RateLimiterRes) {
         throw new AppError('RATE_LIMITED', `Too many ${this.what}, slow down`, {
@@ -27,11 +29,43 @@ export class RateLimit {
     }
   }
 
-  /** Gives back the point of an attempt that turned out fine (a successful login). */
+  /**
+   * Gives back the point of an attempt that turned out fine (a successful login). Best effort:
+   * a count that cannot be corrected right now only makes the limit stricter for a minute.
+   */
   async refund(key: string): Promise<void> {
-    await this.limiter.reward(key, 1);
+    await this.limiter.reward(key, 1).catch(() => undefined);
+  }
+
+  /**
+   * The Redis client's own timeouts normally make the limiter fall back to memory; this bounds
+   * the wait whatever happens, since every message send waits on it (inside a group commit).
+   */
+  private consumeWithin(key: string, fallback: RateLimiterAbstract): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const timer = setTimeout(() => {
+        settled = true;
+        fallback.consume(key).then(resolve, reject);
+      }, SHARED_COUNT_WAIT_MS);
+      this.limiter.consume(key).then(
+        (result) => {
+          if (settled) return;
+          clearTimeout(timer);
+          resolve(result);
+        },
+        (error: unknown) => {
+          if (settled) return;
+          clearTimeout(timer);
+          reject(error instanceof Error || error instanceof RateLimiterRes ? error : new Error(String(error)));
+        },
+      );
+    });
   }
 }
+
+/** Longest wait for Redis's count before this node's own count decides. */
+const SHARED_COUNT_WAIT_MS = 1_000;
 
 export interface RateLimits {
   /** Anonymous sign-ins per client address. */
@@ -56,7 +90,7 @@ export function createRateLimits(config: Config, redis?: Redis): RateLimits {
     const limiter = redis
       ? new RateLimiterRedis({
           storeClient: redis,
-          keyPrefix: `parley:rl:${name}`,
+          keyPrefix: `${config.redisKeyPrefix}rl:${name}`,
           points,
           duration: 60,
           insuranceLimiter: memory,
@@ -64,7 +98,7 @@ export function createRateLimits(config: Config, redis?: Redis): RateLimits {
           rejectIfRedisNotReady: true,
         })
       : memory;
-    return new RateLimit(limiter, what);
+    return new RateLimit(limiter, what, redis ? memory : undefined);
   };
   return {
     anonymousSignIn: make('anonymous', config.rateLimits.anonymousPerMinute, 'sign-ins'),

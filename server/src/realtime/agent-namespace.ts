@@ -22,6 +22,7 @@ import { commandRegistrar } from './command';
 import { handshake } from './handshake';
 import { assertOriginAllowed } from './origin-check';
 import { closeOnExpiry } from './session';
+import { restoredPrincipal, resumeSession } from './session-recovery';
 import { rooms, type AgentNamespace, type AgentSocket } from './socket-types';
 
 export interface AgentNamespaceDeps {
@@ -66,6 +67,13 @@ export function setupAgentNamespace(io: Server, deps: AgentNamespaceDeps): Agent
 
   namespace.on('connection', (socket: AgentSocket) => {
     const principal = socket.data.principal;
+    // First, before any live push: replay what a recovered session missed, if it is this agent's.
+    const resumed = resumeSession(
+      socket,
+      (data) =>
+        restoredPrincipal(data)?.['agentId'] === principal.agentId &&
+        restoredPrincipal(data)?.['projectId'] === principal.projectId,
+    );
     metrics.connections.inc({ namespace: NAMESPACE });
     socket.on('disconnect', () => metrics.connections.dec({ namespace: NAMESPACE }));
     void socket.join([rooms.project(principal.projectId), rooms.agent(principal.agentId)]);
@@ -74,7 +82,7 @@ export function setupAgentNamespace(io: Server, deps: AgentNamespaceDeps): Agent
     // The client asked to recover a session (it sent its previous session id) and the server could
     // not replay what it missed: its lists may be stale, so it must reload them over REST.
     const triedRecovery = typeof (socket.handshake.auth as { pid?: unknown } | undefined)?.pid === 'string';
-    if (triedRecovery && !socket.recovered) {
+    if (resumed === 'refused' || (triedRecovery && resumed === 'fresh')) {
       const event: SyncReloadEvent = { reason: 'recovery_failed' };
       socket.emit('sync.reload', event);
     }

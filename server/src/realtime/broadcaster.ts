@@ -41,11 +41,12 @@ export function attachBroadcaster(bus: EventBus, visitors: VisitorNamespace, age
     bus.subscribe('agent.removed', ({ agentId }) => agents.in(rooms.agent(agentId)).disconnectSockets(true)),
     bus.subscribe('typing', ({ projectId, userId, conversationId, sender, typing, originId }) => {
       const event = { conversationId, sender, typing };
-      // Nobody hears their own typing echo; everyone else on the conversation does.
+      // Nobody hears their own typing echo; everyone else on the conversation does. Volatile: worth
+      // nothing late, so not queued through a Redis outage nor replayed on recovery.
       const toAgents = originId ? project(projectId).except(originId) : project(projectId);
       const toVisitor = originId ? visitor(projectId, userId).except(originId) : visitor(projectId, userId);
-      toAgents.emit('typing', event);
-      toVisitor.emit('typing', event);
+      toAgents.volatile.emit('typing', event);
+      toVisitor.volatile.emit('typing', event);
     }),
   ];
   return () => unsubscribe.forEach((off) => off());

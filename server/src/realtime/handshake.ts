@@ -14,10 +14,11 @@ export function handshakeError(error: AppError): Error & { data: ErrorBody } {
 /**
  * A handshake check that calls `next` synchronously whenever `check` completes synchronously.
  *
- * This matters for connection state recovery: Socket.IO computes the packets a returning socket
- * missed before running middlewares, but only delivers broadcasts to it once they are done, so
- * anything broadcast while a middleware waits on I/O would be lost to it. Checks therefore answer
- * from caches when they can and touch the database only on a cold cache.
+ * Socket.IO restores a returning socket's session before running middlewares, and delivers
+ * broadcasts to it only once they are done. The adapters keep what is broadcast to a restoring
+ * session meanwhile (see recovery-stash.ts), but only up to a point and only for as long as the
+ * stash lives, so checks still answer from caches when they can and touch the database only on a
+ * cold cache.
  */
 export function handshake<S extends Socket>(check: (socket: S) => void | Promise<void>) {
   return (socket: S, next: (error?: Error) => void): void => {

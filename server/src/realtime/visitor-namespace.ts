@@ -25,6 +25,7 @@ import { commandRegistrar } from './command';
 import { handshake } from './handshake';
 import { assertOriginAllowed } from './origin-check';
 import { closeOnExpiry } from './session';
+import { restoredPrincipal, resumeSession } from './session-recovery';
 import { rooms, type VisitorNamespace, type VisitorSocket } from './socket-types';
 
 export interface VisitorNamespaceDeps {
@@ -77,6 +78,14 @@ export function setupVisitorNamespace(io: Server, deps: VisitorNamespaceDeps): V
 
   namespace.on('connection', (socket: VisitorSocket) => {
     const principal = socket.data.principal;
+    // Visitors have no connection state recovery (their SDK catches up by seq after a reconnect);
+    // should it ever be turned on, a restored session must still be this visitor's own.
+    resumeSession(
+      socket,
+      (data) =>
+        restoredPrincipal(data)?.['userId'] === principal.userId &&
+        restoredPrincipal(data)?.['projectId'] === principal.projectId,
+    );
     metrics.connections.inc({ namespace: NAMESPACE });
     socket.on('disconnect', () => metrics.connections.dec({ namespace: NAMESPACE }));
     void socket.join(rooms.user(principal.projectId, principal.userId));

@@ -36,7 +36,9 @@ export interface StartOptions {
  */
 export function testMongoUri(base = process.env['MONGODB_URI']): string | undefined {
   if (!base) return undefined;
-  return withDatabase(base, `parley_test_${randomBytes(6).toString('hex')}`);
+  const uri = withDatabase(base, `parley_test_${randomBytes(6).toString('hex')}`);
+  createdDatabases.add(uri);
+  return uri;
 }
 
 /**
@@ -47,6 +49,26 @@ export function withDatabase(uri: string, database: string): string {
   const match = /^(mongodb(?:\+srv)?:\/\/[^/?]+)(?:\/[^?]*)?(\?.*)?$/.exec(uri);
   if (!match) throw new Error(`MONGODB_URI is not a MongoDB connection string: ${uri}`);
   return `${match[1]}/${database}${match[2] ?? ''}`;
+}
+
+/** Every database `testMongoUri` named in this test file: dropped after it (see after-suite.ts). */
+const createdDatabases = new Set<string>();
+
+export function takeCreatedDatabases(): string[] {
+  const uris = [...createdDatabases];
+  createdDatabases.clear();
+  return uris;
+}
+
+/**
+ * With `REDIS_URL` set (`REDIS_URL=redis://host:6379 npm test`), every test server that does not
+ * bring its own Redis uses that one, under a key prefix of its own so that tests never share rate
+ * limits or streams. Tests that stop or stall Redis start their own and pass it explicitly.
+ */
+function sharedRedisEnv(): Record<string, string> {
+  const url = process.env['REDIS_URL'];
+  if (!url) return {};
+  return { REDIS_URL: url, REDIS_KEY_PREFIX: `parley_test:${randomBytes(6).toString('hex')}:` };
 }
 
 /**
@@ -74,6 +96,7 @@ export async function startParley(options: StartOptions = {}): Promise<ParleyPro
     RATE_LIMIT_COMMANDS_PER_MINUTE: '100000',
     RATE_LIMIT_CONVERSATIONS_PER_MINUTE: '100000',
     ...(mongodbUri ? { MONGODB_URI: mongodbUri } : {}),
+    ...(options.env?.['REDIS_URL'] ? {} : sharedRedisEnv()),
     ...options.env,
   };
   const child = spawn(process.execPath, [SERVER_MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });

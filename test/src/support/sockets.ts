@@ -173,3 +173,58 @@ export class EventLog {
 
 /** Gives events in flight a moment to arrive, to check that something did NOT happen. */
 export const settle = (ms = 300) => new Promise((r) => setTimeout(r, ms));
+
+/** A packet as it arrived on the wire, before the client decided what to do with it. */
+export interface WirePacket {
+  type: number;
+  nsp: string;
+  data?: unknown;
+}
+
+/** socket.io-parser's packet types, for reading WirePackets. */
+export const PacketType = { CONNECT: 0, EVENT: 2, CONNECT_ERROR: 4 } as const;
+
+/**
+ * Every packet the socket's connection receives, including those the client drops or buffers (an
+ * event before a refused handshake never reaches a listener, yet it did reach the client).
+ */
+export function wirePackets(socket: Socket): WirePacket[] {
+  const packets: WirePacket[] = [];
+  socket.io.on('packet', (packet: WirePacket) => packets.push(packet));
+  return packets;
+}
+
+/** The names of the events among `packets`. */
+export const eventNames = (packets: WirePacket[]): string[] =>
+  packets.filter((p) => p.type === PacketType.EVENT).map((p) => String((p.data as unknown[])[0]));
+
+/**
+ * Connects a socket again by hand (sockets made here do not reconnect by themselves unless asked
+ * to), so that a test decides how long it stays away. Resolves with `connected` or the refusal code.
+ */
+export function reconnect(socket: Socket, timeoutMs = 10_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('reconnect neither accepted nor refused')), timeoutMs);
+    const done = (outcome: string) => {
+      clearTimeout(timer);
+      socket.off('connect', onConnect);
+      socket.off('connect_error', onError);
+      resolve(outcome);
+    };
+    const onConnect = () => done('connected');
+    const onError = (error: Error) => done(error.message);
+    socket.once('connect', onConnect);
+    socket.once('connect_error', onError);
+    socket.connect();
+  });
+}
+
+/** Cuts the socket's transport as a network failure would (the server keeps its session) and waits for the client to notice. */
+export async function dropTransport(socket: Socket, timeoutMs = 5_000): Promise<void> {
+  socket.io.engine.close();
+  const deadline = Date.now() + timeoutMs;
+  while (socket.connected) {
+    if (Date.now() > deadline) throw new Error('the socket did not notice the drop');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
