@@ -31,6 +31,8 @@ export const ErrorCodes = {
   CannotIndexParallelArrays: 171,
   DuplicateKey: 11000,
   BSONObjectTooLarge: 10334,
+  Location17419: 17419,
+  Location17420: 17420,
   Location40415: 40415,
   Location51091: 51091,
 } as const;

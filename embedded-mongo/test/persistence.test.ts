@@ -1,6 +1,6 @@
 import { appendFileSync, closeSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { serialize } from 'bson';
+import { serialize, type Document } from 'bson';
 import { MongoClient } from 'mongodb';
 import { startEmbeddedMongo, type EmbeddedMongoOptions } from '../src';
 import { Engine } from '../src/storage/engine';
@@ -147,12 +147,13 @@ describe('persistence', () => {
     );
   });
 
-  it('acknowledges no write once the journal cannot be written, and keeps serving reads', () => {
+  it('acknowledges no write once the journal cannot be written, undoing what it did, and keeps serving reads', () => {
     const journal = new Journal(temp.dir);
     const engine = new Engine(journal);
     engine.open();
     const c = engine.createCollection('db', 'c', {});
     engine.insert(c, { _id: 1 });
+    engine.createIndex(c, { name: 'a_1', key: { a: 1 } });
     engine.commit();
     // Pull the file out from under it, as a failing disk would (a descriptor number that cannot
     // be reused by anything else in this process).
@@ -160,11 +161,24 @@ describe('persistence', () => {
     const real = handle.fd;
     handle.fd = 2 ** 30;
     closeSync(real);
+    const stored = c.get(1) as Document;
+    // One failing command that changes everything it can: all of it is taken back.
     engine.insert(c, { _id: 2 });
+    engine.replace(c, stored, { _id: 1, a: 'changed' });
+    engine.dropIndex(c, 'a_1');
+    engine.createIndex(c, { name: 'b_1', key: { b: 1 } });
+    engine.createCollection('db', 'other', {});
     expect(() => engine.commit()).toThrow(/journal .* could not be written/);
+    expect([...c.docs.values()]).toEqual([{ _id: 1 }]);
+    expect(c.get(1)).toBe(stored);
+    expect([...c.indexes.keys()]).toEqual(['_id_', 'a_1']);
+    expect(engine.collections('db').map((x) => x.name)).toEqual(['c']);
     engine.commit(); // a read-only command after it commits nothing and succeeds
-    engine.insert(c, { _id: 3 });
+    engine.remove(c, stored);
+    engine.dropCollection('db', 'c');
     expect(() => engine.commit()).toThrow(/could not be written/);
+    expect(engine.collection('db', 'c')).toBe(c);
+    expect([...c.docs.values()]).toEqual([stored]);
     expect(() => engine.close()).not.toThrow();
   });
 

@@ -34,6 +34,11 @@ export const DESERIALIZE_OPTIONS = {
 
 const SERIALIZE_OPTIONS = { checkKeys: false, ignoreUndefined: false } as const;
 
+/** A record as journaled; throws (a RangeError) on a document bson cannot encode. */
+export function encodeRecord(record: JournalRecord): Buffer {
+  return toBuffer(serialize(record, SERIALIZE_OPTIONS));
+}
+
 const snapshotFile = (generation: number) => `snapshot-${generation}.bson`;
 const journalFile = (generation: number) => `journal-${generation}.bson`;
 
@@ -148,8 +153,9 @@ export class Journal {
     }
   }
 
-  append(record: JournalRecord): void {
-    this.pending.push(toBuffer(serialize(record, SERIALIZE_OPTIONS)));
+  /** Queues an encoded record (see `encodeRecord`) for the next `flush`. */
+  append(bytes: Buffer): void {
+    this.pending.push(bytes);
   }
 
   /**
@@ -201,7 +207,7 @@ export class Journal {
         chunkBytes = 0;
       };
       for (const record of state) {
-        const data = toBuffer(serialize(record, SERIALIZE_OPTIONS));
+        const data = encodeRecord(record);
         chunk.push(data);
         chunkBytes += data.length;
         if (chunkBytes > 4 * 1024 * 1024) write();
