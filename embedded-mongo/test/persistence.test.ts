@@ -1,4 +1,4 @@
-import { appendFileSync, closeSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { serialize, type Document } from 'bson';
 import { MongoClient } from 'mongodb';
@@ -86,6 +86,53 @@ describe('persistence', () => {
     await withServer({ dbPath: temp.dir }, async (db) => {
       expect((await db.collection('c').find({}).sort({ n: 1 }).toArray()).map((d) => d['n'])).toEqual([1, 2, 3]);
     });
+  });
+
+  it('cuts off a zero-filled tail (a file extended but never written) like a torn record', async () => {
+    await withServer({ dbPath: temp.dir }, async (db) => {
+      await db.collection('c').insertMany([{ n: 1 }, { n: 2 }]);
+    });
+    appendFileSync(path.join(temp.dir, 'journal-0.bson'), Buffer.alloc(300));
+    const logged: string[] = [];
+    await withServer({ dbPath: temp.dir, log: (m) => logged.push(m) }, async (db) => {
+      expect(await db.collection('c').countDocuments()).toBe(2);
+      await db.collection('c').insertOne({ n: 3 });
+    });
+    expect(logged.join('\n')).toMatch(/ignoring 300 bytes/);
+    await withServer({ dbPath: temp.dir }, async (db) => expect(await db.collection('c').countDocuments()).toBe(3));
+  });
+
+  it('refuses to start on damage in the middle of the journal instead of dropping the records after it', async () => {
+    await withServer({ dbPath: temp.dir }, async (db) => {
+      for (let i = 0; i < 5; i++) await db.collection('c').insertOne({ _id: i, v: 'x'.repeat(20) });
+    });
+    const file = path.join(temp.dir, 'journal-0.bson');
+    const original = readFileSync(file);
+    const sizes: number[] = [];
+    for (let offset = 0; offset < original.length; offset += original.readInt32LE(offset)) sizes.push(offset);
+    expect(sizes.length).toBeGreaterThanOrEqual(6); // the collection's creation, then five documents
+    const second = sizes[2] as number;
+    const damages: [string, (b: Buffer) => void][] = [
+      ['a bad length', (b) => b.writeInt32LE(3, second)],
+      ['a length running into the next record', (b) => b.writeInt32LE(b.readInt32LE(second) + 7, second)],
+      ['a missing final zero', (b) => (b[sizes[3]! - 1] = 1)],
+      ['invalid BSON inside a record', (b) => (b[second + 4] = 0x7f)],
+    ];
+    for (const [what, damage] of damages) {
+      const copy = Buffer.from(original);
+      damage(copy);
+      writeFileSync(file, copy);
+      const refusal = await startEmbeddedMongo({ dbPath: temp.dir }).then(
+        (server) => server.stop().then(() => `started despite ${what}`),
+        (error: Error) => error.message,
+      );
+      expect(refusal).toMatch(/^journal-0\.bson in .* is damaged at byte \d+ of \d+ .*refusing to start/);
+      // Nothing was cut off, and the lock was released.
+      expect(readFileSync(file).equals(copy)).toBe(true);
+      expect(readdirSync(temp.dir)).not.toContain('embedded-mongo.lock');
+    }
+    writeFileSync(file, original);
+    await withServer({ dbPath: temp.dir }, async (db) => expect(await db.collection('c').countDocuments()).toBe(5));
   });
 
   it('compacts the journal into a snapshot, keeping documents, indexes and metadata', async () => {

@@ -162,25 +162,42 @@ export class Engine {
     if (this.journal.shouldCompact()) this.compact();
   }
 
+  /** Starts a background compaction of the journal (see journal.ts), unless one is running. */
   compact(): void {
-    this.journal?.compact(this.snapshot());
+    this.journal?.compact(this.freeze());
+  }
+
+  /** Resolves once no compaction is running (so that stopping leaves a compacted directory). */
+  idle(): Promise<void> {
+    return this.journal?.idle() ?? Promise.resolve();
   }
 
   close(): void {
     this.journal?.close();
   }
 
-  /** Every record needed to rebuild the current state from nothing. */
-  private *snapshot(): Generator<JournalRecord> {
+  /**
+   * Every record needed to rebuild the current state, frozen now and read later: the lists of
+   * collections, index specs and document references are copied at once (stored documents are
+   * never mutated, so the references keep their content), the records built as they are read.
+   */
+  private freeze(): Iterator<JournalRecord> {
+    const frozen: { db: string; name: string; opts: Document; specs: Document[]; docs: Document[] }[] = [];
     for (const [db, collections] of this.databases) {
       for (const [name, collection] of collections) {
-        yield { o: 'mkcoll', d: db, c: name, opts: collection.options };
-        for (const index of collection.indexes.values()) {
-          if (index.name !== ID_INDEX.name) yield { o: 'mkidx', d: db, c: name, spec: { ...index.spec } };
-        }
-        for (const doc of collection.docs.values()) yield { o: 'put', d: db, c: name, doc };
+        const specs: Document[] = [];
+        for (const index of collection.indexes.values())
+          if (index.name !== ID_INDEX.name) specs.push({ ...index.spec });
+        frozen.push({ db, name, opts: collection.options, specs, docs: Array.from(collection.docs.values()) });
       }
     }
+    return (function* (): Generator<JournalRecord> {
+      for (const { db, name, opts, specs, docs } of frozen) {
+        yield { o: 'mkcoll', d: db, c: name, opts };
+        for (const spec of specs) yield { o: 'mkidx', d: db, c: name, spec };
+        for (const doc of docs) yield { o: 'put', d: db, c: name, doc };
+      }
+    })();
   }
 
   /** The record's bytes, before anything changes (undefined without a journal or while replaying). */
