@@ -45,6 +45,11 @@ export class Engine {
 
   constructor(private readonly journal?: Journal) {}
 
+  /** Whether changes go to a journal on disk (a data directory), as opposed to memory only. */
+  get journaled(): boolean {
+    return this.journal !== undefined;
+  }
+
   /** Loads the data directory's snapshot and journal. */
   open(): void {
     if (!this.journal) return;
@@ -146,15 +151,16 @@ export class Engine {
   }
 
   /**
-   * Makes the current command's changes durable; call before answering it. If the journal cannot
-   * take them, they are undone (newest first) and the error is thrown: the command must fail.
+   * Makes the current command's changes durable; call before answering it (`sync`: fsync the
+   * journal too, for a `j: true` write concern). If the journal cannot take them, they are undone
+   * (newest first) and the error is thrown: the command must fail.
    */
-  commit(): void {
+  commit(sync = false): void {
     const undo = this.undo;
     this.undo = [];
     if (!this.journal) return;
     try {
-      this.journal.flush();
+      this.journal.flush(sync);
     } catch (error) {
       for (let i = undo.length - 1; i >= 0; i--) (undo[i] as () => void)();
       throw error;

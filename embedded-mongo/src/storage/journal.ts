@@ -1,4 +1,4 @@
-import { closeSync, ftruncateSync, openSync, readdirSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, ftruncateSync, openSync, readdirSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { Compaction, journalFile, snapshotFile } from './compaction';
 import { lockDirectory } from './lock';
@@ -20,8 +20,8 @@ export interface JournalOptions {
  * when `journal-N.bson` began, so the state is the newest complete snapshot followed by every
  * journal from its generation on, in order. The records of one command are written with one
  * synchronous write before the command is answered, so a SIGKILL after an acknowledgement loses
- * nothing (the kernel has the bytes; `fsync` is left to compaction, as power loss is not what this
- * protects against).
+ * nothing (the kernel has the bytes; `fsync` is for `j: true` writes and compaction, as power loss
+ * is otherwise not what this protects against).
  *
  * Compaction does not stop the server: new writes switch to the next generation's journal at
  * once, and the state frozen at that moment is written to the next snapshot in the background
@@ -123,12 +123,14 @@ export class Journal {
   }
 
   /**
-   * Writes what the current command journaled; call before answering it. Once a write has failed
-   * (a full disk, say) every later flush fails too: the journal no longer matches memory, and no
-   * further write may be acknowledged as durable.
+   * Writes what the current command journaled; call before answering it. With `sync` (a `j: true`
+   * write concern) the journal is also fsynced, even if this command wrote nothing: earlier writes
+   * become durable against power loss too. Once a write has failed (a full disk, say) every later
+   * flush fails too: the journal no longer matches memory, and no further write may be
+   * acknowledged as durable.
    */
-  flush(): void {
-    if (this.fd === undefined || this.pending.length === 0) return;
+  flush(sync = false): void {
+    if (this.fd === undefined || (this.pending.length === 0 && !sync)) return;
     if (this.failure) {
       this.pending = [];
       throw this.failure;
@@ -138,6 +140,7 @@ export class Journal {
     try {
       let written = 0;
       while (written < data.length) written += writeSync(this.fd, data, written, data.length - written);
+      if (sync) fsyncSync(this.fd);
     } catch (error) {
       this.failure = new Error(
         `the journal in ${this.dir} could not be written (${error instanceof Error ? error.message : String(error)}); restart embedded-mongo once the cause is fixed`,
