@@ -50,7 +50,7 @@ export async function startEmbeddedMongo(options: EmbeddedMongoOptions = {}): Pr
     });
   }
   const engine = new Engine(journal);
-  engine.open();
+  await engine.open();
   const cursors = new Cursors();
   const server = new WireServer({ engine, cursors, log });
   let port: number;

@@ -1,4 +1,5 @@
-import { appendFileSync, closeSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { appendFileSync, closeSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { serialize, type Document } from 'bson';
 import { MongoClient } from 'mongodb';
@@ -6,6 +7,8 @@ import { startEmbeddedMongo, type EmbeddedMongoOptions } from '../src';
 import { Engine } from '../src/storage/engine';
 import { Journal } from '../src/storage/journal';
 import { exitOf, killSpawned, runBin, startBin, tempDir } from './support';
+
+const RACE_FIXTURE = path.join(__dirname, 'fixtures', 'race-start.js');
 
 /** Starts a server on `dir`, runs `body` with a client on database `db`, stops it. */
 async function withServer<T>(
@@ -194,10 +197,10 @@ describe('persistence', () => {
     );
   });
 
-  it('acknowledges no write once the journal cannot be written, undoing what it did, and keeps serving reads', () => {
+  it('acknowledges no write once the journal cannot be written, undoing what it did, and keeps serving reads', async () => {
     const journal = new Journal(temp.dir);
     const engine = new Engine(journal);
-    engine.open();
+    await engine.open();
     const c = engine.createCollection('db', 'c', {});
     engine.insert(c, { _id: 1 });
     engine.createIndex(c, { name: 'a_1', key: { a: 1 } });
@@ -248,6 +251,71 @@ describe('persistence', () => {
     await expect(startEmbeddedMongo({ dbPath: temp.dir })).rejects.toThrow(/already in use by this process/);
     await server.stop();
     expect(readdirSync(temp.dir)).not.toContain('embedded-mongo.lock');
+  });
+
+  it('gives a data directory to exactly one of several processes starting at once after a crash', async () => {
+    for (let round = 0; round < 4; round++) {
+      const dir = path.join(temp.dir, `round-${round}`);
+      mkdirSync(dir);
+      // The lock a killed process leaves: its pid no longer runs.
+      writeFileSync(path.join(dir, 'embedded-mongo.lock'), `${spawnSync(process.execPath, ['-e', '']).pid}\n`);
+      const startAt = Date.now() + 1000;
+      const children = Array.from({ length: 6 }, () =>
+        spawn(process.execPath, [RACE_FIXTURE, dir, String(startAt)], { stdio: ['ignore', 'pipe', 'inherit'] }),
+      );
+      try {
+        const outcomes = await Promise.all(
+          children.map(
+            (child) =>
+              new Promise<{ pid: number; line: string }>((resolve) => {
+                let out = '';
+                child.stdout.on('data', (chunk: Buffer) => {
+                  out += chunk.toString();
+                  if (out.includes('\n')) resolve({ pid: child.pid as number, line: out.trim() });
+                });
+              }),
+          ),
+        );
+        const winners = outcomes.filter((o) => o.line.startsWith('listening on'));
+        expect(winners).toHaveLength(1);
+        const winner = winners[0]?.pid as number;
+        for (const loser of outcomes.filter((o) => o.pid !== winner)) {
+          expect(loser.line).toMatch(new RegExp(`^refused: .* in use by another embedded-mongo \\(process ${winner},`));
+        }
+        expect(readFileSync(path.join(dir, 'embedded-mongo.lock'), 'utf8')).toBe(`${winner}\n`);
+      } finally {
+        for (const child of children) child.kill('SIGKILL');
+        await Promise.all(children.map(exitOf));
+      }
+    }
+  });
+
+  it("keeps a live holder's directory even when its lock file looks stale (a takeover racing it)", async () => {
+    const holder = await startBin(['--port', '0', '--dbpath', temp.dir]);
+    try {
+      // What a second process that read the file just before the holder took it over would see.
+      const stale = `${spawnSync(process.execPath, ['-e', '']).pid}\n`;
+      writeFileSync(path.join(temp.dir, 'embedded-mongo.lock'), stale);
+      // Either would start (and be stopped) if it took the stale-looking file over.
+      const inProcess = await startEmbeddedMongo({ dbPath: temp.dir }).then(
+        (server) => server.stop().then(() => 'started'),
+        (error: Error) => error.message,
+      );
+      expect(inProcess).toMatch(/in use by another embedded-mongo/);
+      const standalone = await startBin(['--port', '0', '--dbpath', temp.dir]).then(
+        (bin) => (bin.child.kill('SIGKILL'), 'started'),
+        (error: Error) => error.message,
+      );
+      expect(standalone).toMatch(/^exited with 1:[^]*in use by another embedded-mongo/);
+      // Neither took the file over.
+      expect(readFileSync(path.join(temp.dir, 'embedded-mongo.lock'), 'utf8')).toBe(stale);
+    } finally {
+      holder.child.kill('SIGKILL');
+      await exitOf(holder.child);
+    }
+    // Once the holder is gone, the directory is free again.
+    const server = await startEmbeddedMongo({ dbPath: temp.dir });
+    await server.stop();
   });
 
   it('runs standalone: --help, bad arguments, in-memory mode, graceful SIGTERM', async () => {

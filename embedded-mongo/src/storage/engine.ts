@@ -50,10 +50,10 @@ export class Engine {
     return this.journal !== undefined;
   }
 
-  /** Loads the data directory's snapshot and journal. */
-  open(): void {
+  /** Loads the data directory's snapshot and journals. */
+  async open(): Promise<void> {
     if (!this.journal) return;
-    const records = this.journal.open();
+    const records = await this.journal.open();
     this.replaying = true;
     try {
       for (const record of records) this.apply(record);

@@ -55,8 +55,8 @@ export class Journal {
   }
 
   /** Takes the directory's lock and returns the records to replay, snapshot first. */
-  open(): JournalRecord[] {
-    this.unlock = lockDirectory(this.dir);
+  async open(): Promise<JournalRecord[]> {
+    this.unlock = await lockDirectory(this.dir);
     try {
       return this.load();
     } catch (error) {
