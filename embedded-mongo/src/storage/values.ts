@@ -221,7 +221,9 @@ function subtypeOf(value: unknown): number {
 
 function regexParts(value: unknown): [string, string] {
   if (value instanceof BSONRegExp) return [value.pattern, value.options];
-  const re = value as RegExp;
+  // A compiled query regex (query/regex.ts) keeps the PCRE pattern it runs as a translation.
+  const re = value as RegExp & { pattern?: unknown; options?: unknown };
+  if (typeof re.pattern === 'string' && typeof re.options === 'string') return [re.pattern, re.options];
   return [re.source, re.flags];
 }
 
