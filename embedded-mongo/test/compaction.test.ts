@@ -61,7 +61,7 @@ describe('background compaction', () => {
     });
     const client = await connect(server.uri);
     try {
-      const c = client.db().collection('c');
+      const c = client.db().collection<{ _id: number | string; k: number; pad?: string; changed?: boolean }>('c');
       await c.createIndex({ k: 1 }, { unique: true });
       // One command whose journal records cross the threshold: the compaction starts as it commits.
       await c.insertMany(Array.from({ length: 2000 }, (_, i) => ({ _id: i, k: i, pad: 'x'.repeat(40) })));

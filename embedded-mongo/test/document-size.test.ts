@@ -43,12 +43,12 @@ describe('the 16 MiB document limit', () => {
           expect(again).toEqual([{ _id: 1, n: 5 }]);
         }
         // Later writes are unaffected.
-        await h.db.collection('big').insertOne({ _id: 2 });
+        await h.db.collection<{ _id: number }>('big').insertOne({ _id: 2 });
         expect(await h.db.collection('big').countDocuments()).toBe(2);
       });
 
       it("refuses an insert over 16 MiB with MongoDB's error, and an upsert that would create one", async () => {
-        const c = h.db.collection('big');
+        const c = h.db.collection<{ _id?: number; s?: string; a?: string; b?: string }>('big');
         // Just over the limit: small enough for the driver to send, too large to store.
         const error = await rejection(c.insertOne({ s: 'x'.repeat(16 * MiB - 10) }));
         expect(error).toMatchObject({ code: 2 });

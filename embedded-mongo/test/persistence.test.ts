@@ -107,7 +107,8 @@ describe('persistence', () => {
 
   it('refuses to start on damage in the middle of the journal instead of dropping the records after it', async () => {
     await withServer({ dbPath: temp.dir }, async (db) => {
-      for (let i = 0; i < 5; i++) await db.collection('c').insertOne({ _id: i, v: 'x'.repeat(20) });
+      for (let i = 0; i < 5; i++)
+        await db.collection<{ _id: number; v: string }>('c').insertOne({ _id: i, v: 'x'.repeat(20) });
     });
     const file = path.join(temp.dir, 'journal-0.bson');
     const original = readFileSync(file);

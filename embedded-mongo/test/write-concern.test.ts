@@ -15,7 +15,7 @@ describe('write concern', () => {
 
   it('refuses what a standalone mongod refuses, before doing anything', async () => {
     h = await harness();
-    const c = h.db.collection('c');
+    const c = h.db.collection<{ _id: number; a?: number }>('c');
     const w2 = await rejection(c.insertOne({ _id: 1 }, { writeConcern: { w: 2 } }));
     expect(w2).toMatchObject({ code: 2, message: "cannot use 'w' > 1 when a host is not replicated" });
     await expect(
@@ -23,7 +23,7 @@ describe('write concern', () => {
     ).rejects.toMatchObject({
       code: 2,
     });
-    const tag = await rejection(c.deleteMany({}, { writeConcern: { w: 'dc1' } }));
+    const tag = await rejection(c.deleteMany({}, { writeConcern: { w: 'dc1' as never } }));
     expect(tag).toMatchObject({
       code: 2,
       message: 'cannot use non-majority \'w\' mode "dc1" when a host is not a member of a replica set',
@@ -43,7 +43,7 @@ describe('write concern', () => {
 
   it('fsyncs the journal before answering a j: true write, and only then', async () => {
     h = await harness({ dbPath: temp.dir });
-    const c = h.db.collection('c');
+    const c = h.db.collection<{ _id: number; a?: number }>('c');
     await c.insertOne({ _id: 0 });
     const fsyncs = jest.spyOn(fs, 'fsyncSync');
     await c.insertOne({ _id: 1 });
