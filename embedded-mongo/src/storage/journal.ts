@@ -37,6 +37,8 @@ export class Journal {
   private journalBytes = 0;
   private snapshotBytes = 0;
   private compaction: Compaction | undefined;
+  /** Whether the current journal's directory entry has been fsynced (for `j: true`). */
+  private entrySynced = false;
   /** After a failed compaction, the journal size at which to try again. */
   private retryAt = 0;
   private unlock: (() => void) | undefined;
@@ -140,7 +142,12 @@ export class Journal {
     try {
       let written = 0;
       while (written < data.length) written += writeSync(this.fd, data, written, data.length - written);
-      if (sync) fsyncSync(this.fd);
+      if (sync) {
+        fsyncSync(this.fd);
+        // A journal file created since the last sync is only durable once its directory entry is.
+        if (!this.entrySynced) syncDirectory(this.dir);
+        this.entrySynced = true;
+      }
     } catch (error) {
       this.failure = new Error(
         `the journal in ${this.dir} could not be written (${error instanceof Error ? error.message : String(error)}); restart embedded-mongo once the cause is fixed`,
@@ -170,6 +177,7 @@ export class Journal {
     const fd = openSync(path.join(this.dir, journalFile(next)), 'a');
     closeSync(this.fd);
     this.fd = fd;
+    this.entrySynced = false;
     this.generation = next;
     const covered = this.journalBytes;
     const compaction = new Compaction(
@@ -214,5 +222,18 @@ export class Journal {
         }
       }
     }
+  }
+}
+
+function syncDirectory(dir: string): void {
+  try {
+    const fd = openSync(dir, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // not every platform can fsync a directory
   }
 }
