@@ -56,6 +56,24 @@ function describeError(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/**
+ * npm (`npx`, `npm exec`, `npm run`) runs a bin through a shell, and passes a SIGTERM it gets to
+ * that shell only: the shell exits and this process would run on, orphaned, still holding the port
+ * and the data directory. So when npm started it, its parent going away stops it, as a signal
+ * would. (Run directly, as `node_modules/.bin/embedded-mongo`, it receives signals itself.)
+ */
+function stopWithParent(stop: () => void): void {
+  if (process.env['npm_lifecycle_event'] === undefined) return;
+  const parent = process.ppid;
+  const timer = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(timer);
+    process.stderr.write('embedded-mongo: the npm process that started it exited; stopping\n');
+    stop();
+  }, 200);
+  timer.unref();
+}
+
 async function main(): Promise<void> {
   const options = parse(process.argv.slice(2));
   // Signals are handled from the start: one arriving while the server starts stops it once started,
@@ -78,6 +96,7 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);
+  stopWithParent(stop);
   try {
     server = await startEmbeddedMongo({ ...options, log: (m) => process.stderr.write(`embedded-mongo: ${m}\n`) });
   } catch (error) {

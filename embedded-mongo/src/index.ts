@@ -15,6 +15,8 @@ export interface EmbeddedMongoOptions {
   dbPath?: string;
   /** Journal size from which compaction may run (default 64 MiB; tests lower it). */
   compactThresholdBytes?: number;
+  /** Snapshot bytes a compaction writes per turn of the event loop (default 1 MiB; tests lower it). */
+  compactChunkBytes?: number;
   /** Where to report dropped connections and recoveries (default: nowhere). */
   log?: (message: string) => void;
 }
@@ -24,7 +26,7 @@ export interface EmbeddedMongo {
   uri: string;
   host: string;
   port: number;
-  /** Closes connections, flushes the journal and releases the data directory. */
+  /** Closes connections, lets a running compaction finish, flushes the journal, releases the data directory. */
   stop(): Promise<void>;
 }
 
@@ -43,11 +45,12 @@ export async function startEmbeddedMongo(options: EmbeddedMongoOptions = {}): Pr
     mkdirSync(dir, { recursive: true });
     journal = new Journal(dir, {
       ...(options.compactThresholdBytes !== undefined ? { compactThresholdBytes: options.compactThresholdBytes } : {}),
+      ...(options.compactChunkBytes !== undefined ? { compactChunkBytes: options.compactChunkBytes } : {}),
       log,
     });
   }
   const engine = new Engine(journal);
-  engine.open();
+  await engine.open();
   const cursors = new Cursors();
   const server = new WireServer({ engine, cursors, log });
   let port: number;
@@ -76,6 +79,7 @@ export async function startEmbeddedMongo(options: EmbeddedMongoOptions = {}): Pr
         clearInterval(ttl);
         await server.close();
         cursors.close();
+        await engine.idle();
         engine.close();
       })()),
   };

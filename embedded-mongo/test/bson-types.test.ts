@@ -1,5 +1,15 @@
-import { Binary, Decimal128, Long, MaxKey, MinKey, ObjectId, type Collection, type Document } from 'mongodb';
-import { harness, type Harness } from './support';
+import {
+  Binary,
+  BSONRegExp,
+  Decimal128,
+  Long,
+  MaxKey,
+  MinKey,
+  ObjectId,
+  type Collection,
+  type Document,
+} from 'mongodb';
+import { harness, rejection, type Harness } from './support';
 
 /** Query semantics over BSON values, where mingo's own comparisons would go wrong. */
 describe('BSON values in queries, sorts and groups', () => {
@@ -239,7 +249,57 @@ describe('BSON values in queries, sorts and groups', () => {
     expect(await c.countDocuments({ s: { $regex: '^mary\\-jane\\/smith\\.' } })).toBe(1);
     expect(await c.countDocuments({ s: { $regex: '^mary\\-jane\\/smithy' } })).toBe(0);
     await expect(c.countDocuments({ s: { $regex: 'a b', $options: 'x' } })).rejects.toMatchObject({ code: 115 });
-    await expect(c.countDocuments({ s: { $regex: '\\h' } })).rejects.toMatchObject({ code: 115 });
-    await expect(c.countDocuments({ s: { $regex: '(' } })).rejects.toMatchObject({ code: 2 });
+    await expect(c.countDocuments({ s: { $regex: '\\R' } })).rejects.toMatchObject({ code: 115 });
+    await expect(c.countDocuments({ s: { $regex: '(' } })).rejects.toMatchObject({ code: 51091 });
+  });
+
+  it("translates PCRE's meaning exactly, and names what it cannot translate", async () => {
+    const c = h.db.collection('pcre');
+    const strings = ['abc', 'abc\n', 'a:b', 'Z', 'x y', 'x\u00a0y', 'é', 'a\rb', 'l1\nl2\n', ']', 'a-b', '5-'];
+    await c.insertMany(strings.map((s, i) => ({ _id: i as never, s })));
+    const matching = async (regex: string, options?: string) =>
+      (await c.find({ s: { $regex: regex, ...(options ? { $options: options } : {}) } }).toArray()).map((d) => d['s']);
+    // `$` also matches before a final newline; \z and \Z are the strict and the lenient end.
+    expect(await matching('abc$')).toEqual(['abc', 'abc\n']);
+    expect(await matching('abc\\z')).toEqual(['abc']);
+    expect(await matching('^abc\\Z')).toEqual(['abc', 'abc\n']);
+    // In multiline mode only \n separates lines, and ^ does not match after the final one.
+    expect(await matching('^$', 'm')).toEqual([]);
+    expect(await matching('^l2$', 'm')).toEqual(['l1\nl2\n']);
+    expect(await matching('b$', 'm')).toEqual(['a:b', 'a\rb', 'a-b']);
+    // `.` matches everything but \n (JavaScript's also stops at \r).
+    expect(await matching('^a.b$')).toEqual(['a:b', 'a\rb', 'a-b']);
+    // POSIX classes and \s are ASCII; \h includes the no-break space.
+    expect(await matching('^[[:alpha:]]+$')).toEqual(['abc', 'abc\n', 'Z']);
+    expect(await matching('^x\\sy$')).toEqual(['x y']);
+    expect(await matching('^x\\hy$')).toEqual(['x y', 'x\u00a0y']);
+    expect(await matching('^[[:punct:]]$')).toEqual([']']);
+    // A leading `]` in a class is literal; a hyphen next to a class escape too.
+    expect(await matching('^[]]$')).toEqual([']']);
+    expect(await matching('^[\\d-]+$')).toEqual(['5-']);
+    expect(await matching('^\\Qa-b\\E$')).toEqual(['a-b']);
+    // Options at the very start are options.
+    expect(await matching('(?i)^ABC$')).toEqual(['abc', 'abc\n']);
+    expect(await matching('(?s)^a.b$')).toEqual(['a:b', 'a\rb', 'a-b']);
+    for (const [regex, feature] of [
+      ['a(?i)bc', 'inline option settings'],
+      ['(?i:a)bc', 'inline option settings'],
+      ['[[:^alpha:]]', 'negated POSIX class'],
+      ['a++', 'possessive quantifiers'],
+      ['(?>a)', 'atomic groups'],
+      ['(a)(?1)', 'recursion'],
+      ['\\R', '\\R'],
+    ]) {
+      const error = await rejection(matching(regex as string));
+      expect(error).toMatchObject({ code: 115 });
+      expect(error.message).toContain(feature);
+    }
+    await expect(matching('[a')).rejects.toMatchObject({ code: 51091 });
+    await expect(matching('\\i')).rejects.toMatchObject({ code: 51091 });
+    const explained = await c.find({ s: { $regex: 'abc$', $options: 'i' } }).explain();
+    expect(explained['queryPlanner'].parsedQuery.s.$regex).toEqual(/abc$/i);
+    // A regex as a value is compared by its pattern and options, not by its translation.
+    await c.insertOne({ _id: 'value' as never, r: new BSONRegExp('abc$', 'i') });
+    expect(await c.countDocuments({ r: { $eq: new BSONRegExp('abc$', 'i') } })).toBe(1);
   });
 });

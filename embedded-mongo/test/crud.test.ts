@@ -268,6 +268,37 @@ describe('CRUD through the official driver', () => {
     await other.dropDatabase();
     expect(await other.listCollections().toArray()).toEqual([]);
   });
+  it("returns projected fields in MongoDB's order: kept fields as stored (_id first), then computed ones", async () => {
+    const c = h.db.collection('order');
+    await c.insertOne({
+      _id: 1 as never,
+      a: { b: 1, c: 2 },
+      x: 1,
+      y: 2,
+      arr: [
+        { b: 1, c: 1 },
+        { c: 2, b: 2 },
+      ],
+    });
+    // Key order is what JSON shows and what toEqual ignores, so compare it as JSON.
+    const find = async (projection: Document) => JSON.stringify(await c.findOne({}, { projection }));
+    const project = async (spec: Document) => JSON.stringify((await c.aggregate([{ $project: spec }]).toArray())[0]);
+    expect(await find({ 'a.b': 1 })).toBe('{"_id":1,"a":{"b":1}}');
+    expect(await find({ y: 1, x: 1 })).toBe('{"_id":1,"x":1,"y":2}');
+    expect(await find({ a: { c: 1, b: 1 } })).toBe('{"_id":1,"a":{"b":1,"c":2}}');
+    expect(await find({ 'arr.c': 1, 'arr.b': 1 })).toBe('{"_id":1,"arr":[{"b":1,"c":1},{"c":2,"b":2}]}');
+    expect(await find({ y: 1, q: { $add: ['$x', 1] }, x: 1 })).toBe('{"_id":1,"x":1,"y":2,"q":2}');
+    expect(await find({ x: { $add: ['$x', 1] }, y: 1 })).toBe('{"_id":1,"y":2,"x":2}');
+    expect(await find({ y: 0 })).toBe('{"_id":1,"a":{"b":1,"c":2},"x":1,"arr":[{"b":1,"c":1},{"c":2,"b":2}]}');
+    expect(await project({ y: 1, x: 1 })).toBe('{"_id":1,"x":1,"y":2}');
+    expect(await project({ 'a.c': 1, q: '$x', x: 1 })).toBe('{"_id":1,"a":{"c":2},"x":1,"q":1}');
+    expect(await project({ q: '$y', _id: 0, x: 1 })).toBe('{"x":1,"q":2}');
+    const [after] = await c
+      .aggregate([{ $match: { x: 1 } }, { $project: { y: 1, x: 1 } }, { $project: { x: 1 } }])
+      .toArray();
+    expect(JSON.stringify(after)).toBe('{"_id":1,"x":1}');
+  });
+
   it('projects like MongoDB: nested specs, $slice, $elemMatch, positional, expressions', async () => {
     const c = h.db.collection('projection');
     await c.insertOne({

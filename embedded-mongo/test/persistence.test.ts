@@ -1,11 +1,14 @@
-import { appendFileSync, closeSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { appendFileSync, closeSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { serialize } from 'bson';
+import { serialize, type Document } from 'bson';
 import { MongoClient } from 'mongodb';
 import { startEmbeddedMongo, type EmbeddedMongoOptions } from '../src';
 import { Engine } from '../src/storage/engine';
 import { Journal } from '../src/storage/journal';
 import { exitOf, killSpawned, runBin, startBin, tempDir } from './support';
+
+const RACE_FIXTURE = path.join(__dirname, 'fixtures', 'race-start.js');
 
 /** Starts a server on `dir`, runs `body` with a client on database `db`, stops it. */
 async function withServer<T>(
@@ -88,6 +91,54 @@ describe('persistence', () => {
     });
   });
 
+  it('cuts off a zero-filled tail (a file extended but never written) like a torn record', async () => {
+    await withServer({ dbPath: temp.dir }, async (db) => {
+      await db.collection('c').insertMany([{ n: 1 }, { n: 2 }]);
+    });
+    appendFileSync(path.join(temp.dir, 'journal-0.bson'), Buffer.alloc(300));
+    const logged: string[] = [];
+    await withServer({ dbPath: temp.dir, log: (m) => logged.push(m) }, async (db) => {
+      expect(await db.collection('c').countDocuments()).toBe(2);
+      await db.collection('c').insertOne({ n: 3 });
+    });
+    expect(logged.join('\n')).toMatch(/ignoring 300 bytes/);
+    await withServer({ dbPath: temp.dir }, async (db) => expect(await db.collection('c').countDocuments()).toBe(3));
+  });
+
+  it('refuses to start on damage in the middle of the journal instead of dropping the records after it', async () => {
+    await withServer({ dbPath: temp.dir }, async (db) => {
+      for (let i = 0; i < 5; i++)
+        await db.collection<{ _id: number; v: string }>('c').insertOne({ _id: i, v: 'x'.repeat(20) });
+    });
+    const file = path.join(temp.dir, 'journal-0.bson');
+    const original = readFileSync(file);
+    const sizes: number[] = [];
+    for (let offset = 0; offset < original.length; offset += original.readInt32LE(offset)) sizes.push(offset);
+    expect(sizes.length).toBeGreaterThanOrEqual(6); // the collection's creation, then five documents
+    const second = sizes[2] as number;
+    const damages: [string, (b: Buffer) => void][] = [
+      ['a bad length', (b) => b.writeInt32LE(3, second)],
+      ['a length running into the next record', (b) => b.writeInt32LE(b.readInt32LE(second) + 7, second)],
+      ['a missing final zero', (b) => (b[sizes[3]! - 1] = 1)],
+      ['invalid BSON inside a record', (b) => (b[second + 4] = 0x7f)],
+    ];
+    for (const [what, damage] of damages) {
+      const copy = Buffer.from(original);
+      damage(copy);
+      writeFileSync(file, copy);
+      const refusal = await startEmbeddedMongo({ dbPath: temp.dir }).then(
+        (server) => server.stop().then(() => `started despite ${what}`),
+        (error: Error) => error.message,
+      );
+      expect(refusal).toMatch(/^journal-0\.bson in .* is damaged at byte \d+ of \d+ .*refusing to start/);
+      // Nothing was cut off, and the lock was released.
+      expect(readFileSync(file).equals(copy)).toBe(true);
+      expect(readdirSync(temp.dir)).not.toContain('embedded-mongo.lock');
+    }
+    writeFileSync(file, original);
+    await withServer({ dbPath: temp.dir }, async (db) => expect(await db.collection('c').countDocuments()).toBe(5));
+  });
+
   it('compacts the journal into a snapshot, keeping documents, indexes and metadata', async () => {
     await withServer({ dbPath: temp.dir, compactThresholdBytes: 20_000 }, async (db) => {
       const c = db.collection('c');
@@ -147,12 +198,13 @@ describe('persistence', () => {
     );
   });
 
-  it('acknowledges no write once the journal cannot be written, and keeps serving reads', () => {
+  it('acknowledges no write once the journal cannot be written, undoing what it did, and keeps serving reads', async () => {
     const journal = new Journal(temp.dir);
     const engine = new Engine(journal);
-    engine.open();
+    await engine.open();
     const c = engine.createCollection('db', 'c', {});
     engine.insert(c, { _id: 1 });
+    engine.createIndex(c, { name: 'a_1', key: { a: 1 } });
     engine.commit();
     // Pull the file out from under it, as a failing disk would (a descriptor number that cannot
     // be reused by anything else in this process).
@@ -160,11 +212,24 @@ describe('persistence', () => {
     const real = handle.fd;
     handle.fd = 2 ** 30;
     closeSync(real);
+    const stored = c.get(1) as Document;
+    // One failing command that changes everything it can: all of it is taken back.
     engine.insert(c, { _id: 2 });
+    engine.replace(c, stored, { _id: 1, a: 'changed' });
+    engine.dropIndex(c, 'a_1');
+    engine.createIndex(c, { name: 'b_1', key: { b: 1 } });
+    engine.createCollection('db', 'other', {});
     expect(() => engine.commit()).toThrow(/journal .* could not be written/);
+    expect([...c.docs.values()]).toEqual([{ _id: 1 }]);
+    expect(c.get(1)).toBe(stored);
+    expect([...c.indexes.keys()]).toEqual(['_id_', 'a_1']);
+    expect(engine.collections('db').map((x) => x.name)).toEqual(['c']);
     engine.commit(); // a read-only command after it commits nothing and succeeds
-    engine.insert(c, { _id: 3 });
+    engine.remove(c, stored);
+    engine.dropCollection('db', 'c');
     expect(() => engine.commit()).toThrow(/could not be written/);
+    expect(engine.collection('db', 'c')).toBe(c);
+    expect([...c.docs.values()]).toEqual([stored]);
     expect(() => engine.close()).not.toThrow();
   });
 
@@ -187,6 +252,71 @@ describe('persistence', () => {
     await expect(startEmbeddedMongo({ dbPath: temp.dir })).rejects.toThrow(/already in use by this process/);
     await server.stop();
     expect(readdirSync(temp.dir)).not.toContain('embedded-mongo.lock');
+  });
+
+  it('gives a data directory to exactly one of several processes starting at once after a crash', async () => {
+    for (let round = 0; round < 4; round++) {
+      const dir = path.join(temp.dir, `round-${round}`);
+      mkdirSync(dir);
+      // The lock a killed process leaves: its pid no longer runs.
+      writeFileSync(path.join(dir, 'embedded-mongo.lock'), `${spawnSync(process.execPath, ['-e', '']).pid}\n`);
+      const startAt = Date.now() + 1000;
+      const children = Array.from({ length: 6 }, () =>
+        spawn(process.execPath, [RACE_FIXTURE, dir, String(startAt)], { stdio: ['ignore', 'pipe', 'inherit'] }),
+      );
+      try {
+        const outcomes = await Promise.all(
+          children.map(
+            (child) =>
+              new Promise<{ pid: number; line: string }>((resolve) => {
+                let out = '';
+                child.stdout.on('data', (chunk: Buffer) => {
+                  out += chunk.toString();
+                  if (out.includes('\n')) resolve({ pid: child.pid as number, line: out.trim() });
+                });
+              }),
+          ),
+        );
+        const winners = outcomes.filter((o) => o.line.startsWith('listening on'));
+        expect(winners).toHaveLength(1);
+        const winner = winners[0]?.pid as number;
+        for (const loser of outcomes.filter((o) => o.pid !== winner)) {
+          expect(loser.line).toMatch(new RegExp(`^refused: .* in use by another embedded-mongo \\(process ${winner},`));
+        }
+        expect(readFileSync(path.join(dir, 'embedded-mongo.lock'), 'utf8')).toBe(`${winner}\n`);
+      } finally {
+        for (const child of children) child.kill('SIGKILL');
+        await Promise.all(children.map(exitOf));
+      }
+    }
+  });
+
+  it("keeps a live holder's directory even when its lock file looks stale (a takeover racing it)", async () => {
+    const holder = await startBin(['--port', '0', '--dbpath', temp.dir]);
+    try {
+      // What a second process that read the file just before the holder took it over would see.
+      const stale = `${spawnSync(process.execPath, ['-e', '']).pid}\n`;
+      writeFileSync(path.join(temp.dir, 'embedded-mongo.lock'), stale);
+      // Either would start (and be stopped) if it took the stale-looking file over.
+      const inProcess = await startEmbeddedMongo({ dbPath: temp.dir }).then(
+        (server) => server.stop().then(() => 'started'),
+        (error: Error) => error.message,
+      );
+      expect(inProcess).toMatch(/in use by another embedded-mongo/);
+      const standalone = await startBin(['--port', '0', '--dbpath', temp.dir]).then(
+        (bin) => (bin.child.kill('SIGKILL'), 'started'),
+        (error: Error) => error.message,
+      );
+      expect(standalone).toMatch(/^exited with 1:[^]*in use by another embedded-mongo/);
+      // Neither took the file over.
+      expect(readFileSync(path.join(temp.dir, 'embedded-mongo.lock'), 'utf8')).toBe(stale);
+    } finally {
+      holder.child.kill('SIGKILL');
+      await exitOf(holder.child);
+    }
+    // Once the holder is gone, the directory is free again.
+    const server = await startEmbeddedMongo({ dbPath: temp.dir });
+    await server.stop();
   });
 
   it('runs standalone: --help, bad arguments, in-memory mode, graceful SIGTERM', async () => {

@@ -7,6 +7,7 @@ import { readCommands } from './find';
 import { handshakeCommands } from './handshake';
 import { indexCommands } from './indexes';
 import { writeCommands } from './write';
+import { parseWriteConcern, type WriteConcern } from './write-concern';
 
 const COMMANDS = new Map<string, CommandHandler>(
   Object.entries({
@@ -21,13 +22,14 @@ const COMMANDS = new Map<string, CommandHandler>(
 
 /**
  * Runs one command and returns its reply; every failure becomes MongoDB's `{ ok: 0 }` shape. The
- * command's changes are journaled before this returns, so the reply is never sent for a write
- * that a crash could lose.
+ * command's changes are journaled (and fsynced for `j: true`) before this returns, so the reply is
+ * never sent for a write that a crash could lose.
  */
 export function runCommand(ctx: CommandContext, cmd: Document, log: (message: string) => void): Document {
   const name = Object.keys(cmd)[0] ?? '';
   const handler = COMMANDS.get(name);
   let reply: Document;
+  let concern: WriteConcern = { journal: false };
   if (!handler) {
     reply = new MongoCommandError(
       'CommandNotFound',
@@ -35,6 +37,7 @@ export function runCommand(ctx: CommandContext, cmd: Document, log: (message: st
     ).toReply();
   } else {
     try {
+      concern = parseWriteConcern(cmd['writeConcern'], ctx.engine.journaled);
       reply = handler(ctx, cmd);
     } catch (error) {
       if (error instanceof MongoCommandError) reply = error.toReply();
@@ -50,7 +53,7 @@ export function runCommand(ctx: CommandContext, cmd: Document, log: (message: st
     }
   }
   try {
-    ctx.engine.commit();
+    ctx.engine.commit(concern.journal);
   } catch (error) {
     // Never acknowledge what could not be made durable.
     const message = error instanceof Error ? error.message : String(error);

@@ -84,7 +84,7 @@ interface UpdateStatement {
 function upsertInsert(ctx: CommandContext, name: string, statement: UpdateStatement): Document {
   const seed = upsertSeed(statement.matcher.filter);
   const { doc } = applyUpdate(seed, statement.update, { filter: statement.matcher.filter, inserting: true });
-  return ctx.engine.insert(ctx.engine.ensureCollection(ctx.db, name), doc);
+  return ctx.engine.insert(ctx.engine.ensureCollection(ctx.db, name), doc, 'upsert');
 }
 
 function runUpdate(ctx: CommandContext, name: string, statement: UpdateStatement, progress: UpdateResult): void {

@@ -1,6 +1,8 @@
-import type { Document } from 'bson';
+import { BSONRegExp, type Document } from 'bson';
+import { isPlainObject } from '../storage/values';
 import type { Collection } from '../storage/collection';
 import type { Matcher } from './matcher';
+import { PcreRegExp } from './regex';
 import { planQuery, type QueryPlan } from './planner';
 import { compareSortKeys, sortDocuments, sortKey, type SortSpec } from './sort';
 
@@ -95,7 +97,7 @@ export function explainQuery(ns: string, filter: Document, result: QueryResult, 
   const winningPlan = result.plan?.describe() ?? { stage: 'EOF' };
   return {
     explainVersion: '1',
-    queryPlanner: { namespace: ns, parsedQuery: filter, winningPlan, rejectedPlans: [] },
+    queryPlanner: { namespace: ns, parsedQuery: asSent(filter), winningPlan, rejectedPlans: [] },
     executionStats: {
       executionSuccess: true,
       nReturned: result.docs.length,
@@ -105,4 +107,12 @@ export function explainQuery(ns: string, filter: Document, result: QueryResult, 
     },
     ok: 1,
   };
+}
+
+/** A prepared filter with its regular expressions as the client sent them (not their translations). */
+function asSent(value: unknown): unknown {
+  if (value instanceof PcreRegExp) return new BSONRegExp(value.pattern, value.options);
+  if (Array.isArray(value)) return value.map(asSent);
+  if (isPlainObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, asSent(v)]));
+  return value;
 }

@@ -3,6 +3,7 @@ import { Query } from 'mingo/query';
 import { badValue, MongoCommandError, notSupported } from '../errors';
 import { isPlainObject, isNumeric } from '../storage/values';
 import { knownTypeAlias, leafOperators, TYPE_CODES, type LeafOperator } from './leaf-operators';
+import { REFUSED_OPERATORS, TRUTHY } from './expressions';
 import { mingoOptions } from './mingo-context';
 import { isRegex, toRegExp } from './regex';
 
@@ -75,7 +76,7 @@ export function compilePrepared(filter: Document): Predicate {
     } else if (key === '$expr') {
       let query: Query;
       try {
-        query = new Query({ $expr: condition }, mingoOptions());
+        query = new Query({ $expr: { [TRUTHY]: condition } }, mingoOptions());
       } catch (error) {
         throw asBadValue(error);
       }
@@ -238,17 +239,45 @@ function prepareType(operand: unknown): unknown {
 }
 
 /**
- * Validates an aggregation expression (in `$expr` or a pipeline stage) and compiles its regular
- * expressions; mingo evaluates it.
+ * Validates an aggregation expression (in `$expr` or a pipeline stage) for mingo to evaluate with
+ * the operators of expressions.ts. Every condition (`$cond`'s `if`, `$switch` cases, `$and`, `$or`,
+ * `$not`, `$filter`'s `cond`) is wrapped in an operator that applies MongoDB's truthiness, which
+ * differs from JavaScript's for NaN (true) and Decimal128 zero (false).
  */
 export function prepareExpression(expression: unknown): unknown {
   if (Array.isArray(expression)) return expression.map(prepareExpression);
-  if (expression instanceof BSONRegExp) return toRegExp(expression);
   if (!isPlainObject(expression)) return expression;
   const out: Document = {};
   for (const [key, value] of Object.entries(expression)) {
-    if (REFUSED_EXPRESSIONS.has(key)) throw notSupported(`the expression operator ${key}`);
-    out[key] = key === '$literal' ? value : prepareExpression(value);
+    if (REFUSED_EXPRESSIONS.has(key) || REFUSED_OPERATORS.has(key)) {
+      throw notSupported(`the expression operator ${key}`);
+    }
+    out[key] = key === '$literal' || key === TRUTHY ? value : conditions(key, prepareExpression(value));
   }
   return out;
+}
+
+function conditions(operator: string, operand: unknown): unknown {
+  const truthy = (condition: unknown) => ({ [TRUTHY]: condition });
+  switch (operator) {
+    case '$and':
+    case '$or':
+    case '$not':
+      return Array.isArray(operand) ? operand.map(truthy) : truthy(operand);
+    case '$cond':
+      if (Array.isArray(operand)) return operand.map((e, i) => (i === 0 ? truthy(e) : e));
+      return isPlainObject(operand) && 'if' in operand ? { ...operand, if: truthy(operand['if']) } : operand;
+    case '$switch':
+      if (!isPlainObject(operand) || !Array.isArray(operand['branches'])) return operand;
+      return {
+        ...operand,
+        branches: operand['branches'].map((b: unknown) =>
+          isPlainObject(b) && 'case' in b ? { ...b, case: truthy(b['case']) } : b,
+        ),
+      };
+    case '$filter':
+      return isPlainObject(operand) && 'cond' in operand ? { ...operand, cond: truthy(operand['cond']) } : operand;
+    default:
+      return operand;
+  }
 }

@@ -7,6 +7,7 @@ import { runQuery, type QueryOptions } from './execute';
 import { asBadValue, compileFilter, prepareExpression } from './matcher';
 import { mingoOptions } from './mingo-context';
 import { MISSING, pathValues, splitPath } from './paths';
+import { isInclusion, projectionOrder } from './projection';
 import { parseSort, sortDocuments } from './sort';
 
 /** Where a pipeline finds its input and the collections `$lookup` joins. */
@@ -184,9 +185,17 @@ function run(source: PipelineSource, stages: Stage[], input: Docs): Docs {
   let i = 0;
   while (i < stages.length) {
     const stage = stages[i] as Stage;
+    if (isOrderedProject(stage)) {
+      const order = projectionOrder(stage.spec as Document);
+      const projected = runMingo([stage], current);
+      current = { docs: projected.docs.map((out, k) => order(out, current.docs[k] as Document)), owned: true };
+      i++;
+      continue;
+    }
     if (MINGO_STAGES.has(stage.name)) {
       let j = i;
-      while (j < stages.length && MINGO_STAGES.has((stages[j] as Stage).name)) j++;
+      while (j < stages.length && MINGO_STAGES.has((stages[j] as Stage).name) && !isOrderedProject(stages[j] as Stage))
+        j++;
       current = runMingo(stages.slice(i, j), current);
       i = j;
       continue;
@@ -203,8 +212,14 @@ function run(source: PipelineSource, stages: Stage[], input: Docs): Docs {
   return current;
 }
 
+/** An inclusion `$project`, run on its own so its result can be put in MongoDB's field order. */
+function isOrderedProject(stage: Stage): boolean {
+  return stage.name === '$project' && isPlainObject(stage.spec) && isInclusion(stage.spec);
+}
+
 function runMingo(stages: Stage[], input: Docs): Docs {
-  const docs = input.owned ? input.docs : input.docs.map(cloneValue);
+  // An ordered $project reads its input's field order afterwards: it must not see mingo's changes.
+  const docs = input.owned && !stages.some(isOrderedProject) ? input.docs : input.docs.map(cloneValue);
   try {
     const pipeline = stages.map((s) => ({ [s.name]: s.spec }));
     return { docs: new Aggregator(pipeline, mingoOptions()).run(docs) as Document[], owned: true };

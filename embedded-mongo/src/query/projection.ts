@@ -28,7 +28,12 @@ export function compileProjection(projection: unknown, filter: Document): Projec
     else if (path !== '_id' && spec !== 0 && spec !== false) includes = true;
   }
   const condition = positional ? filter : {};
-  if (includes || slices.length === 0) return mingoProjector(condition, flat);
+  if (includes) {
+    const project = mingoProjector(condition, flat);
+    const order = projectionOrder(flat);
+    return (docs) => project(docs).map((out, i) => order(out, docs[i] as Document));
+  }
+  if (slices.length === 0) return mingoProjector(condition, flat);
   // Only exclusions and slices: MongoDB keeps every other field.
   const exclusions = Object.fromEntries(Object.entries(flat).filter(([path]) => !slices.some(([p]) => p === path)));
   const base = Object.keys(exclusions).length > 0 ? mingoProjector(condition, exclusions) : (docs: Document[]) => docs;
@@ -80,4 +85,72 @@ function withSliced(doc: Document, sliced: Document, parts: string[]): Document 
   const inner = doc[head];
   if (!isPlainObject(inner) || !isPlainObject(source)) return doc;
   return { ...doc, [head]: withSliced(inner, source, rest) };
+}
+
+/** What a projection does at each level: keep a field, compute it, or descend into it. */
+type Shape = Map<string, Shape | 'keep' | 'compute'>;
+
+/** Whether a projection value keeps the field (1, true, a `$slice`, a positional path) rather than computing one. */
+function keeps(spec: unknown): boolean {
+  if (typeof spec === 'boolean') return spec;
+  if (typeof spec === 'number') return spec !== 0;
+  return isPlainObject(spec) && Object.keys(spec).length === 1 && '$slice' in spec;
+}
+
+/** Whether a projection (find's or `$project`'s) includes or computes fields, rather than only excluding some. */
+export function isInclusion(projection: Document): boolean {
+  return Object.entries(projection).some(([key, spec]) => {
+    if (isPlainObject(spec) && !Object.keys(spec).some((k) => k.startsWith('$'))) return isInclusion(spec);
+    return key !== '_id' ? spec !== 0 && spec !== false : !(spec === 0 || spec === false || keeps(spec));
+  });
+}
+
+function shapeOf(projection: Document, shape: Shape = new Map()): Shape {
+  for (const [key, spec] of Object.entries(projection)) {
+    const parts = splitPath(key.endsWith('.$') ? key.slice(0, -2) : key);
+    let level = shape;
+    for (const part of parts.slice(0, -1)) {
+      let next = level.get(part);
+      if (!(next instanceof Map)) level.set(part, (next = new Map()));
+      level = next;
+    }
+    const last = parts[parts.length - 1] as string;
+    if (isPlainObject(spec) && Object.keys(spec).length > 0 && !Object.keys(spec).some((k) => k.startsWith('$'))) {
+      const existing = level.get(last);
+      level.set(last, shapeOf(spec, existing instanceof Map ? existing : new Map()));
+    } else if (spec !== 0 && spec !== false) {
+      level.set(last, keeps(spec) || key.endsWith('.$') ? 'keep' : 'compute');
+    }
+  }
+  return shape;
+}
+
+/**
+ * An inclusion projection's result in MongoDB's field order: the fields it keeps in the order
+ * the input document has them (so `_id` stays first), then the computed ones in the projection's
+ * order. mingo builds results in projection order with `_id` last.
+ */
+export function projectionOrder(projection: Document): (out: Document, input: Document) => Document {
+  const shape = shapeOf(projection);
+  return (out, input) => ordered(out, input, shape) as Document;
+}
+
+function ordered(out: unknown, input: unknown, shape: Shape): unknown {
+  if (Array.isArray(out) && Array.isArray(input)) {
+    // Documents in an array are projected one by one; other elements may have been dropped.
+    const sources = input.filter(isPlainObject);
+    const results = out.filter(isPlainObject);
+    if (results.length !== out.length || sources.length !== results.length) return out;
+    return results.map((element, i) => ordered(element, sources[i], shape));
+  }
+  if (!isPlainObject(out) || !isPlainObject(input)) return out;
+  const result: Document = {};
+  for (const key of Object.keys(input)) {
+    const kind = shape.get(key);
+    if (!(key in out) || kind === 'compute') continue;
+    result[key] = kind instanceof Map ? ordered(out[key], input[key], kind) : out[key];
+  }
+  for (const key of shape.keys()) if (key in out && !(key in result)) result[key] = out[key];
+  for (const key of Object.keys(out)) if (!(key in result)) result[key] = out[key];
+  return result;
 }

@@ -1,20 +1,35 @@
 import { BSONRegExp } from 'bson';
-import { badValue, notSupported } from '../errors';
-
-/** Escapes meaning the same in PCRE (MongoDB's engine) and in a JavaScript RegExp without `u`. */
-const PORTABLE_ESCAPE = /\\(?:[^A-Za-z0-9]|[dDwWsSbBnrtfv]|[1-9]|0(?![0-9])|x[0-9A-Fa-f]{2}|c[A-Za-z])/g;
+import { badValue, MongoCommandError, notSupported } from '../errors';
+import { InvalidRegex, translatePcre, UntranslatableRegex } from './pcre';
 
 /**
- * A JavaScript RegExp with PCRE's meaning, or a clear refusal. MongoDB's options `i`, `m`, `s` map
- * to the same flags; `x` (extended) and `l` (locale) have no equivalent. Patterns compile with
- * `u`, as PCRE runs in UTF-8 mode (so `.` is one code point and unknown escapes are errors rather
- * than literal letters); a pattern only valid without `u` is accepted when every escape in it means
- * the same in both engines.
+ * A JavaScript RegExp running a PCRE pattern (see pcre.ts), which remembers the pattern and
+ * options it was given: those are the regex as a value (what `$eq: /x/` compares, what a stored
+ * regex is compared with), not the translation.
+ */
+export class PcreRegExp extends RegExp {
+  constructor(
+    source: string,
+    flags: string,
+    readonly pattern: string,
+    readonly options: string,
+  ) {
+    super(source, flags);
+  }
+}
+
+/**
+ * A JavaScript RegExp with PCRE's meaning, or a clear refusal. MongoDB's options `i`, `m`, `s`
+ * have PCRE's meaning (see pcre.ts); `x` (extended) and `l` (locale) have no equivalent.
  */
 export function toRegExp(pattern: unknown, options = ''): RegExp {
+  if (pattern instanceof PcreRegExp && options === '') return pattern;
   let source: string;
   let flags = options;
-  if (pattern instanceof RegExp) {
+  if (pattern instanceof PcreRegExp) {
+    source = pattern.pattern;
+    flags = `${pattern.options}${options}`;
+  } else if (pattern instanceof RegExp) {
     source = pattern.source;
     flags = `${pattern.flags}${options}`;
   } else if (pattern instanceof BSONRegExp) {
@@ -25,26 +40,33 @@ export function toRegExp(pattern: unknown, options = ''): RegExp {
   } else {
     throw badValue('$regex has to be a string');
   }
-  const jsFlags = new Set<string>();
+  const set = new Set<string>();
   for (const flag of flags) {
-    if (flag === 'i' || flag === 'm' || flag === 's') jsFlags.add(flag);
+    if (flag === 'i' || flag === 'm' || flag === 's') set.add(flag);
     else if (flag === 'u' || flag === 'g' || flag === 'y') continue;
     else if (flag === 'x' || flag === 'l') throw notSupported(`the regular expression option '${flag}'`);
     else throw badValue(`invalid flag in regex options: ${flag}`);
   }
-  const base = [...jsFlags].sort().join('');
+  let translated: { source: string; inlineFlags: string };
   try {
-    return new RegExp(source, `${base}u`);
-  } catch {
-    // fall through: maybe valid without `u` (e.g. `\-` outside a class)
-  }
-  const unportable = source.replace(PORTABLE_ESCAPE, '').includes('\\');
-  if (unportable) throw notSupported(`the regular expression /${source}/ (an escape PCRE reads differently)`);
-  try {
-    return new RegExp(source, base);
+    translated = translatePcre(source, { multiline: set.has('m'), dotAll: set.has('s'), ignoreCase: set.has('i') });
   } catch (error) {
-    throw badValue(`Regular expression is invalid: ${error instanceof Error ? error.message : String(error)}`);
+    if (error instanceof UntranslatableRegex) {
+      throw notSupported(`the regular expression /${source}/ (${error.message})`);
+    }
+    if (error instanceof InvalidRegex) throw invalid(error.message);
+    throw error;
   }
+  const ignoreCase = set.has('i') || translated.inlineFlags.includes('i');
+  try {
+    return new PcreRegExp(translated.source, ignoreCase ? 'iu' : 'u', source, [...set].sort().join(''));
+  } catch (error) {
+    throw invalid(error instanceof Error ? error.message : String(error));
+  }
+}
+
+function invalid(reason: string): MongoCommandError {
+  return new MongoCommandError('Location51091', `Regular expression is invalid: ${reason}`);
 }
 
 export function isRegex(value: unknown): value is RegExp | BSONRegExp {

@@ -57,8 +57,12 @@ export class Collection {
     return this.docs.get(valueKey(id));
   }
 
-  /** Inserts a document (adding an ObjectId `_id` if it has none); throws on a duplicate key. */
-  insert(input: Document): Document {
+  /**
+   * Inserts a document (adding an ObjectId `_id` if it has none); throws on a duplicate key.
+   * `beforeChange` runs once every check has passed and before anything changes, so whatever it
+   * throws (the engine's size check and journal encoding) leaves the collection as it was.
+   */
+  insert(input: Document, beforeChange?: (doc: Document) => void): Document {
     // MongoDB stores `_id` as the first field, whatever order it was sent in.
     const doc =
       input['_id'] === undefined
@@ -70,6 +74,7 @@ export class Collection {
     if (this.docs.has(id)) throw duplicateKey(this.ns, ID_INDEX.name, { _id: doc['_id'] });
     const keys = this.keysFor(doc);
     this.checkUnique(keys, id);
+    beforeChange?.(doc);
     for (const [name, index] of this.indexes) index.add(keys.get(name) ?? [], id);
     this.docs.set(id, doc);
     return doc;
@@ -80,11 +85,12 @@ export class Collection {
    * Indexes whose keys the change leaves as they were are not touched: most updates (a counter, a
    * timestamp) change the keys of few indexes or none, and each entry moved costs two searches.
    */
-  replace(before: Document, after: Document): void {
+  replace(before: Document, after: Document, beforeChange?: () => void): void {
     const id = valueKey(before['_id']);
     const oldKeys = this.keysFor(before);
     const newKeys = this.keysFor(after);
     this.checkUnique(newKeys, id);
+    beforeChange?.();
     for (const [name, index] of this.indexes) {
       const oldList = oldKeys.get(name) ?? [];
       const newList = newKeys.get(name) ?? [];
@@ -131,6 +137,12 @@ export class Collection {
 
   dropIndex(name: string): void {
     this.indexes.delete(name);
+  }
+
+  /** Puts back indexes exactly as they were (same objects, same order), to undo a drop. */
+  restoreIndexes(indexes: Map<string, Index>): void {
+    this.indexes.clear();
+    for (const [name, index] of indexes) this.indexes.set(name, index);
   }
 
   private checkUnique(keys: Map<string, unknown[][]>, id: string): void {

@@ -1,25 +1,59 @@
-import type { Document } from 'bson';
+import { calculateObjectSize, type Document } from 'bson';
 import { MongoCommandError } from '../errors';
 import { Collection, ID_INDEX } from './collection';
 import type { IndexSpec } from './indexes';
-import type { Journal, JournalRecord } from './journal';
+import { encodeRecord, type Journal, type JournalRecord } from './journal';
+
+const SIZE_OPTIONS = { checkKeys: false, ignoreUndefined: false } as const;
+
+/** MongoDB's limit on a stored document (BSONObjMaxUserSize). */
+export const MAX_DOCUMENT_BYTES = 16 * 1024 * 1024;
+
+/** Which write stores a document, for MongoDB's size-limit message of each. */
+export type PutKind = 'insert' | 'update' | 'upsert';
+
+function tooLarge(kind: PutKind, size: number): MongoCommandError {
+  switch (kind) {
+    case 'insert':
+      return new MongoCommandError(
+        'BadValue',
+        `object to insert too large. size in bytes: ${size}, max size: ${MAX_DOCUMENT_BYTES}`,
+      );
+    case 'update':
+      return new MongoCommandError(
+        'Location17419',
+        `Resulting document after update is larger than ${MAX_DOCUMENT_BYTES}`,
+      );
+    case 'upsert':
+      return new MongoCommandError('Location17420', `Document to upsert is larger than ${MAX_DOCUMENT_BYTES}`);
+  }
+}
 
 /**
- * All databases and collections, and the one path every change takes: the in-memory change, then
- * a journal record (when there is a data directory). Commands run one at a time and synchronously,
- * which is what makes each one atomic; `commit()` makes a command's records durable before its
- * reply is sent.
+ * All databases and collections, and the one path every change takes. A change is checked and its
+ * journal record encoded first (either can throw), and only then applied to memory, so a failed
+ * write leaves nothing behind. Commands run one at a time and synchronously, which is what makes
+ * each one atomic; `commit()` makes a command's records durable before its reply is sent, and if
+ * they cannot be written it undoes the command's changes, so no reader ever sees a change a crash
+ * would lose.
  */
 export class Engine {
   private readonly databases = new Map<string, Map<string, Collection>>();
   private replaying = false;
+  /** How to take back each change of the current command, newest last. */
+  private undo: (() => void)[] = [];
 
   constructor(private readonly journal?: Journal) {}
 
-  /** Loads the data directory's snapshot and journal. */
-  open(): void {
+  /** Whether changes go to a journal on disk (a data directory), as opposed to memory only. */
+  get journaled(): boolean {
+    return this.journal !== undefined;
+  }
+
+  /** Loads the data directory's snapshot and journals. */
+  async open(): Promise<void> {
     if (!this.journal) return;
-    const records = this.journal.open();
+    const records = await this.journal.open();
     this.replaying = true;
     try {
       for (const record of records) this.apply(record);
@@ -47,85 +81,167 @@ export class Engine {
 
   createCollection(db: string, name: string, options: Document): Collection {
     validateNamespace(db, name);
-    let collections = this.databases.get(db);
+    const existing = this.databases.get(db);
+    if (existing?.has(name)) throw new MongoCommandError('NamespaceExists', `Collection ${db}.${name} already exists.`);
+    const bytes = this.encode({ o: 'mkcoll', d: db, c: name, opts: options });
+    let collections = existing;
     if (!collections) {
       collections = new Map();
       this.databases.set(db, collections);
     }
-    if (collections.has(name))
-      throw new MongoCommandError('NamespaceExists', `Collection ${db}.${name} already exists.`);
     const collection = new Collection(db, name, options);
     collections.set(name, collection);
-    this.record({ o: 'mkcoll', d: db, c: name, opts: options });
+    this.changed(bytes, () => collections.delete(name));
     return collection;
   }
 
   dropCollection(db: string, name: string): boolean {
-    const dropped = this.databases.get(db)?.delete(name) ?? false;
-    if (dropped) this.record({ o: 'dropcoll', d: db, c: name });
-    return dropped;
+    const collections = this.databases.get(db);
+    const collection = collections?.get(name);
+    if (!collections || !collection) return false;
+    const bytes = this.encode({ o: 'dropcoll', d: db, c: name });
+    collections.delete(name);
+    this.changed(bytes, () => collections.set(name, collection));
+    return true;
   }
 
   dropDatabase(db: string): void {
-    if (this.databases.delete(db)) this.record({ o: 'dropdb', d: db });
+    const collections = this.databases.get(db);
+    if (!collections) return;
+    const bytes = this.encode({ o: 'dropdb', d: db });
+    this.databases.delete(db);
+    this.changed(bytes, () => this.databases.set(db, collections));
   }
 
-  insert(collection: Collection, doc: Document): Document {
-    const stored = collection.insert(doc);
-    this.record({ o: 'put', d: collection.db, c: collection.name, doc: stored });
+  /** Stores a new document (`kind` picks MongoDB's error for one over 16 MiB); returns it as stored. */
+  insert(collection: Collection, doc: Document, kind: PutKind = 'insert'): Document {
+    let bytes: Buffer | undefined;
+    const stored = collection.insert(doc, (prepared) => {
+      bytes = this.encodePut(collection, prepared, kind);
+    });
+    this.changed(bytes, () => collection.remove(stored));
     return stored;
   }
 
   replace(collection: Collection, before: Document, after: Document): void {
-    collection.replace(before, after);
-    this.record({ o: 'put', d: collection.db, c: collection.name, doc: after });
+    let bytes: Buffer | undefined;
+    collection.replace(before, after, () => {
+      bytes = this.encodePut(collection, after, 'update');
+    });
+    this.changed(bytes, () => collection.restore(before));
   }
 
   remove(collection: Collection, doc: Document): void {
+    const bytes = this.encode({ o: 'del', d: collection.db, c: collection.name, id: doc['_id'] });
     collection.remove(doc);
-    this.record({ o: 'del', d: collection.db, c: collection.name, id: doc['_id'] });
+    this.changed(bytes, () => collection.restore(doc));
   }
 
   createIndex(collection: Collection, spec: IndexSpec): void {
+    const bytes = this.encode({ o: 'mkidx', d: collection.db, c: collection.name, spec: { ...spec } });
     collection.createIndex(spec);
-    this.record({ o: 'mkidx', d: collection.db, c: collection.name, spec: { ...spec } });
+    this.changed(bytes, () => collection.dropIndex(spec.name));
   }
 
   dropIndex(collection: Collection, name: string): void {
+    const bytes = this.encode({ o: 'dropidx', d: collection.db, c: collection.name, n: name });
+    const indexes = new Map(collection.indexes);
     collection.dropIndex(name);
-    this.record({ o: 'dropidx', d: collection.db, c: collection.name, n: name });
+    this.changed(bytes, () => collection.restoreIndexes(indexes));
   }
 
-  /** Makes the current command's changes durable; call before answering it. */
-  commit(): void {
+  /**
+   * Makes the current command's changes durable; call before answering it (`sync`: fsync the
+   * journal too, for a `j: true` write concern). If the journal cannot take them, they are undone
+   * (newest first) and the error is thrown: the command must fail.
+   */
+  commit(sync = false): void {
+    const undo = this.undo;
+    this.undo = [];
     if (!this.journal) return;
-    this.journal.flush();
+    try {
+      this.journal.flush(sync);
+    } catch (error) {
+      for (let i = undo.length - 1; i >= 0; i--) (undo[i] as () => void)();
+      throw error;
+    }
     if (this.journal.shouldCompact()) this.compact();
   }
 
+  /** Starts a background compaction of the journal (see journal.ts), unless one is running. */
   compact(): void {
-    this.journal?.compact(this.snapshot());
+    this.journal?.compact(this.freeze());
+  }
+
+  /** Resolves once no compaction is running (so that stopping leaves a compacted directory). */
+  idle(): Promise<void> {
+    return this.journal?.idle() ?? Promise.resolve();
   }
 
   close(): void {
     this.journal?.close();
   }
 
-  /** Every record needed to rebuild the current state from nothing. */
-  private *snapshot(): Generator<JournalRecord> {
+  /**
+   * Every record needed to rebuild the current state, frozen now and read later: the lists of
+   * collections, index specs and document references are copied at once (stored documents are
+   * never mutated, so the references keep their content), the records built as they are read.
+   */
+  private freeze(): Iterator<JournalRecord> {
+    const frozen: { db: string; name: string; opts: Document; specs: Document[]; docs: Document[] }[] = [];
     for (const [db, collections] of this.databases) {
       for (const [name, collection] of collections) {
-        yield { o: 'mkcoll', d: db, c: name, opts: collection.options };
-        for (const index of collection.indexes.values()) {
-          if (index.name !== ID_INDEX.name) yield { o: 'mkidx', d: db, c: name, spec: { ...index.spec } };
-        }
-        for (const doc of collection.docs.values()) yield { o: 'put', d: db, c: name, doc };
+        const specs: Document[] = [];
+        for (const index of collection.indexes.values())
+          if (index.name !== ID_INDEX.name) specs.push({ ...index.spec });
+        frozen.push({ db, name, opts: collection.options, specs, docs: Array.from(collection.docs.values()) });
       }
     }
+    return (function* (): Generator<JournalRecord> {
+      for (const { db, name, opts, specs, docs } of frozen) {
+        yield { o: 'mkcoll', d: db, c: name, opts };
+        for (const spec of specs) yield { o: 'mkidx', d: db, c: name, spec };
+        for (const doc of docs) yield { o: 'put', d: db, c: name, doc };
+      }
+    })();
   }
 
-  private record(record: JournalRecord): void {
-    if (!this.replaying) this.journal?.append(record);
+  /** The record's bytes, before anything changes (undefined without a journal or while replaying). */
+  private encode(record: JournalRecord): Buffer | undefined {
+    return this.journal && !this.replaying ? encodeRecord(record) : undefined;
+  }
+
+  /**
+   * A document's put record, refusing documents over MongoDB's 16 MiB. With a journal the record is
+   * encoded anyway, and only a record that large needs the document measured on its own.
+   */
+  private encodePut(collection: Collection, doc: Document, kind: PutKind): Buffer | undefined {
+    if (this.replaying) return undefined;
+    if (!this.journal) {
+      const size = calculateObjectSize(doc, SIZE_OPTIONS);
+      if (size > MAX_DOCUMENT_BYTES) throw tooLarge(kind, size);
+      return undefined;
+    }
+    let bytes: Buffer;
+    try {
+      bytes = encodeRecord({ o: 'put', d: collection.db, c: collection.name, doc });
+    } catch (error) {
+      const size = calculateObjectSize(doc, SIZE_OPTIONS);
+      if (size > MAX_DOCUMENT_BYTES) throw tooLarge(kind, size);
+      throw error;
+    }
+    if (bytes.length > MAX_DOCUMENT_BYTES) {
+      const size = calculateObjectSize(doc, SIZE_OPTIONS);
+      if (size > MAX_DOCUMENT_BYTES) throw tooLarge(kind, size);
+    }
+    return bytes;
+  }
+
+  /** Notes a change made to memory: its record goes to the journal, its undo to the command's list. */
+  private changed(bytes: Buffer | undefined, undo: () => void): void {
+    if (this.replaying || !this.journal) return;
+    if (bytes) this.journal.append(bytes);
+    this.undo.push(undo);
   }
 
   /** Replays one record, without unique checks: they passed when it was written. */

@@ -1,99 +1,50 @@
-import {
-  closeSync,
-  fsyncSync,
-  ftruncateSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  unlinkSync,
-  writeSync,
-} from 'node:fs';
+import { closeSync, fsyncSync, ftruncateSync, openSync, readdirSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
-import { deserialize, serialize, type Document } from 'bson';
-import { toBuffer } from '../bytes';
+import { Compaction, journalFile, snapshotFile } from './compaction';
 import { lockDirectory } from './lock';
+import { readRecords, type JournalRecord } from './records';
 
-/** One journaled change. Each record sets state outright (put, delete, drop), so replay is simple. */
-export type JournalRecord =
-  | { o: 'put'; d: string; c: string; doc: Document }
-  | { o: 'del'; d: string; c: string; id: unknown }
-  | { o: 'mkcoll'; d: string; c: string; opts: Document }
-  | { o: 'dropcoll'; d: string; c: string }
-  | { o: 'dropdb'; d: string }
-  | { o: 'mkidx'; d: string; c: string; spec: Document }
-  | { o: 'dropidx'; d: string; c: string; n: string };
-
-/** Stored values read back exactly as the wire delivers them (see wire-protocol.ts). */
-export const DESERIALIZE_OPTIONS = {
-  promoteLongs: true,
-  promoteValues: true,
-  promoteBuffers: false,
-  bsonRegExp: true,
-} as const;
-
-const SERIALIZE_OPTIONS = { checkKeys: false, ignoreUndefined: false } as const;
-
-const snapshotFile = (generation: number) => `snapshot-${generation}.bson`;
-const journalFile = (generation: number) => `journal-${generation}.bson`;
+export { DESERIALIZE_OPTIONS, encodeRecord, type JournalRecord } from './records';
 
 export interface JournalOptions {
   /** A journal at least this large is compacted when it also outgrows twice the last snapshot. */
   compactThresholdBytes?: number;
+  /** Bytes of snapshot written per turn of the event loop while compacting (tests lower it). */
+  compactChunkBytes?: number;
   log?: (message: string) => void;
 }
 
-/** Reads concatenated BSON documents; a torn last one (a crash mid-write) ends the list. */
-function readRecords(
-  file: string,
-  log: (m: string) => void,
-): { records: JournalRecord[]; validBytes: number; size: number } {
-  let buffer: Buffer;
-  try {
-    buffer = readFileSync(file);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { records: [], validBytes: 0, size: 0 };
-    throw error;
-  }
-  const records: JournalRecord[] = [];
-  let offset = 0;
-  while (offset + 5 <= buffer.length) {
-    const size = buffer.readInt32LE(offset);
-    if (size < 5 || offset + size > buffer.length || buffer[offset + size - 1] !== 0) break;
-    try {
-      records.push(deserialize(buffer.subarray(offset, offset + size), DESERIALIZE_OPTIONS) as JournalRecord);
-    } catch {
-      break;
-    }
-    offset += size;
-  }
-  if (offset < buffer.length) {
-    log(
-      `${path.basename(file)}: ignoring ${buffer.length - offset} bytes after the last complete record (a write cut short)`,
-    );
-  }
-  return { records, validBytes: offset, size: buffer.length };
-}
-
 /**
- * Persistence for a data directory: a snapshot plus an append-only journal of the acknowledged
- * writes since it, both numbered by a generation. The records of one command are written with one
+ * Persistence for a data directory: a snapshot plus append-only journals of the acknowledged
+ * writes since it, numbered by generation. `snapshot-N.bson` always holds the state as it was
+ * when `journal-N.bson` began, so the state is the newest complete snapshot followed by every
+ * journal from its generation on, in order. The records of one command are written with one
  * synchronous write before the command is answered, so a SIGKILL after an acknowledgement loses
- * nothing (the kernel has the bytes; fsync is left to compaction, as power loss is not what this
- * protects against). Compaction writes the whole state to the next generation's snapshot (a temp
- * file, fsynced, then renamed), starts that generation's empty journal, and only then deletes the
- * old generation: whichever file a crash leaves, the newest complete snapshot and its own journal
- * hold everything, and nothing is ever replayed twice.
+ * nothing (the kernel has the bytes; `fsync` is for `j: true` writes and compaction, as power loss
+ * is otherwise not what this protects against).
+ *
+ * Compaction does not stop the server: new writes switch to the next generation's journal at
+ * once, and the state frozen at that moment is written to the next snapshot in the background
+ * (see compaction.ts). Until that snapshot is complete the older files stay, and a restart
+ * replays them all; afterwards they are deleted. Nothing is ever lost or replayed twice.
  */
 export class Journal {
   private fd: number | undefined;
+  /** The generation of the journal being appended to. */
   private generation = 0;
   private pending: Buffer[] = [];
+  /** Bytes in the journals since the newest complete snapshot. */
   private journalBytes = 0;
   private snapshotBytes = 0;
+  private compaction: Compaction | undefined;
+  /** Whether the current journal's directory entry has been fsynced (for `j: true`). */
+  private entrySynced = false;
+  /** After a failed compaction, the journal size at which to try again. */
+  private retryAt = 0;
   private unlock: (() => void) | undefined;
   private failure: Error | undefined;
   private readonly compactThreshold: number;
+  private readonly chunkBytes: number;
   private readonly log: (message: string) => void;
 
   constructor(
@@ -101,12 +52,13 @@ export class Journal {
     options: JournalOptions = {},
   ) {
     this.compactThreshold = options.compactThresholdBytes ?? 64 * 1024 * 1024;
+    this.chunkBytes = options.compactChunkBytes ?? 1024 * 1024;
     this.log = options.log ?? (() => undefined);
   }
 
   /** Takes the directory's lock and returns the records to replay, snapshot first. */
-  open(): JournalRecord[] {
-    this.unlock = lockDirectory(this.dir);
+  async open(): Promise<JournalRecord[]> {
+    this.unlock = await lockDirectory(this.dir);
     try {
       return this.load();
     } catch (error) {
@@ -118,47 +70,69 @@ export class Journal {
 
   private load(): JournalRecord[] {
     const files = readdirSync(this.dir);
-    const generations = files
-      .map((f) => /^snapshot-(\d+)\.bson$/.exec(f)?.[1])
-      .filter((g): g is string => g !== undefined)
-      .map(Number);
-    this.generation = generations.length > 0 ? Math.max(...generations) : 0;
-    const snapshot = readRecords(path.join(this.dir, snapshotFile(this.generation)), this.log);
-    if (snapshot.validBytes !== snapshot.size) {
-      // A snapshot is renamed into place only once complete, so this is damage, not a crash.
-      throw new Error(`${snapshotFile(this.generation)} in ${this.dir} is damaged; refusing to start on partial data`);
+    const generationsOf = (kind: string) =>
+      files
+        .map((f) => new RegExp(`^${kind}-(\\d+)\\.bson$`).exec(f)?.[1])
+        .filter((g): g is string => g !== undefined)
+        .map(Number)
+        .sort((a, b) => a - b);
+    const snapshots = generationsOf('snapshot');
+    // Generation 0 starts from nothing; every later one from its snapshot.
+    const base = snapshots.length > 0 ? (snapshots[snapshots.length - 1] as number) : 0;
+    const journals = generationsOf('journal').filter((g) => g >= base);
+    journals.forEach((generation, i) => {
+      if (generation !== base + i) {
+        throw new Error(
+          `${journalFile(base + i)} is missing from ${this.dir} (${journalFile(generation)} follows it); refusing to start on partial data`,
+        );
+      }
+    });
+    const snapshot = readRecords(path.join(this.dir, snapshotFile(base)), false, this.log);
+    const records = snapshot.records;
+    this.generation = journals.length > 0 ? (journals[journals.length - 1] as number) : base;
+    let tail = { validBytes: 0, size: 0 };
+    for (const generation of journals) {
+      // Only the journal last appended to can end in a write cut short.
+      const journal = readRecords(
+        path.join(this.dir, journalFile(generation)),
+        generation === this.generation,
+        this.log,
+      );
+      for (const record of journal.records) records.push(record);
+      this.journalBytes += journal.validBytes;
+      tail = journal;
     }
-    const journalPath = path.join(this.dir, journalFile(this.generation));
-    const journal = readRecords(journalPath, this.log);
-    this.fd = openSync(journalPath, 'a');
+    this.fd = openSync(path.join(this.dir, journalFile(this.generation)), 'a');
     // Cut a torn tail so the next append does not follow garbage.
-    if (journal.size !== journal.validBytes) ftruncateSync(this.fd, journal.validBytes);
-    this.journalBytes = journal.validBytes;
+    if (tail.size !== tail.validBytes) ftruncateSync(this.fd, tail.validBytes);
     this.snapshotBytes = snapshot.validBytes;
-    this.removeStaleFiles(files);
-    return [...snapshot.records, ...journal.records];
+    this.removeStaleFiles(files, base);
+    return records;
   }
 
-  /** Files of older generations and temp files are leftovers of a compaction a crash interrupted. */
-  private removeStaleFiles(files: string[]): void {
+  /** Older generations and temp files are leftovers of a compaction that finished or was interrupted. */
+  private removeStaleFiles(files: string[], base: number): void {
     for (const file of files) {
       const match = /^(snapshot|journal)-(\d+)\.bson(\.tmp)?$/.exec(file);
       if (!match) continue;
-      if (match[3] !== undefined || Number(match[2]) !== this.generation) unlinkSync(path.join(this.dir, file));
+      if (match[3] !== undefined || Number(match[2]) < base) unlinkSync(path.join(this.dir, file));
     }
   }
 
-  append(record: JournalRecord): void {
-    this.pending.push(toBuffer(serialize(record, SERIALIZE_OPTIONS)));
+  /** Queues an encoded record (see `encodeRecord`) for the next `flush`. */
+  append(bytes: Buffer): void {
+    this.pending.push(bytes);
   }
 
   /**
-   * Writes what the current command journaled; call before answering it. Once a write has failed
-   * (a full disk, say) every later flush fails too: the journal no longer matches memory, and no
-   * further write may be acknowledged as durable.
+   * Writes what the current command journaled; call before answering it. With `sync` (a `j: true`
+   * write concern) the journal is also fsynced, even if this command wrote nothing: earlier writes
+   * become durable against power loss too. Once a write has failed (a full disk, say) every later
+   * flush fails too: the journal no longer matches memory, and no further write may be
+   * acknowledged as durable.
    */
-  flush(): void {
-    if (this.fd === undefined || this.pending.length === 0) return;
+  flush(sync = false): void {
+    if (this.fd === undefined || (this.pending.length === 0 && !sync)) return;
     if (this.failure) {
       this.pending = [];
       throw this.failure;
@@ -168,6 +142,12 @@ export class Journal {
     try {
       let written = 0;
       while (written < data.length) written += writeSync(this.fd, data, written, data.length - written);
+      if (sync) {
+        fsyncSync(this.fd);
+        // A journal file created since the last sync is only durable once its directory entry is.
+        if (!this.entrySynced) syncDirectory(this.dir);
+        this.entrySynced = true;
+      }
     } catch (error) {
       this.failure = new Error(
         `the journal in ${this.dir} could not be written (${error instanceof Error ? error.message : String(error)}); restart embedded-mongo once the cause is fixed`,
@@ -178,62 +158,58 @@ export class Journal {
   }
 
   shouldCompact(): boolean {
-    return this.journalBytes >= this.compactThreshold && this.journalBytes > 2 * this.snapshotBytes;
+    return (
+      this.compaction === undefined &&
+      this.journalBytes >= Math.max(this.compactThreshold, this.retryAt) &&
+      this.journalBytes > 2 * this.snapshotBytes
+    );
   }
 
-  /** Replaces snapshot and journal by a new generation holding `state` (every record needed to rebuild it). */
-  compact(state: Iterable<JournalRecord>): void {
-    if (this.fd === undefined) return;
+  /**
+   * Starts compacting into the next generation: from now on writes go to its journal, and `state`
+   * (every record needed to rebuild the state as of now, frozen by the caller) is written to its
+   * snapshot in the background. Does nothing while a compaction is running.
+   */
+  compact(state: Iterator<JournalRecord>): void {
+    if (this.fd === undefined || this.compaction) return;
     this.flush();
     const next = this.generation + 1;
-    const tmp = path.join(this.dir, `${snapshotFile(next)}.tmp`);
-    const fd = openSync(tmp, 'w');
-    let bytes = 0;
-    try {
-      let chunk: Buffer[] = [];
-      let chunkBytes = 0;
-      const write = () => {
-        const data = Buffer.concat(chunk);
-        let written = 0;
-        while (written < data.length) written += writeSync(fd, data, written, data.length - written);
-        bytes += data.length;
-        chunk = [];
-        chunkBytes = 0;
-      };
-      for (const record of state) {
-        const data = toBuffer(serialize(record, SERIALIZE_OPTIONS));
-        chunk.push(data);
-        chunkBytes += data.length;
-        if (chunkBytes > 4 * 1024 * 1024) write();
-      }
-      if (chunk.length > 0) write();
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path.join(this.dir, snapshotFile(next)));
-    this.syncDirectory();
-    const newFd = openSync(path.join(this.dir, journalFile(next)), 'a');
+    const fd = openSync(path.join(this.dir, journalFile(next)), 'a');
     closeSync(this.fd);
-    this.fd = newFd;
-    const previous = this.generation;
+    this.fd = fd;
+    this.entrySynced = false;
     this.generation = next;
-    this.journalBytes = 0;
-    this.snapshotBytes = bytes;
-    for (const file of [snapshotFile(previous), journalFile(previous)]) {
-      try {
-        unlinkSync(path.join(this.dir, file));
-      } catch {
-        // generation 0 may have no snapshot
+    const covered = this.journalBytes;
+    const compaction = new Compaction(
+      { dir: this.dir, generation: next, state, chunkBytes: this.chunkBytes },
+      this.log,
+    );
+    this.compaction = compaction;
+    this.log(`compacting the journal into ${snapshotFile(next)} in the background; writes go to ${journalFile(next)}`);
+    void compaction.done.then((bytes) => {
+      if (this.compaction === compaction) this.compaction = undefined;
+      if (bytes === undefined) {
+        this.retryAt = this.journalBytes + this.compactThreshold;
+        return;
       }
-    }
-    this.log(`compacted the journal into ${snapshotFile(next)} (${bytes} bytes)`);
+      this.journalBytes -= covered;
+      this.snapshotBytes = bytes;
+      this.log(`compacted the journal into ${snapshotFile(next)} (${bytes} bytes)`);
+    });
+  }
+
+  /** Resolves once no compaction is running. */
+  async idle(): Promise<void> {
+    while (this.compaction) await this.compaction.done;
   }
 
   close(): void {
     try {
       this.flush();
     } finally {
+      // A compaction still running is abandoned: the journals it would have replaced remain.
+      this.compaction?.cancel();
+      this.compaction = undefined;
       const fd = this.fd;
       this.fd = undefined;
       this.unlock?.();
@@ -247,17 +223,17 @@ export class Journal {
       }
     }
   }
+}
 
-  private syncDirectory(): void {
+function syncDirectory(dir: string): void {
+  try {
+    const fd = openSync(dir, 'r');
     try {
-      const fd = openSync(this.dir, 'r');
-      try {
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-    } catch {
-      // not every platform can fsync a directory
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
     }
+  } catch {
+    // not every platform can fsync a directory
   }
 }

@@ -33,10 +33,17 @@ export class SortedList<T> {
       this.count = 1;
       return;
     }
-    const probe = (x: T) => this.compare(x, item);
-    const b = this.bucketFor(probe, false);
-    const bucket = this.buckets[b] as T[];
-    bucket.splice(this.lowerBound(bucket, probe, false), 0, item);
+    let b = this.buckets.length - 1;
+    let bucket = this.buckets[b] as T[];
+    // Keys that only grow (ObjectIds, timestamps, counters) land after the last item: one comparison.
+    this.comparisons++;
+    if (this.compare(bucket[bucket.length - 1] as T, item) < 0) bucket.push(item);
+    else {
+      const probe = (x: T) => this.compare(x, item);
+      b = this.bucketFor(probe, false);
+      bucket = this.buckets[b] as T[];
+      bucket.splice(this.lowerBound(bucket, probe, false), 0, item);
+    }
     this.count++;
     if (bucket.length > 2 * BUCKET) this.buckets.splice(b, 1, bucket.slice(0, BUCKET), bucket.slice(BUCKET));
   }

@@ -221,7 +221,9 @@ function subtypeOf(value: unknown): number {
 
 function regexParts(value: unknown): [string, string] {
   if (value instanceof BSONRegExp) return [value.pattern, value.options];
-  const re = value as RegExp;
+  // A compiled query regex (query/regex.ts) keeps the PCRE pattern it runs as a translation.
+  const re = value as RegExp & { pattern?: unknown; options?: unknown };
+  if (typeof re.pattern === 'string' && typeof re.options === 'string') return [re.pattern, re.options];
   return [re.source, re.flags];
 }
 
@@ -235,7 +237,48 @@ function compareBytes(x: Uint8Array, y: Uint8Array): number {
   return sign(x.length - y.length);
 }
 
+/**
+ * bson 7 keeps an ObjectId as four 24-bit integers (`id` builds a new Buffer on every read, which
+ * made comparing two of them allocate twice). Compared as numbers, in order, they order as the
+ * bytes do; without them (another bson version) the bytes are compared.
+ */
+interface PackedObjectId {
+  i0: number;
+  i1: number;
+  i2: number;
+  i3: number;
+}
+
+function isPacked(id: ObjectId): boolean {
+  return typeof (id as unknown as PackedObjectId).i3 === 'number';
+}
+
+function compareObjectIds(a: ObjectId, b: ObjectId): number {
+  if (!isPacked(a) || !isPacked(b)) return compareBytes(a.id, b.id);
+  const x = a as unknown as PackedObjectId;
+  const y = b as unknown as PackedObjectId;
+  if (x.i0 !== y.i0) return x.i0 < y.i0 ? -1 : 1;
+  if (x.i1 !== y.i1) return x.i1 < y.i1 ? -1 : 1;
+  if (x.i2 !== y.i2) return x.i2 < y.i2 ? -1 : 1;
+  return x.i3 < y.i3 ? -1 : x.i3 > y.i3 ? 1 : 0;
+}
+
+/** An ObjectId's hash key: its 96 bits as eight 12-bit characters (ordered as the bytes are), or hex. */
+function objectIdKey(id: ObjectId): string {
+  if (!isPacked(id)) return `o${id.toHexString()}`;
+  const { i0, i1, i2, i3 } = id as unknown as PackedObjectId;
+  return `o${String.fromCharCode(i0 >>> 12, i0 & 4095, i1 >>> 12, i1 & 4095, i2 >>> 12, i2 & 4095, i3 >>> 12, i3 & 4095)}`;
+}
+
 export function compareValues(a: unknown, b: unknown): number {
+  // The common cases first: two values of one primitive type, two ObjectIds, two dates.
+  const ta = typeof a;
+  if (ta === typeof b) {
+    if (ta === 'number') return compareNumbers(a, b);
+    if (ta === 'string') return compareStrings(a as string, b as string);
+    if (a instanceof ObjectId && b instanceof ObjectId) return compareObjectIds(a, b);
+    if (a instanceof Date && b instanceof Date) return compareNumbers(a.getTime(), b.getTime());
+  }
   const ra = typeRank(a);
   const rb = typeRank(b);
   if (ra !== rb) return ra < rb ? -1 : 1;
@@ -267,7 +310,7 @@ export function compareValues(a: unknown, b: unknown): number {
       return compareBytes(x, y);
     }
     case Rank.ObjectId:
-      return compareBytes((a as ObjectId).id, (b as ObjectId).id);
+      return compareObjectIds(a as ObjectId, b as ObjectId);
     case Rank.Boolean:
       return a === b ? 0 : a ? 1 : -1;
     case Rank.Date:
@@ -327,7 +370,7 @@ export function valueKey(value: unknown): string {
     case Rank.Binary:
       return `x${subtypeOf(value)}:${Buffer.from(bytesOf(value)).toString('base64')}`;
     case Rank.ObjectId:
-      return `o${(value as ObjectId).toHexString()}`;
+      return objectIdKey(value as ObjectId);
     case Rank.Boolean:
       return value ? 'T' : 'F';
     case Rank.Date:
