@@ -61,8 +61,9 @@ conversationSchema.index(
   { projectId: 1, userId: 1, requestId: 1 },
   { unique: true, partialFilterExpression: { requestId: { $exists: true } } },
 );
-// A visitor's own conversations, newest first.
-conversationSchema.index({ projectId: 1, userId: 1, updatedAt: -1 });
+// A visitor's own conversations (a visitor has few: the list sorts them by activity in memory).
+// Not keyed on `updatedAt`, which every message moves: each such index is rewritten per message.
+conversationSchema.index({ projectId: 1, userId: 1, createdAt: -1 });
 // A contact's conversations, newest first (the contact detail; merges and erasures by lead).
 conversationSchema.index({ projectId: 1, leadId: 1, createdAt: -1, _id: -1 });
 // The agents' inbox, all or by status, most recently active first; `_id` breaks ties so that pages
