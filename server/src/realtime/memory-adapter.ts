@@ -54,7 +54,11 @@ export class MemoryRecoveryAdapter extends Adapter implements RecoveringAdapter 
       offset = this.nextId();
       packet.data.push(offset);
       this.packets.push({ id: offset, opts, data: packet.data });
-      if (this.packets.length > this.maxPackets) this.packets.splice(0, this.packets.length - this.maxPackets);
+      // Trimmed in steps of a tenth of the cap: cutting one packet off the front of a full list on
+      // every broadcast moves the whole list each time (it doubled the CPU per message once full).
+      if (this.packets.length > this.maxPackets + Math.ceil(this.maxPackets / 10)) {
+        this.packets.splice(0, this.packets.length - this.maxPackets);
+      }
     }
     super.broadcast(packet, opts);
     this.stash.capture(packet.data, opts, offset);
