@@ -12,9 +12,15 @@ export interface CompactionTarget {
   generation: number;
   /** Frozen records of that state, read lazily (stored documents are immutable, so they stay valid). */
   state: Iterator<JournalRecord>;
-  /** Bytes encoded per turn of the event loop. */
+  /** Most bytes encoded per turn of the event loop. */
   chunkBytes: number;
 }
+
+/**
+ * Longest a turn may spend encoding. Bytes alone do not bound it: a megabyte of small documents is
+ * thousands of BSON encodings, 50 to 150 ms on a busy machine, and every command waits that long.
+ */
+const CHUNK_BUDGET_MS = 4;
 
 class Cancelled extends Error {}
 
@@ -81,7 +87,8 @@ export class Compaction {
         this.check();
         const chunk: Buffer[] = [];
         let size = 0;
-        while (size < this.target.chunkBytes) {
+        const started = performance.now();
+        while (size < this.target.chunkBytes && performance.now() - started < CHUNK_BUDGET_MS) {
           const next = this.target.state.next();
           if (next.done) {
             finished = true;
