@@ -107,7 +107,7 @@ async function main(): Promise<void> {
     if (options.only.includes('latency')) result.latency = await latencyScenario(ctx);
     if (options.only.includes('search')) result.search = await searchScenario(ctx);
     result.meta.durationSec = (Date.now() - started) / 1000;
-    // Each compaction rewrites the whole database synchronously: a pause every client sees.
+    // Each compaction rewrites the whole database (in the background, but on the same cores).
     const compactions = database.process
       ? (database.process.output().match(/compacted the journal/g)?.length ?? 0)
       : undefined;

@@ -13,7 +13,7 @@ export interface BenchResult {
     durationSec: number;
     machine: Machine;
     database: string;
-    /** Journal compactions embedded-mongo did during the run (each one a pause). */
+    /** Journal compactions embedded-mongo did during the run (background work competing for the CPU). */
     databaseCompactions?: number;
     workers: number;
     command: string;
