@@ -253,8 +253,17 @@ describe('resilient Redis streams adapter', () => {
     a.io.to('room').emit('tick', 2);
     await new Promise((r) => setTimeout(r, 300));
     // Node B has restored the session and is still checking the handshake when these are sent.
+    // Two nodes' pushes have no order but the stream's: 4 is sent once 3 is in the stream.
+    const inspector = new Redis(redis.url);
+    closers.push(() => inspector.disconnect());
+    const inStream = async (tick: number) => {
+      const entries = (await inspector.xrevrange(STREAM, '+', '-', 'COUNT', 20)) as [string, string[]][];
+      return entries.some(([, fields]) => fields.join(' ').includes(`"tick",${tick}`));
+    };
     handshake.during = async () => {
       a.io.to('room').emit('tick', 3);
+      const deadline = Date.now() + 5000;
+      while (!(await inStream(3)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
       b.io.to('room').emit('tick', 4);
       await new Promise((r) => setTimeout(r, 500));
     };
