@@ -134,57 +134,8 @@ export class MessageWriter {
   }
 
   private async stageAndWrite(batch: PendingSend[]): Promise<void> {
-    const ids = [...new Set(batch.map((s) => s.input.conversationId))];
-    const byId = new Map<string, ConversationDoc>();
-    const missing: string[] = [];
-    for (const id of ids) {
-      const cached = this.cache.get(id);
-      if (cached) byId.set(id, cached);
-      else missing.push(id);
-    }
-    if (missing.length > 0) {
-      const found = await this.conversations
-        .find({ _id: { $in: missing } })
-        .lean<ConversationDoc[]>()
-        .exec();
-      for (const doc of found) {
-        this.cache.set(doc);
-        byId.set(doc._id, doc);
-      }
-    }
-
-    // Access first, then the send's own checks (rate limits), as for a single send.
-    const admitted = await Promise.all(
-      batch.map(async (send) => {
-        try {
-          const conversation = assertAccessible(byId.get(send.input.conversationId), send.actor);
-          await send.beforeWrite?.();
-          return { send, conversation };
-        } catch (error) {
-          send.reject(error);
-          return undefined;
-        }
-      }),
-    );
-
-    const groups = new Map<string, Group>();
-    const byClientKey = new Map<string, Staged>();
-    for (const entry of admitted) {
-      if (!entry) continue;
-      const { send, conversation } = entry;
-      let group = groups.get(conversation._id);
-      if (!group) groups.set(conversation._id, (group = { conversation, staged: [] }));
-      const clientKey = `${conversation._id}\0${senderOf(send.actor).id}\0${send.input.clientMessageId}`;
-      const first = byClientKey.get(clientKey);
-      if (first) {
-        first.twins.push(send);
-        continue;
-      }
-      const doc = newDoc(send.actor, send.input, conversation, conversation.lastSeq + 1 + group.staged.length);
-      const staged: Staged = { send, doc, twins: [] };
-      byClientKey.set(clientKey, staged);
-      group.staged.push(staged);
-    }
+    const byId = await this.conversationsOf(batch);
+    const groups = this.stage(await this.admit(batch, byId));
     const all = [...groups.values()].flatMap((g) => g.staged);
     if (all.length === 0) return;
 
@@ -208,62 +159,139 @@ export class MessageWriter {
     }
     if (takeBack.length > 0) await this.messages.deleteMany({ _id: { $in: takeBack } }).exec();
 
-    const recorded = new Map<string, ConversationDoc>();
-    if (kept.length > 0) {
-      const updated = await this.recordOnConversations(
-        kept.map(({ group, staged }) => ({
-          conversation: group.conversation,
-          doc: (staged[staged.length - 1] as Staged).doc,
-          reopens: staged.some((s) => s.send.actor.role === 'visitor'),
-        })),
-      );
-      const vanished: Staged[] = [];
-      kept.forEach(({ group, staged }, i) => {
-        const conversation = updated[i];
-        if (!conversation) {
-          vanished.push(...staged);
-          return;
-        }
-        recorded.set(group.conversation._id, conversation);
-        const view = toConversation(conversation);
-        for (const s of staged) {
-          const message = toMessage(s.doc);
-          this.bus.publish('message.created', { message, conversation: view });
-          s.send.resolve({ message, conversation, created: true });
-          for (const twin of s.twins) twin.resolve({ message, conversation, created: false });
-        }
-      });
-      // Erased (on another node) since the cache read it: its messages go too, unacknowledged.
-      if (vanished.length > 0) {
-        await this.messages.deleteMany({ _id: { $in: vanished.map((s) => s.doc._id) } }).exec();
-        for (const s of vanished) for (const send of [s.send, ...s.twins]) send.reject(notFound('Conversation'));
-      }
-    }
-
+    const recorded = kept.length > 0 ? await this.recordKept(kept) : new Map<string, ConversationDoc>();
     // The one-at-a-time way, conversations side by side, each conversation's sends in order.
     await Promise.all(
-      redo.map(async ({ group, staged }) => {
-        let conversation = recorded.get(group.conversation._id) ?? group.conversation;
-        for (const s of staged) {
-          const failure = failedDocs.get(s.doc);
-          try {
-            // The driver's message stays in the log (toAppError), never in the ack.
-            if (failure && failure.code !== 11000)
-              throw new Error(`message insert failed: ${failure.errmsg ?? 'unknown'}`);
-            const result =
-              failure && hitClientIdIndex(failure)
-                ? await this.existing(s.send, conversation)
-                : await this.storeOne(s.send.actor, conversation, s.send.input);
-            conversation = result.conversation;
-            s.send.resolve(result);
-            for (const twin of s.twins) twin.resolve({ ...result, created: false });
-          } catch (error) {
-            s.send.reject(error);
-            for (const twin of s.twins) twin.reject(error);
-          }
+      redo.map(({ group, staged }) =>
+        this.redoOneByOne(recorded.get(group.conversation._id) ?? group.conversation, staged, failedDocs),
+      ),
+    );
+  }
+
+  /** The batch's conversations: from the cache, the missing ones read in one query. */
+  private async conversationsOf(batch: PendingSend[]): Promise<Map<string, ConversationDoc>> {
+    const byId = new Map<string, ConversationDoc>();
+    const missing: string[] = [];
+    for (const id of new Set(batch.map((s) => s.input.conversationId))) {
+      const cached = this.cache.get(id);
+      if (cached) byId.set(id, cached);
+      else missing.push(id);
+    }
+    if (missing.length > 0) {
+      const found = await this.conversations
+        .find({ _id: { $in: missing } })
+        .lean<ConversationDoc[]>()
+        .exec();
+      for (const doc of found) {
+        this.cache.set(doc);
+        byId.set(doc._id, doc);
+      }
+    }
+    return byId;
+  }
+
+  /** Access first, then the send's own checks (rate limits), as for a single send; refusals settle here. */
+  private async admit(
+    batch: PendingSend[],
+    byId: Map<string, ConversationDoc>,
+  ): Promise<{ send: PendingSend; conversation: ConversationDoc }[]> {
+    const admitted = await Promise.all(
+      batch.map(async (send) => {
+        try {
+          const conversation = assertAccessible(byId.get(send.input.conversationId), send.actor);
+          await send.beforeWrite?.();
+          return { send, conversation };
+        } catch (error) {
+          send.reject(error);
+          return undefined;
         }
       }),
     );
+    return admitted.filter((a) => a !== undefined);
+  }
+
+  /**
+   * Groups the sends by conversation, in arrival order, numbered on from each conversation's end.
+   * The same sender and clientMessageId twice in one batch is one message: the second is a twin.
+   */
+  private stage(admitted: { send: PendingSend; conversation: ConversationDoc }[]): Map<string, Group> {
+    const groups = new Map<string, Group>();
+    const byClientKey = new Map<string, Staged>();
+    for (const { send, conversation } of admitted) {
+      let group = groups.get(conversation._id);
+      if (!group) groups.set(conversation._id, (group = { conversation, staged: [] }));
+      const clientKey = `${conversation._id}\0${senderOf(send.actor).id}\0${send.input.clientMessageId}`;
+      const first = byClientKey.get(clientKey);
+      if (first) {
+        first.twins.push(send);
+        continue;
+      }
+      const doc = newDoc(send.actor, send.input, conversation, conversation.lastSeq + 1 + group.staged.length);
+      const staged: Staged = { send, doc, twins: [] };
+      byClientKey.set(clientKey, staged);
+      group.staged.push(staged);
+    }
+    return groups;
+  }
+
+  /** Records the kept messages on their conversations, then announces and acknowledges them. */
+  private async recordKept(kept: { group: Group; staged: Staged[] }[]): Promise<Map<string, ConversationDoc>> {
+    const recorded = new Map<string, ConversationDoc>();
+    const updated = await this.recordOnConversations(
+      kept.map(({ group, staged }) => ({
+        conversation: group.conversation,
+        doc: (staged[staged.length - 1] as Staged).doc,
+        reopens: staged.some((s) => s.send.actor.role === 'visitor'),
+      })),
+    );
+    const vanished: Staged[] = [];
+    kept.forEach(({ group, staged }, i) => {
+      const conversation = updated[i];
+      if (!conversation) {
+        vanished.push(...staged);
+        return;
+      }
+      recorded.set(group.conversation._id, conversation);
+      const view = toConversation(conversation);
+      for (const s of staged) {
+        const message = toMessage(s.doc);
+        this.bus.publish('message.created', { message, conversation: view });
+        s.send.resolve({ message, conversation, created: true });
+        for (const twin of s.twins) twin.resolve({ message, conversation, created: false });
+      }
+    });
+    // Erased (on another node) since the cache read it: its messages go too, unacknowledged.
+    if (vanished.length > 0) {
+      await this.messages.deleteMany({ _id: { $in: vanished.map((s) => s.doc._id) } }).exec();
+      for (const s of vanished) for (const send of [s.send, ...s.twins]) send.reject(notFound('Conversation'));
+    }
+    return recorded;
+  }
+
+  /** A conversation's sends after a failed insert, one at a time and in order. */
+  private async redoOneByOne(
+    start: ConversationDoc,
+    staged: Staged[],
+    failedDocs: Map<MessageDoc, WriteErrorLike>,
+  ): Promise<void> {
+    let conversation = start;
+    for (const s of staged) {
+      const failure = failedDocs.get(s.doc);
+      try {
+        // The driver's message stays in the log (toAppError), never in the ack.
+        if (failure && failure.code !== 11000) throw new Error(`message insert failed: ${failure.errmsg ?? 'unknown'}`);
+        const result =
+          failure && hitClientIdIndex(failure)
+            ? await this.existing(s.send, conversation)
+            : await this.storeOne(s.send.actor, conversation, s.send.input);
+        conversation = result.conversation;
+        s.send.resolve(result);
+        for (const twin of s.twins) twin.resolve({ ...result, created: false });
+      } catch (error) {
+        s.send.reject(error);
+        for (const twin of s.twins) twin.reject(error);
+      }
+    }
   }
 
   /** Unordered insertMany; returns the statements that failed, by index. */
