@@ -94,11 +94,18 @@ describe('contacts stay consistent', () => {
     const c = await contact('Carla');
     try {
       expect((await merge(b.leadId, [a.leadId])).status).toBe(200);
+      // The first merge's pushes may still be on their way (through Redis when REDIS_URL is set).
+      await events.wait<{ mergedLeadIds: string[] }>('lead.merged', (e) => e.mergedLeadIds.includes(a.leadId));
+      await events.wait<{ conversation: Conversation }>(
+        'conversation.updated',
+        (e) => e.conversation.id === a.conversationId && e.conversation.leadId === b.leadId,
+      );
       events.clear();
       expect((await merge(c.leadId, [b.leadId])).status).toBe(200);
       const leadA = await database.db.collection('leads').findOne({ _id: a.leadId as never });
       expect(leadA?.['mergedInto']).toBe(c.leadId);
       // Both earlier conversations now belong to Carla, and consoles were told.
+      await events.waitCount('conversation.updated', 2);
       const moved = events.of<{ conversation: Conversation }>('conversation.updated').map((e) => e.conversation);
       expect(moved.map((m) => m.id).sort()).toEqual([a.conversationId, b.conversationId].sort());
       expect(new Set(moved.map((m) => m.leadId))).toEqual(new Set([c.leadId]));
@@ -150,6 +157,7 @@ describe('contacts stay consistent', () => {
     const gone = await contact('Gone');
     try {
       expect((await merge(keep.leadId, [gone.leadId])).status).toBe(200);
+      await events.wait<{ mergedLeadIds: string[] }>('lead.merged', (e) => e.mergedLeadIds.includes(gone.leadId));
       events.clear();
       const erased = await api().delete(`/v1/projects/${projectId}/leads/${gone.leadId}`, { token: agent.token });
       expect(erased.status).toBe(204);

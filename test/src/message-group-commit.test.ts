@@ -123,6 +123,10 @@ describe('messages written in groups', () => {
       clientMessageId: 'r1',
       text: 'one',
     });
+    // Its push may still be on its way (through Redis when REDIS_URL is set): counted before.
+    await waitFor(() =>
+      agentEvents.of<{ message: Message }>('message.created').some((e) => e.message.id === first.message.id),
+    );
     const before = agentEvents.of('message.created').length;
     // The retry fails its insert (its clientMessageId is stored): the new ones after it in the same
     // batch must not keep the seqs they were given after it, or seq 2 would be a gap.

@@ -199,7 +199,9 @@ describe('visitor writes keep their integrity', () => {
       const stored = await database.db.collection('conversations').findOne({ _id: conversation.id as never });
       expect(stored).toMatchObject({ lastSeq: 3, messageCount: 3 });
 
-      // The visitor's retry of the lost send gets the stored message and announces nothing again.
+      // The visitor's retry of the lost send gets the stored message and announces nothing again
+      // (the reply's own push may still be on its way, through Redis when REDIS_URL is set).
+      await agentEvents.wait<{ message: Message }>('message.created', (e) => e.message.seq === 3);
       agentEvents.clear();
       const retry = await ok<MessageSendResult>(socket, 'message:send', {
         conversationId: conversation.id,
