@@ -235,7 +235,7 @@ function fsReason(error: unknown): string {
   return e.code ? `${e.code} on ${e.path ?? 'a file'}` : String(error);
 }
 
-/** DATA_DIR must be a directory we can create and write (the embedded database lives there). */
+/** DATA_DIR must be a directory (or not exist yet): the embedded database and the dev secret live there. */
 function readDataDir(env: Env): string {
   const dataDir = path.resolve(env['DATA_DIR']?.trim() || '.data');
   try {

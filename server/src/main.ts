@@ -87,7 +87,7 @@ export async function startServer(
   const leadSearch = new LeadSearch(models.leads);
   const locks = new LeaseLocks(models.locks);
   const leadMerge = new LeadMerge(models.leads, models.conversations, leads, locks, bus);
-  const leadErasure = new LeadErasure(models.leads, models.conversations, models.messages, locks, bus);
+  const leadErasure = new LeadErasure(models.leads, models.conversations, models.messages, leads, locks, bus);
 
   const auth = new HttpAuth(tokens, agents, config.adminToken);
   const app = createHttpApp({

@@ -5,6 +5,7 @@ import type { LeaseLocks } from '../infra/lease-lock';
 import type { MessageModel } from '../messages/message-model';
 import { CONTACT_LOCK, contactLockName } from './lead-merge';
 import type { LeadDoc, LeadModel } from './lead-model';
+import type { LeadService } from './lead-service';
 import { toLead } from './lead-view';
 
 /**
@@ -19,6 +20,7 @@ export class LeadErasure {
     private readonly leads: LeadModel,
     private readonly conversations: ConversationModel,
     private readonly messages: MessageModel,
+    private readonly leadService: LeadService,
     private readonly locks: LeaseLocks,
     private readonly bus: EventBus,
   ) {}
@@ -56,11 +58,7 @@ export class LeadErasure {
 
   /** A survivor's count goes down: set outright, and tell the consoles. */
   private async recount(projectId: string, leadId: string): Promise<void> {
-    const conversationCount = await this.conversations.countDocuments({ projectId, leadId }).exec();
-    const after = await this.leads
-      .findOneAndUpdate({ _id: leadId, projectId }, { $set: { conversationCount } }, { returnDocument: 'after' })
-      .lean<LeadDoc>()
-      .exec();
+    const after = await this.leadService.resetConversationCount(projectId, leadId);
     if (after) this.bus.publish('lead.updated', { lead: toLead(after), changes: ['conversationCount'] });
   }
 

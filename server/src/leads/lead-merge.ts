@@ -105,10 +105,8 @@ export class LeadMerge {
       .updateMany({ projectId, mergedInto: { $in: ids } }, { $set: { mergedInto: targetId }, $inc: { rev: 1 } })
       .exec();
     moved.push(...(await this.repointConversations(projectId, targetId, ids)));
-    const conversationCount = await this.conversations.countDocuments({ projectId, leadId: targetId }).exec();
-    await this.leads.updateOne({ _id: targetId }, { $set: { conversationCount } }).exec();
-
-    const lead = toLead({ ...merged, conversationCount });
+    const recounted = await this.leadService.resetConversationCount(projectId, targetId);
+    const lead = toLead({ ...merged, conversationCount: recounted?.conversationCount ?? merged.conversationCount });
     this.bus.publish('lead.merged', { lead, mergedLeadIds: ids });
     // Consoles that show these conversations learn their new contact without reloading.
     for (const conversation of moved) {

@@ -121,13 +121,25 @@ export class LeadService {
   }
 
   /**
-   * Recounts a lead's conversations. `$max`, so that two racing recounts never leave the smaller
-   * (older) figure behind; merges and erasures, which can lower it, set it outright.
+   * Recounts a lead's conversations after one was added. `$max`, so that two racing recounts never
+   * leave the smaller (older) figure behind.
    */
   async recountConversations(projectId: string, leadId: string): Promise<number> {
     const count = await this.conversations.countDocuments({ projectId, leadId }).exec();
     await this.leads.updateOne({ _id: leadId }, { $max: { conversationCount: count } }).exec();
     return count;
+  }
+
+  /**
+   * Sets a lead's conversation count to what it holds now, lower or higher: after a merge moved
+   * conversations to it, or an erasure took some out (both run under the contacts lock).
+   */
+  async resetConversationCount(projectId: string, leadId: string): Promise<LeadDoc | null> {
+    const conversationCount = await this.conversations.countDocuments({ projectId, leadId }).exec();
+    return this.leads
+      .findOneAndUpdate({ _id: leadId, projectId }, { $set: { conversationCount } }, { returnDocument: 'after' })
+      .lean<LeadDoc>()
+      .exec();
   }
 
   private async upsert(

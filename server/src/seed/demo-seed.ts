@@ -65,8 +65,10 @@ export async function seedDemo(
   }
 
   if (!state.projectId || !(await projects.exists(state.projectId))) {
-    // A crash after creating the project but before recording it left a project named Demo.
-    const orphan = state.projectId ? undefined : await projects.findIdByName(PROJECT_NAME);
+    // A crash after creating the project but before recording it left a project named Demo, and
+    // nothing else (anything more is someone's data, whose secret must not be rotated).
+    const orphan =
+      state.projectId || (await projects.count()) !== 1 ? undefined : await projects.findIdByName(PROJECT_NAME);
     if (orphan) {
       state = { ...state, projectId: orphan, projectSecret: (await projects.rotateSecret(orphan)).secret };
     } else {
