@@ -56,7 +56,6 @@ export class MessageService {
     });
   }
 
-  /** Call without awaiting anything first: the send's place in line is taken synchronously. */
   /** The configured limit; the protocol schema only enforces the hard cap. */
   assertText(text: string): void {
     if (text.length > this.maxTextLength) {
@@ -64,6 +63,7 @@ export class MessageService {
     }
   }
 
+  /** Call without awaiting anything first: the send's place in line is taken synchronously. */
   send(actor: Actor, input: SendInput, options: SendOptions = {}): Promise<SendResult> {
     try {
       this.assertText(input.text);

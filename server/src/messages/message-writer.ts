@@ -8,7 +8,7 @@ import { senderOf, type Actor } from '../conversations/actor';
 import { assertAccessible } from '../conversations/conversation-access';
 import type { ConversationDoc, ConversationModel } from '../conversations/conversation-model';
 import { toConversation } from '../conversations/conversation-view';
-import { ConversationCache } from './conversation-cache';
+import { TtlCache } from '../infra/ttl-cache';
 import type { MessageDoc, MessageModel } from './message-model';
 import { toMessage } from './message-view';
 
@@ -16,6 +16,8 @@ import { toMessage } from './message-view';
 const MAX_SEQ_ATTEMPTS = 20;
 /** Re-records when the conversation changed under the writer (another node joined or closed it). */
 const MAX_RECORD_ATTEMPTS = 5;
+/** Enough for every conversation active on a busy node at once; a miss costs one read. */
+const CACHED_CONVERSATIONS = 10_000;
 
 export interface SendInput {
   conversationId: string;
@@ -101,7 +103,7 @@ function newDoc(actor: Actor, input: SendInput, conversation: ConversationDoc, s
  * Stores messages. The normal path writes a whole batch of sends (every waiting send of each
  * conversation, see GroupCommit) with two round trips however large the batch: one unordered
  * insertMany and one bulk update of the conversations; the conversations come from a cache
- * (ConversationCache; a miss adds one read), which the bulk update's conditions keep honest. A conversation's
+ * (a miss adds one read), which the bulk update's conditions keep honest. A conversation's
  * sends in a batch take consecutive seqs after its recorded end. Every send is settled only after
  * its insert returned, and published only after its conversation was updated, exactly as one at a
  * time. Duplicates are left to the unique indexes:
@@ -112,7 +114,14 @@ function newDoc(actor: Actor, input: SendInput, conversation: ConversationDoc, s
  * failed one, go the one-at-a-time way, which re-reads the end and takes the next seq each.
  */
 export class MessageWriter {
-  private readonly cache = new ConversationCache();
+  /**
+   * The conversations this node writes to, so that a batch does not start with a read of each.
+   * What the writer relies on is either immutable (project, visitor) or checked by the database
+   * when it records a message (see recordOnConversations), so an entry never needs to expire: a
+   * stale one (another node wrote, joined, closed or erased) costs a round trip, never a wrong
+   * answer. Entries are re-set on every record, so the least recently written go first.
+   */
+  private readonly cache = new TtlCache<ConversationDoc>(Infinity, Infinity, CACHED_CONVERSATIONS);
 
   constructor(
     private readonly messages: MessageModel,
@@ -173,7 +182,7 @@ export class MessageWriter {
     const byId = new Map<string, ConversationDoc>();
     const missing: string[] = [];
     for (const id of new Set(batch.map((s) => s.input.conversationId))) {
-      const cached = this.cache.get(id);
+      const cached = this.cache.peek(id)?.value;
       if (cached) byId.set(id, cached);
       else missing.push(id);
     }
@@ -183,7 +192,7 @@ export class MessageWriter {
         .lean<ConversationDoc[]>()
         .exec();
       for (const doc of found) {
-        this.cache.set(doc);
+        this.cache.set(doc._id, doc);
         byId.set(doc._id, doc);
       }
     }
@@ -333,7 +342,7 @@ export class MessageWriter {
       this.cache.delete(id);
       throw notFound('Conversation');
     }
-    this.cache.set(doc);
+    this.cache.set(doc._id, doc);
     return doc;
   }
 
@@ -444,7 +453,7 @@ export class MessageWriter {
           delete updated.closedAt;
           this.bus.publish('conversation.updated', { conversation: toConversation(updated) });
         }
-        this.cache.set(updated);
+        this.cache.set(updated._id, updated);
         return updated;
       });
     }
@@ -469,7 +478,7 @@ export class MessageWriter {
         // announced anyway (harmless if someone else announced it too).
         if (reopening[i] && fresh.status !== 'closed')
           this.bus.publish('conversation.updated', { conversation: toConversation(fresh) });
-        this.cache.set(fresh);
+        this.cache.set(fresh._id, fresh);
         results[i] = fresh;
       } else {
         again.push({ index: i, entry: { ...entry, conversation: fresh } });
