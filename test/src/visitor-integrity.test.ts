@@ -40,6 +40,13 @@ describe('visitor writes keep their integrity', () => {
     await database.stop();
   });
 
+  /** An agent of the project with a socket whose events are recorded. */
+  async function agentConsole(projectId: string) {
+    const agent = await createAgent(server.url, projectId);
+    const agentSocket = await connectAgent(server.url, agent.token);
+    return { agentSocket, agentEvents: new EventLog(agentSocket) };
+  }
+
   async function visitor(projectId: string) {
     const auth = await anonymousVisitor(server.url, projectId);
     const socket = await connectVisitor(server.url, auth.token);
@@ -117,9 +124,7 @@ describe('visitor writes keep their integrity', () => {
 
   it("does not let a verified visitor change what the customer's token vouched for", async () => {
     const { project, secret } = await createProject(server.url);
-    const agent = await createAgent(server.url, project.id);
-    const agentSocket = await connectAgent(server.url, agent.token);
-    const agentEvents = new EventLog(agentSocket);
+    const { agentSocket, agentEvents } = await agentConsole(project.id);
     const token = jwt.sign(
       { sub: 'cust-42', exp: now() + 300, email: 'real@customer.test', fullname: 'Real Name' },
       secret,
@@ -168,9 +173,7 @@ describe('visitor writes keep their integrity', () => {
 
   it('finishes a message a crashed node stored but never recorded: the next writer announces it', async () => {
     const { project } = await createProject(server.url);
-    const agent = await createAgent(server.url, project.id);
-    const agentSocket = await connectAgent(server.url, agent.token);
-    const agentEvents = new EventLog(agentSocket);
+    const { agentSocket, agentEvents } = await agentConsole(project.id);
     const { auth, socket } = await visitor(project.id);
     try {
       const { conversation } = await ok<ConversationStartResult>(socket, 'conversation:start', { text: 'hello' });
@@ -219,9 +222,7 @@ describe('visitor writes keep their integrity', () => {
 
   it('finishes a start a crashed node stored but never announced, once, on its retry', async () => {
     const { project } = await createProject(server.url);
-    const agent = await createAgent(server.url, project.id);
-    const agentSocket = await connectAgent(server.url, agent.token);
-    const agentEvents = new EventLog(agentSocket);
+    const { agentSocket, agentEvents } = await agentConsole(project.id);
     const { auth, socket } = await visitor(project.id);
     try {
       await ok(socket, 'lead:update', { fullname: 'Crash Test' });
