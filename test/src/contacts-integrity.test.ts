@@ -11,6 +11,7 @@ import type {
 import { startDatabase, type TestDatabase } from './support/database';
 import { anonymousVisitor, createAgent, createProject, type TestAgent } from './support/fixtures';
 import { client } from './support/http';
+import { waitFor } from './support/wait';
 import { startParley, TEST_ADMIN_TOKEN, type ParleyProcess } from './support/parley-process';
 import {
   connectAgent,
@@ -121,10 +122,10 @@ describe('contacts stay consistent', () => {
         (await database.db.collection('leads').findOne({ _id: id as never }))?.['lastSeenAt'] as Date | undefined;
       const before = (await seenAt(c.leadId))?.getTime() ?? 0;
       const again = await connectVisitor(server.url, a.auth.token);
-      const deadline = Date.now() + 5000;
-      while (((await seenAt(c.leadId))?.getTime() ?? 0) <= before && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      await waitFor(
+        'lastSeenAt to move on the final contact',
+        async () => ((await seenAt(c.leadId))?.getTime() ?? 0) > before,
+      );
       expect((await seenAt(c.leadId))?.getTime()).toBeGreaterThan(before);
       again.close();
     } finally {

@@ -2,6 +2,7 @@ import type { ConversationStartResult, Message, MessageSendResult } from '@parle
 import { startDatabase, type TestDatabase } from './support/database';
 import { anonymousVisitor, createAgent, createProject } from './support/fixtures';
 import { startParley, type ParleyProcess } from './support/parley-process';
+import { waitFor } from './support/wait';
 import {
   command,
   connectAgent,
@@ -83,7 +84,7 @@ describe('messages written in groups', () => {
       });
     }
     // The agents heard each message once.
-    await waitFor(() => agentEvents.of('message.created').length >= VISITORS * EACH);
+    await waitFor('every message announced', () => agentEvents.of('message.created').length >= VISITORS * EACH);
     const heard = agentEvents.of<{ message: Message }>('message.created').map((e) => e.message.id);
     expect(new Set(heard).size).toBe(heard.length);
   });
@@ -111,7 +112,7 @@ describe('messages written in groups', () => {
       lastSeq: 2,
       messageCount: 2,
     });
-    await waitFor(() => agentEvents.of('message.created').length >= before + 2);
+    await waitFor('two announcements', () => agentEvents.of('message.created').length >= before + 2);
     await new Promise((r) => setTimeout(r, 100));
     expect(agentEvents.of('message.created').length).toBe(before + 2);
   });
@@ -124,7 +125,7 @@ describe('messages written in groups', () => {
       text: 'one',
     });
     // Its push may still be on its way (through Redis when REDIS_URL is set): counted before.
-    await waitFor(() =>
+    await waitFor('the first message announced', () =>
       agentEvents.of<{ message: Message }>('message.created').some((e) => e.message.id === first.message.id),
     );
     const before = agentEvents.of('message.created').length;
@@ -147,7 +148,7 @@ describe('messages written in groups', () => {
       lastSeq: 3,
       messageCount: 3,
     });
-    await waitFor(() => agentEvents.of('message.created').length >= before + 2);
+    await waitFor('two announcements', () => agentEvents.of('message.created').length >= before + 2);
     await new Promise((r) => setTimeout(r, 100));
     const heard = agentEvents
       .of<{ message: Message }>('message.created')
@@ -253,11 +254,3 @@ describe('messages written in groups', () => {
     });
   });
 });
-
-async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
