@@ -42,6 +42,24 @@ export interface Agent {
 
 export type LeadKind = 'anonymous' | 'verified' | 'manual';
 
+/**
+ * Extension: who set a contact's value. `visitor:{userId}` (that visitor's `lead:update`),
+ * `customer:{userId}` (claims of that user's verified sign-in, which the visitor may not change) or
+ * `agent`. A visitor reads and changes only values whose origin names its own `userId`.
+ */
+export type Origin = 'agent' | `visitor:${string}` | `customer:${string}`;
+
+/**
+ * Extension: a value a visitor entered (or its verified sign-in claimed) for a field that holds
+ * another party's value on the contact: kept apart, so it neither overwrites nor reveals that value.
+ * `field` is `fullname`, `lastname`, `email`, `phone` or `attributes.{key}`.
+ */
+export interface KeptApartValue {
+  field: string;
+  value: string | number | boolean;
+  origin: Origin;
+}
+
 /** Shown as "contact" in user interfaces: one user of one project, with all its conversations. */
 export interface Lead {
   id: string;
@@ -59,6 +77,10 @@ export interface Lead {
   updatedAt: string;
   lastSeenAt?: string;
   mergedInto?: string;
+  /** Extension, for agents: the origin of each value set (`email`, `attributes.plan`…). */
+  origins?: Record<string, Origin>;
+  /** Extension, for agents: what visitors entered for fields holding another party's value. */
+  keptApart?: KeptApartValue[];
 }
 
 /**

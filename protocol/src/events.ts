@@ -104,8 +104,9 @@ export interface SessionRenewResult {
 }
 
 /**
- * What a visitor may see of its own lead: the fields it can set itself, never the agents' tags or
- * internal attributes set by agents.
+ * What a visitor may see of its lead: only the values its own `userId` set (its `lead:update`s and
+ * its verified sign-in's claims), whether they are on the contact or kept apart; never the agents'
+ * tags or attributes, nor what another visitor merged into the same contact entered.
  */
 export interface VisitorLeadView {
   id: string;

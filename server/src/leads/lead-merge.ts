@@ -1,37 +1,50 @@
-import type { AttributeValue, Lead } from '@parley/protocol';
+import type { AttributeValue, Lead, Origin } from '@parley/protocol';
 import { AppError, notFound } from '../errors';
 import type { ConversationDoc, ConversationModel } from '../conversations/conversation-model';
 import { toConversation } from '../conversations/conversation-view';
 import type { EventBus } from '../infra/event-bus';
 import type { LeaseLocks } from '../infra/lease-lock';
 import type { LeadDoc, LeadModel } from './lead-model';
+import { keptApartAfterMerge, originsOf, SCALAR_FIELDS } from './lead-origins';
 import { assertWithinLimits, type ProfilePatch } from './lead-profile';
-import type { LeadService } from './lead-service';
+import type { LeadChange, LeadService } from './lead-service';
 import { toLead } from './lead-view';
-
-const PROFILE_FIELDS = ['fullname', 'lastname', 'email', 'phone'] as const;
 
 /**
  * The profile the target ends with: its own non-empty fields win, empty ones are filled from the
- * sources in the order given; attributes merge with the target winning; tags are the union.
+ * sources in the order given; attributes merge with the target winning; tags are the union. A
+ * filled value keeps its origin (the source's visitor, customer or agent), and what the sources'
+ * visitors entered that the target does not take is kept apart for them: after the merge each
+ * visitor still reads and changes only its own values.
  */
-export function mergedProfile(target: LeadDoc, sources: LeadDoc[]): ProfilePatch {
+export function mergedProfile(target: LeadDoc, sources: LeadDoc[]): LeadChange {
   const patch: ProfilePatch = {};
-  for (const field of PROFILE_FIELDS) {
+  const filled = new Map<string, { value: string | number | boolean; origin: Origin }>();
+  const originIn = (lead: LeadDoc, path: string): Origin => originsOf(lead).get(path) ?? 'agent';
+  for (const field of SCALAR_FIELDS) {
     if (target[field]) continue;
     const donor = sources.find((s) => s[field]);
-    if (donor?.[field]) patch[field] = donor[field];
+    const value = donor?.[field];
+    if (!donor || !value) continue;
+    patch[field] = value;
+    filled.set(field, { value, origin: originIn(donor, field) });
   }
   const attributes: Record<string, AttributeValue> = {};
   for (const source of sources) {
     for (const [key, value] of Object.entries(source.attributes)) {
-      if (!(key in target.attributes) && !(key in attributes)) attributes[key] = value;
+      if (key in target.attributes || key in attributes || value === null) continue;
+      attributes[key] = value;
+      filled.set(`attributes.${key}`, { value, origin: originIn(source, `attributes.${key}`) });
     }
   }
   if (Object.keys(attributes).length > 0) patch.attributes = attributes;
   const tags = [...new Set([...target.tags, ...sources.flatMap((s) => s.tags)])];
   if (tags.length !== target.tags.length) patch.tags = tags;
-  return patch;
+  return {
+    patch,
+    origin: (path) => filled.get(path)?.origin ?? 'agent',
+    keptApart: keptApartAfterMerge(target, filled, sources),
+  };
 }
 
 /** Merges and erasures of one project take turns; a crashed holder keeps others out this long. */
@@ -45,7 +58,8 @@ export const contactLockName = (projectId: string) => `contacts:${projectId}`;
  * merged last, so a merge that crashed half-way is finished by repeating the same request:
  * 1. check everything, including the merged profile's limits, before writing anything;
  * 2. re-point the sources' conversations to the target;
- * 3. fill the target's empty fields from the sources (compare-and-set);
+ * 3. fill the target's empty fields from the sources, with their origins, and keep apart what the
+ *    sources' visitors entered that the target does not take (compare-and-set);
  * 4. mark the sources `mergedInto`, and re-point leads that were merged into a source, so that no
  *    chain of merges is ever longer than one hop;
  * 5. sweep conversations again, for any a source's visitor started during the merge;
@@ -86,7 +100,7 @@ export class LeadMerge {
     if (elsewhere) throw new AppError('CONFLICT', `Lead ${elsewhere._id} was already merged into another lead`);
     // Keep the caller's order: it decides which source fills an empty field first.
     const ordered = ids.map((id) => sources.find((s) => s._id === id)).filter((s): s is LeadDoc => s !== undefined);
-    const patch = mergedProfile(target, ordered);
+    const { patch } = mergedProfile(target, ordered);
     // Refuse a merge whose result would be too large before anything moved.
     assertWithinLimits({
       attributes: { ...target.attributes, ...patch.attributes },
@@ -94,7 +108,7 @@ export class LeadMerge {
     });
 
     const moved = await this.repointConversations(projectId, targetId, ids);
-    const merged = await this.leadService.applyPatch(target, patch);
+    const merged = await this.leadService.applyChange(target, (current) => mergedProfile(current, ordered));
     await this.leads
       .updateMany(
         { _id: { $in: ids }, projectId },

@@ -1,5 +1,5 @@
 import { Schema, type Connection, type Model } from 'mongoose';
-import type { AttributeValue, LeadKind } from '@parley/protocol';
+import type { AttributeValue, KeptApartValue, LeadKind, Origin } from '@parley/protocol';
 
 export interface LeadDoc {
   _id: string;
@@ -28,10 +28,18 @@ export interface LeadDoc {
   lastSeenAt?: Date;
   mergedInto?: string;
   /**
-   * Profile fields a verified sign-in's token set (`email`, `attributes.plan`…): the customer
-   * vouches for them, so the visitor may not change them. Internal, never sent to clients.
+   * Legacy (before `origins`): profile fields a verified sign-in's token set. Read only, as
+   * `customer:{userId}` origins of leads stored before origins were recorded; no longer written.
    */
   verifiedFields?: string[];
+  /**
+   * Who set each profile value (`fullname`, `attributes.plan`…); see `lead-origins.ts`. An array,
+   * not a map, because attribute keys may not be safe as stored field names. A set value without an
+   * entry (leads stored before origins) counts as the agents'.
+   */
+  origins?: { field: string; origin: Origin }[];
+  /** Values visitors entered for fields that hold another party's value; see `lead-origins.ts`. */
+  keptApart?: KeptApartValue[];
 }
 
 const leadSchema = new Schema<LeadDoc>(
@@ -58,6 +66,9 @@ const leadSchema = new Schema<LeadDoc>(
     lastSeenAt: Date,
     mergedInto: String,
     verifiedFields: { type: [String], default: undefined },
+    // Mixed: written whole by the service's compare-and-set updates, never cast field by field.
+    origins: { type: Schema.Types.Mixed, default: undefined },
+    keptApart: { type: Schema.Types.Mixed, default: undefined },
   },
   // Timestamps are set by the service: `updatedAt` must move only when a field really changed.
   { versionKey: false, minimize: false },

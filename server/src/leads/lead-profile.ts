@@ -1,6 +1,7 @@
-import { LIMITS, type AttributeValue, type LeadField } from '@parley/protocol';
+import { LIMITS, type AttributeValue, type LeadField, type Origin } from '@parley/protocol';
 import { AppError } from '../errors';
 import type { LeadDoc } from './lead-model';
+import { originsOf, SCALAR_FIELDS, valuePaths } from './lead-origins';
 
 /**
  * A change to a lead's profile. `undefined` leaves a field alone, `null` clears it; attributes
@@ -23,7 +24,15 @@ export interface ProfileDiff {
   after: LeadDoc;
 }
 
-const SCALAR_FIELDS = ['fullname', 'lastname', 'email', 'phone'] as const;
+/** Who a change comes from, field by field (`email`, `attributes.plan`): recorded as their origins. */
+export interface ProfileAuthor {
+  origin: (path: string) => Origin;
+  /**
+   * Whether re-sending a value that is already there makes it the author's: a verified sign-in
+   * vouches for what its visitor typed; an agent re-typing a visitor's value leaves it the visitor's.
+   */
+  claimsEqualValues?: boolean;
+}
 
 /** Values a `q` search matches by prefix, lower-cased and de-duplicated. */
 export function searchKeysOf(doc: Pick<LeadDoc, 'fullname' | 'lastname' | 'email' | 'phone'>): string[] {
@@ -42,8 +51,11 @@ export function searchKeysOf(doc: Pick<LeadDoc, 'fullname' | 'lastname' | 'email
   return [...keys];
 }
 
-/** What applying `patch` to `before` changes; nothing at all when every value is already there. */
-export function diffProfile(before: LeadDoc, patch: ProfilePatch, now: Date): ProfileDiff {
+/**
+ * What applying `patch` to `before` changes, origins included; nothing at all when every value is
+ * already there (and, with `claimsEqualValues`, already the author's).
+ */
+export function diffProfile(before: LeadDoc, patch: ProfilePatch, now: Date, author: ProfileAuthor): ProfileDiff {
   const $set: Record<string, unknown> = {};
   const $unset: Record<string, ''> = {};
   const changes: LeadField[] = [];
@@ -52,13 +64,19 @@ export function diffProfile(before: LeadDoc, patch: ProfilePatch, now: Date): Pr
     attributes: { ...before.attributes },
     tags: [...before.tags],
   };
+  const origins = originsOf(before);
+  const claims: string[] = [];
 
   for (const field of SCALAR_FIELDS) {
     const value = patch[field];
     if (value === undefined) continue;
     const current = before[field] ?? null;
-    if (value === current) continue;
+    if (value === current) {
+      if (value !== null) claims.push(field);
+      continue;
+    }
     changes.push(field);
+    origins.set(field, author.origin(field));
     if (value === null) {
       $unset[field] = '';
       delete after[field];
@@ -77,7 +95,11 @@ export function diffProfile(before: LeadDoc, patch: ProfilePatch, now: Date): Pr
         $unset[`attributes.${key}`] = '';
         delete after.attributes[key];
       } else {
-        if (has && before.attributes[key] === value) continue;
+        if (has && before.attributes[key] === value) {
+          claims.push(`attributes.${key}`);
+          continue;
+        }
+        origins.set(`attributes.${key}`, author.origin(`attributes.${key}`));
         $set[`attributes.${key}`] = value;
         after.attributes[key] = value;
       }
@@ -97,6 +119,15 @@ export function diffProfile(before: LeadDoc, patch: ProfilePatch, now: Date): Pr
 
   assertWithinLimits(after);
 
+  if (author.claimsEqualValues) for (const path of claims) origins.set(path, author.origin(path));
+  // Listed in the order of the values after the change; removed values lose their origin.
+  const originList = valuePaths(after).map((field) => ({ field, origin: origins.get(field) ?? author.origin(field) }));
+  const beforeList = [...originsOf(before)].map(([field, origin]) => ({ field, origin }));
+  if (JSON.stringify(originList) !== JSON.stringify(beforeList)) {
+    $set['origins'] = originList;
+    after.origins = originList;
+  }
+
   if (changes.length > 0) {
     after.searchKeys = searchKeysOf(after);
     $set['searchKeys'] = after.searchKeys;
@@ -107,8 +138,8 @@ export function diffProfile(before: LeadDoc, patch: ProfilePatch, now: Date): Pr
   return { $set, $unset, changes, after };
 }
 
-/** The profile fields a new lead starts with, from a pre-chat form or a verified token. */
-export function initialProfile(patch: ProfilePatch): Partial<LeadDoc> {
+/** The profile fields a new lead starts with, from a pre-chat form or a verified token, and their origin. */
+export function initialProfile(patch: ProfilePatch, origin: Origin): Partial<LeadDoc> {
   const doc: Partial<LeadDoc> = {};
   for (const field of SCALAR_FIELDS) {
     const value = patch[field];
@@ -119,6 +150,7 @@ export function initialProfile(patch: ProfilePatch): Partial<LeadDoc> {
   doc.attributes = attributes;
   doc.tags = [...new Set(patch.tags ?? [])];
   doc.searchKeys = searchKeysOf(doc);
+  doc.origins = valuePaths({ ...doc, attributes }).map((field) => ({ field, origin }));
   return doc;
 }
 
@@ -142,34 +174,4 @@ export function assertWithinLimits(lead: Pick<LeadDoc, 'attributes' | 'tags'>): 
     });
   }
   if (fields.length > 0) throw new AppError('BAD_REQUEST', 'The contact would exceed its limits', { fields });
-}
-
-/** How a profile field is named in `verifiedFields`: `email`, or `attributes.plan` for one attribute. */
-export function profileFieldsOf(patch: ProfilePatch): string[] {
-  const fields: string[] = SCALAR_FIELDS.filter((field) => patch[field] !== undefined);
-  for (const key of Object.keys(patch.attributes ?? {})) fields.push(`attributes.${key}`);
-  return fields;
-}
-
-/**
- * A verified visitor's profile fields that the customer's token vouched for are the customer's to
- * change, not the visitor's: otherwise anyone signed in could make agents see another email under
- * a "verified" contact. Re-submitting the same value is fine (a pre-chat form shown anyway).
- */
-export function assertVisitorMayChange(lead: LeadDoc, patch: ProfilePatch): void {
-  const vouched = new Set(lead.verifiedFields ?? []);
-  if (vouched.size === 0) return;
-  const refused: string[] = [];
-  for (const field of SCALAR_FIELDS) {
-    const value = patch[field];
-    if (value !== undefined && vouched.has(field) && value !== (lead[field] ?? null)) refused.push(field);
-  }
-  for (const [key, value] of Object.entries(patch.attributes ?? {})) {
-    if (vouched.has(`attributes.${key}`) && value !== (lead.attributes[key] ?? null)) refused.push(`attributes.${key}`);
-  }
-  if (refused.length > 0) {
-    throw new AppError('FORBIDDEN', 'These fields come from your verified sign-in and cannot be changed here', {
-      fields: refused.map((field) => ({ field, message: 'set by the verified sign-in' })),
-    });
-  }
 }

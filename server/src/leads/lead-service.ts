@@ -1,17 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import type { Lead, LeadKind } from '@parley/protocol';
+import type { KeptApartValue, Lead, LeadKind, Origin } from '@parley/protocol';
 import { AppError, isDuplicateKeyError, notFound } from '../errors';
 import type { ConversationModel } from '../conversations/conversation-model';
 import type { EventBus } from '../infra/event-bus';
 import { newId } from '../infra/ids';
 import type { LeadDoc, LeadModel } from './lead-model';
-import {
-  assertVisitorMayChange,
-  diffProfile,
-  initialProfile,
-  profileFieldsOf,
-  type ProfilePatch,
-} from './lead-profile';
+import { customerOrigin, planOwnWrite, visitorOrigin } from './lead-origins';
+import { diffProfile, initialProfile, type ProfileAuthor, type ProfilePatch } from './lead-profile';
 import { toLead } from './lead-view';
 
 /** How far `mergedInto` links are followed; a longer chain means corrupted data, not a real merge. */
@@ -30,11 +25,11 @@ export interface ResolvedLead {
  */
 export type ProfileSource = 'visitor' | 'customer' | 'agent';
 
-export interface PatchOptions {
-  /** Checked against the current lead before each write attempt; throws to refuse. */
-  guard?: (lead: LeadDoc) => void;
-  /** Fields to record as vouched for by the customer (see `LeadDoc.verifiedFields`). */
-  vouch?: string[];
+/** A change worked out against the lead as it is now (again on each compare-and-set attempt). */
+export interface LeadChange extends ProfileAuthor {
+  patch: ProfilePatch;
+  /** The lead's whole `keptApart` after the change; unchanged when absent. */
+  keptApart?: KeptApartValue[];
 }
 
 /**
@@ -61,17 +56,30 @@ export class LeadService {
     profile?: ProfilePatch,
     source: ProfileSource = 'visitor',
   ): Promise<ResolvedLead> {
-    const vouch = profile && source === 'customer' ? profileFieldsOf(profile) : undefined;
-    const { lead, created } = await this.upsert(projectId, userId, kind, profile, vouch);
+    const writer: Origin =
+      source === 'agent' ? 'agent' : source === 'customer' ? customerOrigin(userId) : visitorOrigin(userId);
+    const { lead, created } = await this.upsert(projectId, userId, kind, profile, writer);
     if (created) {
       this.bus.publish('lead.created', { lead: toLead(lead) });
       return { lead, created };
     }
+    // A merged-away user's writes go to the contact it was merged into, under the same rules as on
+    // its own: it changes only its own values there, and keeps apart what others' values hold.
     const target = await this.followMerges(lead);
     if (!profile) return { lead: target, created: false };
-    const options: PatchOptions =
-      source === 'visitor' ? { guard: (current) => assertVisitorMayChange(current, profile) } : vouch ? { vouch } : {};
-    return { lead: await this.applyPatch(target, profile, options), created: false };
+    const change =
+      writer === 'agent'
+        ? () => ({ patch: profile, origin: () => writer })
+        : (current: LeadDoc) => {
+            const plan = planOwnWrite(current, writer, profile);
+            return {
+              patch: plan.onContact,
+              origin: () => writer,
+              claimsEqualValues: source === 'customer',
+              keptApart: plan.keptApart,
+            };
+          };
+    return { lead: await this.applyChange(target, change), created: false };
   }
 
   /** The lead of a user if it has one, following merges; never creates. */
@@ -97,7 +105,7 @@ export class LeadService {
       throw new AppError('CONFLICT', 'This lead was merged into another one', {
         mergedInto: lead.mergedInto,
       });
-    return toLead(await this.applyPatch(lead, patch));
+    return toLead(await this.applyChange(lead, () => ({ patch, origin: () => 'agent' })));
   }
 
   /** A contact an agent adds by hand: it has no visitor behind it yet, so it gets a minted user id. */
@@ -146,8 +154,8 @@ export class LeadService {
     projectId: string,
     userId: string,
     kind: LeadKind,
-    profile?: ProfilePatch,
-    vouch?: string[],
+    profile: ProfilePatch | undefined,
+    writer: Origin,
   ): Promise<ResolvedLead> {
     for (let attempt = 0; ; attempt++) {
       const now = new Date();
@@ -163,8 +171,8 @@ export class LeadService {
         rev: 0,
         createdAt: now,
         updatedAt: now,
-        ...(profile ? initialProfile(profile) : {}),
-        ...(vouch && vouch.length > 0 ? { verifiedFields: vouch } : {}),
+        origins: [],
+        ...(profile ? initialProfile(profile, writer) : {}),
       };
       const { _id, projectId: _p, userId: _u, ...rest } = onInsert;
       try {
@@ -206,26 +214,29 @@ export class LeadService {
     return current;
   }
 
-  /** Compare-and-set on `rev`: re-read and re-diff when another writer got there first. */
-  async applyPatch(lead: LeadDoc, patch: ProfilePatch, options: PatchOptions = {}): Promise<LeadDoc> {
+  /**
+   * Compare-and-set on `rev`: `change` is worked out against the lead as read, and again against a
+   * fresh read when another writer got there first.
+   */
+  async applyChange(lead: LeadDoc, change: (current: LeadDoc) => LeadChange): Promise<LeadDoc> {
     let before = lead;
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
-      options.guard?.(before);
-      const diff = diffProfile(before, patch, new Date());
-      const newlyVouched = (options.vouch ?? []).filter((f) => !(before.verifiedFields ?? []).includes(f));
-      if (diff.changes.length === 0 && newlyVouched.length === 0) return before;
-      const update: Record<string, unknown> = { $inc: { rev: 1 } };
-      if (Object.keys(diff.$set).length > 0) update['$set'] = diff.$set;
+      const { patch, keptApart, ...author } = change(before);
+      const diff = diffProfile(before, patch, new Date(), author);
+      const keptApartChanged =
+        keptApart !== undefined && JSON.stringify(keptApart) !== JSON.stringify(before.keptApart ?? []);
+      if (keptApartChanged) diff.$set['keptApart'] = keptApart;
+      if (Object.keys(diff.$set).length === 0 && Object.keys(diff.$unset).length === 0) return before;
+      const update: Record<string, unknown> = { $inc: { rev: 1 }, $set: diff.$set };
       if (Object.keys(diff.$unset).length > 0) update['$unset'] = diff.$unset;
-      if (newlyVouched.length > 0) update['$addToSet'] = { verifiedFields: { $each: newlyVouched } };
       const result = await this.leads.updateOne({ _id: before._id, rev: before.rev }, update).exec();
       if (result.matchedCount === 1) {
         const after: LeadDoc = {
           ...diff.after,
           rev: before.rev + 1,
-          ...(newlyVouched.length > 0 ? { verifiedFields: [...(before.verifiedFields ?? []), ...newlyVouched] } : {}),
+          ...(keptApartChanged ? { keptApart } : {}),
         };
-        // Vouching for a value already there changes nothing anyone sees: no event.
+        // A new origin or a kept-apart value changes nothing the contact's fields show: no event.
         if (diff.changes.length > 0) this.bus.publish('lead.updated', { lead: toLead(after), changes: diff.changes });
         return after;
       }

@@ -1,6 +1,7 @@
-import type { Lead, VisitorLeadView } from '@parley/protocol';
+import type { Lead } from '@parley/protocol';
 import { iso, isoOrUndefined } from '../infra/ids';
 import type { LeadDoc } from './lead-model';
+import { originsOf } from './lead-origins';
 
 export function toLead(doc: LeadDoc): Lead {
   const lead: Lead = {
@@ -21,18 +22,9 @@ export function toLead(doc: LeadDoc): Lead {
   const lastSeenAt = isoOrUndefined(doc.lastSeenAt);
   if (lastSeenAt) lead.lastSeenAt = lastSeenAt;
   if (doc.mergedInto) lead.mergedInto = doc.mergedInto;
+  // For agents only: visitors get `visitorView` (lead-origins.ts), which never carries these.
+  const origins = originsOf(doc);
+  if (origins.size > 0) lead.origins = Object.fromEntries(origins);
+  if (doc.keptApart && doc.keptApart.length > 0) lead.keptApart = doc.keptApart.map((kept) => ({ ...kept }));
   return lead;
-}
-
-/** What a visitor sees of its own lead: never the agents' tags. */
-export function toVisitorLeadView(lead: Lead): VisitorLeadView {
-  const view: VisitorLeadView = {
-    id: lead.id,
-    attributes: { ...lead.attributes },
-  };
-  if (lead.fullname !== undefined) view.fullname = lead.fullname;
-  if (lead.lastname !== undefined) view.lastname = lead.lastname;
-  if (lead.email !== undefined) view.email = lead.email;
-  if (lead.phone !== undefined) view.phone = lead.phone;
-  return view;
 }

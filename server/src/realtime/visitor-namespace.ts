@@ -18,7 +18,7 @@ import type { Logger } from '../infra/logger';
 import type { Metrics } from '../infra/metrics';
 import type { RateLimits } from '../infra/rate-limits';
 import type { LeadService } from '../leads/lead-service';
-import { toLead, toVisitorLeadView } from '../leads/lead-view';
+import { visitorView } from '../leads/lead-origins';
 import type { MessageService } from '../messages/message-service';
 import type { ProjectService } from '../projects/project-service';
 import { commandRegistrar } from './command';
@@ -121,7 +121,8 @@ export function setupVisitorNamespace(io: Server, deps: VisitorNamespaceDeps): V
       await rateLimits.commands.consume(rateKey());
       const p = socket.data.principal;
       const { lead } = await leads.resolveForUser(p.projectId, p.userId, p.visitorKind, input, 'visitor');
-      return { lead: toVisitorLeadView(toLead(lead)) };
+      // Only what this visitor set itself, even on a contact others' values were merged into.
+      return { lead: visitorView(lead, p.userId) };
     });
 
     command('conversation:list', conversationListSchema, async () => {
