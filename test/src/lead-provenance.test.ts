@@ -268,4 +268,78 @@ describe('a visitor sees and changes only what it entered itself', () => {
       socket.close();
     }
   });
+  it('finishes a merge that crashed after filling the target, without keeping anything apart twice', async () => {
+    const { victim, attacker } = await victimAndAttacker('c');
+    try {
+      expect((await merge(victim.leadId, attacker.leadId)).status).toBe(200);
+      const leads = database.db.collection('leads');
+      const done = await leads.findOne({ _id: victim.leadId as never });
+      expect(done?.['keptApart']).toEqual(
+        expect.arrayContaining([{ field: 'fullname', value: 'Mallory', origin: `visitor:${attacker.userId}` }]),
+      );
+      // What a crash before step 4 leaves: the target filled, the source not yet marked merged.
+      await leads.updateOne({ _id: attacker.leadId as never }, { $unset: { mergedInto: '' } });
+      expect((await merge(victim.leadId, attacker.leadId)).status).toBe(200);
+      const again = await leads.findOne({ _id: victim.leadId as never });
+      expect(again?.['keptApart']).toEqual(done?.['keptApart']);
+      expect(again?.['origins']).toEqual(done?.['origins']);
+      expect(await update(attacker.socket, { lastname: 'M.' })).toEqual({
+        id: victim.leadId,
+        fullname: 'Mallory',
+        lastname: 'M.',
+        email: 'victim-c@corp.test',
+        attributes: { ref: 'ad-campaign' },
+      });
+    } finally {
+      victim.socket.close();
+      attacker.socket.close();
+    }
+  });
+
+  it('treats values stored before origins as the agents’, except what a verified sign-in vouched for', async () => {
+    const userId = `cust-legacy-${Date.now()}`;
+    const stamp = new Date();
+    // A lead as stored before origins were recorded.
+    await database.db.collection('leads').insertOne({
+      _id: `legacy${Date.now()}` as never,
+      projectId,
+      userId,
+      kind: 'verified',
+      fullname: 'Old Name',
+      email: 'legacy@corp.test',
+      attributes: { internalNote: 'watch this one' },
+      tags: [],
+      searchKeys: ['old name', 'old', 'name', 'legacy@corp.test'],
+      conversationCount: 0,
+      rev: 3,
+      createdAt: stamp,
+      updatedAt: stamp,
+      verifiedFields: ['email'],
+    });
+    const leadId = await leadIdOf(userId);
+    const token = jwt.sign({ sub: userId, exp: now() + 300 }, secret);
+    const signedIn = await api().post<VisitorAuthResponse>(`/v1/projects/${projectId}/auth/verified`, {
+      body: { token },
+    });
+    const socket = await connectVisitor(server.url, signedIn.body.token);
+    try {
+      expect(await update(socket, { phone: '+1 555 0111' })).toEqual({
+        id: leadId,
+        email: 'legacy@corp.test',
+        phone: '+1 555 0111',
+        attributes: {},
+      });
+      expect(await update(socket, { fullname: 'New Name' })).toMatchObject({ fullname: 'New Name' });
+      const { lead } = await contact(leadId);
+      expect(lead).toMatchObject({ fullname: 'Old Name', phone: '+1 555 0111' });
+      expect(lead.origins).toEqual({
+        fullname: 'agent',
+        email: `customer:${userId}`,
+        phone: `visitor:${userId}`,
+        'attributes.internalNote': 'agent',
+      });
+    } finally {
+      socket.close();
+    }
+  });
 });
