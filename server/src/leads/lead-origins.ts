@@ -180,7 +180,9 @@ export function keptApartAfterMerge(
       if (origin === undefined || value === undefined || userOf(origin) === undefined) continue;
       const final =
         filled.get(path) ??
-        (valueAt(target, path) !== undefined ? { value: valueAt(target, path), origin: targetOrigins.get(path) } : null);
+        (valueAt(target, path) !== undefined
+          ? { value: valueAt(target, path), origin: targetOrigins.get(path) }
+          : null);
       if (final && final.value === value && final.origin === origin) continue;
       add({ field: path, value, origin });
     }
