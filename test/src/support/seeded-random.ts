@@ -48,7 +48,8 @@ export function chaosSeeds(regressions: readonly number[] = [], env: NodeJS.Proc
   const fixed = env['CHAOS_SEED'];
   if (fixed) {
     const seeds = fixed.split(',').map((s) => Number(s.trim()));
-    if (seeds.some((s) => !Number.isInteger(s) || s < 0)) throw new Error(`CHAOS_SEED is not a list of seeds: ${fixed}`);
+    if (seeds.some((s) => !Number.isInteger(s) || s < 0))
+      throw new Error(`CHAOS_SEED is not a list of seeds: ${fixed}`);
     return seeds;
   }
   const runs = env['CHAOS_RUNS'] ? Number(env['CHAOS_RUNS']) : undefined;
