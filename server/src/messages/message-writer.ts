@@ -102,16 +102,19 @@ function newDoc(actor: Actor, input: SendInput, conversation: ConversationDoc, s
 /**
  * Stores messages. The normal path writes a whole batch of sends (every waiting send of each
  * conversation, see GroupCommit) with two round trips however large the batch: one unordered
- * insertMany and one bulk update of the conversations; the conversations come from a cache
- * (a miss adds one read), which the bulk update's conditions keep honest. A conversation's
+ * ordered insertMany and one bulk update of the conversations; the conversations come from a
+ * cache (a miss adds one read), which the bulk update's conditions keep honest. A conversation's
  * sends in a batch take consecutive seqs after its recorded end. Every send is settled only after
  * its insert returned, and published only after its conversation was updated, exactly as one at a
  * time. Duplicates are left to the unique indexes:
  * - `(conversationId, sender.id, clientMessageId)`: a retry; the stored message is returned;
  * - `(conversationId, seq)`: another node took that seq.
- * When a statement fails, that conversation's later messages of the batch would leave a gap: they
- * are taken out again (never acknowledged or announced, so nobody was told of them) and, with the
- * failed one, go the one-at-a-time way, which re-reads the end and takes the next seq each.
+ * When a statement fails, the insert stops there: that conversation's later messages were never
+ * stored and, with the failed one, go the one-at-a-time way, which re-reads the end and takes the
+ * next seq each; the other conversations behind it are inserted again. A stored message is never
+ * deleted to make room (only when its conversation was erased): readers see messages as soon as
+ * they are stored, before they are recorded on the conversation, and clients merge by seq, so a
+ * message must keep the seq it was first readable at.
  */
 export class MessageWriter {
   /**
@@ -145,34 +148,36 @@ export class MessageWriter {
   private async stageAndWrite(batch: PendingSend[]): Promise<void> {
     const byId = await this.conversationsOf(batch);
     const groups = this.stage(await this.admit(batch, byId));
-    const all = [...groups.values()].flatMap((g) => g.staged);
-    if (all.length === 0) return;
+    // A group's sends are contiguous here (group after group), which is what the rounds rely on.
+    let left = [...groups.values()].flatMap((group) => group.staged.map((staged) => ({ group, staged })));
+    if (left.length === 0) return;
 
-    const failures = await this.insertAll(all.map((s) => s.doc));
-    const failedDocs = new Map<MessageDoc, WriteErrorLike>();
-    failures.forEach((writeError, index) => failedDocs.set((all[index] as Staged).doc, writeError));
-
-    // Each conversation keeps the messages before its first failure; the rest are redone in order.
-    const kept: { group: Group; staged: Staged[] }[] = [];
-    const redo: { group: Group; staged: Staged[] }[] = [];
-    const takeBack: string[] = [];
-    for (const group of groups.values()) {
-      const firstFailed = group.staged.findIndex((s) => failedDocs.has(s.doc));
-      const cut = firstFailed === -1 ? group.staged.length : firstFailed;
-      if (cut > 0) kept.push({ group, staged: group.staged.slice(0, cut) });
-      if (cut < group.staged.length) {
-        const rest = group.staged.slice(cut);
-        redo.push({ group, staged: rest });
-        for (const s of rest) if (!failedDocs.has(s.doc)) takeBack.push(s.doc._id);
-      }
+    // Ordered inserts: the database stores the messages before the first failing one and none
+    // after it, so what is stored is always, per conversation, a gapless run from its end. Nothing
+    // stored is ever taken back: a reader (a catch-up, another node's writer, a crash recovery)
+    // may have seen it already, and a message must keep the seq it was first readable at.
+    const kept = new Map<Group, Staged[]>();
+    const redo: { group: Group; staged: Staged[]; failure: WriteErrorLike }[] = [];
+    while (left.length > 0) {
+      const failure = await this.insertInOrder(left.map((s) => s.staged.doc));
+      const stored = failure ? left.slice(0, failure.index) : left;
+      for (const { group, staged } of stored) kept.set(group, [...(kept.get(group) ?? []), staged]);
+      if (!failure) break;
+      // The failed send's conversation goes the one-at-a-time way from it on; the other
+      // conversations behind it were not written and go again, with the seqs they were given.
+      const { group, staged } = left[failure.index] as { group: Group; staged: Staged };
+      redo.push({ group, staged: group.staged.slice(group.staged.indexOf(staged)), failure });
+      left = left.slice(failure.index + 1).filter((s) => s.group !== group);
     }
-    if (takeBack.length > 0) await this.messages.deleteMany({ _id: { $in: takeBack } }).exec();
 
-    const recorded = kept.length > 0 ? await this.recordKept(kept) : new Map<string, ConversationDoc>();
+    const recorded =
+      kept.size > 0
+        ? await this.recordKept([...kept].map(([group, staged]) => ({ group, staged })))
+        : new Map<string, ConversationDoc>();
     // The one-at-a-time way, conversations side by side, each conversation's sends in order.
     await Promise.all(
-      redo.map(({ group, staged }) =>
-        this.redoOneByOne(recorded.get(group.conversation._id) ?? group.conversation, staged, failedDocs),
+      redo.map(({ group, staged, failure }) =>
+        this.redoOneByOne(recorded.get(group.conversation._id) ?? group.conversation, staged, failure),
       ),
     );
   }
@@ -277,15 +282,11 @@ export class MessageWriter {
     return recorded;
   }
 
-  /** A conversation's sends after a failed insert, one at a time and in order. */
-  private async redoOneByOne(
-    start: ConversationDoc,
-    staged: Staged[],
-    failedDocs: Map<MessageDoc, WriteErrorLike>,
-  ): Promise<void> {
+  /** A conversation's sends from a failed insert on (the first one failed), one at a time and in order. */
+  private async redoOneByOne(start: ConversationDoc, staged: Staged[], firstFailure: WriteErrorLike): Promise<void> {
     let conversation = start;
-    for (const s of staged) {
-      const failure = failedDocs.get(s.doc);
+    for (const [i, s] of staged.entries()) {
+      const failure = i === 0 ? firstFailure : undefined;
       try {
         // The driver's message stays in the log (toAppError), never in the ack.
         if (failure && failure.code !== 11000) throw new Error(`message insert failed: ${failure.errmsg ?? 'unknown'}`);
@@ -303,17 +304,16 @@ export class MessageWriter {
     }
   }
 
-  /** Unordered insertMany; returns the statements that failed, by index. */
-  private async insertAll(docs: MessageDoc[]): Promise<Map<number, WriteErrorLike>> {
-    const failed = new Map<number, WriteErrorLike>();
+  /** Ordered insertMany; returns the statement that failed (the ones after it were not tried), if any. */
+  private async insertInOrder(docs: MessageDoc[]): Promise<WriteErrorLike | undefined> {
     try {
-      await rawCollection(this.messages).insertMany(docs, { ordered: false });
+      await rawCollection(this.messages).insertMany(docs, { ordered: true });
+      return undefined;
     } catch (error) {
-      const writeErrors = writeErrorsOf(error);
-      if (!writeErrors) throw error;
-      for (const e of writeErrors) failed.set(e.index, e);
+      const [first] = writeErrorsOf(error) ?? [];
+      if (!first) throw error;
+      return first;
     }
-    return failed;
   }
 
   /**
@@ -329,9 +329,15 @@ export class MessageWriter {
     // Whether it was recorded is decided on the conversation as it is now, not as cached.
     const conversation = await this.fresh(cached._id);
     if (conversation.lastSeq >= found.seq) return { message, conversation, created: false };
+    // Stored before it by the same crashed writer and not recorded either (their own retries will
+    // find them recorded and announce nothing): announced with it, or live listeners never hear them.
+    const unrecorded = await this.unrecordedBetween(conversation._id, conversation.lastSeq, found.seq);
     const reopens = send.actor.role === 'visitor';
     const updated = await this.recordOne({ conversation, doc: found, reopens });
-    this.bus.publish('message.created', { message, conversation: toConversation(updated) });
+    const view = toConversation(updated);
+    for (const orphan of unrecorded)
+      this.bus.publish('message.created', { message: toMessage(orphan), conversation: view });
+    this.bus.publish('message.created', { message, conversation: view });
     return { message, conversation: updated, created: false };
   }
 
@@ -378,16 +384,15 @@ export class MessageWriter {
       const recordedEnd =
         (await this.conversations.findById(conversation._id).select({ lastSeq: 1 }).lean<{ lastSeq: number }>().exec())
           ?.lastSeq ?? conversation.lastSeq;
-      const unrecorded = await this.messages
-        .find({ conversationId: conversation._id, seq: { $gt: recordedEnd, $lt: doc.seq } })
-        .sort({ seq: 1 })
-        .lean<MessageDoc[]>()
-        .exec();
+      const unrecorded = await this.unrecordedBetween(conversation._id, recordedEnd, doc.seq);
       let updated: ConversationDoc;
       try {
         updated = await this.recordOne({ conversation, doc, reopens: actor.role === 'visitor' });
       } catch (error) {
-        await this.messages.deleteOne({ _id: doc._id }).exec();
+        // Erased meanwhile: the message goes with its conversation. Otherwise (too busy) it stays,
+        // readable at its seq like a crashed writer's, and the retry of this send records it.
+        if (error instanceof AppError && error.code === 'NOT_FOUND')
+          await this.messages.deleteOne({ _id: doc._id }).exec();
         throw error;
       }
       const fresh = toConversation(updated);
@@ -502,6 +507,15 @@ export class MessageWriter {
     clientMessageId: string,
   ): Promise<MessageDoc | null> {
     return this.messages.findOne({ conversationId, 'sender.id': senderId, clientMessageId }).lean<MessageDoc>().exec();
+  }
+
+  /** Messages stored after the recorded end `after` and before `before`, in seq order. */
+  private async unrecordedBetween(conversationId: string, after: number, before: number): Promise<MessageDoc[]> {
+    return this.messages
+      .find({ conversationId, seq: { $gt: after, $lt: before } })
+      .sort({ seq: 1 })
+      .lean<MessageDoc[]>()
+      .exec();
   }
 
   private async lastStoredSeq(conversationId: string): Promise<number> {
