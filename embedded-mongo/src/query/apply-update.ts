@@ -3,6 +3,8 @@ import { badValue, MongoCommandError, notSupported } from '../errors';
 import {
   cloneValue,
   compareValues,
+  getField,
+  setField,
   isNumeric,
   isPlainObject,
   renderValue,
@@ -113,7 +115,7 @@ function expandPositional(doc: Document, mod: Modification, ctx: ApplyContext): 
       return;
     }
     const next = isPlainObject(value)
-      ? value[part]
+      ? getField(value, part)
       : Array.isArray(value) && /^\d+$/.test(part)
         ? (value[Number(part)] as unknown)
         : undefined;
@@ -197,7 +199,7 @@ export function locate(doc: Document, parts: string[], create: boolean): Slot | 
       }
       next = current[Number(part)];
     } else {
-      next = current[part];
+      next = getField(current, part);
     }
     if (next === undefined || next === null) {
       if (!create) return undefined;
@@ -219,7 +221,7 @@ export function locate(doc: Document, parts: string[], create: boolean): Slot | 
 }
 
 function getSlot(slot: Slot): unknown {
-  return Array.isArray(slot.parent) ? slot.parent[Number(slot.key)] : slot.parent[slot.key];
+  return Array.isArray(slot.parent) ? slot.parent[Number(slot.key)] : getField(slot.parent, slot.key);
 }
 
 export function setSlot(slot: Slot, value: unknown): void {
@@ -229,7 +231,7 @@ export function setSlot(slot: Slot, value: unknown): void {
     while (slot.parent.length < index) slot.parent.push(null);
     slot.parent[index] = value;
   } else {
-    slot.parent[slot.key] = value;
+    setField(slot.parent, slot.key, value);
   }
 }
 
@@ -364,7 +366,7 @@ function locateNoArrays(doc: Document, parts: string[], role: string): Slot | un
       );
     if (!isPlainObject(current)) return undefined;
     if (i === parts.length - 1) return { parent: current, key: parts[i] as string };
-    current = current[parts[i] as string];
+    current = getField(current, parts[i] as string);
     if (current === undefined) return undefined;
   }
   return undefined;

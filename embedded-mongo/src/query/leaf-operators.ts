@@ -1,6 +1,15 @@
 import { BSONSymbol, Decimal128, MaxKey, MinKey, type Document } from 'bson';
 import type { Options } from 'mingo/types';
-import { compareNumbers, compareValues, isPlainObject, Rank, toNumber, typeRank, valueKey } from '../storage/values';
+import {
+  compareNumbers,
+  compareValues,
+  getField,
+  isPlainObject,
+  Rank,
+  toNumber,
+  typeRank,
+  valueKey,
+} from '../storage/values';
 import { compilePrepared, prepareFilter } from './matcher';
 import { MISSING, pathValues } from './paths';
 
@@ -17,7 +26,7 @@ type Test = (value: unknown) => boolean;
 /** Whether `test` holds for a value the path reaches, or (with `elements`) for an element of one. */
 function anyValue(doc: unknown, path: string, test: Test, elements = true): boolean {
   if (path.indexOf('.') < 0 && isPlainObject(doc)) {
-    const value = doc[path];
+    const value = getField(doc, path);
     if (value === undefined) return test(MISSING);
     return test(value) || (elements && Array.isArray(value) && value.some(test));
   }

@@ -1,10 +1,11 @@
 import { BSONRegExp, type Document } from 'bson';
 import { Query } from 'mingo/query';
 import { badValue, MongoCommandError, notSupported } from '../errors';
-import { isPlainObject, isNumeric } from '../storage/values';
+import { isPlainObject, isNumeric, setField } from '../storage/values';
 import { knownTypeAlias, leafOperators, TYPE_CODES, type LeafOperator } from './leaf-operators';
 import { REFUSED_OPERATORS, TRUTHY } from './expressions';
 import { mingoOptions } from './mingo-context';
+import { checkExpressionKey } from './prototype-names';
 import { isRegex, toRegExp } from './regex';
 
 export interface Matcher {
@@ -114,7 +115,7 @@ export function prepareFilter(filter: unknown, where = 'filter'): Document {
   const out: Document = {};
   for (const [key, condition] of Object.entries(filter)) {
     if (!key.startsWith('$')) {
-      out[key] = prepareCondition(condition, where);
+      setField(out, key, prepareCondition(condition, where));
       continue;
     }
     if (key === '$and' || key === '$or' || key === '$nor') {
@@ -252,6 +253,7 @@ export function prepareExpression(expression: unknown): unknown {
     if (REFUSED_EXPRESSIONS.has(key) || REFUSED_OPERATORS.has(key)) {
       throw notSupported(`the expression operator ${key}`);
     }
+    checkExpressionKey(key);
     out[key] = key === '$literal' || key === TRUTHY ? value : conditions(key, prepareExpression(value));
   }
   return out;

@@ -1,4 +1,4 @@
-import { isPlainObject } from '../storage/values';
+import { getField, isPlainObject } from '../storage/values';
 
 /** A path that leads nowhere in one branch of a document. */
 export const MISSING: unique symbol = Symbol('missing');
@@ -56,7 +56,7 @@ function walk(value: unknown, parts: string[], i: number, out: unknown[]): void 
     return;
   }
   if (isPlainObject(value)) {
-    const next = value[part];
+    const next = getField(value, part);
     if (next === undefined) out.push(MISSING);
     else walk(next, parts, i + 1, out);
     return;
@@ -76,7 +76,7 @@ export function pathValues(doc: unknown, path: string): unknown[] {
 export function getPath(doc: unknown, path: string): unknown {
   let current: unknown = doc;
   for (const part of splitPath(path)) {
-    if (isPlainObject(current)) current = current[part];
+    if (isPlainObject(current)) current = getField(current, part);
     else if (Array.isArray(current) && isIndex(part)) current = current[Number(part)] as unknown;
     else return undefined;
     if (current === undefined) return undefined;

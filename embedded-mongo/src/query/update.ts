@@ -1,6 +1,6 @@
 import type { Document } from 'bson';
 import { badValue, MongoCommandError, notSupported } from '../errors';
-import { isNumeric, isPlainObject, renderValue, typeName } from '../storage/values';
+import { hasField, isNumeric, isPlainObject, renderValue, typeName } from '../storage/values';
 import { compileFilter, type Matcher } from './matcher';
 import { isRegex, toRegExp } from './regex';
 import { parseSort, type SortSpec } from './sort';
@@ -202,7 +202,7 @@ function parseModification(op: Operator, path: string, value: unknown): Modifica
 }
 
 function parsePush(op: '$push' | '$addToSet', value: unknown): PushSpec {
-  if (!isPlainObject(value) || !('$each' in value)) return { each: [value] };
+  if (!isPlainObject(value) || !hasField(value, '$each')) return { each: [value] };
   const each = value['$each'];
   if (!Array.isArray(each))
     throw badValue(`The argument to $each in ${op} must be an array but it was of type: ${typeName(each)}`);
