@@ -13,6 +13,7 @@ import {
   valueKey,
 } from '../storage/values';
 import { compileFilter, type Matcher } from './matcher';
+import { getPath } from './paths';
 import { compareSortKeys, sortKey, type SortSpec } from './sort';
 import type { Modification, ParsedUpdate, PushSpec, UpdateOptions, UpdateOutcome } from './update';
 
@@ -32,10 +33,20 @@ export function applyUpdate(doc: Document, update: ParsedUpdate, options: Update
     arrayFilters: update.arrayFilters,
     inserting: options.inserting === true,
     now: new Date(),
+    original: doc,
+    positions: new Map(),
   };
   let modified = false;
   for (const mod of update.mods) {
     if (mod.op === '$setOnInsert' && !ctx.inserting) continue;
+    const top = mod.parts[0] as string;
+    if (top.startsWith('$') && !ctx.inserting) {
+      // MongoDB validates an upsert's new document as an insert, and an update of an existing one as an update.
+      throw new MongoCommandError(
+        'DollarPrefixedFieldName',
+        `The dollar ($) prefixed field '${top}' in '${mod.path}' is not allowed in the context of an update's replacement document. Consider using an aggregation pipeline with $replaceWith.`,
+      );
+    }
     for (const parts of expandPositional(next, mod, ctx)) {
       if (applyModification(next, mod, parts, ctx)) modified = true;
     }
@@ -85,6 +96,10 @@ interface ApplyContext {
   arrayFilters: Map<string, Matcher>;
   inserting: boolean;
   now: Date;
+  /** The document as the query matched it: `$` names the position matched there, for every field. */
+  original: Document;
+  /** `$` positions worked out so far, by array path. */
+  positions: Map<string, number>;
 }
 
 /** The concrete paths a modification touches, with `$`, `$[]` and `$[id]` resolved against the document. */
@@ -99,7 +114,15 @@ function expandPositional(doc: Document, mod: Modification, ctx: ApplyContext): 
     const part = mod.parts[i] as string;
     if (part === '$') {
       if (!Array.isArray(value)) throw noPositionalMatch();
-      const index = positionalIndex(ctx.filter, acc.join('.'), value);
+      const arrayPath = acc.join('.');
+      let index = ctx.positions.get(arrayPath);
+      if (index === undefined) {
+        // MongoDB takes the position from the query's match, once: later fields of the same update
+        // (which may have changed the matched element) do not move it.
+        const matched = getPath(ctx.original, arrayPath);
+        index = positionalIndex(ctx.filter, arrayPath, Array.isArray(matched) ? matched : value);
+        ctx.positions.set(arrayPath, index);
+      }
       walk(value[index], i + 1, [...acc, String(index)]);
       return;
     }

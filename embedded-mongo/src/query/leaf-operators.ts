@@ -1,8 +1,10 @@
-import { BSONSymbol, Decimal128, MaxKey, MinKey, type Document } from 'bson';
+import { BSONSymbol, DBRef, Decimal128, MaxKey, MinKey, type Document } from 'bson';
 import type { Options } from 'mingo/types';
 import {
   compareNumbers,
   compareValues,
+  DBREF_FIELDS,
+  dbRefDocument,
   getField,
   isPlainObject,
   Rank,
@@ -153,13 +155,15 @@ function typeTest(operand: unknown): Test {
 function elemMatchTest(criteria: Document): Test {
   const keys = Object.keys(criteria);
   const operatorForm =
-    keys.length > 0 && keys.every((k) => k.startsWith('$') && !['$and', '$or', '$nor', '$expr'].includes(k));
+    keys.length > 0 &&
+    keys.every((k) => k.startsWith('$') && !DBREF_FIELDS.has(k) && !['$and', '$or', '$nor', '$expr'].includes(k));
   if (operatorForm) {
     const predicate = compileCriteria({ v: criteria });
     return (element) => predicate({ v: element });
   }
   const predicate = compileCriteria(criteria);
-  return (element) => isPlainObject(element) && predicate(element);
+  return (element) =>
+    (isPlainObject(element) && predicate(element)) || (element instanceof DBRef && predicate(dbRefDocument(element)));
 }
 
 /**

@@ -2,6 +2,7 @@ import { Aggregator } from 'mingo/aggregator';
 import type { Document } from 'bson';
 import { badValue, MongoCommandError, notSupported } from '../errors';
 import type { Collection } from '../storage/collection';
+import type { Index } from '../storage/indexes';
 import { cloneValue, getField, isPlainObject, setField, valueKey } from '../storage/values';
 import { runQuery, type QueryOptions } from './execute';
 import { asBadValue, compileFilter, prepareExpression } from './matcher';
@@ -15,6 +16,8 @@ import { parseSort, sortDocuments } from './sort';
 export interface PipelineSource {
   collection: Collection | undefined;
   resolve(name: string): Collection | undefined;
+  /** A hinted index, scanned by the pipeline's leading query. */
+  hint?: Index;
 }
 
 /** Stages run here, because mingo's differ from MongoDB's on BSON values (sort, match, lookup). */
@@ -179,7 +182,7 @@ export function runPipeline(source: PipelineSource, stages: Stage[]): Document[]
 function leadingQuery(source: PipelineSource, stages: Stage[]): { input: Document[]; rest: Stage[] } {
   let i = 0;
   let filter: Document = {};
-  const options: QueryOptions = {};
+  const options: QueryOptions = source.hint ? { hint: source.hint } : {};
   if (stages[i]?.name === '$match') filter = stages[i++]?.spec as Document;
   if (stages[i]?.name === '$sort') {
     const sort = parseSort(stages[i++]?.spec);

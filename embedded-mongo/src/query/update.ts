@@ -136,15 +136,14 @@ function checkPath(path: string): string[] {
       );
     }
     if (part === '$') positional++;
-    else if (part.startsWith('$') && !/^\$\[[a-z][a-zA-Z0-9]*\]$|^\$\[\]$/.test(part)) {
-      throw new MongoCommandError(
-        'DollarPrefixedFieldName',
-        `The dollar ($) prefixed field '${part}' in '${path}' is not valid for storage.`,
-      );
+    else if (part.startsWith('$[') && !/^\$\[[a-z][a-zA-Z0-9]*\]$|^\$\[\]$/.test(part)) {
+      throw badValue(`The array filter identifier '${part}' in '${path}' is not valid.`);
     }
   }
   if (positional > 1) throw badValue(`Too many positional (i.e. '$') elements found in path '${path}'`);
-  if (parts[0]?.startsWith('$'))
+  // Since MongoDB 5.0 other `$`-prefixed names are field names (`location.$db`); at the top
+  // level an update may only create one in a new document (an upsert), see apply-update.ts.
+  if (parts[0] === '$' || parts[0]?.startsWith('$['))
     throw badValue(
       `Cannot have array filter identifier (i.e. '$[<id>]') element in the first position in path '${path}'`,
     );

@@ -484,6 +484,19 @@ export function setField(obj: Record<string, unknown>, key: string, value: unkno
   }
 }
 
+/**
+ * A DBRef's fields as stored (`{ $ref, $id, $db, …extra }`): bson decodes such a document into a
+ * DBRef, but to queries its `$ref`, `$id` and `$db` are ordinary field names (`'ref.$id'`).
+ */
+export const DBREF_FIELDS = new Set(['$ref', '$id', '$db']);
+
+export function dbRefDocument(ref: DBRef): Record<string, unknown> {
+  const doc: Record<string, unknown> = { $ref: ref.collection, $id: ref.oid };
+  if (ref.db) doc['$db'] = ref.db;
+  for (const [key, value] of Object.entries(ref.fields)) setField(doc, key, value);
+  return doc;
+}
+
 /** A plain embedded document (not an array, a Date, or a BSON value class). */
 export function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
