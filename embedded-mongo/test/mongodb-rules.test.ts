@@ -86,7 +86,7 @@ describe('MongoDB rules', () => {
       { _id: 1 as never, ref: new DBRef('users', oid), refs: [new DBRef('users', oid, 'app')] },
       { _id: 2 as never, ref: new DBRef('users', other), refs: [new DBRef('teams', other)] },
     ]);
-    const ids = async (filter: Document) => (await c.find(filter).toArray()).map((d) => d['_id'] as number);
+    const ids = async (filter: Document) => (await c.find(filter).toArray()).map((d) => d['_id'] as unknown as number);
     expect(await ids({ 'ref.$id': oid })).toEqual([1]);
     expect(await ids({ 'ref.$ref': 'users' })).toEqual([1, 2]);
     expect(await ids({ 'refs.$db': 'app' })).toEqual([1]);
@@ -104,7 +104,7 @@ describe('MongoDB rules', () => {
       { _id: 3 as never, qty: 5, name: 'c', tag: 'a' },
       { _id: 4 as never, qty: 1, name: 'd' },
     ]);
-    const ids = (docs: Document[]) => docs.map((d) => d['_id'] as number);
+    const ids = (docs: Document[]) => docs.map((d) => d['_id'] as unknown as number);
     expect(ids(await c.find({}).hint({ qty: -1, name: -1 }).toArray())).toEqual([2, 3, 1, 4]);
     expect(ids(await c.find({}).hint('qty_-1_name_-1').limit(2).toArray())).toEqual([2, 3]);
     expect(

@@ -71,7 +71,7 @@ describe('field names that exist on Object.prototype', () => {
 
   it('queries on constructor, toString and __proto__ test the stored field only', async () => {
     await c.insertMany([{ _id: 1 as never, constructor: 'c' }, { _id: 2 as never, a: 1 }, withProto(5, { _id: 3 })]);
-    const ids = async (filter: Document) => (await c.find(filter).toArray()).map((d) => d['_id'] as number);
+    const ids = async (filter: Document) => (await c.find(filter).toArray()).map((d) => d['_id'] as unknown as number);
     expect(await ids({ constructor: { $exists: true } })).toEqual([1]);
     expect(await ids({ constructor: { $exists: false } })).toEqual([2, 3]);
     expect(await ids({ 'constructor.name': { $exists: true } })).toEqual([]);
