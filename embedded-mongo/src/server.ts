@@ -3,6 +3,7 @@ import type { Document } from 'bson';
 import { runCommand } from './commands';
 import type { Cursors } from './cursors';
 import type { Engine } from './storage/engine';
+import { ServerStats } from './server-stats';
 import {
   encodeMsgReply,
   encodeOpReply,
@@ -64,6 +65,8 @@ export class WireServer {
   private readonly server: net.Server;
   private readonly sockets = new Set<net.Socket>();
   private nextConnectionId = 1;
+  private readonly stats = new ServerStats();
+  private port = 0;
 
   constructor(private readonly deps: WireServerDeps) {
     this.server = net.createServer((socket) => this.accept(socket));
@@ -76,7 +79,8 @@ export class WireServer {
       this.server.once('error', onError);
       this.server.listen(port, host, () => {
         this.server.off('error', onError);
-        resolve((this.server.address() as net.AddressInfo).port);
+        this.port = (this.server.address() as net.AddressInfo).port;
+        resolve(this.port);
       });
     });
   }
@@ -91,6 +95,7 @@ export class WireServer {
   private accept(socket: net.Socket): void {
     const connectionId = this.nextConnectionId++;
     this.sockets.add(socket);
+    this.stats.opened();
     socket.setNoDelay(true);
     const framer = new Framer();
     socket.on('data', (chunk: Buffer) => {
@@ -107,7 +112,10 @@ export class WireServer {
       }
     });
     socket.on('error', () => socket.destroy());
-    socket.on('close', () => this.sockets.delete(socket));
+    socket.on('close', () => {
+      this.sockets.delete(socket);
+      this.stats.closed();
+    });
   }
 
   private handle(message: Buffer, connectionId: number): Buffer | undefined {
@@ -132,7 +140,13 @@ export class WireServer {
   private run(cmd: Document, connectionId: number): Document {
     const db = typeof cmd['$db'] === 'string' ? cmd['$db'] : '';
     if (!db) return { ok: 0, errmsg: 'OP_MSG requests require a $db argument', code: 40571, codeName: 'Location40571' };
-    return runCommand({ engine: this.deps.engine, cursors: this.deps.cursors, db, connectionId }, cmd, this.deps.log);
+    const stats = this.stats;
+    const port = this.port;
+    return runCommand(
+      { engine: this.deps.engine, cursors: this.deps.cursors, db, connectionId, stats, port },
+      cmd,
+      this.deps.log,
+    );
   }
 
   /** A reply that cannot be encoded (too large, say) becomes an error reply rather than a dropped connection. */

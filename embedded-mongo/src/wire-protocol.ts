@@ -109,8 +109,10 @@ function parseOpMsg(message: Buffer, header: Header): Request {
   }
   if (!body) throw new ProtocolError('OP_MSG without a body section');
   for (const [name, docs] of sequences) {
-    if (name in body) throw new ProtocolError(`document sequence ${name} duplicates a body field`);
-    body[name] = docs;
+    if (Object.prototype.hasOwnProperty.call(body, name))
+      throw new ProtocolError(`document sequence ${name} duplicates a body field`);
+    // Defined, not assigned: an identifier named `__proto__` must not replace the body's prototype.
+    Object.defineProperty(body, name, { value: docs, writable: true, enumerable: true, configurable: true });
   }
   return { kind: 'msg', header, body, moreToCome: (flags & FLAG_MORE_TO_COME) !== 0 };
 }

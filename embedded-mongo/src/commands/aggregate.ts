@@ -4,7 +4,7 @@ import {
   asBoolean,
   asDocument,
   asInteger,
-  assertHint,
+  hintedIndex,
   assertNoCollation,
   assertNoLet,
   checkFields,
@@ -32,8 +32,11 @@ const aggregate: CommandHandler = (ctx, cmd) => {
   const batchSize = asInteger(cursor['batchSize'], 'cursor.batchSize');
   const stages = parsePipeline(cmd['pipeline']);
   const collection = ctx.engine.collection(ctx.db, name);
-  assertHint(collection, cmd['hint']);
-  const results = runPipeline({ collection, resolve: (other) => ctx.engine.collection(ctx.db, other) }, stages);
+  const hint = hintedIndex(collection, cmd['hint']);
+  const results = runPipeline(
+    { collection, resolve: (other) => ctx.engine.collection(ctx.db, other), ...(hint ? { hint } : {}) },
+    stages,
+  );
   return ctx.cursors.first(`${ctx.db}.${name}`, results, { batchSize });
 };
 

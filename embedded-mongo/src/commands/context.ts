@@ -2,8 +2,10 @@ import type { Document } from 'bson';
 import type { Cursors } from '../cursors';
 import { badValue, MongoCommandError, notSupported } from '../errors';
 import type { Collection } from '../storage/collection';
+import type { ServerStats } from '../server-stats';
 import type { Engine } from '../storage/engine';
-import { isNumeric, isPlainObject, toNumber, valueKey } from '../storage/values';
+import type { Index } from '../storage/indexes';
+import { hasField, isNumeric, isPlainObject, toNumber, valueKey } from '../storage/values';
 
 export interface CommandContext {
   engine: Engine;
@@ -11,6 +13,10 @@ export interface CommandContext {
   /** The database the command runs in (`$db`). */
   db: string;
   connectionId: number;
+  /** Connections and operation counters, for `serverStatus`. */
+  stats: ServerStats;
+  /** The port the server listens on, for `serverStatus`'s host. */
+  port: number;
 }
 
 export type CommandHandler = (ctx: CommandContext, cmd: Document) => Document;
@@ -94,17 +100,31 @@ export function assertNoLet(value: unknown): void {
   if (value !== undefined && value !== null) throw notSupported('let');
 }
 
-/** A `hint` must name an existing index; it changes no result, so it is otherwise ignored. */
-export function assertHint(collection: Collection | undefined, hint: unknown): void {
-  if (hint === undefined || hint === null) return;
-  if (isPlainObject(hint) && '$natural' in hint) throw notSupported('a $natural hint');
+/**
+ * The index a `hint` names (by name or key pattern), which must exist. A query that scans it
+ * returns documents in its order, and only those it holds (a sparse or partial index leaves some
+ * out), as MongoDB's index scan does.
+ */
+export function hintedIndex(collection: Collection | undefined, hint: unknown): Index | undefined {
+  if (hint === undefined || hint === null) return undefined;
+  if (isPlainObject(hint) && hasField(hint, '$natural')) throw notSupported('a $natural hint');
+  if (typeof hint !== 'string' && !isPlainObject(hint)) throw badValue('hint must be a string or an object');
   const indexes = collection ? [...collection.indexes.values()] : [];
   const found =
     typeof hint === 'string'
-      ? indexes.some((i) => i.name === hint)
-      : isPlainObject(hint) && indexes.some((i) => valueKey(i.spec.key) === valueKey(hint));
-  if (typeof hint !== 'string' && !isPlainObject(hint)) throw badValue('hint must be a string or an object');
+      ? indexes.find((i) => i.name === hint)
+      : indexes.find((i) => valueKey(i.spec.key) === valueKey(hint));
   if (!found) throw badValue('hint provided does not correspond to an existing index');
+  return found;
+}
+
+/**
+ * For commands that do not scan the hinted index here (writes, distinct): the hint must exist,
+ * and may not be a sparse or partial index, whose scan would leave documents out.
+ */
+export function assertHint(collection: Collection | undefined, hint: unknown): void {
+  const index = hintedIndex(collection, hint);
+  if (index && !index.complete) throw notSupported('a hint naming a sparse or partial index in this command');
 }
 
 export function asInteger(value: unknown, field: string): number | undefined {

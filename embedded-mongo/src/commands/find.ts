@@ -11,6 +11,7 @@ import {
   asDocument,
   asInteger,
   assertHint,
+  hintedIndex,
   assertNoCollation,
   assertNoLet,
   checkFields,
@@ -61,7 +62,7 @@ function prepareFind(ctx: CommandContext, cmd: Document): PreparedFind {
   assertNoLet(cmd['let']);
   const name = collectionName(cmd, 'find');
   const collection = ctx.engine.collection(ctx.db, name);
-  assertHint(collection, cmd['hint']);
+  const hint = hintedIndex(collection, cmd['hint']);
   const matcher = compileFilter(asDocument(cmd['filter'], 'filter'));
   const sort = parseSort(cmd['sort']);
   const skip = asInteger(cmd['skip'], 'skip') ?? 0;
@@ -75,6 +76,7 @@ function prepareFind(ctx: CommandContext, cmd: Document): PreparedFind {
     ...(sort ? { sort } : {}),
     skip,
     limit,
+    ...(hint ? { hint } : {}),
   });
   const docs = projector ? projector(result.docs) : result.docs;
   return {
@@ -125,15 +127,16 @@ const count: CommandHandler = (ctx, cmd) => {
   checkFields(cmd, 'count', ['query', 'limit', 'skip', 'hint', 'collation', 'fields']);
   assertNoCollation(cmd['collation']);
   const collection = ctx.engine.collection(ctx.db, collectionName(cmd, 'count'));
-  assertHint(collection, cmd['hint']);
+  const hint = hintedIndex(collection, cmd['hint']);
   const matcher = compileFilter(asDocument(cmd['query'], 'query'), 'query');
   const skip = asInteger(cmd['skip'], 'skip') ?? 0;
   if (skip < 0) throw badValue('skip value must be non-negative');
   const limit = Math.abs(asInteger(cmd['limit'], 'limit') ?? 0);
   let n: number;
   if (!collection) n = 0;
-  else if (Object.keys(matcher.filter).length === 0) n = Math.max(0, collection.docs.size - skip);
-  else n = runQuery(collection, matcher, { skip, limit }).docs.length;
+  else if (Object.keys(matcher.filter).length === 0 && (!hint || hint.complete))
+    n = Math.max(0, collection.docs.size - skip);
+  else n = runQuery(collection, matcher, { skip, limit, ...(hint ? { hint } : {}) }).docs.length;
   if (limit > 0) n = Math.min(n, limit);
   return { n, ok: 1 };
 };

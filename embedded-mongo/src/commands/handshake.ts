@@ -48,7 +48,11 @@ const noTransactions: CommandHandler = () => {
   );
 };
 
+/** A standalone MongoDB 7.0's health and version fields (see server-stats.ts); sections such as `wiredTiger` are absent. */
+const serverStatus: CommandHandler = (ctx) => ctx.stats.status(SERVER_VERSION, ctx.port);
+
 export const handshakeCommands: Record<string, CommandHandler> = {
+  serverStatus,
   abortTransaction: noTransactions,
   commitTransaction: noTransactions,
   hello,

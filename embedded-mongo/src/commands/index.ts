@@ -36,6 +36,7 @@ export function runCommand(ctx: CommandContext, cmd: Document, log: (message: st
       `no such command: '${name}' (not implemented by embedded-mongo)`,
     ).toReply();
   } else {
+    ctx.stats.record(name, cmd);
     try {
       concern = parseWriteConcern(cmd['writeConcern'], ctx.engine.journaled);
       reply = handler(ctx, cmd);

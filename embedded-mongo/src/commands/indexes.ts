@@ -3,7 +3,7 @@ import { badValue, MongoCommandError, notSupported } from '../errors';
 import { prepareFilter } from '../query/matcher';
 import { ID_INDEX, type Collection } from '../storage/collection';
 import { specOptions, type IndexSpec } from '../storage/indexes';
-import { isNumeric, isPlainObject, toNumber, valueKey } from '../storage/values';
+import { isNumeric, isPlainObject, setField, toNumber, valueKey } from '../storage/values';
 import { asDocument, asInteger, checkFields, collectionName, type CommandHandler } from './context';
 
 const IGNORED_INDEX_OPTIONS = new Set(['v', 'ns', 'background']);
@@ -36,7 +36,7 @@ function parseKey(raw: unknown): Record<string, 1 | -1> {
     if (field === '' || field.startsWith('$') || field.split('.').some((p) => p === '')) {
       throw new MongoCommandError('CannotCreateIndex', `Index key contains an illegal field name: '${field}'`);
     }
-    key[field] = toNumber(direction) > 0 ? 1 : -1;
+    setField(key, field, toNumber(direction) > 0 ? 1 : -1);
   }
   return key;
 }

@@ -8,7 +8,7 @@ import { applyUpdate } from '../query/apply-update';
 import { parseUpdate, type ParsedUpdate } from '../query/update';
 import { upsertSeed } from '../query/upsert';
 import type { Collection } from '../storage/collection';
-import { isPlainObject, Rank, typeRank } from '../storage/values';
+import { getField, isPlainObject, Rank, typeRank } from '../storage/values';
 import {
   asBoolean,
   asDocument,
@@ -32,17 +32,32 @@ function writeReply(fields: Document, writeErrors: Document[]): Document {
   return writeErrors.length > 0 ? { ...fields, writeErrors, ok: 1 } : { ...fields, ok: 1 };
 }
 
-/** What MongoDB refuses to store. */
+/**
+ * What MongoDB (5.0 and later) refuses to store. `$`-prefixed field names are allowed in an
+ * inserted document, at the top level and nested, except inside `_id`.
+ */
 export function assertStorable(doc: unknown): asserts doc is Document {
   if (!isPlainObject(doc)) throw badValue('a document to insert must be an object');
-  for (const key of Object.keys(doc)) {
-    if (key.startsWith('$')) throw badValue(`Document can't have $ prefixed field names: ${key}`);
-  }
-  const id = doc['_id'];
+  const id = getField(doc, '_id');
   if (id === undefined) return;
   const rank = typeRank(id);
   if (rank === Rank.Array) throw new MongoCommandError('InvalidIdField', "The '_id' value cannot be of type array");
   if (rank === Rank.RegExp) throw badValue("can't use a regex for _id");
+  assertNoDollarFields(id);
+}
+
+function assertNoDollarFields(value: unknown): void {
+  if (Array.isArray(value)) return value.forEach(assertNoDollarFields);
+  if (!isPlainObject(value)) return;
+  for (const [key, inner] of Object.entries(value)) {
+    if (key.startsWith('$')) {
+      throw new MongoCommandError(
+        'DollarPrefixedFieldName',
+        `_id fields may not contain '$'-prefixed fields: ${key} is not valid for storage.`,
+      );
+    }
+    assertNoDollarFields(inner);
+  }
 }
 
 const insert: CommandHandler = (ctx, cmd) => {

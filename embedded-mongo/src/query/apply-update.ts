@@ -3,6 +3,8 @@ import { badValue, MongoCommandError, notSupported } from '../errors';
 import {
   cloneValue,
   compareValues,
+  getField,
+  setField,
   isNumeric,
   isPlainObject,
   renderValue,
@@ -11,6 +13,7 @@ import {
   valueKey,
 } from '../storage/values';
 import { compileFilter, type Matcher } from './matcher';
+import { getPath } from './paths';
 import { compareSortKeys, sortKey, type SortSpec } from './sort';
 import type { Modification, ParsedUpdate, PushSpec, UpdateOptions, UpdateOutcome } from './update';
 
@@ -30,10 +33,20 @@ export function applyUpdate(doc: Document, update: ParsedUpdate, options: Update
     arrayFilters: update.arrayFilters,
     inserting: options.inserting === true,
     now: new Date(),
+    original: doc,
+    positions: new Map(),
   };
   let modified = false;
   for (const mod of update.mods) {
     if (mod.op === '$setOnInsert' && !ctx.inserting) continue;
+    const top = mod.parts[0] as string;
+    if (top.startsWith('$') && !ctx.inserting) {
+      // MongoDB validates an upsert's new document as an insert, and an update of an existing one as an update.
+      throw new MongoCommandError(
+        'DollarPrefixedFieldName',
+        `The dollar ($) prefixed field '${top}' in '${mod.path}' is not allowed in the context of an update's replacement document. Consider using an aggregation pipeline with $replaceWith.`,
+      );
+    }
     for (const parts of expandPositional(next, mod, ctx)) {
       if (applyModification(next, mod, parts, ctx)) modified = true;
     }
@@ -83,6 +96,10 @@ interface ApplyContext {
   arrayFilters: Map<string, Matcher>;
   inserting: boolean;
   now: Date;
+  /** The document as the query matched it: `$` names the position matched there, for every field. */
+  original: Document;
+  /** `$` positions worked out so far, by array path. */
+  positions: Map<string, number>;
 }
 
 /** The concrete paths a modification touches, with `$`, `$[]` and `$[id]` resolved against the document. */
@@ -97,7 +114,15 @@ function expandPositional(doc: Document, mod: Modification, ctx: ApplyContext): 
     const part = mod.parts[i] as string;
     if (part === '$') {
       if (!Array.isArray(value)) throw noPositionalMatch();
-      const index = positionalIndex(ctx.filter, acc.join('.'), value);
+      const arrayPath = acc.join('.');
+      let index = ctx.positions.get(arrayPath);
+      if (index === undefined) {
+        // MongoDB takes the position from the query's match, once: later fields of the same update
+        // (which may have changed the matched element) do not move it.
+        const matched = getPath(ctx.original, arrayPath);
+        index = positionalIndex(ctx.filter, arrayPath, Array.isArray(matched) ? matched : value);
+        ctx.positions.set(arrayPath, index);
+      }
       walk(value[index], i + 1, [...acc, String(index)]);
       return;
     }
@@ -113,7 +138,7 @@ function expandPositional(doc: Document, mod: Modification, ctx: ApplyContext): 
       return;
     }
     const next = isPlainObject(value)
-      ? value[part]
+      ? getField(value, part)
       : Array.isArray(value) && /^\d+$/.test(part)
         ? (value[Number(part)] as unknown)
         : undefined;
@@ -197,7 +222,7 @@ export function locate(doc: Document, parts: string[], create: boolean): Slot | 
       }
       next = current[Number(part)];
     } else {
-      next = current[part];
+      next = getField(current, part);
     }
     if (next === undefined || next === null) {
       if (!create) return undefined;
@@ -219,7 +244,7 @@ export function locate(doc: Document, parts: string[], create: boolean): Slot | 
 }
 
 function getSlot(slot: Slot): unknown {
-  return Array.isArray(slot.parent) ? slot.parent[Number(slot.key)] : slot.parent[slot.key];
+  return Array.isArray(slot.parent) ? slot.parent[Number(slot.key)] : getField(slot.parent, slot.key);
 }
 
 export function setSlot(slot: Slot, value: unknown): void {
@@ -229,7 +254,7 @@ export function setSlot(slot: Slot, value: unknown): void {
     while (slot.parent.length < index) slot.parent.push(null);
     slot.parent[index] = value;
   } else {
-    slot.parent[slot.key] = value;
+    setField(slot.parent, slot.key, value);
   }
 }
 
@@ -364,7 +389,7 @@ function locateNoArrays(doc: Document, parts: string[], role: string): Slot | un
       );
     if (!isPlainObject(current)) return undefined;
     if (i === parts.length - 1) return { parent: current, key: parts[i] as string };
-    current = current[parts[i] as string];
+    current = getField(current, parts[i] as string);
     if (current === undefined) return undefined;
   }
   return undefined;

@@ -1,6 +1,7 @@
 import { BSONRegExp, type Document } from 'bson';
 import { isPlainObject } from '../storage/values';
 import type { Collection } from '../storage/collection';
+import type { Index } from '../storage/indexes';
 import type { Matcher } from './matcher';
 import { PcreRegExp } from './regex';
 import { planQuery, type QueryPlan } from './planner';
@@ -11,6 +12,8 @@ export interface QueryOptions {
   skip?: number;
   /** 0 or unset: no limit. */
   limit?: number;
+  /** A hinted index: without a sort, the query scans it, in its order. */
+  hint?: Index;
 }
 
 export interface QueryResult {
@@ -34,6 +37,12 @@ export function runQuery(
   const skip = options.skip ?? 0;
   const limit = options.limit && options.limit > 0 ? options.limit : undefined;
   const wanted = limit !== undefined ? skip + limit : undefined;
+  if (options.hint && (!sort || !options.hint.complete)) {
+    const { docs, examined } = scanIndex(collection, options.hint, matcher, sort ? undefined : wanted);
+    collection.stats.docsExamined += examined;
+    const ordered = sort ? sortDocuments(docs, sort, wanted) : docs;
+    return { docs: ordered.slice(skip, wanted), plan: undefined, docsExamined: examined };
+  }
   let plan = planQuery(collection, matcher.filter, sort, limit !== undefined);
   let scanned = scan(plan, matcher, stopRule(plan, sort, wanted), plan.trial?.budget);
   let docsExamined = scanned.examined;
@@ -49,6 +58,31 @@ export function runQuery(
   const ordered = sort && plan.sortedPrefix < sort.length ? sortDocuments(matched, sort, wanted) : matched;
   const docs = skip > 0 || wanted !== undefined ? ordered.slice(skip, wanted) : ordered;
   return { docs, plan, docsExamined };
+}
+
+/**
+ * A full scan of one index, as MongoDB runs a hinted query: documents in index order (ties by
+ * insertion), each once, only those the index holds.
+ */
+function scanIndex(
+  collection: Collection,
+  index: Index,
+  matcher: Matcher,
+  wanted: number | undefined,
+): { docs: Document[]; examined: number } {
+  const seen = new Set<string>();
+  const docs: Document[] = [];
+  let examined = 0;
+  for (const entry of index.scan({ prefix: [] })) {
+    if (wanted !== undefined && docs.length >= wanted) break;
+    if (seen.has(entry.id)) continue;
+    seen.add(entry.id);
+    const doc = collection.docs.get(entry.id);
+    if (!doc) continue;
+    examined++;
+    if (matcher.test(doc)) docs.push(doc);
+  }
+  return { docs, examined };
 }
 
 interface StopRule {

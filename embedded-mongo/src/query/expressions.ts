@@ -6,7 +6,7 @@ import * as mingoAccumulators from 'mingo/operators/accumulator';
 import * as mingoExpressions from 'mingo/operators/expression';
 import type { Options } from 'mingo/types';
 import { MongoCommandError, notSupported } from '../errors';
-import { isPlainObject, typeName, valueKey } from '../storage/values';
+import { hasField, isPlainObject, setField, typeName, valueKey } from '../storage/values';
 import {
   assertExact,
   averageOf,
@@ -413,7 +413,7 @@ export const REFUSED_OPERATORS = new Set([
  * key, and Decimal128 `1.0` and `1` as two). A missing key groups with null, as in MongoDB.
  */
 export function group(collection: Iterator, expr: unknown, options: Options): Iterator {
-  if (!isPlainObject(expr) || !('_id' in expr)) {
+  if (!isPlainObject(expr) || !hasField(expr, '_id')) {
     throw new MongoCommandError('Location15955', 'a group specification must include an _id');
   }
   const idExpr = expr['_id'];
@@ -441,7 +441,7 @@ export function group(collection: Iterator, expr: unknown, options: Options): It
     return Lazy(
       [...groups.values()].map(({ id, docs }) => {
         const out: Document = { _id: id };
-        for (const { name, accumulate, arg } of fields) out[name] = accumulate(docs, arg, options);
+        for (const { name, accumulate, arg } of fields) setField(out, name, accumulate(docs, arg, options));
         return out;
       }),
     ) as never;

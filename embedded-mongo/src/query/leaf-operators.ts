@@ -1,6 +1,17 @@
-import { BSONSymbol, Decimal128, MaxKey, MinKey, type Document } from 'bson';
+import { BSONSymbol, DBRef, Decimal128, MaxKey, MinKey, type Document } from 'bson';
 import type { Options } from 'mingo/types';
-import { compareNumbers, compareValues, isPlainObject, Rank, toNumber, typeRank, valueKey } from '../storage/values';
+import {
+  compareNumbers,
+  compareValues,
+  DBREF_FIELDS,
+  dbRefDocument,
+  getField,
+  isPlainObject,
+  Rank,
+  toNumber,
+  typeRank,
+  valueKey,
+} from '../storage/values';
 import { compilePrepared, prepareFilter } from './matcher';
 import { MISSING, pathValues } from './paths';
 
@@ -17,7 +28,7 @@ type Test = (value: unknown) => boolean;
 /** Whether `test` holds for a value the path reaches, or (with `elements`) for an element of one. */
 function anyValue(doc: unknown, path: string, test: Test, elements = true): boolean {
   if (path.indexOf('.') < 0 && isPlainObject(doc)) {
-    const value = doc[path];
+    const value = getField(doc, path);
     if (value === undefined) return test(MISSING);
     return test(value) || (elements && Array.isArray(value) && value.some(test));
   }
@@ -144,13 +155,15 @@ function typeTest(operand: unknown): Test {
 function elemMatchTest(criteria: Document): Test {
   const keys = Object.keys(criteria);
   const operatorForm =
-    keys.length > 0 && keys.every((k) => k.startsWith('$') && !['$and', '$or', '$nor', '$expr'].includes(k));
+    keys.length > 0 &&
+    keys.every((k) => k.startsWith('$') && !DBREF_FIELDS.has(k) && !['$and', '$or', '$nor', '$expr'].includes(k));
   if (operatorForm) {
     const predicate = compileCriteria({ v: criteria });
     return (element) => predicate({ v: element });
   }
   const predicate = compileCriteria(criteria);
-  return (element) => isPlainObject(element) && predicate(element);
+  return (element) =>
+    (isPlainObject(element) && predicate(element)) || (element instanceof DBRef && predicate(dbRefDocument(element)));
 }
 
 /**

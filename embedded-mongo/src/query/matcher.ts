@@ -1,10 +1,11 @@
-import { BSONRegExp, type Document } from 'bson';
+import { BSONRegExp, DBRef, type Document } from 'bson';
 import { Query } from 'mingo/query';
 import { badValue, MongoCommandError, notSupported } from '../errors';
-import { isPlainObject, isNumeric } from '../storage/values';
+import { DBREF_FIELDS, dbRefDocument, isPlainObject, isNumeric, setField } from '../storage/values';
 import { knownTypeAlias, leafOperators, TYPE_CODES, type LeafOperator } from './leaf-operators';
 import { REFUSED_OPERATORS, TRUTHY } from './expressions';
 import { mingoOptions } from './mingo-context';
+import { checkExpressionKey } from './prototype-names';
 import { isRegex, toRegExp } from './regex';
 
 export interface Matcher {
@@ -113,8 +114,8 @@ export function prepareFilter(filter: unknown, where = 'filter'): Document {
   if (!isPlainObject(filter)) throw badValue(`${where} must be an object`);
   const out: Document = {};
   for (const [key, condition] of Object.entries(filter)) {
-    if (!key.startsWith('$')) {
-      out[key] = prepareCondition(condition, where);
+    if (!key.startsWith('$') || DBREF_FIELDS.has(key)) {
+      setField(out, key, prepareCondition(condition, where));
       continue;
     }
     if (key === '$and' || key === '$or' || key === '$nor') {
@@ -216,10 +217,13 @@ function prepareOperand(op: string, operand: unknown, condition: Record<string, 
 }
 
 function prepareElemMatch(operand: unknown, where: string): Document {
+  // `{ $ref, $id }` arrives decoded as a DBRef: to `$elemMatch` those are conditions on two fields.
+  if (operand instanceof DBRef) return prepareFilter(dbRefDocument(operand), where);
   if (!isPlainObject(operand)) throw badValue('$elemMatch needs an Object');
   const keys = Object.keys(operand);
   const operatorForm =
-    keys.length > 0 && keys.every((k) => k.startsWith('$') && !['$and', '$or', '$nor', '$expr'].includes(k));
+    keys.length > 0 &&
+    keys.every((k) => k.startsWith('$') && !DBREF_FIELDS.has(k) && !['$and', '$or', '$nor', '$expr'].includes(k));
   return operatorForm ? (prepareCondition(operand, where) as Document) : prepareFilter(operand, where);
 }
 
@@ -252,6 +256,7 @@ export function prepareExpression(expression: unknown): unknown {
     if (REFUSED_EXPRESSIONS.has(key) || REFUSED_OPERATORS.has(key)) {
       throw notSupported(`the expression operator ${key}`);
     }
+    checkExpressionKey(key);
     out[key] = key === '$literal' || key === TRUTHY ? value : conditions(key, prepareExpression(value));
   }
   return out;

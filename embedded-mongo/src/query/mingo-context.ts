@@ -7,6 +7,7 @@ import * as queryOperators from 'mingo/operators/query';
 import * as windowOperators from 'mingo/operators/window';
 import type { Options } from 'mingo/types';
 import { accumulatorOperators as accumulators, expressionOperators as expressions, group } from './expressions';
+import { elemMatchProjection } from './elem-match-projection';
 import { leafOperators } from './leaf-operators';
 
 let options: Options | undefined;
@@ -31,7 +32,7 @@ export function mingoOptions(): Options {
       accumulator: { ...(accumulatorOperators as object), ...accumulators } as never,
       expression: { ...(expressionOperators as object), ...expressions } as never,
       pipeline: { ...(pipelineOperators as object), $group: group } as never,
-      projection: projectionOperators as never,
+      projection: { ...(projectionOperators as object), $elemMatch: elemMatchProjection } as never,
       window: windowOperators as never,
     }),
   };

@@ -1,4 +1,5 @@
-import { isPlainObject } from '../storage/values';
+import { DBRef } from 'bson';
+import { dbRefDocument, getField, isPlainObject } from '../storage/values';
 
 /** A path that leads nowhere in one branch of a document. */
 export const MISSING: unique symbol = Symbol('missing');
@@ -47,7 +48,7 @@ function walk(value: unknown, parts: string[], i: number, out: unknown[]): void 
     }
     let anyDocument = false;
     for (const item of value) {
-      if (isPlainObject(item)) {
+      if (isPlainObject(item) || item instanceof DBRef) {
         anyDocument = true;
         walk(item, parts, i, out);
       }
@@ -55,8 +56,12 @@ function walk(value: unknown, parts: string[], i: number, out: unknown[]): void 
     if (!anyDocument && !isIndex(part)) out.push(MISSING);
     return;
   }
+  if (value instanceof DBRef) {
+    walk(dbRefDocument(value), parts, i, out);
+    return;
+  }
   if (isPlainObject(value)) {
-    const next = value[part];
+    const next = getField(value, part);
     if (next === undefined) out.push(MISSING);
     else walk(next, parts, i + 1, out);
     return;
@@ -76,7 +81,8 @@ export function pathValues(doc: unknown, path: string): unknown[] {
 export function getPath(doc: unknown, path: string): unknown {
   let current: unknown = doc;
   for (const part of splitPath(path)) {
-    if (isPlainObject(current)) current = current[part];
+    if (current instanceof DBRef) current = getField(dbRefDocument(current), part);
+    else if (isPlainObject(current)) current = getField(current, part);
     else if (Array.isArray(current) && isIndex(part)) current = current[Number(part)] as unknown;
     else return undefined;
     if (current === undefined) return undefined;

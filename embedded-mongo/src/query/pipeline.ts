@@ -2,18 +2,22 @@ import { Aggregator } from 'mingo/aggregator';
 import type { Document } from 'bson';
 import { badValue, MongoCommandError, notSupported } from '../errors';
 import type { Collection } from '../storage/collection';
-import { cloneValue, isPlainObject, valueKey } from '../storage/values';
+import type { Index } from '../storage/indexes';
+import { cloneValue, getField, isPlainObject, setField, valueKey } from '../storage/values';
 import { runQuery, type QueryOptions } from './execute';
 import { asBadValue, compileFilter, prepareExpression } from './matcher';
 import { mingoOptions } from './mingo-context';
 import { MISSING, pathValues, splitPath } from './paths';
 import { isInclusion, projectionOrder } from './projection';
+import { checkComputedPath, checkStageFieldNames } from './prototype-names';
 import { parseSort, sortDocuments } from './sort';
 
 /** Where a pipeline finds its input and the collections `$lookup` joins. */
 export interface PipelineSource {
   collection: Collection | undefined;
   resolve(name: string): Collection | undefined;
+  /** A hinted index, scanned by the pipeline's leading query. */
+  hint?: Index;
 }
 
 /** Stages run here, because mingo's differ from MongoDB's on BSON values (sort, match, lookup). */
@@ -114,9 +118,19 @@ function validateStage(name: string, spec: unknown): unknown {
       if (!isPlainObject(spec) || Object.keys(spec).length === 0)
         throw badValue('$facet requires at least one pipeline');
       const facets: Record<string, Stage[]> = {};
-      for (const [key, sub] of Object.entries(spec)) facets[key] = parsePipeline(sub, true);
+      for (const [key, sub] of Object.entries(spec)) setField(facets, key, parsePipeline(sub, true));
       return facets;
     }
+    case '$project':
+    case '$addFields':
+    case '$set':
+    case '$unset':
+      checkStageFieldNames(spec, name);
+      return prepareExpression(spec);
+    case '$unwind':
+      if (isPlainObject(spec) && typeof spec['includeArrayIndex'] === 'string')
+        checkComputedPath(spec['includeArrayIndex'], '$unwind');
+      return prepareExpression(spec);
     default:
       return prepareExpression(spec);
   }
@@ -168,7 +182,7 @@ export function runPipeline(source: PipelineSource, stages: Stage[]): Document[]
 function leadingQuery(source: PipelineSource, stages: Stage[]): { input: Document[]; rest: Stage[] } {
   let i = 0;
   let filter: Document = {};
-  const options: QueryOptions = {};
+  const options: QueryOptions = source.hint ? { hint: source.hint } : {};
   if (stages[i]?.name === '$match') filter = stages[i++]?.spec as Document;
   if (stages[i]?.name === '$sort') {
     const sort = parseSort(stages[i++]?.spec);
@@ -253,7 +267,7 @@ function runNative(source: PipelineSource, stage: Stage, input: Docs): Docs {
     case '$facet': {
       const out: Document = {};
       for (const [name, sub] of Object.entries(stage.spec as Record<string, Stage[]>)) {
-        out[name] = run(source, sub, input).docs;
+        setField(out, name, run(source, sub, input).docs);
       }
       return { docs: [out], owned: input.owned };
     }
@@ -325,10 +339,11 @@ function withPath(doc: Document, path: string, value: unknown): Document {
   const copy: Document = { ...doc };
   let target = copy;
   for (const part of parts.slice(0, -1)) {
-    const next = target[part];
-    target[part] = isPlainObject(next) ? { ...next } : {};
-    target = target[part] as Document;
+    const next = getField(target, part);
+    const copied: Document = isPlainObject(next) ? { ...next } : {};
+    setField(target, part, copied);
+    target = copied;
   }
-  target[parts[parts.length - 1] as string] = value;
+  setField(target, parts[parts.length - 1] as string, value);
   return copy;
 }

@@ -1,9 +1,10 @@
 import type { Document } from 'bson';
 import { Query } from 'mingo/query';
 import { badValue, notSupported } from '../errors';
-import { cloneValue, isPlainObject } from '../storage/values';
+import { cloneValue, getField, hasField, isPlainObject, setField } from '../storage/values';
 import { asBadValue, prepareExpression } from './matcher';
 import { mingoOptions } from './mingo-context';
+import { checkComputedPath } from './prototype-names';
 import { splitPath } from './paths';
 
 export type Projector = (docs: Document[]) => Document[];
@@ -33,10 +34,13 @@ export function compileProjection(projection: unknown, filter: Document): Projec
     const order = projectionOrder(flat);
     return (docs) => project(docs).map((out, i) => order(out, docs[i] as Document));
   }
-  if (slices.length === 0) return mingoProjector(condition, flat);
+  if (slices.length === 0) return excluder(flat) ?? mingoProjector(condition, flat);
   // Only exclusions and slices: MongoDB keeps every other field.
   const exclusions = Object.fromEntries(Object.entries(flat).filter(([path]) => !slices.some(([p]) => p === path)));
-  const base = Object.keys(exclusions).length > 0 ? mingoProjector(condition, exclusions) : (docs: Document[]) => docs;
+  const base =
+    Object.keys(exclusions).length > 0
+      ? (excluder(exclusions) ?? mingoProjector(condition, exclusions))
+      : (docs: Document[]) => docs;
   const sliced = mingoProjector(condition, Object.fromEntries(slices.map(([path, spec]) => [path, { $slice: spec }])));
   return (docs) =>
     base(docs).map((doc, i) => {
@@ -53,10 +57,44 @@ function flatten(projection: Record<string, unknown>, prefix = '', out: Document
     if (isPlainObject(spec) && Object.keys(spec).length > 0 && !Object.keys(spec).some((k) => k.startsWith('$'))) {
       flatten(spec, path, out);
     } else {
-      out[path] = isPlainObject(spec) || typeof spec === 'string' ? prepareExpression(spec) : spec;
+      // mingo refuses `__proto__` in every path it reads, and writes computed fields by property access.
+      if (
+        path.split('.').includes('__proto__') ||
+        !(spec === 0 || spec === 1 || typeof spec === 'boolean' || isSlice(spec))
+      )
+        checkComputedPath(path, 'a projection');
+      setField(out, path, isPlainObject(spec) || typeof spec === 'string' ? prepareExpression(spec) : spec);
     }
   }
   return out;
+}
+
+/**
+ * A projection of exclusions only, done here: copies without the excluded paths (in every
+ * document of an array on the way, as in MongoDB). mingo's would drop fields it cannot name
+ * (`__proto__`); undefined when the projection is not only exclusions.
+ */
+function excluder(projection: Document): Projector | undefined {
+  const paths = Object.entries(projection).map(([path, spec]) =>
+    spec === 0 || spec === false ? splitPath(path) : undefined,
+  );
+  if (paths.some((parts) => parts === undefined)) return undefined;
+  const remove = (value: unknown, parts: string[], i: number): void => {
+    if (Array.isArray(value)) {
+      for (const element of value) remove(element, parts, i);
+      return;
+    }
+    if (!isPlainObject(value)) return;
+    const part = parts[i] as string;
+    if (i === parts.length - 1) delete value[part];
+    else remove(getField(value, part), parts, i + 1);
+  };
+  return (docs) =>
+    docs.map((doc) => {
+      const copy = cloneValue(doc);
+      for (const parts of paths) remove(copy, parts as string[], 0);
+      return copy;
+    });
 }
 
 function mingoProjector(condition: Document, projection: Document): Projector {
@@ -79,16 +117,20 @@ function mingoProjector(condition: Document, projection: Document): Projector {
 /** `doc` with the value at `parts` taken from `sliced`, copying the objects on the way. */
 function withSliced(doc: Document, sliced: Document, parts: string[]): Document {
   const [head, ...rest] = parts as [string, ...string[]];
-  if (!(head in doc)) return doc;
-  const source = sliced[head];
+  if (!hasField(doc, head)) return doc;
+  const source = getField(sliced, head);
   if (rest.length === 0) return { ...doc, [head]: source };
-  const inner = doc[head];
+  const inner = getField(doc, head);
   if (!isPlainObject(inner) || !isPlainObject(source)) return doc;
   return { ...doc, [head]: withSliced(inner, source, rest) };
 }
 
 /** What a projection does at each level: keep a field, compute it, or descend into it. */
 type Shape = Map<string, Shape | 'keep' | 'compute'>;
+
+function isSlice(spec: unknown): boolean {
+  return isPlainObject(spec) && Object.keys(spec).length === 1 && hasField(spec, '$slice');
+}
 
 /** Whether a projection value keeps the field (1, true, a `$slice`, a positional path) rather than computing one. */
 function keeps(spec: unknown): boolean {
@@ -147,10 +189,10 @@ function ordered(out: unknown, input: unknown, shape: Shape): unknown {
   const result: Document = {};
   for (const key of Object.keys(input)) {
     const kind = shape.get(key);
-    if (!(key in out) || kind === 'compute') continue;
-    result[key] = kind instanceof Map ? ordered(out[key], input[key], kind) : out[key];
+    if (!hasField(out, key) || kind === 'compute') continue;
+    setField(result, key, kind instanceof Map ? ordered(out[key], input[key], kind) : out[key]);
   }
-  for (const key of shape.keys()) if (key in out && !(key in result)) result[key] = out[key];
-  for (const key of Object.keys(out)) if (!(key in result)) result[key] = out[key];
+  for (const key of shape.keys()) if (hasField(out, key) && !hasField(result, key)) setField(result, key, out[key]);
+  for (const key of Object.keys(out)) if (!hasField(result, key)) setField(result, key, out[key]);
   return result;
 }

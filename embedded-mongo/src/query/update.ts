@@ -1,6 +1,6 @@
 import type { Document } from 'bson';
 import { badValue, MongoCommandError, notSupported } from '../errors';
-import { isNumeric, isPlainObject, renderValue, typeName } from '../storage/values';
+import { hasField, isNumeric, isPlainObject, renderValue, typeName } from '../storage/values';
 import { compileFilter, type Matcher } from './matcher';
 import { isRegex, toRegExp } from './regex';
 import { parseSort, type SortSpec } from './sort';
@@ -136,15 +136,14 @@ function checkPath(path: string): string[] {
       );
     }
     if (part === '$') positional++;
-    else if (part.startsWith('$') && !/^\$\[[a-z][a-zA-Z0-9]*\]$|^\$\[\]$/.test(part)) {
-      throw new MongoCommandError(
-        'DollarPrefixedFieldName',
-        `The dollar ($) prefixed field '${part}' in '${path}' is not valid for storage.`,
-      );
+    else if (part.startsWith('$[') && !/^\$\[[a-z][a-zA-Z0-9]*\]$|^\$\[\]$/.test(part)) {
+      throw badValue(`The array filter identifier '${part}' in '${path}' is not valid.`);
     }
   }
   if (positional > 1) throw badValue(`Too many positional (i.e. '$') elements found in path '${path}'`);
-  if (parts[0]?.startsWith('$'))
+  // Since MongoDB 5.0 other `$`-prefixed names are field names (`location.$db`); at the top
+  // level an update may only create one in a new document (an upsert), see apply-update.ts.
+  if (parts[0] === '$' || parts[0]?.startsWith('$['))
     throw badValue(
       `Cannot have array filter identifier (i.e. '$[<id>]') element in the first position in path '${path}'`,
     );
@@ -202,7 +201,7 @@ function parseModification(op: Operator, path: string, value: unknown): Modifica
 }
 
 function parsePush(op: '$push' | '$addToSet', value: unknown): PushSpec {
-  if (!isPlainObject(value) || !('$each' in value)) return { each: [value] };
+  if (!isPlainObject(value) || !hasField(value, '$each')) return { each: [value] };
   const each = value['$each'];
   if (!Array.isArray(each))
     throw badValue(`The argument to $each in ${op} must be an array but it was of type: ${typeName(each)}`);

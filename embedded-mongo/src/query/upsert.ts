@@ -1,5 +1,5 @@
 import type { Document } from 'bson';
-import { cloneValue, isPlainObject, Rank, typeRank } from '../storage/values';
+import { cloneValue, hasField, isPlainObject, Rank, typeRank } from '../storage/values';
 import { locate, setSlot } from './apply-update';
 import { isRegex } from './regex';
 
@@ -17,7 +17,7 @@ export function upsertSeed(filter: Document): Document {
       if (isPlainObject(condition) && Object.keys(condition)[0]?.startsWith('$')) {
         const list = condition['$in'];
         // A one-value $in is an equality to MongoDB, for upserts too.
-        if ('$eq' in condition) value = condition['$eq'];
+        if (hasField(condition, '$eq')) value = condition['$eq'];
         else if (Array.isArray(list) && list.length === 1 && !isRegex(list[0])) value = list[0];
         else continue;
       } else if (isRegex(condition)) {

@@ -3,7 +3,7 @@ import { MongoCommandError } from '../errors';
 import { compileFilter, type Matcher } from '../query/matcher';
 import { MISSING, pathValues } from '../query/paths';
 import { SortedList, type Position } from './sorted-list';
-import { compareValues, EMPTY_ARRAY_KEY, type Rank, renderValue, typeRank, valueKey } from './values';
+import { compareValues, EMPTY_ARRAY_KEY, type Rank, renderValue, setField, typeRank, valueKey } from './values';
 
 export interface IndexSpec {
   name: string;
@@ -207,7 +207,7 @@ export class Index {
 
   private duplicateError(key: unknown[]): MongoCommandError {
     const keyValue: Record<string, unknown> = {};
-    this.fields.forEach((field, i) => (keyValue[field] = key[i]));
+    this.fields.forEach((field, i) => setField(keyValue, field, key[i]));
     return duplicateKey(this.ns, this.name, keyValue, this.spec.key);
   }
 
@@ -243,7 +243,7 @@ export function duplicateKey(
 ): MongoCommandError {
   const values: Record<string, unknown> = {};
   for (const [field, value] of Object.entries(keyValue)) {
-    values[field] = value === EMPTY_ARRAY_KEY || value === undefined ? null : value;
+    setField(values, field, value === EMPTY_ARRAY_KEY || value === undefined ? null : value);
   }
   const rendered = Object.entries(keyValue)
     .map(([field, value]) => `${field}: ${renderValue(value)}`)

@@ -450,10 +450,51 @@ export function cloneValue<T>(value: T): T {
   if (value instanceof Date) return new Date(value.getTime()) as T;
   if (isPlainObject(value)) {
     const copy: Record<string, unknown> = {};
-    for (const key of Object.keys(value)) copy[key] = cloneValue(value[key]);
+    for (const key of Object.keys(value)) setField(copy, key, cloneValue(value[key]));
     return copy as T;
   }
   return value;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Field access by name. Field names come from clients, and `__proto__`, `constructor`,
+// `toString`… are ordinary field names to MongoDB. Read as JavaScript properties they reach
+// Object.prototype (`doc.constructor` is a function, `doc.__proto__ = x` replaces the prototype,
+// and a path through it writes into the prototype every object of the process shares). So every
+// lookup or write by a client's field name goes through these three.
+
+const hasOwn = Object.prototype.hasOwnProperty;
+
+/** Whether `obj` has the field itself (never through its prototype). */
+export function hasField(obj: object, key: string): boolean {
+  return hasOwn.call(obj, key);
+}
+
+/** The field's own value, or undefined: never a property inherited from a prototype. */
+export function getField(obj: Record<string, unknown>, key: string): unknown {
+  return hasOwn.call(obj, key) ? obj[key] : undefined;
+}
+
+/** Sets an own field; `__proto__` is defined as a field (assigning it would replace the prototype). */
+export function setField(obj: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === '__proto__') {
+    Object.defineProperty(obj, key, { value, writable: true, enumerable: true, configurable: true });
+  } else {
+    obj[key] = value;
+  }
+}
+
+/**
+ * A DBRef's fields as stored (`{ $ref, $id, $db, …extra }`): bson decodes such a document into a
+ * DBRef, but to queries its `$ref`, `$id` and `$db` are ordinary field names (`'ref.$id'`).
+ */
+export const DBREF_FIELDS = new Set(['$ref', '$id', '$db']);
+
+export function dbRefDocument(ref: DBRef): Record<string, unknown> {
+  const doc: Record<string, unknown> = { $ref: ref.collection, $id: ref.oid };
+  if (ref.db) doc['$db'] = ref.db;
+  for (const [key, value] of Object.entries(ref.fields)) setField(doc, key, value);
+  return doc;
 }
 
 /** A plain embedded document (not an array, a Date, or a BSON value class). */
