@@ -3,6 +3,9 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { AgentService } from './agents/agent-service';
 import { registerAgentModel } from './agents/agent-model';
+import { agentRoutes } from './agents/agent-routes';
+import { MemoryStandingStore, RedisStandingStore } from './agents/agent-standing';
+import { PasswordHasher, SCRYPT_COST } from './agents/password';
 import { authRoutes } from './auth/auth-routes';
 import { TokenService } from './auth/token-service';
 import { ConfigError, loadConfig, type Config } from './config';
@@ -29,6 +32,7 @@ import { MessageService } from './messages/message-service';
 import { registerMessageModel } from './messages/message-model';
 import { adminRoutes } from './projects/admin-routes';
 import { ProjectService } from './projects/project-service';
+import { projectRoutes } from './projects/project-routes';
 import { registerProjectModel } from './projects/project-model';
 import { setupAgentNamespace } from './realtime/agent-namespace';
 import { attachBroadcaster } from './realtime/broadcaster';
@@ -80,7 +84,13 @@ export async function startServer(
   const tokens = new TokenService(config.jwt);
   const rateLimits = createRateLimits(config, redis?.command);
   const projects = new ProjectService(models.projects, config.secretRotationGraceSeconds);
-  const agents = new AgentService(models.agents, bus);
+  const passwords = new PasswordHasher({ ...SCRYPT_COST, N: config.passwordScryptN });
+  // The agents' standing (exists, role, credential version) that every node checks each token
+  // against: in Redis when there are several nodes, else in this single node's memory.
+  const standings = redis
+    ? new RedisStandingStore(redis.command, config.redisKeyPrefix, config.jwt.agentTtlSeconds * 1000)
+    : new MemoryStandingStore();
+  const agents = new AgentService(models.agents, bus, passwords, standings);
   const leads = new LeadService(models.leads, models.conversations, bus);
   const messages = new MessageService(models.messages, models.conversations, bus, config.messageMaxLength);
   const conversations = new ConversationService(models.conversations, leads, messages, bus);
@@ -103,6 +113,8 @@ export async function startServer(
     api: [
       authRoutes({ config, auth, tokens, projects, agents, leads, rateLimits }),
       adminRoutes({ auth, projects, agents }),
+      projectRoutes({ auth, projects }),
+      agentRoutes({ auth, agents }),
       leadRoutes({
         auth,
         logger,

@@ -54,7 +54,7 @@ describe('Parley tokens', () => {
       name: 'A',
       role: 'agent',
       createdAt: '',
-    });
+    }, 0);
     expect(codeOf(() => tokens.verifyVisitor(agentToken.token))).toBe('UNAUTHORIZED');
     expect(codeOf(() => tokens.verifyAgent(token))).toBe('UNAUTHORIZED');
 
@@ -140,8 +140,8 @@ describe('Parley tokens', () => {
       name: 'A',
       role: 'owner',
       createdAt: '',
-    });
-    expect(es.verifyAgent(token)).toMatchObject({ agentId: 'a1', role: 'owner' });
+    }, 3);
+    expect(es.verifyAgent(token)).toMatchObject({ agentId: 'a1', role: 'owner', credentialVersion: 3 });
     const kid = String(jwt.decode(token, { complete: true })?.header.kid);
     // The classic key-confusion attack: sign HS256 with the public key as the HMAC secret.
     const confused = `${Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'JWT', kid })).toString('base64url')}.${token.split('.')[1]}.x`;
