@@ -14,6 +14,7 @@ import { registerConversationModel } from './conversations/conversation-model';
 import { createHttpApp } from './http/app';
 import { healthRoutes } from './http/health-routes';
 import { HttpAuth } from './http/http-auth';
+import { routesOf, type RouteInfo } from './http/route-list';
 import { openDatabase } from './infra/database';
 import { EventBus } from './infra/event-bus';
 import { createLogger, type Logger } from './infra/logger';
@@ -46,6 +47,8 @@ export interface RunningServer {
   port: number;
   config: Config;
   demo?: DemoCredentials;
+  /** Every REST route of the API (`/v1`), for the role-matrix test. */
+  routes: RouteInfo[];
   /** Stops accepting, closes sockets, waits for work in flight, disconnects. Idempotent. */
   stop(): Promise<void>;
 }
@@ -100,6 +103,22 @@ export async function startServer(
   const leadErasure = new LeadErasure(models.leads, models.conversations, models.messages, leads, locks, bus);
 
   const auth = new HttpAuth(tokens, agents, config.adminToken);
+  const api = [
+    authRoutes({ config, auth, tokens, projects, agents, leads, rateLimits }),
+    adminRoutes({ auth, projects, agents }),
+    projectRoutes({ auth, projects }),
+    agentRoutes({ auth, agents }),
+    leadRoutes({
+      auth,
+      logger,
+      leads,
+      search: leadSearch,
+      merge: leadMerge,
+      erasure: leadErasure,
+      conversations: models.conversations,
+    }),
+    conversationRoutes({ auth, conversations: models.conversations, messages }),
+  ];
   const app = createHttpApp({
     config,
     logger,
@@ -110,22 +129,7 @@ export async function startServer(
       ...(redis ? { redis } : {}),
       ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}),
     }),
-    api: [
-      authRoutes({ config, auth, tokens, projects, agents, leads, rateLimits }),
-      adminRoutes({ auth, projects, agents }),
-      projectRoutes({ auth, projects }),
-      agentRoutes({ auth, agents }),
-      leadRoutes({
-        auth,
-        logger,
-        leads,
-        search: leadSearch,
-        merge: leadMerge,
-        erasure: leadErasure,
-        conversations: models.conversations,
-      }),
-      conversationRoutes({ auth, conversations: models.conversations, messages }),
-    ],
+    api,
     staticDirs: [
       { mount: '/', dir: path.join(__dirname, '..', 'public') },
       // The SDK's <script> bundle, so the demo pages and any website can load it from the server.
@@ -184,7 +188,7 @@ export async function startServer(
       logger.info('stopped');
     })());
 
-  return { url, port, config, ...(demo ? { demo } : {}), stop };
+  return { url, port, config, ...(demo ? { demo } : {}), routes: routesOf(api, '/v1'), stop };
 }
 
 /** The port is taken, or HOST is no address of this machine: a configuration problem, said in one line. */
