@@ -15,7 +15,6 @@ import {
   refusedHandshake,
   type AgentClientSocket,
 } from './support/sockets';
-import { waitFor } from './support/wait';
 
 const KEY_PREFIX = 'signout-test:';
 
@@ -195,7 +194,7 @@ describe('signing an agent out across nodes', () => {
     expect(newPassword.status).toBe(200);
   });
 
-  it("signs an agent out everywhere on a password reset and a role change, and enforces the new role", async () => {
+  it('signs an agent out everywhere on a password reset and a role change, and enforces the new role', async () => {
     const owner = await createAgent(node1.url, projectId, 'owner');
     const { agent, closed } = await agentOnNode2('owner');
 

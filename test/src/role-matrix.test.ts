@@ -115,7 +115,13 @@ describe('role matrix', () => {
   });
 
   const tokenOf = (caller: Caller): string | undefined =>
-    caller === 'owner' ? owner.token : caller === 'agent' ? agent.token : caller === 'admin' ? TEST_ADMIN_TOKEN : undefined;
+    caller === 'owner'
+      ? owner.token
+      : caller === 'agent'
+        ? agent.token
+        : caller === 'admin'
+          ? TEST_ADMIN_TOKEN
+          : undefined;
 
   it('has exactly one row per REST endpoint the server declares', () => {
     const declared = server.routes.map((r) => `${r.method} ${r.path}`).sort();
@@ -140,8 +146,7 @@ describe('role matrix', () => {
         ...(token ? { token } : {}),
         ...(method === 'GET' ? {} : { body: {} }),
       });
-      const outcome: Outcome =
-        res.status === 401 ? 'UNAUTHORIZED' : res.status === 403 ? 'FORBIDDEN' : 'ok';
+      const outcome: Outcome = res.status === 401 ? 'UNAUTHORIZED' : res.status === 403 ? 'FORBIDDEN' : 'ok';
       expect({ caller, outcome }).toEqual({ caller, outcome: row[i] });
       if (outcome !== 'ok') expect(res.body.error.code).toBe(outcome);
     }

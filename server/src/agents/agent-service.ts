@@ -181,7 +181,11 @@ export class AgentService {
    * An agent changes its own password, proving the current one. Every token is signed out,
    * including the one used here; the caller gets a fresh one (see the route).
    */
-  async changeOwnPassword(principal: AgentPrincipal, currentPassword: string, newPassword: string): Promise<AgentAccount> {
+  async changeOwnPassword(
+    principal: AgentPrincipal,
+    currentPassword: string,
+    newPassword: string,
+  ): Promise<AgentAccount> {
     const doc = await this.agents.findById(principal.agentId).lean<AgentDoc>().exec();
     if (!doc || !(await this.passwords.verify(currentPassword, doc.passwordHash))) {
       throw new AppError('FORBIDDEN', 'The current password is wrong');
