@@ -164,3 +164,16 @@ export interface AgentServerToClientEvents {
 
 export type VisitorCommand = keyof VisitorClientToServerEvents;
 export type AgentCommand = keyof AgentClientToServerEvents;
+
+/**
+ * Every command of `/agent`, at runtime: the role-matrix test enumerates them, and a command added
+ * to the event map without being listed here is a compile error.
+ */
+export const AGENT_COMMANDS = Object.keys({
+  'conversation:join': true,
+  'conversation:close': true,
+  'message:send': true,
+  'conversation:history': true,
+  typing: true,
+  'session:renew': true,
+} satisfies Record<AgentCommand, true>) as AgentCommand[];

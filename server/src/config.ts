@@ -63,6 +63,8 @@ export interface Config {
   /** Prefix of every Redis key, so that several deployments (or test servers) can share one Redis. */
   redisKeyPrefix: string;
   seedDemo: boolean;
+  /** scrypt's N for new password hashes (r=8, p=1); lower only outside production (tests). */
+  passwordScryptN: number;
 }
 
 export class ConfigError extends Error {
@@ -107,6 +109,22 @@ function readInt(env: Env, variable: string, fallback: number, min: number, max:
 function readDuration(env: Env, variable: string, fallback: string): number {
   const raw = env[variable];
   return parseDurationSeconds(variable, raw === undefined || raw === '' ? fallback : raw);
+}
+
+/** OWASP's scrypt cost (N=2^17); see agents/password.ts. */
+export const PASSWORD_SCRYPT_N_DEFAULT = 2 ** 17;
+
+/**
+ * `PASSWORD_SCRYPT_N`: a power of two. It exists so that test suites creating hundreds of agents
+ * need not spend 0.3 s and 128 MiB on each; production may raise the cost, never lower it.
+ */
+function readScryptN(env: Env, production: boolean): number {
+  const value = readInt(env, 'PASSWORD_SCRYPT_N', PASSWORD_SCRYPT_N_DEFAULT, 2 ** 10, 2 ** 20);
+  if ((value & (value - 1)) !== 0) throw new ConfigError('PASSWORD_SCRYPT_N', `must be a power of two (got ${value})`);
+  if (production && value < PASSWORD_SCRYPT_N_DEFAULT) {
+    throw new ConfigError('PASSWORD_SCRYPT_N', `may not be below ${PASSWORD_SCRYPT_N_DEFAULT} in production`);
+  }
+  return value;
 }
 
 function readKeyPrefix(env: Env): string {
@@ -335,6 +353,7 @@ export function loadConfig(env: Env = process.env): Config {
   const nodeEnv = nodeEnvRaw as NodeEnv;
   const production = nodeEnv === 'production';
   const dataDir = readDataDir(env);
+  const passwordScryptN = readScryptN(env, production);
 
   const mongodbUri = readMongoUri(env);
   if (production && !mongodbUri) {
@@ -384,5 +403,6 @@ export function loadConfig(env: Env = process.env): Config {
     redisStreamMaxLen: readInt(env, 'REDIS_STREAM_MAXLEN', 100_000, 1_000, 100_000_000),
     redisKeyPrefix: readKeyPrefix(env),
     seedDemo: readBool(env, 'SEED_DEMO', !mongodbUri),
+    passwordScryptN,
   };
 }

@@ -3,6 +3,9 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { AgentService } from './agents/agent-service';
 import { registerAgentModel } from './agents/agent-model';
+import { agentRoutes } from './agents/agent-routes';
+import { MemoryStandingStore, RedisStandingStore } from './agents/agent-standing';
+import { PasswordHasher, SCRYPT_COST } from './agents/password';
 import { authRoutes } from './auth/auth-routes';
 import { TokenService } from './auth/token-service';
 import { ConfigError, loadConfig, type Config } from './config';
@@ -11,6 +14,7 @@ import { registerConversationModel } from './conversations/conversation-model';
 import { createHttpApp } from './http/app';
 import { healthRoutes } from './http/health-routes';
 import { HttpAuth } from './http/http-auth';
+import { routesOf, type RouteInfo } from './http/route-list';
 import { openDatabase } from './infra/database';
 import { EventBus } from './infra/event-bus';
 import { createLogger, type Logger } from './infra/logger';
@@ -29,6 +33,7 @@ import { MessageService } from './messages/message-service';
 import { registerMessageModel } from './messages/message-model';
 import { adminRoutes } from './projects/admin-routes';
 import { ProjectService } from './projects/project-service';
+import { projectRoutes } from './projects/project-routes';
 import { registerProjectModel } from './projects/project-model';
 import { setupAgentNamespace } from './realtime/agent-namespace';
 import { attachBroadcaster } from './realtime/broadcaster';
@@ -42,6 +47,8 @@ export interface RunningServer {
   port: number;
   config: Config;
   demo?: DemoCredentials;
+  /** Every REST route of the API (`/v1`), for the role-matrix test. */
+  routes: RouteInfo[];
   /** Stops accepting, closes sockets, waits for work in flight, disconnects. Idempotent. */
   stop(): Promise<void>;
 }
@@ -80,7 +87,13 @@ export async function startServer(
   const tokens = new TokenService(config.jwt);
   const rateLimits = createRateLimits(config, redis?.command);
   const projects = new ProjectService(models.projects, config.secretRotationGraceSeconds);
-  const agents = new AgentService(models.agents, bus);
+  const passwords = new PasswordHasher({ ...SCRYPT_COST, N: config.passwordScryptN });
+  // The agents' standing (exists, role, credential version) that every node checks each token
+  // against: in Redis when there are several nodes, else in this single node's memory.
+  const standings = redis
+    ? new RedisStandingStore(redis.command, config.redisKeyPrefix, config.jwt.agentTtlSeconds * 1000)
+    : new MemoryStandingStore();
+  const agents = new AgentService(models.agents, bus, passwords, standings);
   const leads = new LeadService(models.leads, models.conversations, bus);
   const messages = new MessageService(models.messages, models.conversations, bus, config.messageMaxLength);
   const conversations = new ConversationService(models.conversations, leads, messages, bus);
@@ -90,6 +103,22 @@ export async function startServer(
   const leadErasure = new LeadErasure(models.leads, models.conversations, models.messages, leads, locks, bus);
 
   const auth = new HttpAuth(tokens, agents, config.adminToken);
+  const api = [
+    authRoutes({ config, auth, tokens, projects, agents, leads, rateLimits }),
+    adminRoutes({ auth, projects, agents }),
+    projectRoutes({ auth, projects }),
+    agentRoutes({ auth, agents }),
+    leadRoutes({
+      auth,
+      logger,
+      leads,
+      search: leadSearch,
+      merge: leadMerge,
+      erasure: leadErasure,
+      conversations: models.conversations,
+    }),
+    conversationRoutes({ auth, conversations: models.conversations, messages }),
+  ];
   const app = createHttpApp({
     config,
     logger,
@@ -100,20 +129,7 @@ export async function startServer(
       ...(redis ? { redis } : {}),
       ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}),
     }),
-    api: [
-      authRoutes({ config, auth, tokens, projects, agents, leads, rateLimits }),
-      adminRoutes({ auth, projects, agents }),
-      leadRoutes({
-        auth,
-        logger,
-        leads,
-        search: leadSearch,
-        merge: leadMerge,
-        erasure: leadErasure,
-        conversations: models.conversations,
-      }),
-      conversationRoutes({ auth, conversations: models.conversations, messages }),
-    ],
+    api,
     staticDirs: [
       { mount: '/', dir: path.join(__dirname, '..', 'public') },
       // The SDK's <script> bundle, so the demo pages and any website can load it from the server.
@@ -172,7 +188,7 @@ export async function startServer(
       logger.info('stopped');
     })());
 
-  return { url, port, config, ...(demo ? { demo } : {}), stop };
+  return { url, port, config, ...(demo ? { demo } : {}), routes: routesOf(api, '/v1'), stop };
 }
 
 /** The port is taken, or HOST is no address of this machine: a configuration problem, said in one line. */

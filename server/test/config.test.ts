@@ -27,6 +27,7 @@ describe('configuration', () => {
       host: '127.0.0.1',
       seedDemo: true,
       messageMaxLength: 4000,
+      passwordScryptN: 2 ** 17,
     });
     expect(config.mongodbUri).toBeUndefined();
     expect(config.redisUrl).toBeUndefined();
@@ -65,6 +66,9 @@ describe('configuration', () => {
     [{ MONGODB_URI: 'mongodb://' }, 'MONGODB_URI'],
     [{ HOST: 'not_a_host' }, 'HOST'],
     [{ HOST: 'a b' }, 'HOST'],
+    [{ PASSWORD_SCRYPT_N: '10000' }, 'PASSWORD_SCRYPT_N'],
+    [{ PASSWORD_SCRYPT_N: '512' }, 'PASSWORD_SCRYPT_N'],
+    [{ NODE_ENV: 'production', PASSWORD_SCRYPT_N: '16384' }, 'PASSWORD_SCRYPT_N'],
   ])('refuses %j naming %s', (env, variable) => {
     let error: unknown;
     try {

@@ -47,14 +47,17 @@ describe('Parley tokens', () => {
     const none = `${Buffer.from(JSON.stringify({ ...header, alg: 'none' })).toString('base64url')}.${p}.`;
     expect(codeOf(() => tokens.verifyVisitor(none))).toBe('UNAUTHORIZED');
 
-    const agentToken = tokens.issueAgent({
-      id: 'a1',
-      projectId: 'p1',
-      email: 'a@b.c',
-      name: 'A',
-      role: 'agent',
-      createdAt: '',
-    });
+    const agentToken = tokens.issueAgent(
+      {
+        id: 'a1',
+        projectId: 'p1',
+        email: 'a@b.c',
+        name: 'A',
+        role: 'agent',
+        createdAt: '',
+      },
+      0,
+    );
     expect(codeOf(() => tokens.verifyVisitor(agentToken.token))).toBe('UNAUTHORIZED');
     expect(codeOf(() => tokens.verifyAgent(token))).toBe('UNAUTHORIZED');
 
@@ -133,15 +136,18 @@ describe('Parley tokens', () => {
       signingKey: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
       verifyKey: pub,
     });
-    const { token } = es.issueAgent({
-      id: 'a1',
-      projectId: 'p1',
-      email: 'a@b.c',
-      name: 'A',
-      role: 'owner',
-      createdAt: '',
-    });
-    expect(es.verifyAgent(token)).toMatchObject({ agentId: 'a1', role: 'owner' });
+    const { token } = es.issueAgent(
+      {
+        id: 'a1',
+        projectId: 'p1',
+        email: 'a@b.c',
+        name: 'A',
+        role: 'owner',
+        createdAt: '',
+      },
+      3,
+    );
+    expect(es.verifyAgent(token)).toMatchObject({ agentId: 'a1', role: 'owner', credentialVersion: 3 });
     const kid = String(jwt.decode(token, { complete: true })?.header.kid);
     // The classic key-confusion attack: sign HS256 with the public key as the HMAC secret.
     const confused = `${Buffer.from(JSON.stringify({ alg: 'HS256', typ: 'JWT', kid })).toString('base64url')}.${token.split('.')[1]}.x`;

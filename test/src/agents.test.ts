@@ -1,3 +1,4 @@
+import { randomBytes, scryptSync } from 'node:crypto';
 import type {
   AgentLoginResponse,
   Conversation,
@@ -614,5 +615,49 @@ describe('agent sign-in', () => {
     });
     expect(limited.status).toBe(429);
     expect(limited.headers.get('retry-after')).toBeTruthy();
+  });
+});
+
+describe('password hashes', () => {
+  let database: TestDatabase;
+  let server: ParleyProcess;
+  beforeAll(async () => {
+    database = await startDatabase();
+    // The production cost, which the other tests lower to stay fast.
+    server = await startParley({ env: { MONGODB_URI: database.uri, PASSWORD_SCRYPT_N: '131072' } });
+  });
+  afterAll(async () => {
+    await server.stop();
+    server.cleanup();
+    await database.stop();
+  });
+
+  it('stores new hashes at the current cost and upgrades an old one at the next login', async () => {
+    const { project } = await createProject(server.url);
+    const agent = await createAgent(server.url, project.id);
+    const stored = async () =>
+      String((await database.db.collection('agents').findOne({ _id: agent.id as never }))?.['passwordHash']);
+    expect(await stored()).toMatch(/^scrypt\$131072\$8\$1\$/);
+
+    // A hash as an older server stored it (N=2^14).
+    const salt = randomBytes(16);
+    const key = scryptSync(agent.password, salt, 64, { N: 16384, r: 8, p: 1 });
+    const old = ['scrypt', 16384, 8, 1, salt.toString('base64'), key.toString('base64')].join('$');
+    await database.db.collection('agents').updateOne({ _id: agent.id as never }, { $set: { passwordHash: old } });
+
+    const api = client(server.url);
+    const wrong = await api.post('/v1/agents/login', { body: { email: agent.email, password: 'not the password' } });
+    expect(wrong.status).toBe(401);
+    expect(await stored()).toBe(old);
+
+    const login = await api.post('/v1/agents/login', { body: { email: agent.email, password: agent.password } });
+    expect(login.status).toBe(200);
+    const upgraded = await stored();
+    expect(upgraded).toMatch(/^scrypt\$131072\$8\$1\$/);
+    // Same password, so nobody was signed out; and it still opens the account.
+    expect((await api.get('/v1/me', { token: agent.token })).status).toBe(200);
+    const again = await api.post('/v1/agents/login', { body: { email: agent.email, password: agent.password } });
+    expect(again.status).toBe(200);
+    expect(await stored()).toBe(upgraded);
   });
 });

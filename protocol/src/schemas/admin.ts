@@ -48,6 +48,28 @@ export const agentCreateSchema = z.strictObject({
   role: z.enum(['owner', 'agent']).optional(),
 });
 
+/** Extension: change an agent's role or name (admin API, and owners of the project). */
+export const agentUpdateSchema = z
+  .strictObject({
+    name: nameSchema.optional(),
+    role: z.enum(['owner', 'agent']).optional(),
+  })
+  .refine((v) => Object.values(v).some((x) => x !== undefined), 'must set at least one field');
+
+/** Extension: an admin or an owner sets an agent's password (the agent is signed out everywhere). */
+export const agentPasswordResetSchema = z.strictObject({
+  password: z.string().min(LIMITS.passwordMin).max(LIMITS.passwordMax),
+});
+
+/** Extension: an agent changes its own password, proving the current one. */
+export const agentPasswordChangeSchema = z.strictObject({
+  currentPassword: z.string().min(1).max(LIMITS.passwordMax),
+  newPassword: z.string().min(LIMITS.passwordMin).max(LIMITS.passwordMax),
+});
+
 export type ProjectCreateInput = z.input<typeof projectCreateSchema>;
 export type ProjectUpdateInput = z.input<typeof projectUpdateSchema>;
 export type AgentCreateInput = z.input<typeof agentCreateSchema>;
+export type AgentUpdateInput = z.input<typeof agentUpdateSchema>;
+export type AgentPasswordResetInput = z.input<typeof agentPasswordResetSchema>;
+export type AgentPasswordChangeInput = z.input<typeof agentPasswordChangeSchema>;

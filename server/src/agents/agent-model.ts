@@ -10,6 +10,12 @@ export interface AgentDoc {
   name: string;
   role: AgentRole;
   passwordHash: string;
+  /**
+   * Raised by every change that must sign the agent out (password, role). Tokens carry the value
+   * they were issued under (`cv`) and stop working once it moved. Absent on agents stored before it
+   * existed, which counts as 0, like tokens without `cv`.
+   */
+  credentialVersion?: number;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -22,6 +28,7 @@ const agentSchema = new Schema<AgentDoc>(
     name: { type: String, required: true },
     role: { type: String, required: true, enum: ['owner', 'agent'] },
     passwordHash: { type: String, required: true },
+    credentialVersion: { type: Number, default: 0 },
   },
   { timestamps: true, versionKey: false },
 );

@@ -1,13 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import { Router, type Request } from 'express';
 import type { AgentLoginResponse, MeResponse, VisitorAuthResponse, WidgetConfig } from '@parley/protocol';
-import { agentLoginSchema, anonymousAuthSchema, refreshSchema, verifiedAuthSchema } from '@parley/protocol/schemas';
+import {
+  agentLoginSchema,
+  agentPasswordChangeSchema,
+  anonymousAuthSchema,
+  refreshSchema,
+  verifiedAuthSchema,
+} from '@parley/protocol/schemas';
 import type { AgentService } from '../agents/agent-service';
 import type { Config } from '../config';
 import type { HttpAuth } from '../http/http-auth';
 import { agentOf, principalOf } from '../http/http-auth';
 import { bodyOf, param } from '../http/request-input';
-import type { RateLimits } from '../infra/rate-limits';
+import { loginDelayMs, type RateLimits } from '../infra/rate-limits';
 import type { LeadService } from '../leads/lead-service';
 import type { ProjectService } from '../projects/project-service';
 import { assertOriginAllowed } from '../realtime/origin-check';
@@ -109,8 +115,8 @@ export function authRoutes(deps: AuthRoutesDeps): Router {
       res.json(body);
       return;
     }
-    const agent = await agents.getForToken(agentOf(res).agentId);
-    const issued = tokens.issueAgent(agent);
+    const { agent, credentialVersion } = await agents.getForToken(agentOf(res));
+    const issued = tokens.issueAgent(agent, credentialVersion);
     const body: AgentLoginResponse = { token: issued.token, agent, expiresAt: issued.expiresAt.toISOString() };
     res.json(body);
   });
@@ -126,7 +132,7 @@ export function authRoutes(deps: AuthRoutesDeps): Router {
         expiresAt: principal.expiresAt.toISOString(),
       };
     } else if (principal.kind === 'agent') {
-      const agent = await agents.getForToken(principal.agentId);
+      const { agent } = await agents.getForToken(principal);
       body = { kind: 'agent', agent, expiresAt: principal.expiresAt.toISOString() };
     } else {
       body = { kind: 'admin' };
@@ -136,14 +142,44 @@ export function authRoutes(deps: AuthRoutesDeps): Router {
 
   router.post('/agents/login', async (req, res) => {
     const input = parseInput(agentLoginSchema, bodyOf(req));
-    // Both limits: one address guessing many accounts, and many addresses guessing one account.
-    // Each attempt counts; a successful one is given back, so that only failures use the allowance
-    // and an agent who logs in on many devices is never locked out by it.
-    const keys = [`ip:${clientAddress(req)}`, `email:${input.email}`];
-    for (const key of keys) await rateLimits.login.consume(key);
-    const agent = await agents.authenticate(input.email, input.password);
-    await Promise.all(keys.map((key) => rateLimits.login.refund(key)));
-    const issued = tokens.issueAgent(agent);
+    // Refused beyond the allowance: one address guessing (any accounts), and one address guessing
+    // one account. One account guessed from many addresses is only slowed down: refusing there
+    // would let anyone lock an agent out, from anywhere, by failing on purpose. Each attempt
+    // counts; a successful one is given back, so only failures use the allowance.
+    const address = clientAddress(req);
+    const refusing = [`ip:${address}`, `ip-email:${address}:${input.email}`];
+    for (const key of refusing) await rateLimits.login.consume(key);
+    const emailKey = `email:${input.email}`;
+    const attempts = await rateLimits.loginPerEmail.count(emailKey);
+    const delay = loginDelayMs(attempts, config.rateLimits.loginPerMinute);
+    if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+    const { agent, credentialVersion } = await agents.authenticate(input.email, input.password);
+    await Promise.all([
+      ...refusing.map((key) => rateLimits.login.refund(key)),
+      rateLimits.loginPerEmail.refund(emailKey),
+    ]);
+    const issued = tokens.issueAgent(agent, credentialVersion);
+    const body: AgentLoginResponse = { token: issued.token, agent, expiresAt: issued.expiresAt.toISOString() };
+    res.json(body);
+  });
+
+  /**
+   * An agent changes its own password with the current one. Every session of the agent is signed
+   * out, on every node; this request gets a fresh token so that the console it came from goes on.
+   * Wrong current passwords count against the login allowance of this address and account.
+   */
+  router.post('/agents/me/password', auth.requireAgent, async (req, res) => {
+    const input = parseInput(agentPasswordChangeSchema, bodyOf(req));
+    const principal = agentOf(res);
+    const key = `ip-email:${clientAddress(req)}:agent:${principal.agentId}`;
+    await rateLimits.login.consume(key);
+    const { agent, credentialVersion } = await agents.changeOwnPassword(
+      principal,
+      input.currentPassword,
+      input.newPassword,
+    );
+    await rateLimits.login.refund(key);
+    const issued = tokens.issueAgent(agent, credentialVersion);
     const body: AgentLoginResponse = { token: issued.token, agent, expiresAt: issued.expiresAt.toISOString() };
     res.json(body);
   });

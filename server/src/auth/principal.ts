@@ -15,7 +15,10 @@ export interface AgentPrincipal {
   kind: 'agent';
   projectId: string;
   agentId: string;
+  /** The role named in the token; what is enforced is the stored role (see AgentService.authorize). */
   role: AgentRole;
+  /** The agent's credential version when the token was issued (`cv`, 0 on older tokens). */
+  credentialVersion: number;
   expiresAt: Date;
 }
 

@@ -72,8 +72,17 @@ export class TokenService {
     return this.sign({ pid: projectId, vk: 'verified', vat }, userId, VISITOR_AUDIENCE, ttl);
   }
 
-  issueAgent(agent: Agent): IssuedToken {
-    return this.sign({ pid: agent.projectId, role: agent.role }, agent.id, AGENT_AUDIENCE, this.config.agentTtlSeconds);
+  /**
+   * `cv` is the agent's credential version: a password or role change raises it, and every check
+   * of the token (handshake, REST, each socket command) compares it with the stored one.
+   */
+  issueAgent(agent: Agent, credentialVersion: number): IssuedToken {
+    return this.sign(
+      { pid: agent.projectId, role: agent.role, cv: credentialVersion },
+      agent.id,
+      AGENT_AUDIENCE,
+      this.config.agentTtlSeconds,
+    );
   }
 
   verifyVisitor(token: string): VisitorPrincipal {
@@ -100,8 +109,12 @@ export class TokenService {
 
   verifyAgent(token: string): AgentPrincipal {
     const claims = this.verify(token, AGENT_AUDIENCE);
-    const { sub, pid, role, exp } = claims;
+    const { sub, pid, role, exp, cv } = claims;
     if (typeof sub !== 'string' || typeof pid !== 'string' || (role !== 'owner' && role !== 'agent') || !exp) {
+      throw unauthorized('Malformed token');
+    }
+    // Tokens from before `cv` existed stand for version 0, the version of agents stored before it.
+    if (cv !== undefined && (typeof cv !== 'number' || !Number.isSafeInteger(cv) || cv < 0)) {
       throw unauthorized('Malformed token');
     }
     return {
@@ -109,6 +122,7 @@ export class TokenService {
       projectId: pid,
       agentId: sub,
       role,
+      credentialVersion: typeof cv === 'number' ? cv : 0,
       expiresAt: new Date(exp * 1000),
     };
   }

@@ -63,8 +63,9 @@ export class HttpAuth {
   };
 
   /**
-   * An agent token whose project is the `:projectId` of the path, of an agent that still exists
-   * (a removed agent's unexpired tokens stop working; see AgentService.remove).
+   * An agent token whose project is the `:projectId` of the path, of an agent that still exists and
+   * whose credentials did not change since the token was issued, checked against the shared
+   * standing on every request (see AgentService.authorize). The principal's role is the stored one.
    */
   readonly requireProjectAgent: RequestHandler = async (req, res, next) => {
     const principal = this.verifyAny(requireToken(req));
@@ -73,9 +74,23 @@ export class HttpAuth {
     if (projectId !== undefined && projectId !== principal.projectId) {
       throw forbidden('This token may not access this project');
     }
-    const agent = this.agents.peek(principal.agentId) ?? (await this.agents.getForToken(principal.agentId));
-    if (agent.projectId !== principal.projectId) throw unauthorized('Token and agent disagree');
-    (res.locals as { principal?: Principal }).principal = principal;
+    const standing = await this.agents.authorize(principal);
+    (res.locals as { principal?: Principal }).principal = { ...principal, role: standing.role };
+    next();
+  };
+
+  /** After `requireProjectAgent`: owners only (settings, agents, erasure, export). */
+  readonly requireOwner: RequestHandler = (_req, res, next) => {
+    if (agentOf(res).role !== 'owner') throw forbidden('Only owners of the project may do this');
+    next();
+  };
+
+  /** Any agent token of an agent in good standing, whatever the path (the agent's own account). */
+  readonly requireAgent: RequestHandler = async (req, res, next) => {
+    const principal = this.verifyAny(requireToken(req));
+    if (principal.kind !== 'agent') throw forbidden('Only agents may use this endpoint');
+    const standing = await this.agents.authorize(principal);
+    (res.locals as { principal?: Principal }).principal = { ...principal, role: standing.role };
     next();
   };
 
@@ -87,10 +102,13 @@ export class HttpAuth {
   };
 
   /** Any Parley token (visitor or agent), or the admin token. */
-  readonly requireAny: RequestHandler = (req, res, next) => {
+  readonly requireAny: RequestHandler = async (req, res, next) => {
     const token = requireToken(req);
-    const principal: Principal =
+    let principal: Principal =
       this.adminToken && sameSecret(token, this.adminToken) ? { kind: 'admin' } : this.verifyAny(token);
+    // An agent's token is only as good as the agent's standing, here too (refresh must not renew a
+    // token that a removal or a password change has signed out).
+    if (principal.kind === 'agent') principal = { ...principal, role: (await this.agents.authorize(principal)).role };
     (res.locals as { principal?: Principal }).principal = principal;
     next();
   };

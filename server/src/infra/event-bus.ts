@@ -13,7 +13,8 @@ export interface DomainEvents {
   'conversation.created': { conversation: Conversation; lead: Lead };
   'conversation.updated': { conversation: Conversation };
   'message.created': { message: Message; conversation: Conversation };
-  'agent.removed': { projectId: string; agentId: string };
+  /** Removed, or its password or role changed: every open socket of the agent is closed, on every node. */
+  'agent.signedOut': { projectId: string; agentId: string };
   typing: {
     projectId: string;
     /** The visitor whose conversation it is: their own sockets hear the agent typing. */

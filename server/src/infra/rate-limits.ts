@@ -30,6 +30,20 @@ export class RateLimit {
   }
 
   /**
+   * Counts an attempt without ever refusing it, and answers how many this key made in the window
+   * (this one included): for limits that slow down rather than refuse.
+   */
+  async count(key: string): Promise<number> {
+    try {
+      const result = await (this.fallback ? this.consumeWithin(key, this.fallback) : this.limiter.consume(key));
+      return result instanceof RateLimiterRes ? result.consumedPoints : 1;
+    } catch (error) {
+      if (error instanceof RateLimiterRes) return error.consumedPoints;
+      throw error;
+    }
+  }
+
+  /**
    * Gives back the point of an attempt that turned out fine (a successful login). Best effort:
    * a count that cannot be corrected right now only makes the limit stricter for a minute.
    */
@@ -70,8 +84,13 @@ const SHARED_COUNT_WAIT_MS = 1_000;
 export interface RateLimits {
   /** Anonymous sign-ins per client address. */
   anonymousSignIn: RateLimit;
-  /** Agent logins per client address and per email. */
+  /** Failed agent logins per client address, and per client address and email: refused beyond. */
   login: RateLimit;
+  /**
+   * Failed agent logins per email from every address: only ever slows them down (see
+   * `loginDelayMs`), since refusing would let anyone lock an agent out by guessing wrong.
+   */
+  loginPerEmail: RateLimit;
   /** Messages per visitor (projectId:userId) or per agent. */
   messages: RateLimit;
   /** New conversations per visitor. */
@@ -103,8 +122,23 @@ export function createRateLimits(config: Config, redis?: Redis): RateLimits {
   return {
     anonymousSignIn: make('anonymous', config.rateLimits.anonymousPerMinute, 'sign-ins'),
     login: make('login', config.rateLimits.loginPerMinute, 'login attempts'),
+    loginPerEmail: make('login-email', Number.MAX_SAFE_INTEGER, 'login attempts'),
     messages: make('messages', config.rateLimits.messagesPerMinute, 'messages'),
     conversations: make('conversations', config.rateLimits.conversationsPerMinute, 'new conversations'),
     commands: make('commands', config.rateLimits.commandsPerMinute, 'requests'),
   };
+}
+
+/** Longest wait a login for one email is held back, however many attempts failed. */
+export const LOGIN_DELAY_MAX_MS = 5_000;
+
+/**
+ * How long to hold back a login attempt for an email that `attempts` attempts (this one included)
+ * tried within the minute: nothing up to the per-minute allowance, then 250 ms more for each
+ * attempt beyond it, up to five seconds. Guessing one account costs time that grows with every
+ * miss (the per-address limits bound how many guesses each address gets at all), while the agent,
+ * from any address, still gets in with the right password.
+ */
+export function loginDelayMs(attempts: number, allowance: number): number {
+  return Math.min(LOGIN_DELAY_MAX_MS, Math.max(0, attempts - allowance) * 250);
 }

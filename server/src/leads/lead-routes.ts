@@ -32,7 +32,10 @@ export interface LeadRoutesDeps {
   conversations: ConversationModel;
 }
 
-/** Contacts for agents. Every route takes an agent token whose project is `:projectId`. */
+/**
+ * Contacts for agents. Every route takes an agent token whose project is `:projectId`; what cannot
+ * be undone or takes every contact at once (erasure, export) is for owners alone.
+ */
 export function leadRoutes({ auth, logger, leads, search, merge, erasure, conversations }: LeadRoutesDeps): Router {
   const router = Router();
   const base = '/projects/:projectId/leads';
@@ -43,8 +46,9 @@ export function leadRoutes({ auth, logger, leads, search, merge, erasure, conver
     res.json(await search.list(param(req, 'projectId'), query, query.page, query.limit));
   });
 
-  // Before `/:leadId`, which would otherwise take "export.csv" for an id.
-  router.get(`${base}/export.csv`, async (req, res) => {
+  // Before `/:leadId`, which would otherwise take "export.csv" for an id. Owners only: it is every
+  // contact's personal data at once.
+  router.get(`${base}/export.csv`, auth.requireOwner, async (req, res) => {
     const query = parseInput(leadExportQuerySchema, req.query);
     res.status(200);
     res.setHeader('Content-Type', 'text/csv; charset=utf-8');
@@ -99,7 +103,8 @@ export function leadRoutes({ auth, logger, leads, search, merge, erasure, conver
     res.json(body);
   });
 
-  router.delete(`${base}/:leadId`, async (req, res) => {
+  // Owners only: an erasure cannot be undone.
+  router.delete(`${base}/:leadId`, auth.requireOwner, async (req, res) => {
     await erasure.erase(param(req, 'projectId'), param(req, 'leadId'));
     res.status(204).end();
   });

@@ -1,6 +1,12 @@
 import { Router } from 'express';
 import type { AgentResponse, ProjectCreatedResponse, SecretRotatedResponse } from '@parley/protocol';
-import { agentCreateSchema, projectCreateSchema, projectUpdateSchema } from '@parley/protocol/schemas';
+import {
+  agentCreateSchema,
+  agentPasswordResetSchema,
+  agentUpdateSchema,
+  projectCreateSchema,
+  projectUpdateSchema,
+} from '@parley/protocol/schemas';
 import type { AgentService } from '../agents/agent-service';
 import type { HttpAuth } from '../http/http-auth';
 import { bodyOf, param } from '../http/request-input';
@@ -52,6 +58,22 @@ export function adminRoutes({ auth, projects, agents }: AdminRoutesDeps): Router
   router.get('/admin/projects/:projectId/agents', async (req, res) => {
     const project = await projects.get(param(req, 'projectId'));
     res.json({ items: await agents.listForProject(project.id) });
+  });
+
+  // A role change signs the agent out everywhere; a name change does not.
+  router.patch('/admin/projects/:projectId/agents/:agentId', async (req, res) => {
+    const input = parseInput(agentUpdateSchema, bodyOf(req));
+    const body: AgentResponse = { agent: await agents.update(param(req, 'projectId'), param(req, 'agentId'), input) };
+    res.json(body);
+  });
+
+  // A reset signs the agent out everywhere.
+  router.post('/admin/projects/:projectId/agents/:agentId/password', async (req, res) => {
+    const input = parseInput(agentPasswordResetSchema, bodyOf(req));
+    const body: AgentResponse = {
+      agent: await agents.setPassword(param(req, 'projectId'), param(req, 'agentId'), input.password),
+    };
+    res.json(body);
   });
 
   router.delete('/admin/projects/:projectId/agents/:agentId', async (req, res) => {

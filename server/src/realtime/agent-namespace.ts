@@ -1,5 +1,5 @@
 import type { Server } from 'socket.io';
-import type { Agent, AgentClientToServerEvents, SyncReloadEvent } from '@parley/protocol';
+import type { AgentClientToServerEvents, SyncReloadEvent } from '@parley/protocol';
 import {
   conversationCloseSchema,
   conversationHistorySchema,
@@ -13,7 +13,7 @@ import type { TokenService } from '../auth/token-service';
 import type { Config } from '../config';
 import type { Actor } from '../conversations/actor';
 import type { ConversationService } from '../conversations/conversation-service';
-import { unauthorized } from '../errors';
+import { AppError, unauthorized } from '../errors';
 import type { Logger } from '../infra/logger';
 import type { Metrics } from '../infra/metrics';
 import type { RateLimits } from '../infra/rate-limits';
@@ -37,6 +37,8 @@ export interface AgentNamespaceDeps {
 }
 
 const NAMESPACE = '/agent';
+/** How often each node re-checks the standing of every agent socket it holds (one Redis MGET). */
+const SIGNED_OUT_SWEEP_MS = 10_000;
 
 /**
  * `/agent`: agents' consoles. Each socket joins its project's room and hears every lead,
@@ -48,22 +50,30 @@ export function setupAgentNamespace(io: Server, deps: AgentNamespaceDeps): Agent
   const namespace = io.of(NAMESPACE) as unknown as AgentNamespace;
 
   namespace.use(
-    handshake<AgentSocket>((socket) => {
+    handshake<AgentSocket>(async (socket) => {
       const token: unknown = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
       if (typeof token !== 'string' || token.length === 0) throw unauthorized('Missing token');
       const principal = tokens.verifyAgent(token);
       assertOriginAllowed(config.corsOrigins, socket.handshake.headers.origin);
-      const admit = (agent: Agent) => {
-        // The agent must still exist and belong to the token's project.
-        if (agent.projectId !== principal.projectId) throw unauthorized('Token and agent disagree');
-        socket.data.principal = principal;
-        socket.data.name = agent.name;
-      };
-      const cached = agents.peek(principal.agentId);
-      if (cached) return admit(cached);
-      return agents.getForToken(principal.agentId).then(admit);
+      // The agent must still exist, in the token's project, with the token's credential version:
+      // read from the shared standing, so a change made through any node counts here at once.
+      const [standing, name] = await Promise.all([agents.authorize(principal), agents.nameOf(principal.agentId)]);
+      socket.data.principal = { ...principal, role: standing.role };
+      socket.data.name = name;
     }),
   );
+
+  // A node that missed a sign-out (its copy of the broadcast lost) still stops pushing to the
+  // agent's sockets within this period; commands are checked one by one anyway.
+  const sweep = setInterval(() => {
+    const open = [...namespace.sockets.values()].filter((socket) => socket.data.principal);
+    if (open.length === 0) return;
+    agents.authorizeMany(open.map((socket) => socket.data.principal)).then(
+      (valid) => open.forEach((socket, i) => valid[i] === false && socket.disconnect(true)),
+      (error: unknown) => logger.warn({ err: error }, 'agent standing sweep failed'),
+    );
+  }, SIGNED_OUT_SWEEP_MS);
+  sweep.unref();
 
   namespace.on('connection', (socket: AgentSocket) => {
     const principal = socket.data.principal;
@@ -95,31 +105,51 @@ export function setupAgentNamespace(io: Server, deps: AgentNamespaceDeps): Agent
       name: socket.data.name,
     });
     const rateKey = () => `agent:${socket.data.principal.agentId}`;
+    /**
+     * Every command first checks the token against the agent's shared standing (one Redis GET, sent
+     * alongside the command's rate-limit count, so it adds no round trip to the latency): a
+     * removal, a role or a password change made through any node refuses it, and closes the
+     * socket right after the refusal is acknowledged.
+     */
+    const authorize = async (): Promise<void> => {
+      try {
+        const standing = await agents.authorize(socket.data.principal);
+        socket.data.principal = { ...socket.data.principal, role: standing.role };
+      } catch (error) {
+        if (error instanceof AppError && error.code === 'UNAUTHORIZED') setImmediate(() => socket.disconnect(true));
+        throw error;
+      }
+    };
+    const admit = async (): Promise<void> => {
+      await Promise.all([authorize(), rateLimits.commands.consume(rateKey())]);
+    };
 
     command('conversation:join', conversationJoinSchema, async (input) => {
-      await rateLimits.commands.consume(rateKey());
+      await admit();
       return { conversation: await conversations.join(actor(), input.conversationId) };
     });
 
     command('conversation:close', conversationCloseSchema, async (input) => {
-      await rateLimits.commands.consume(rateKey());
+      await admit();
       return { conversation: await conversations.close(actor(), input.conversationId) };
     });
 
     command('message:send', messageSendSchema, async (input) => {
       const { message } = await messages.send(actor(), input, {
-        beforeWrite: () => rateLimits.messages.consume(rateKey()),
+        beforeWrite: async () => {
+          await Promise.all([authorize(), rateLimits.messages.consume(rateKey())]);
+        },
       });
       return { message };
     });
 
     command('conversation:history', conversationHistorySchema, async (input) => {
-      await rateLimits.commands.consume(rateKey());
+      await admit();
       return messages.history(actor(), input.conversationId, input.afterSeq, input.limit);
     });
 
     command('typing', typingSchema, async (input) => {
-      await rateLimits.commands.consume(rateKey());
+      await admit();
       await conversations.typing(actor(), input.conversationId, input.typing, socket.id);
       return {};
     });
@@ -128,7 +158,9 @@ export function setupAgentNamespace(io: Server, deps: AgentNamespaceDeps): Agent
       const renewed = tokens.verifyAgent(input.token);
       if (renewed.agentId !== socket.data.principal.agentId)
         throw unauthorized('The renewed token is for another agent');
-      socket.data.principal = renewed;
+      // A token from before the agent's last credential change renews nothing.
+      const standing = await agents.authorize(renewed);
+      socket.data.principal = { ...renewed, role: standing.role };
       expiry.reset(renewed.expiresAt);
       return { expiresAt: renewed.expiresAt.toISOString() };
     });

@@ -38,7 +38,7 @@ export function attachBroadcaster(bus: EventBus, visitors: VisitorNamespace, age
       project(message.projectId).emit('message.created', { message });
       visitor(conversation.projectId, conversation.userId).emit('message.created', { message });
     }),
-    bus.subscribe('agent.removed', ({ agentId }) => agents.in(rooms.agent(agentId)).disconnectSockets(true)),
+    bus.subscribe('agent.signedOut', ({ agentId }) => agents.in(rooms.agent(agentId)).disconnectSockets(true)),
     bus.subscribe('typing', ({ projectId, userId, conversationId, sender, typing, originId }) => {
       const event = { conversationId, sender, typing };
       // Nobody hears their own typing echo; everyone else on the conversation does. Volatile: worth

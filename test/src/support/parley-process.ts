@@ -95,6 +95,9 @@ export async function startParley(options: StartOptions = {}): Promise<ParleyPro
     RATE_LIMIT_LOGIN_PER_MINUTE: '100000',
     RATE_LIMIT_COMMANDS_PER_MINUTE: '100000',
     RATE_LIMIT_CONVERSATIONS_PER_MINUTE: '100000',
+    // Tests create hundreds of agents; OWASP's cost (0.3 s and 128 MiB a hash) is checked by tests
+    // of its own. Honoured outside production only (see PASSWORD_SCRYPT_N in the README).
+    PASSWORD_SCRYPT_N: '16384',
     ...(mongodbUri ? { MONGODB_URI: mongodbUri } : {}),
     ...(options.env?.['REDIS_URL'] ? {} : sharedRedisEnv()),
     ...options.env,
