@@ -255,11 +255,8 @@ function guarded(name: string, original: ExpressionOperator): ExpressionOperator
     const plain = values.map(plainNumber);
     const result = withOperands(original, obj, expr, plain, options);
     if (typeof result !== 'number') return result;
-    if (
-      Number.isInteger(result) &&
-      !Number.isSafeInteger(result) &&
-      plain.every((v) => typeof v !== 'number' || Number.isInteger(v))
-    ) {
+    // Integer arithmetic (no double among the operands) beyond 2^53 would be rounded by JavaScript.
+    if (Number.isInteger(result) && !Number.isSafeInteger(result) && !values.some((v) => numericType(v) === 'double')) {
       throw notSupported(`${name} with an integer result beyond 2^53`);
     }
     return typedResult(name, result, values);
