@@ -1,5 +1,6 @@
 import { deserialize, serialize, Long, type Document } from 'bson';
 import { toBuffer } from './bytes';
+import { DESERIALIZE_OPTIONS, normalizeNumbers } from './storage/numbers';
 
 export const OP_REPLY = 1;
 export const OP_QUERY = 2004;
@@ -16,16 +17,12 @@ const FLAG_MORE_TO_COME = 1 << 1;
 const REQUIRED_FLAG_BITS = 0xffff;
 
 /**
- * Values read as MongoDB compares them: int32, int64 (when it fits in 53 bits) and double all
- * become JavaScript numbers; regular expressions stay BSON regexes (bson's RegExp conversion maps
- * the `s` option to a global flag), and are compiled with MongoDB's meaning where used.
+ * Values keep their BSON types: numbers are decoded unpromoted and put in the normal form of
+ * storage/numbers.ts (int32 and most doubles as JavaScript numbers, int64 as Long, a double that
+ * looks like an int32 as Double); regular expressions stay BSON regexes (bson's RegExp conversion
+ * maps the `s` option to a global flag), and are compiled with MongoDB's meaning where used.
  */
-export const DESERIALIZE_OPTIONS = {
-  promoteLongs: true,
-  promoteValues: true,
-  promoteBuffers: false,
-  bsonRegExp: true,
-} as const;
+export { DESERIALIZE_OPTIONS };
 
 export interface Header {
   length: number;
@@ -62,7 +59,7 @@ function readDocument(buffer: Buffer, offset: number, limit: number): { doc: Doc
   if (size < 5 || offset + size > limit) throw new ProtocolError(`bad document size ${size}`);
   let doc: Document;
   try {
-    doc = deserialize(buffer.subarray(offset, offset + size), DESERIALIZE_OPTIONS);
+    doc = normalizeNumbers(deserialize(buffer.subarray(offset, offset + size), DESERIALIZE_OPTIONS)) as Document;
   } catch (error) {
     throw new ProtocolError(`invalid BSON: ${error instanceof Error ? error.message : String(error)}`);
   }

@@ -1,4 +1,4 @@
-import { Decimal128, Long, ObjectId, type Collection, type Document } from 'mongodb';
+import { Decimal128, Double, Int32, Long, ObjectId, type Collection, type Document } from 'mongodb';
 import { harness, rejection, type Harness } from './support';
 
 /** Aggregation expressions and accumulators, where mingo's JavaScript semantics differ from MongoDB's. */
@@ -78,16 +78,30 @@ describe('aggregation expressions with MongoDB semantics', () => {
     await refused.insertMany([{ d: Decimal128.fromString('1.1'), l: Long.fromString('9007199254740993'), n: 1 }]);
     for (const pipeline of [
       [{ $group: { _id: null, s: { $sum: '$d' } } }],
-      [{ $group: { _id: null, s: { $avg: '$l' } } }],
+      [{ $group: { _id: null, s: { $avg: '$d' } } }],
       [{ $project: { s: { $add: ['$d', 1] } } }],
       [{ $project: { s: { $multiply: ['$l', 2] } } }],
-      [{ $project: { s: { $multiply: [9007199254740991, 3] } } }],
-      [{ $project: { s: { $sum: [9007199254740991, 1] } } }],
+      [{ $project: { s: { $multiply: [Long.fromNumber(9007199254740991), 3] } } }],
     ]) {
       const error = await rejection(refused.aggregate(pipeline).toArray());
       expect(error).toMatchObject({ code: 115 });
       expect(error.message).toMatch(/\$(sum|avg|add|multiply) .*(Decimal128|2\^53)/);
     }
+    // Doubles beyond 2^53 are added and multiplied as doubles, as MongoDB does; an int64's average is a double.
+    const [doubles] = await refused
+      .aggregate([
+        {
+          $project: {
+            _id: 0,
+            m: { $multiply: [9007199254740991, 3] },
+            s: { $sum: [9007199254740991, 1] },
+          },
+        },
+      ])
+      .toArray();
+    expect(doubles).toEqual({ m: 27021597764222972, s: 9007199254740992 });
+    const [average] = await refused.aggregate([{ $group: { _id: null, a: { $avg: '$l' } } }]).toArray();
+    expect(average).toEqual({ _id: null, a: 9007199254740992 });
   });
 
   it('groups, collects and compares sets by BSON value', async () => {
@@ -163,7 +177,7 @@ describe('aggregation expressions with MongoDB semantics', () => {
     ]);
   });
 
-  it('names BSON types as MongoDB does, refusing integral numbers whose type is not known', async () => {
+  it('names BSON types as MongoDB does, int, long and double included', async () => {
     const types = h.db.collection('types');
     await types.insertOne({
       o: new ObjectId(),
@@ -206,7 +220,20 @@ describe('aggregation expressions with MongoDB semantics', () => {
       m: 'missing',
       ln: true,
     });
-    expect(await codeOf(types, [{ $project: { t: { $type: 3 } } }])).toBe(115);
+    const [integral] = await types
+      .aggregate([
+        {
+          $project: {
+            _id: 0,
+            int: { $type: 3 },
+            long: { $type: Long.fromNumber(3) },
+            double: { $type: new Double(3) },
+            sum: { $type: { $add: [new Int32(2147483647), 1] } },
+          },
+        },
+      ])
+      .toArray();
+    expect(integral).toEqual({ int: 'int', long: 'long', double: 'double', sum: 'long' });
     const [strings] = await types
       .aggregate([{ $project: { _id: 0, l: { $toString: '$l' }, t: { $toString: '$t' } } }])
       .toArray();

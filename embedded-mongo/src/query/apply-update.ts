@@ -8,10 +8,12 @@ import {
   isNumeric,
   isPlainObject,
   renderValue,
+  toNumber,
   typeName,
   typeRank,
   valueKey,
 } from '../storage/values';
+import { asDouble, integerOfType, looksLikeInt32, numericType, widestType, type NumericType } from '../storage/numbers';
 import { compileFilter, type Matcher } from './matcher';
 import { getPath } from './paths';
 import { compareSortKeys, sortKey, type SortSpec } from './sort';
@@ -330,33 +332,37 @@ function applyModification(doc: Document, mod: Modification, parts: string[], ct
 }
 
 function add(a: unknown, b: unknown): unknown {
-  if (typeof a === 'number' && typeof b === 'number') return a + b;
-  return arithmetic(a, b, (x, y) => x + y);
+  return arithmetic(a, b, false);
 }
 
 function multiply(a: unknown, b: unknown): unknown {
-  if (typeof a === 'number' && typeof b === 'number') return a * b;
-  return arithmetic(a, b, (x, y) => x * y);
+  return arithmetic(a, b, true);
 }
 
-/** Integer arithmetic beyond 2^53 stays exact as a Long; Decimal128 arithmetic is refused. */
-function arithmetic(a: unknown, b: unknown, op: (x: bigint, y: bigint) => bigint): unknown {
-  const asBig = (v: unknown): bigint | undefined => {
-    if (v instanceof Long) return v.toBigInt();
-    if (typeof v === 'number' && Number.isInteger(v)) return BigInt(v);
-    return undefined;
-  };
-  const x = asBig(a);
-  const y = asBig(b);
-  if (x === undefined || y === undefined)
-    throw notSupported('arithmetic on Decimal128 or mixing a large Long with a fraction');
-  const result = op(x, y);
-  if (result >= -(2n ** 63n) && result < 2n ** 63n) {
-    return result >= BigInt(Number.MIN_SAFE_INTEGER) && result <= BigInt(Number.MAX_SAFE_INTEGER)
-      ? Number(result)
-      : Long.fromBigInt(result);
+/**
+ * `$inc`/`$mul` with MongoDB's type promotion: the result has the wider operand's type (int32 <
+ * int64 < double); an int32 result that overflows becomes an int64, an int64 one that overflows
+ * is refused (as MongoDB refuses it), integers are exact beyond 2^53. Decimal128 is refused.
+ */
+function arithmetic(a: unknown, b: unknown, times: boolean): unknown {
+  if (typeof a === 'number' && typeof b === 'number') {
+    const result = times ? a * b : a + b;
+    if (!looksLikeInt32(a) || !looksLikeInt32(b)) return asDouble(result);
+    if (looksLikeInt32(result)) return result;
+    if (result === 0) return 0; // An int32 product is never -0.
+    return Long.fromBigInt(times ? BigInt(a) * BigInt(b) : BigInt(a) + BigInt(b));
   }
-  throw badValue('integer overflow');
+  const types = [numericType(a), numericType(b)];
+  if (types.includes('decimal')) throw notSupported('$inc and $mul on Decimal128 values');
+  const type = widestType(types as NumericType[]);
+  if (type === 'double') {
+    // As in MongoDB, an int64 operand is converted to a double.
+    return asDouble(times ? toNumber(a) * toNumber(b) : toNumber(a) + toNumber(b));
+  }
+  const big = (v: unknown): bigint => (v instanceof Long ? v.toBigInt() : BigInt(toNumber(v)));
+  const result = integerOfType(times ? big(a) * big(b) : big(a) + big(b), type as 'int' | 'long');
+  if (result === undefined) throw badValue('integer overflow');
+  return result;
 }
 
 let lastTimestamp = { t: 0, i: 0 };

@@ -1,5 +1,6 @@
-import { Decimal128, Long } from 'bson';
+import { Decimal128, Double, Long } from 'bson';
 import { notSupported } from '../errors';
+import { asDouble, exactNumber, integerOfType, numericType, widestType, type NumericType } from '../storage/numbers';
 import { compareValues, Rank, typeRank } from '../storage/values';
 
 /**
@@ -23,13 +24,14 @@ export function isTruthy(value: unknown): boolean {
   if (value === undefined || value === null || value === false) return false;
   if (typeof value === 'number') return value !== 0;
   if (value instanceof Long) return !value.isZero();
+  if (value instanceof Double) return value.value !== 0;
   if (value instanceof Decimal128) return !/^-?0(?:\.0*)?(?:E[+-]?\d+)?$/i.test(value.toString());
   return true;
 }
 
-/** A number JavaScript arithmetic would get wrong: Decimal128, or an int64 beyond 2^53 (kept as a Long). */
+/** A number JavaScript arithmetic would get wrong: Decimal128, or an int64 beyond 2^53. */
 export function isInexact(value: unknown): boolean {
-  return value instanceof Long || value instanceof Decimal128;
+  return value instanceof Decimal128 || (value instanceof Long && exactNumber(value) === undefined);
 }
 
 /** Refuses, naming the operator, when any value (or element of an array value) is inexact. */
@@ -44,8 +46,7 @@ export function assertExact(operator: string, values: unknown[]): void {
 /**
  * MongoDB's `$sum`: integers exactly, doubles with a compensated (double-double) sum whose result
  * is the double nearest the exact sum, as MongoDB's DoubleDoubleSummation (2Sum and Fast2Sum).
- * An integral sum beyond 2^53 is refused: MongoDB would answer an exact int64 or a rounded double
- * depending on the stored types, which are not known here (both arrive as JavaScript numbers).
+ * Used for sums that involve a double (integers alone are added exactly by `sumOf`).
  */
 export class Summation {
   private sum = 0;
@@ -70,34 +71,53 @@ export class Summation {
     this.addend = t1 + t2;
   }
 
-  value(operator: string): number {
-    if (this.integral) {
-      if (this.integers > BigInt(Number.MAX_SAFE_INTEGER) || this.integers < -BigInt(Number.MAX_SAFE_INTEGER)) {
-        throw notSupported(`${operator} of integers beyond 2^53`);
-      }
-      return Number(this.integers);
-    }
+  value(): number {
+    // Integral doubles: the double nearest their exact sum, as the compensated sum gives.
+    if (this.integral) return Number(this.integers);
     return Number.isNaN(this.sum) ? this.special : this.sum;
   }
 }
 
-/** The numbers `$sum`/`$avg` add up (others are ignored, as in MongoDB), refusing inexact ones. */
-export function numericValues(operator: string, values: unknown[]): number[] {
-  assertExact(operator, values);
-  return values.filter((v): v is number => typeof v === 'number');
+interface Total {
+  type: NumericType;
+  count: number;
+  /** The exact sum when every value is an int32 or int64. */
+  integers: bigint;
+  /** The compensated sum when a double is among them. */
+  doubles: Summation;
 }
 
-export function sumOf(operator: string, values: unknown[]): number {
-  const sum = new Summation();
-  for (const v of numericValues(operator, values)) sum.add(v);
-  return sum.value(operator);
+/**
+ * What `$sum`/`$avg` add up: the numbers among `values` (others are ignored, as in MongoDB), with
+ * the type of the widest; Decimal128, and int64 beyond 2^53 mixed with doubles, are refused.
+ */
+function totalOf(operator: string, values: unknown[]): Total {
+  const numbers = values.filter((v) => numericType(v) !== undefined);
+  const type = widestType(numbers.map((v) => numericType(v) as NumericType));
+  const total: Total = { type, count: numbers.length, integers: 0n, doubles: new Summation() };
+  if (type === 'decimal') throw notSupported(`${operator} on Decimal128 values`);
+  if (type === 'double') {
+    assertExact(operator, numbers);
+    for (const v of numbers) total.doubles.add(exactNumber(v) as number);
+  } else {
+    for (const v of numbers) total.integers += v instanceof Long ? v.toBigInt() : BigInt(exactNumber(v) as number);
+  }
+  return total;
 }
 
-export function averageOf(operator: string, values: unknown[]): number | null {
-  const sum = new Summation();
-  for (const v of numericValues(operator, values)) sum.add(v);
-  if (sum.count === 0) return null;
-  return sum.value(operator) / sum.count;
+/** MongoDB's `$sum`: int32s give an int32, or an int64 when it overflows; int64s an int64, or a double when that overflows; any double a double. */
+export function sumOf(operator: string, values: unknown[]): unknown {
+  const total = totalOf(operator, values);
+  if (total.type === 'double') return asDouble(total.doubles.value());
+  return integerOfType(total.integers, total.type as 'int' | 'long') ?? asDouble(Number(total.integers));
+}
+
+/** MongoDB's `$avg`: always a double (null without numbers). */
+export function averageOf(operator: string, values: unknown[]): unknown {
+  const total = totalOf(operator, values);
+  if (total.count === 0) return null;
+  const sum = total.type === 'double' ? total.doubles.value() : Number(total.integers);
+  return asDouble(sum / total.count);
 }
 
 /** `$max`/`$min` over values: null and missing are ignored; null if nothing is left. */

@@ -1,4 +1,4 @@
-import { BSONRegExp, Decimal128, Long, ObjectId, type Document } from 'bson';
+import { BSONRegExp, Decimal128, Double, Long, ObjectId, type Document } from 'bson';
 import { evalExpr } from 'mingo/core';
 import type { Iterator } from 'mingo/lazy';
 import { Lazy } from 'mingo/lazy';
@@ -6,26 +6,20 @@ import * as mingoAccumulators from 'mingo/operators/accumulator';
 import * as mingoExpressions from 'mingo/operators/expression';
 import type { Options } from 'mingo/types';
 import { MongoCommandError, notSupported } from '../errors';
+import { asDouble, exactNumber, numberOfType, numericType, widestType, type NumericType } from '../storage/numbers';
 import { hasField, isPlainObject, setField, typeName, valueKey } from '../storage/values';
-import {
-  assertExact,
-  averageOf,
-  compareExpressionValues,
-  extremeOf,
-  isInexact,
-  isTruthy,
-  sumOf,
-} from './expression-values';
+import { assertExact, averageOf, compareExpressionValues, extremeOf, isTruthy, sumOf } from './expression-values';
 import { PcreRegExp, toRegExp } from './regex';
 
 /**
  * Aggregation operators that replace mingo's where mingo's give other answers than MongoDB's:
  * comparisons in BSON order (mingo's compare JavaScript values, so `'x' > 5` is false and a
- * missing field equals null), `$max`/`$min`, `$sum`/`$avg` (exact, refusing Decimal128 and Long
- * instead of skipping them), equality by BSON value in `$in`, `$indexOfArray` and the set
+ * missing field equals null), `$max`/`$min`, `$sum`/`$avg` (exact, refusing Decimal128,
+ * with MongoDB's result types), equality by BSON value in `$in`, `$indexOfArray` and the set
  * operators, `$push`/`$addToSet` skipping missing values, `$group` keys by BSON value, `$type`
  * names, and regular expressions with PCRE's meaning. Arithmetic mingo keeps is guarded: it
- * refuses Decimal128 and Long operands, and integer results beyond 2^53.
+ * refuses Decimal128 operands, int64 operands beyond 2^53 and integer results beyond 2^53, and
+ * gives its result MongoDB's type (a double from `$divide`, int32 + int64 an int64…).
  */
 
 type ExpressionOperator = (obj: unknown, expr: unknown, options: Options) => unknown;
@@ -99,13 +93,9 @@ function setArguments(name: string, values: unknown[], nullable: boolean): unkno
   return values as unknown[][];
 }
 
-/** `$type`: a number's type is only known when it cannot be an int (int32, int64 and double all arrive as numbers). */
+/** `$type`: numbers keep their BSON type (storage/numbers.ts), so int, long and double are told apart. */
 function typeOf(value: unknown): string {
   if (value === undefined) return 'missing';
-  if (typeof value === 'number') {
-    if (!Number.isInteger(value)) return 'double';
-    throw notSupported('$type of an integral number (int, long and double arrive as the same JavaScript number here)');
-  }
   return typeName(value);
 }
 
@@ -192,21 +182,84 @@ function withOperands(
   return original(obj, Array.isArray(expr) ? values.map(literal) : literal(values[0]), options);
 }
 
-/** mingo's arithmetic, refusing inexact operands and integer results JavaScript cannot hold exactly. */
+/** mingo knows numbers only as JavaScript numbers: Longs within 2^53 and Doubles are given as such. */
+function plainNumber(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(plainNumber);
+  return value !== null && typeof value === 'object' ? (exactNumber(value) ?? value) : value;
+}
+
+/** Operators whose result is a double whatever the operands' types. */
+const DOUBLE_RESULTS = new Set([
+  '$divide',
+  '$exp',
+  '$ln',
+  '$log',
+  '$log10',
+  '$sqrt',
+  '$sin',
+  '$cos',
+  '$tan',
+  '$asin',
+  '$acos',
+  '$atan',
+  '$atan2',
+  '$asinh',
+  '$acosh',
+  '$atanh',
+  '$sinh',
+  '$cosh',
+  '$tanh',
+  '$degreesToRadians',
+  '$radiansToDegrees',
+  '$toDouble',
+]);
+
+/** Operators whose result has the widest of the operands' numeric types (int32 overflowing into int64). */
+const WIDEST_RESULTS = new Set([
+  '$abs',
+  '$add',
+  '$ceil',
+  '$floor',
+  '$mod',
+  '$multiply',
+  '$pow',
+  '$round',
+  '$subtract',
+  '$trunc',
+  '$bitAnd',
+  '$bitOr',
+  '$bitXor',
+  '$bitNot',
+]);
+
+/** A numeric result given the BSON type MongoDB gives it (mingo answers a bare JavaScript number). */
+function typedResult(name: string, result: number, values: unknown[]): unknown {
+  if (DOUBLE_RESULTS.has(name)) return asDouble(result);
+  if (name === '$toInt') return numberOfType(result, 'int');
+  if (name === '$toLong') return numberOfType(result, 'long');
+  if (!WIDEST_RESULTS.has(name)) return result;
+  // Two dates subtract to milliseconds as an int64.
+  if (name === '$subtract' && values.every((v) => v instanceof Date)) return numberOfType(result, 'long');
+  const types = values.map(numericType).filter((t): t is NumericType => t !== undefined);
+  return numberOfType(result, widestType(types));
+}
+
+/**
+ * mingo's arithmetic, refusing inexact operands and integer results JavaScript cannot hold exactly,
+ * with its result in the BSON type MongoDB would give it.
+ */
 function guarded(name: string, original: ExpressionOperator): ExpressionOperator {
   return (obj, expr, options) => {
     const values = args(obj, expr, options);
     assertExact(name, values);
-    const result = withOperands(original, obj, expr, values, options);
-    if (
-      typeof result === 'number' &&
-      Number.isInteger(result) &&
-      !Number.isSafeInteger(result) &&
-      values.every((v) => typeof v !== 'number' || Number.isInteger(v))
-    ) {
+    const plain = values.map(plainNumber);
+    const result = withOperands(original, obj, expr, plain, options);
+    if (typeof result !== 'number') return result;
+    // Integer arithmetic (no double among the operands) beyond 2^53 would be rounded by JavaScript.
+    if (Number.isInteger(result) && !Number.isSafeInteger(result) && !values.some((v) => numericType(v) === 'double')) {
       throw notSupported(`${name} with an integer result beyond 2^53`);
     }
-    return result;
+    return typedResult(name, result, values);
   };
 }
 
@@ -339,12 +392,13 @@ export const expressionOperators: Record<string, ExpressionOperator> = {
   },
   $isNumber: (obj, expr, options) => {
     const [value] = args(obj, expr, options);
-    return typeof value === 'number' || isInexact(value);
+    return numericType(value) !== undefined;
   },
   $toString: (obj, expr, options) => {
     const [value] = args(obj, expr, options);
     if (value instanceof ObjectId) return value.toHexString();
     if (value instanceof Long || value instanceof Decimal128) return value.toString();
+    if (value instanceof Double) return String(value.value);
     if (value instanceof Date) return value.toISOString();
     return withOperands(original['$toString'] as ExpressionOperator, obj, expr, [value], options);
   },

@@ -12,6 +12,7 @@ import {
   typeRank,
   valueKey,
 } from '../storage/values';
+import { numericType } from '../storage/numbers';
 import { compilePrepared, prepareFilter } from './matcher';
 import { MISSING, pathValues } from './paths';
 
@@ -103,6 +104,9 @@ function rangeTest(operand: unknown, accept: (c: number) => boolean): Test {
 
 const TYPE_ALIASES: Record<string, (v: unknown) => boolean> = {
   number: (v) => typeRank(v) === Rank.Number,
+  double: (v) => numericType(v) === 'double',
+  int: (v) => numericType(v) === 'int',
+  long: (v) => numericType(v) === 'long',
   decimal: (v) => v instanceof Decimal128,
   string: (v) => typeof v === 'string',
   object: (v) => typeRank(v) === Rank.Object,
@@ -120,8 +124,9 @@ const TYPE_ALIASES: Record<string, (v: unknown) => boolean> = {
   maxKey: (v) => v instanceof MaxKey,
 };
 
-/** BSON type numbers, to aliases (numbers of the int/long/double family are refused by matcher.ts). */
+/** BSON type numbers, to aliases. */
 export const TYPE_CODES: Record<number, string> = {
+  1: 'double',
   2: 'string',
   3: 'object',
   4: 'array',
@@ -133,7 +138,9 @@ export const TYPE_CODES: Record<number, string> = {
   11: 'regex',
   13: 'javascript',
   14: 'symbol',
+  16: 'int',
   17: 'timestamp',
+  18: 'long',
   19: 'decimal',
   [-1]: 'minKey',
   127: 'maxKey',

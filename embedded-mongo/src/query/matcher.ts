@@ -30,9 +30,6 @@ const REFUSED_TOP_LEVEL = new Set(['$where', '$text', '$jsonSchema', '$sampleRat
 /** Expression operators that run code or need server machinery embedded-mongo lacks. */
 const REFUSED_EXPRESSIONS = new Set(['$function', '$accumulator', '$where', '$meta', '$toHashedIndexKey']);
 
-/** Numeric type names whose difference the promoted numbers here cannot tell (int vs double). */
-const AMBIGUOUS_TYPES = new Set(['int', 'long', 'double', 1, 16, 18]);
-
 /** Compiles a query filter with MongoDB's semantics, refusing what embedded-mongo does not do. */
 export function compileFilter(filter: unknown, where = 'filter'): Matcher {
   const prepared = prepareFilter(filter ?? {}, where);
@@ -230,11 +227,6 @@ function prepareElemMatch(operand: unknown, where: string): Document {
 function prepareType(operand: unknown): unknown {
   const items = Array.isArray(operand) ? operand : [operand];
   for (const item of items) {
-    if (AMBIGUOUS_TYPES.has(item as string | number)) {
-      throw notSupported(
-        `$type ${JSON.stringify(item)} (numbers are stored as JavaScript numbers, so int, long and double cannot be told apart; use 'number')`,
-      );
-    }
     if (typeof item === 'number' ? TYPE_CODES[item] === undefined : typeof item !== 'string' || !knownTypeAlias(item)) {
       throw badValue(`unknown type name alias: ${String(item)}`);
     }

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { deserialize, serialize, type Document } from 'bson';
 import { toBuffer } from '../bytes';
+import { DESERIALIZE_OPTIONS, normalizeNumbers } from './numbers';
 
 /** One journaled change. Each record sets state outright (put, delete, drop), so replay is simple. */
 export type JournalRecord =
@@ -13,13 +14,8 @@ export type JournalRecord =
   | { o: 'mkidx'; d: string; c: string; spec: Document }
   | { o: 'dropidx'; d: string; c: string; n: string };
 
-/** Stored values read back exactly as the wire delivers them (see wire-protocol.ts). */
-export const DESERIALIZE_OPTIONS = {
-  promoteLongs: true,
-  promoteValues: true,
-  promoteBuffers: false,
-  bsonRegExp: true,
-} as const;
+/** Stored values read back exactly as the wire delivers them, numbers with their BSON types (see numbers.ts). */
+export { DESERIALIZE_OPTIONS };
 
 const SERIALIZE_OPTIONS = { checkKeys: false, ignoreUndefined: false } as const;
 
@@ -76,7 +72,9 @@ export function readRecords(file: string, tornTailAllowed: boolean, log: (m: str
     let problem = buffer.length - offset < 5 ? 'a truncated record' : badRecord(buffer, offset, size);
     if (!problem) {
       try {
-        records.push(deserialize(buffer.subarray(offset, offset + size), DESERIALIZE_OPTIONS) as JournalRecord);
+        records.push(
+          normalizeNumbers(deserialize(buffer.subarray(offset, offset + size), DESERIALIZE_OPTIONS)) as JournalRecord,
+        );
         offset += size;
         continue;
       } catch (error) {

@@ -13,6 +13,7 @@ import {
   ObjectId,
   Timestamp,
 } from 'bson';
+import { exactNumber, numericType } from './numbers';
 
 /**
  * BSON values in MongoDB's comparison order. Index keys, unique checks, query predicates and sorts
@@ -78,9 +79,9 @@ export function typeRank(value: unknown): Rank {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Numbers. JS numbers (int32 and double, and int64 that fit in 53 bits, since messages are read
-// with promoteLongs) compare natively; a Long beyond 2^53 or a Decimal128 is compared exactly as
-// a decimal, so no two distinct values ever look equal.
+// Numbers. JS numbers (int32 and double), Doubles and Longs within 2^53 (see numbers.ts for how
+// each BSON type is held) compare natively by value; a Long beyond 2^53 or a Decimal128 is compared
+// exactly as a decimal, so no two distinct values ever look equal.
 
 /** An exact decimal: `sign · coefficient · 10^exponent`, coefficient without trailing zeros. */
 interface Exact {
@@ -162,6 +163,10 @@ export function compareNumbers(a: unknown, b: unknown): number {
     // At least one NaN: NaN equals NaN and sorts below everything else.
     return Number.isNaN(a) ? (Number.isNaN(b) ? 0 : -1) : 1;
   }
+  // Int32(1) == Double(1) == Long(1): compared by value whenever both are exact as JS numbers.
+  const x = exactNumber(a);
+  const y = exactNumber(b);
+  if (x !== undefined && y !== undefined) return compareNumbers(x, y);
   return compareExact(exactOf(a), exactOf(b));
 }
 
@@ -177,6 +182,8 @@ export function toNumber(value: unknown): number {
 
 function numberKey(value: unknown): string {
   if (typeof value === 'number') return `n${Object.is(value, -0) ? 0 : value}`;
+  const n = exactNumber(value);
+  if (n !== undefined) return numberKey(n);
   const exact = exactOf(value);
   if (exact.kind === 'nan') return 'nNaN';
   if (exact.kind === 'inf') return 'nInfinity';
@@ -401,6 +408,7 @@ export function renderValue(value: unknown): string {
   if (value instanceof ObjectId) return `ObjectId('${value.toHexString()}')`;
   if (value instanceof Date) return `new Date(${value.getTime()})`;
   if (value instanceof Long) return `${value.toString()}`;
+  if (value instanceof Double) return Object.is(value.value, -0) ? '-0.0' : value.value.toFixed(1); // As MongoDB shows an integral double.
   if (value instanceof Decimal128) return `Decimal128('${value.toString()}')`;
   if (value instanceof Binary) return `BinData(${value.sub_type}, ${Buffer.from(bytesOf(value)).toString('hex')})`;
   if (Array.isArray(value)) return `[ ${value.map(renderValue).join(', ')} ]`;
@@ -415,9 +423,8 @@ export function renderValue(value: unknown): string {
 
 /** The BSON type name MongoDB uses in error messages. */
 export function typeName(value: unknown): string {
-  if (typeof value === 'number') return Number.isInteger(value) && Math.abs(value) < 2 ** 31 ? 'int' : 'double';
-  if (value instanceof Long) return 'long';
-  if (value instanceof Decimal128) return 'decimal';
+  const numeric = numericType(value);
+  if (numeric) return numeric;
   const names: Record<number, string> = {
     [Rank.MinKey]: 'minKey',
     [Rank.Null]: 'null',
