@@ -5,6 +5,7 @@ COPY package.json package-lock.json tsconfig.json tsconfig.base.json ./
 COPY protocol/package.json protocol/
 COPY embedded-mongo/package.json embedded-mongo/
 COPY embedded-mongo/bin embedded-mongo/bin
+COPY realtime-adapter/package.json realtime-adapter/
 COPY server/package.json server/
 COPY client-sdk/package.json client-sdk/
 COPY test/package.json test/
@@ -12,9 +13,10 @@ COPY bench/package.json bench/
 RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY protocol protocol
 COPY embedded-mongo embedded-mongo
+COPY realtime-adapter realtime-adapter
 COPY server server
 COPY client-sdk client-sdk
-RUN npx tsc -b protocol embedded-mongo server client-sdk \
+RUN npx tsc -b protocol embedded-mongo realtime-adapter server client-sdk \
  && npm run bundle -w @parley/client-sdk \
  && npm prune --omit=dev --no-audit --no-fund
 
@@ -28,6 +30,8 @@ COPY --from=build /app/protocol/dist protocol/dist
 COPY --from=build /app/embedded-mongo/package.json embedded-mongo/
 COPY --from=build /app/embedded-mongo/bin embedded-mongo/bin
 COPY --from=build /app/embedded-mongo/dist embedded-mongo/dist
+COPY --from=build /app/realtime-adapter/package.json realtime-adapter/
+COPY --from=build /app/realtime-adapter/dist realtime-adapter/dist
 COPY --from=build /app/client-sdk/package.json client-sdk/
 COPY --from=build /app/client-sdk/dist client-sdk/dist
 COPY --from=build /app/server/package.json server/

@@ -25,6 +25,7 @@ module.exports = {
   projects: [
     project('protocol', ['<rootDir>/protocol/test/**/*.test.ts']),
     project('embedded-mongo', ['<rootDir>/embedded-mongo/test/**/*.test.ts']),
+    project('realtime-adapter', ['<rootDir>/realtime-adapter/test/**/*.test.ts']),
     project('server', ['<rootDir>/server/test/**/*.test.ts']),
     project('client-sdk', ['<rootDir>/client-sdk/test/**/*.test.ts']),
     project('integration', ['<rootDir>/test/src/**/*.test.ts'], {

@@ -3,16 +3,14 @@ import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { Server } from 'socket.io';
 import { io as connect, type Socket } from 'socket.io-client';
-import { createResilientAdapter } from '@parley/server/dist/realtime/resilient-adapter';
-import { resumeSession } from '@parley/server/dist/realtime/session-recovery';
-import type { Logger } from '@parley/server/dist/infra/logger';
+import { createRedisAdapter, resumeSession, type AdapterLogger } from '@parley/realtime-adapter';
 import { startRedis, type RedisProcess } from './support/redis-process';
 import { dropTransport, reconnect } from './support/sockets';
 import { startTcpBalancer } from './support/tcp-balancer';
 
 const PREFIX = 'test:resilient';
 const STREAM = `${PREFIX}:/`;
-const quiet = { warn: () => undefined, error: () => undefined } as unknown as Logger;
+const quiet: AdapterLogger = { debug: () => undefined, warn: () => undefined, error: () => undefined };
 
 /**
  * The adapter wrapper on its own, between two Socket.IO servers in this process and a real Redis:
@@ -49,7 +47,7 @@ describe('resilient Redis streams adapter', () => {
       ...(options.recovery
         ? { connectionStateRecovery: { maxDisconnectionDuration: 60_000, skipMiddlewares: false } }
         : {}),
-      adapter: createResilientAdapter(
+      adapter: createRedisAdapter(
         client,
         {
           prefix: PREFIX,

@@ -56,7 +56,7 @@ export function connectRedis(url: string, logger: Logger): RedisConnections {
     socketTimeout: SOCKET_TIMEOUT_MS,
   });
   // Cross-node broadcasts made during an outage wait in this client's offline queue, in order, and
-  // go out when Redis returns (see realtime/resilient-adapter.ts): so it queues and never gives up.
+  // go out when Redis returns (see @parley/realtime-adapter): so it queues and never gives up.
   // A stalled connection is dropped and its unanswered commands re-sent on the next one (receivers
   // drop the copies).
   const adapter = open('adapter', {

@@ -1,5 +1,6 @@
 import type { Server } from 'socket.io';
 import type { AgentClientToServerEvents, SyncReloadEvent } from '@parley/protocol';
+import { resumeSession } from '@parley/realtime-adapter';
 import {
   conversationCloseSchema,
   conversationHistorySchema,
@@ -22,7 +23,7 @@ import { commandRegistrar } from './command';
 import { handshake } from './handshake';
 import { assertOriginAllowed } from './origin-check';
 import { closeOnExpiry } from './session';
-import { restoredPrincipal, resumeSession } from './session-recovery';
+import { restoredPrincipal } from './restored-principal';
 import { rooms, type AgentNamespace, type AgentSocket } from './socket-types';
 
 export interface AgentNamespaceDeps {

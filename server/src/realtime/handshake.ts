@@ -16,7 +16,7 @@ export function handshakeError(error: AppError): Error & { data: ErrorBody } {
  *
  * Socket.IO restores a returning socket's session before running middlewares, and delivers
  * broadcasts to it only once they are done. The adapters keep what is broadcast to a restoring
- * session meanwhile (see recovery-stash.ts), but only up to a point and only for as long as the
+ * session meanwhile (see recovery-stash.ts in @parley/realtime-adapter), but only up to a point and only for as long as the
  * stash lives, so checks still answer from caches when they can and touch the database only on a
  * cold cache.
  */

@@ -1,11 +1,11 @@
 import type { Server as HttpServer } from 'node:http';
 import { Server } from 'socket.io';
 import type { SyncReloadEvent } from '@parley/protocol';
+import { createMemoryAdapter, createRedisAdapter, type NamespacePolicy } from '@parley/realtime-adapter';
 import type { Config } from '../config';
 import type { Logger } from '../infra/logger';
 import type { Metrics } from '../infra/metrics';
 import type { RedisConnections } from '../infra/redis';
-import { createMemoryAdapter, createResilientAdapter, type NamespacePolicy } from './resilient-adapter';
 
 /** Socket.IO frames are small in this protocol; a low cap makes oversized frames cheap to drop. */
 export const MAX_FRAME_BYTES = 64 * 1024;
@@ -23,7 +23,7 @@ const NAMESPACES: Record<string, NamespacePolicy> = {
 /**
  * The Socket.IO server on the HTTP server. Connection state recovery lets an agent socket that
  * comes back within the recovery window receive what it missed; its packets are replayed only once
- * the namespace's handshake accepted the new token (see recovery-stash.ts). With Redis, a stream
+ * the namespace's handshake accepted the new token (see @parley/realtime-adapter). With Redis, a stream
  * per namespace carries room broadcasts to every node and keeps recovery working across nodes;
  * same-node delivery goes on through a Redis outage and the other nodes catch up afterwards, or are
  * told to reload where that cannot be guaranteed.
@@ -50,7 +50,7 @@ export function createSocketServer(
       skipMiddlewares: false,
     },
     adapter: redis
-      ? createResilientAdapter(
+      ? createRedisAdapter(
           redis.adapter,
           {
             prefix: `${config.redisKeyPrefix}socket.io`,

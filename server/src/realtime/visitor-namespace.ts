@@ -1,5 +1,6 @@
 import type { Server } from 'socket.io';
 import type { Project, VisitorClientToServerEvents } from '@parley/protocol';
+import { resumeSession } from '@parley/realtime-adapter';
 import {
   conversationHistorySchema,
   conversationListSchema,
@@ -25,7 +26,7 @@ import { commandRegistrar } from './command';
 import { handshake } from './handshake';
 import { assertOriginAllowed } from './origin-check';
 import { closeOnExpiry } from './session';
-import { restoredPrincipal, resumeSession } from './session-recovery';
+import { restoredPrincipal } from './restored-principal';
 import { rooms, type VisitorNamespace, type VisitorSocket } from './socket-types';
 
 export interface VisitorNamespaceDeps {

@@ -1,20 +1,20 @@
 import type { Redis } from 'ioredis';
-import type { Namespace, ServerOptions } from 'socket.io';
+import type { Namespace } from 'socket.io';
 import { Adapter } from 'socket.io-adapter';
-import type { Logger } from '../infra/logger';
-import type { Metrics } from '../infra/metrics';
+import type { AdapterLogger } from './adapter-logger';
+import type { AdapterMetrics } from './adapter-metrics';
+import type { LossReason } from './loss-reason';
 import { MemoryRecoveryAdapter } from './memory-adapter';
-import { StreamAdapter, type LossReason } from './stream-adapter';
+import { adapterConstructor, type AdapterConstructor } from './socket-io-internals';
+import { StreamAdapter } from './stream-adapter';
 import { StreamLink, type StreamLinkOptions } from './stream-link';
-
-export type { LossReason };
 
 export interface NamespacePolicy {
   /** Connection state recovery (replay of missed packets) on this namespace. */
   recovery: boolean;
 }
 
-export interface ResilientAdapterOptions extends StreamLinkOptions {
+export interface RedisAdapterOptions extends StreamLinkOptions {
   /** The namespaces carried between nodes; any other namespace stays on its node. */
   namespaces: Record<string, NamespacePolicy>;
   recoveryWindowMs: number;
@@ -25,22 +25,19 @@ export interface ResilientAdapterOptions extends StreamLinkOptions {
   heartbeatTimeoutMs?: number;
 }
 
-/** Socket.IO calls the adapter option with `new`: a plain function returning an object does. */
-type AdapterConstructor = NonNullable<ServerOptions['adapter']>;
-
 /**
  * Several nodes over Redis: each listed namespace gets a StreamAdapter (see stream-adapter.ts),
  * all sharing one StreamLink (one writer, one reader connection). `client` must queue commands
  * while disconnected and retry without limit: pushes made during an outage wait in its queue.
  */
-export function createResilientAdapter(
+export function createRedisAdapter(
   client: Redis,
-  options: ResilientAdapterOptions,
-  logger: Logger,
-  metrics?: Metrics,
+  options: RedisAdapterOptions,
+  logger: AdapterLogger,
+  metrics?: AdapterMetrics,
 ): AdapterConstructor {
   let link: StreamLink | undefined;
-  return function resilientAdapter(nsp: Namespace) {
+  return adapterConstructor((nsp: Namespace) => {
     const policy = options.namespaces[nsp.name];
     if (!policy) return new Adapter(nsp);
     // Created with the first namespace, so that a factory never used opens no connection.
@@ -59,7 +56,7 @@ export function createResilientAdapter(
       logger,
       metrics,
     );
-  } as unknown as AdapterConstructor;
+  });
 }
 
 /**
@@ -71,9 +68,7 @@ export function createMemoryAdapter(
   recoveryWindowMs: number,
   maxPackets: number,
 ): AdapterConstructor {
-  return function memoryAdapter(nsp: Namespace) {
-    return namespaces[nsp.name]?.recovery
-      ? new MemoryRecoveryAdapter(nsp, recoveryWindowMs, maxPackets)
-      : new Adapter(nsp);
-  } as unknown as AdapterConstructor;
+  return adapterConstructor((nsp: Namespace) =>
+    namespaces[nsp.name]?.recovery ? new MemoryRecoveryAdapter(nsp, recoveryWindowMs, maxPackets) : new Adapter(nsp),
+  );
 }

@@ -1,21 +1,9 @@
-import { Adapter, type BroadcastOptions } from 'socket.io-adapter';
+import { Adapter, type BroadcastOptions, type Session } from 'socket.io-adapter';
 import type { Namespace } from 'socket.io';
-import { isRecoverable, reaches, type BroadcastPacket } from './broadcast-packet';
+import { isRecoverable, reaches } from './broadcast-packet';
 import { RecoveryStash, type RecoveredState, type RecoveringAdapter } from './recovery-stash';
+import { withoutPackets, type BroadcastPacket, type PersistedSession } from './socket-io-internals';
 import { compareStreamIds, isStreamId, streamIdTime } from './stream-id';
-
-/** The session Socket.IO asks an adapter to keep when a socket drops. */
-export interface PersistedSession {
-  sid: string;
-  pid: string;
-  rooms: string[];
-  data: unknown;
-}
-
-/** The session an adapter hands back to Socket.IO: never with packets (see RecoveryStash). */
-export interface RestoredSession extends PersistedSession {
-  missedPackets: unknown[][];
-}
 
 interface KeptPacket {
   id: string;
@@ -70,7 +58,7 @@ export class MemoryRecoveryAdapter extends Adapter implements RecoveringAdapter 
   }
 
   /** Synchronous underneath, so nothing can be broadcast between reading the missed packets and opening the stash. */
-  override restoreSession(pid: string, offset: string): Promise<RestoredSession> {
+  override restoreSession(pid: string, offset: string): Promise<Session> {
     const session = this.sessions.get(pid);
     this.sessions.delete(pid);
     const now = Date.now();
@@ -85,7 +73,7 @@ export class MemoryRecoveryAdapter extends Adapter implements RecoveringAdapter 
       .map((kept) => kept.data);
     this.stash.open(session.sid, session.rooms, session.data);
     this.stash.setMissed(session.sid, missed);
-    return Promise.resolve({ sid: session.sid, pid, rooms: session.rooms, data: {}, missedPackets: [] });
+    return Promise.resolve(withoutPackets(session));
   }
 
   takeRecovered(sid: string): RecoveredState | undefined {

@@ -1,14 +1,15 @@
 import type { Namespace } from 'socket.io';
 import {
-  Adapter,
   ClusterAdapterWithHeartbeat,
   MessageType,
   type BroadcastOptions,
   type ClusterMessage,
   type ClusterResponse,
+  type Session,
 } from 'socket.io-adapter';
-import type { Logger } from '../infra/logger';
-import type { Metrics } from '../infra/metrics';
+import type { AdapterLogger } from './adapter-logger';
+import type { AdapterMetrics } from './adapter-metrics';
+import type { LossReason } from './loss-reason';
 import {
   decodeOptions,
   encodeOptions,
@@ -16,17 +17,23 @@ import {
   isVolatile,
   namespacePacket,
   reaches,
-  type BroadcastPacket,
   type WireOptions,
 } from './broadcast-packet';
 import { LocalOutbox, type Delivery } from './local-outbox';
-import type { PersistedSession, RestoredSession } from './memory-adapter';
 import { RecoveryStash, type RecoveredState, type RecoveringAdapter } from './recovery-stash';
+import {
+  asClusterMessage,
+  asClusterResponse,
+  deliverToLocalSockets,
+  isSocketEmit,
+  toWire,
+  withoutPackets,
+  type BroadcastPacket,
+  type PersistedSession,
+  type WireMessage,
+} from './socket-io-internals';
 import { compareStreamIds, isStreamId, nextStreamId, streamIdTime, UNRECORDED_OFFSET } from './stream-id';
 import type { PublishKind, StreamConsumer, StreamEntry, StreamLink } from './stream-link';
-
-/** Why the sockets of a namespace are told that pushes may have been lost. */
-export type LossReason = 'stream_gap' | 'node_lost' | 'pushes_dropped';
 
 export interface StreamAdapterOptions {
   /** Connection state recovery on this namespace: offsets on packets, sessions kept in Redis. */
@@ -54,16 +61,6 @@ const RESTORE_LOOKBEHIND = 200;
 const CLOCK_SLACK_MS = 5_000;
 /** Several reasons to reload at once (every node lost at once) make one signal. */
 const LOSS_SIGNAL_COALESCE_MS = 1_000;
-
-/** A cluster message as it travels in the stream. */
-interface WireMessage {
-  uid: string;
-  nsp: string;
-  type: number;
-  data?: Record<string, unknown> & { pub?: number };
-  /** Responses are addressed to the requesting node. */
-  to?: string;
-}
 
 /**
  * Socket.IO's cluster adapter over a Redis stream per namespace, in the format of
@@ -99,8 +96,8 @@ export class StreamAdapter extends ClusterAdapterWithHeartbeat implements Recove
     nsp: Namespace,
     private readonly link: StreamLink,
     private readonly opts: StreamAdapterOptions,
-    private readonly logger: Logger,
-    private readonly metrics?: Metrics,
+    private readonly logger: AdapterLogger,
+    private readonly metrics?: AdapterMetrics,
   ) {
     super(nsp, { heartbeatInterval: opts.heartbeatIntervalMs, heartbeatTimeout: opts.heartbeatTimeoutMs });
     this.stream = link.streamOf(nsp.name);
@@ -122,7 +119,7 @@ export class StreamAdapter extends ClusterAdapterWithHeartbeat implements Recove
     }
     // `socket.emit` to a socket of this node (Socket.IO sends it through the adapter when recovery is
     // on): delivered now, as without Redis. A `session.expiring` is followed at once by a disconnect.
-    if (this.isLocalSocketRoom(opts)) {
+    if (isSocketEmit(this.nsp, opts)) {
       this.deliverLocally(packet, opts, { kind: 'local' });
       return Promise.resolve();
     }
@@ -141,15 +138,9 @@ export class StreamAdapter extends ClusterAdapterWithHeartbeat implements Recove
     return Promise.resolve();
   }
 
-  private isLocalSocketRoom(opts: BroadcastOptions): boolean {
-    if (opts.rooms.size !== 1 || (opts.except?.size ?? 0) > 0) return false;
-    const [room] = opts.rooms;
-    return room !== undefined && this.nsp.sockets.get(room)?.id === room;
-  }
-
   /** Heartbeats and Socket.IO's other cluster requests (fetchSockets, serverSideEmit…). */
   protected override doPublish(message: ClusterMessage): Promise<string> {
-    const wire = message as unknown as WireMessage;
+    const wire = toWire(message);
     const control = wire.type === MessageType.HEARTBEAT || wire.type === MessageType.INITIAL_HEARTBEAT;
     wire.data = { ...wire.data, pub: ++this.sent };
     this.write(wire, control ? 'control' : 'push');
@@ -157,7 +148,7 @@ export class StreamAdapter extends ClusterAdapterWithHeartbeat implements Recove
   }
 
   protected override doPublishResponse(requesterUid: string, response: ClusterResponse): Promise<void> {
-    this.write({ ...(response as unknown as WireMessage), to: requesterUid }, 'push');
+    this.write({ ...toWire(response), to: requesterUid }, 'push');
     return Promise.resolve();
   }
 
@@ -181,7 +172,7 @@ export class StreamAdapter extends ClusterAdapterWithHeartbeat implements Recove
       return;
     }
     if (message.to !== undefined) {
-      if (message.to === this.uid) this.onResponse(message as unknown as ClusterResponse);
+      if (message.to === this.uid) this.onResponse(asClusterResponse(message));
       return;
     }
     this.peers.set(message.uid, Date.now());
@@ -196,7 +187,7 @@ export class StreamAdapter extends ClusterAdapterWithHeartbeat implements Recove
       this.deliverLocally(packet, decodeOptions(opts), { kind: 'recorded', id });
       return;
     }
-    super.onMessage(message as unknown as ClusterMessage, id);
+    super.onMessage(asClusterMessage(message), id);
   }
 
   onGap(): void {
@@ -220,7 +211,7 @@ export class StreamAdapter extends ClusterAdapterWithHeartbeat implements Recove
       offset = delivery.kind === 'recorded' && !this.outbox.tainted ? delivery.id : UNRECORDED_OFFSET;
       packet.data.push(offset);
     }
-    Adapter.prototype.broadcast.call(this, packet, opts);
+    deliverToLocalSockets(this, packet, opts);
     if (this.opts.recovery) this.stash.capture(packet.data, opts, offset);
   }
 
@@ -274,7 +265,7 @@ export class StreamAdapter extends ClusterAdapterWithHeartbeat implements Recove
     });
   }
 
-  override restoreSession(pid: string, offset: string): Promise<RestoredSession> {
+  override restoreSession(pid: string, offset: string): Promise<Session> {
     if (!this.opts.recovery) return Promise.reject(new Error('no recovery on this namespace'));
     if (!isStreamId(offset)) return Promise.reject(new Error('invalid offset'));
     // An old offset would mean a long read; the session is past the window anyway.
@@ -314,7 +305,7 @@ export class StreamAdapter extends ClusterAdapterWithHeartbeat implements Recove
    * Reads what the session missed: the entries after `offset` up to the reader's position. Entries
    * after that position the reader delivers itself, and the stash catches them for this socket.
    */
-  private async readSession(pid: string, offset: string, abandoned: () => boolean): Promise<RestoredSession> {
+  private async readSession(pid: string, offset: string, abandoned: () => boolean): Promise<Session> {
     const redis = this.link.redis;
     // The offset may come from another node whose reader is ahead of ours.
     if (!(await this.link.waitUntilRead(this.stream, offset, RESTORE_WAIT_MS))) throw new Error('offset not read yet');
@@ -335,7 +326,7 @@ export class StreamAdapter extends ClusterAdapterWithHeartbeat implements Recove
       this.stash.drop(session.sid);
       throw error;
     }
-    return { sid: session.sid, pid, rooms: session.rooms, data: {}, missedPackets: [] };
+    return withoutPackets(session);
   }
 
   /** The recoverable packets for `rooms` in (offset, until], once each, in bounded pages. */

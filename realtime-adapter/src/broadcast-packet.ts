@@ -1,12 +1,5 @@
 import type { BroadcastOptions } from 'socket.io-adapter';
-
-/** A Socket.IO packet as adapters see it: `data` is `[event, ...args]` for an event. */
-export interface BroadcastPacket {
-  type: number;
-  data: unknown[];
-  nsp?: string;
-  id?: number;
-}
+import { EVENT_PACKET, type BroadcastPacket } from './socket-io-internals';
 
 /** Broadcast options as they travel between nodes (sets become arrays). */
 export interface WireOptions {
@@ -14,9 +7,6 @@ export interface WireOptions {
   except: string[];
   flags: NonNullable<BroadcastOptions['flags']>;
 }
-
-/** socket.io-parser's PacketType.EVENT. */
-const EVENT = 2;
 
 export function encodeOptions(opts: BroadcastOptions): WireOptions {
   return { rooms: [...opts.rooms], except: [...(opts.except ?? [])], flags: opts.flags ?? {} };
@@ -36,7 +26,7 @@ export function isVolatile(opts: { flags?: BroadcastOptions['flags'] }): boolean
  * indicators are worthless late).
  */
 export function isRecoverable(packet: BroadcastPacket, opts: { flags?: BroadcastOptions['flags'] }): boolean {
-  return packet.type === EVENT && packet.id === undefined && !isVolatile(opts);
+  return packet.type === EVENT_PACKET && packet.id === undefined && !isVolatile(opts);
 }
 
 /** Whether a socket in `rooms` is an audience of a broadcast with these options. */
@@ -52,5 +42,5 @@ export function reaches(
 
 /** A packet for every socket of a namespace, from the server itself (e.g. `sync.reload`). */
 export function namespacePacket(nsp: string, data: unknown[]): BroadcastPacket {
-  return { type: EVENT, data, nsp };
+  return { type: EVENT_PACKET, data, nsp };
 }

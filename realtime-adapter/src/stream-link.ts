@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
-import type { Logger } from '../infra/logger';
-import type { Metrics } from '../infra/metrics';
+import type { AdapterLogger } from './adapter-logger';
+import type { AdapterMetrics } from './adapter-metrics';
 import { compareStreamIds, isStreamId, streamIdAt } from './stream-id';
 
 /** One stream entry, as ioredis returns it: the id and a flat list of field names and values. */
@@ -90,8 +90,8 @@ export class StreamLink {
   constructor(
     private readonly writer: Redis,
     private readonly options: StreamLinkOptions,
-    private readonly logger: Logger,
-    private readonly metrics?: Metrics,
+    private readonly logger: AdapterLogger,
+    private readonly metrics?: AdapterMetrics,
   ) {
     this.maxLen = options.maxLen;
     // Well below what one stream holds, so that what waits can still be read by others once sent.

@@ -1,5 +1,6 @@
 import type { Socket } from 'socket.io';
 import { isRecoveringAdapter } from './recovery-stash';
+import { writeToTransport } from './socket-io-internals';
 
 /**
  * - `fresh`: a new session (none asked for, or none could be restored);
@@ -7,9 +8,6 @@ import { isRecoveringAdapter } from './recovery-stash';
  * - `refused`: a session was restored but is not this socket's to have (another principal's, or
  *   too much to replay): its rooms were left and nothing replayed, so the client must reload.
  */
-/** socket.io-parser's PacketType.EVENT. */
-const EVENT = 2;
-
 export type Resumption = 'fresh' | 'recovered' | 'refused';
 
 /**
@@ -29,16 +27,7 @@ export function resumeSession(socket: Socket, owns: (restoredData: unknown) => b
     for (const room of [...socket.rooms]) if (room !== socket.id) void socket.leave(room);
     return 'refused';
   }
-  // Written as the Socket constructor would have: `socket.emit` would send each through the
-  // adapter again (into the stream, behind newer pushes). Each is `[event, ...args, offset]`, so the
-  // client records the offset.
-  const transport = socket as unknown as { packet(packet: { type: number; data: unknown[] }): void };
-  for (const data of state.packets) transport.packet({ type: EVENT, data });
+  // Each is `[event, ...args, offset]`, so the client records the offset.
+  for (const data of state.packets) writeToTransport(socket, data);
   return 'recovered';
-}
-
-/** The `principal` a previous socket's data held, if it has that shape. */
-export function restoredPrincipal(data: unknown): Record<string, unknown> | undefined {
-  const principal = (data as { principal?: unknown } | undefined)?.principal;
-  return typeof principal === 'object' && principal !== null ? (principal as Record<string, unknown>) : undefined;
 }

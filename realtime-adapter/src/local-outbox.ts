@@ -1,5 +1,5 @@
 import type { BroadcastOptions } from 'socket.io-adapter';
-import type { BroadcastPacket } from './broadcast-packet';
+import type { BroadcastPacket } from './socket-io-internals';
 
 /** How a broadcast finally reaches this node's sockets. */
 export type Delivery =
