@@ -5,7 +5,6 @@ import {
   type Message,
   type TypingEvent,
   type VisitorLeadView,
-  type VisitorServerToClientEvents,
   type VisitorUser,
   type WidgetConfig,
 } from '@parley/protocol';
@@ -226,10 +225,7 @@ export class VisitorClient {
     await this.readyPromise;
     const book = this.book;
     const payload = { requestId: randomId(), ...(input.attributes ? { attributes: input.attributes } : {}) };
-    const result = await untilAvailable(
-      () => this.session.call('conversation:start', payload),
-      this.timers,
-    );
+    const result = await untilAvailable(() => this.session.call('conversation:start', payload), this.timers);
     if (book !== this.book) throw signedOutError();
     this.rememberConversation(result.conversation);
     const conversation = this.conversation(result.conversation.id);
@@ -419,10 +415,7 @@ export class VisitorClient {
   private async relist(): Promise<void> {
     const book = this.book;
     try {
-      const { conversations } = await untilAvailable(
-        () => this.session.call('conversation:list', {}),
-        this.timers,
-      );
+      const { conversations } = await untilAvailable(() => this.session.call('conversation:list', {}), this.timers);
       if (book !== this.book) return;
       for (const conversation of conversations) this.rememberConversation(conversation);
     } catch (error) {

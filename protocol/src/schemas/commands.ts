@@ -49,7 +49,7 @@ export function commandSchema<N extends ParleyNamespace, C extends CommandName<N
 ): CommandSchema<N, C> {
   // TypeScript cannot follow an index by two generic keys; the `satisfies` above is what makes
   // the entry under [namespace][name] the map's schema for that command.
-  const schema = (COMMAND_SCHEMAS[namespace] as Record<string, z.ZodType | undefined>)[name];
-  if (!schema) throw new Error(`No command ${name} on ${namespace}`);
-  return schema as CommandSchema<N, C>;
+  const schemas: Record<string, z.ZodType> = COMMAND_SCHEMAS[namespace];
+  if (!Object.hasOwn(schemas, name)) throw new Error(`No command ${name} on ${namespace}`);
+  return schemas[name] as CommandSchema<N, C>;
 }

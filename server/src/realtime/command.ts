@@ -40,7 +40,11 @@ function splitArgs(args: unknown[]): {
  * The handler is called synchronously right after validation, before any await, so a handler that
  * queues work (message sends) fixes the order in which the socket's commands arrived.
  */
-export function commandRegistrar<N extends ParleyNamespace>(socket: Socket, namespace: N, { logger, metrics }: CommandDeps) {
+export function commandRegistrar<N extends ParleyNamespace>(
+  socket: Socket,
+  namespace: N,
+  { logger, metrics }: CommandDeps,
+) {
   return function command<C extends CommandName<N>>(
     name: C,
     handler: (input: CommandParsedInput<N, C>) => Promise<CommandAck<N, C>>,
