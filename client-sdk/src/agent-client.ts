@@ -1,22 +1,19 @@
-import type {
-  Agent,
-  AgentLoginResponse,
-  AgentServerToClientEvents,
-  Conversation,
-  ConversationHistoryResult,
-  ConversationResult,
-  ConversationStatus,
-  Lead,
-  LeadCreateInput,
-  LeadDetailResponse,
-  LeadMergedResponse,
-  LeadPatchInput,
-  Message,
-  MessagePage,
-  MessageSendResult,
-  Page,
-  SessionRenewResult,
-  SyncReloadReason,
+import {
+  AGENT_NAMESPACE,
+  type Agent,
+  type AgentLoginResponse,
+  type AgentServerToClientEvents,
+  type Conversation,
+  type ConversationStatus,
+  type Lead,
+  type LeadCreateInput,
+  type LeadDetailResponse,
+  type LeadMergedResponse,
+  type LeadPatchInput,
+  type Message,
+  type MessagePage,
+  type Page,
+  type SyncReloadReason,
 } from '@parley/protocol';
 import { retryDelay, untilAvailable } from './backoff';
 import { ConversationBook, DEFAULT_MAX_CONVERSATIONS } from './conversation-book';
@@ -97,7 +94,7 @@ export class AgentClient {
   private readonly timers = new Timers();
   private readonly http: Http;
   private readonly events = new Emitter<AgentClientEvents>();
-  private readonly session: SocketSession;
+  private readonly session: SocketSession<typeof AGENT_NAMESPACE>;
   private readonly book: ConversationBook;
   private readonly typing = new Map<string, TypingThrottle>();
   private held: HeldToken | undefined;
@@ -113,7 +110,7 @@ export class AgentClient {
     if ('token' in options) this.held = { token: options.token };
     this.session = new SocketSession({
       url,
-      namespace: '/agent',
+      namespace: AGENT_NAMESPACE,
       token: () => this.held?.token ?? '',
       transports: options.transports ?? ['websocket', 'polling'],
       timers: this.timers,
@@ -138,14 +135,14 @@ export class AgentClient {
       sender: () => ({ id: this.me?.id ?? '', role: 'agent', ...(this.me ? { name: this.me.name } : {}) }),
       sendOnce: async (m) =>
         (
-          await this.session.call<MessageSendResult>('message:send', {
+          await this.session.call('message:send', {
             conversationId: m.conversationId,
             clientMessageId: m.clientMessageId,
             text: m.text,
           })
         ).message,
       fetchPage: (conversationId, afterSeq, limit) =>
-        this.session.call<ConversationHistoryResult>('conversation:history', { conversationId, afterSeq, limit }),
+        this.session.call('conversation:history', { conversationId, afterSeq, limit }),
       whenOnline: () => this.session.whenOnline(),
       onMessage: (conversationId, message, messages) =>
         this.events.emit('message', { conversationId, message, messages }),
@@ -207,14 +204,14 @@ export class AgentClient {
     /** Become assignee and participant. The client holds the conversation's list from then on. */
     join: async (conversationId: string): Promise<Conversation> => {
       await this.ready;
-      const { conversation } = await this.session.call<ConversationResult>('conversation:join', { conversationId });
+      const { conversation } = await this.session.call('conversation:join', { conversationId });
       this.book.hold(conversationId);
       this.book.requestCatchUp(conversationId);
       return conversation;
     },
     close: async (conversationId: string): Promise<Conversation> => {
       await this.ready;
-      return (await this.session.call<ConversationResult>('conversation:close', { conversationId })).conversation;
+      return (await this.session.call('conversation:close', { conversationId })).conversation;
     },
     /** Shows at once as pending; resolves once stored (retried across drops until then). */
     send: (conversationId: string, text: string): Promise<Message> => this.book.send(conversationId, text),
@@ -285,17 +282,14 @@ export class AgentClient {
 
   private listen(): void {
     const socket = this.session.socket;
-    const forward = <K extends keyof AgentServerToClientEvents & keyof AgentClientEvents>(event: K) =>
-      socket.on(event as string, (payload: unknown) =>
-        (this.events.emit as (e: K, p: unknown) => void)(event, payload),
-      );
-    forward('lead.created');
-    forward('lead.updated');
-    forward('lead.merged');
-    forward('lead.deleted');
-    forward('conversation.created');
-    forward('conversation.updated');
-    forward('typing');
+    // Forwarded as they come; each listener is typed by the protocol's map.
+    socket.on('lead.created', (event) => this.events.emit('lead.created', event));
+    socket.on('lead.updated', (event) => this.events.emit('lead.updated', event));
+    socket.on('lead.merged', (event) => this.events.emit('lead.merged', event));
+    socket.on('lead.deleted', (event) => this.events.emit('lead.deleted', event));
+    socket.on('conversation.created', (event) => this.events.emit('conversation.created', event));
+    socket.on('conversation.updated', (event) => this.events.emit('conversation.updated', event));
+    socket.on('typing', (event) => this.events.emit('typing', event));
     socket.on('message.created', (event: Payload<'message.created'>) => {
       this.events.emit('message.created', event);
       this.book.ingest(event.message, { live: true });
@@ -359,10 +353,10 @@ export class AgentClient {
     if (this.closed || this.session.fatal) return;
     try {
       await this.reauthenticate();
-      if (this.session.connected) {
-        await this.session
-          .call<SessionRenewResult>('session:renew', { token: this.held?.token })
-          .catch(() => undefined);
+      // `reauthenticate` holds a token once it resolves.
+      const token = this.held?.token;
+      if (this.session.connected && token !== undefined) {
+        await this.session.call('session:renew', { token }).catch(() => undefined);
       }
     } catch (raw) {
       const error = toParleyError(raw);

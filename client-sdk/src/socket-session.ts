@@ -1,5 +1,14 @@
 import { io, type Socket } from 'socket.io-client';
-import type { AckResponse, ErrorBody } from '@parley/protocol';
+import type {
+  AckResponse,
+  ClientToServerEvents,
+  CommandAck,
+  CommandInput,
+  CommandName,
+  ErrorBody,
+  ParleyNamespace,
+  ServerToClientEvents,
+} from '@parley/protocol';
 import { isErrorCode } from '@parley/protocol';
 import { retryDelay } from './backoff';
 import { closedError, ParleyError } from './errors';
@@ -7,12 +16,12 @@ import type { Timers } from './timers';
 
 export type ConnectionStatus = 'connecting' | 'connected' | 'reconnecting' | 'offline';
 
-export interface SessionOptions {
+export interface SessionOptions<N extends ParleyNamespace> {
   /** The server's base URL, path prefix included (`https://example.com/chat`). */
   url: string;
   /** The Socket.IO path; by default `/socket.io` under the URL's path prefix. */
   path?: string;
-  namespace: '/visitor' | '/agent';
+  namespace: N;
   /** Read at every (re)connect, so a refreshed token is used from then on. */
   token(): string;
   transports?: ('websocket' | 'polling')[];
@@ -28,6 +37,9 @@ export interface SessionOptions {
   /** The server refused this client for good; the session has stopped. */
   onFatal(error: ParleyError): void;
 }
+
+/** A socket of namespace `N`, typed from the protocol's map: what it hears and what it may send. */
+export type SessionSocket<N extends ParleyNamespace> = Socket<ServerToClientEvents<N>, ClientToServerEvents<N>>;
 
 export const DEFAULT_ACK_TIMEOUT_MS = 10_000;
 export const DEFAULT_OFFLINE_AFTER_MS = 15_000;
@@ -58,8 +70,14 @@ interface NetworkEvents {
  * every call is rejected with that refusal, at once, instead of waiting for a connection that
  * will never come.
  */
-export class SocketSession {
-  readonly socket: Socket;
+export class SocketSession<N extends ParleyNamespace> {
+  /** For the clients' push listeners. */
+  readonly socket: SessionSocket<N>;
+  /**
+   * The same socket, untyped: `call` and `notify` are typed from the map by their own signatures,
+   * which socket.io's typed `emit` cannot check for a namespace that is a type parameter.
+   */
+  private readonly wire: Socket;
   private status: ConnectionStatus = 'connecting';
   private statusEmitted = false;
   private connectedOnce = false;
@@ -81,9 +99,9 @@ export class SocketSession {
   private readonly onBrowserOnline = () => this.handleBrowserNetwork(true);
   private readonly onBrowserOffline = () => this.handleBrowserNetwork(false);
 
-  constructor(private readonly options: SessionOptions) {
+  constructor(private readonly options: SessionOptions<N>) {
     const target = socketTarget(options.url, options.namespace, options.path);
-    this.socket = io(target.uri, {
+    this.wire = io(target.uri, {
       path: target.path,
       auth: (cb) => cb({ token: options.token() }),
       transports: options.transports ?? ['websocket', 'polling'],
@@ -97,20 +115,21 @@ export class SocketSession {
       // connection, its transports and its fate, and closing one could tear down the other.
       forceNew: true,
     });
-    this.socket.on('connect', () => this.handleConnect());
-    this.socket.on('disconnect', (reason) => this.handleDisconnect(reason));
-    this.socket.on('connect_error', (error: Error & { data?: unknown }) => void this.handleConnectError(error));
+    this.socket = this.wire as SessionSocket<N>;
+    this.wire.on('connect', () => this.handleConnect());
+    this.wire.on('disconnect', (reason) => this.handleDisconnect(reason));
+    this.wire.on('connect_error', (error: Error & { data?: unknown }) => void this.handleConnectError(error));
     this.network.addEventListener?.('online', this.onBrowserOnline);
     this.network.addEventListener?.('offline', this.onBrowserOffline);
     this.armOutageTimer();
   }
 
   connect(): void {
-    if (!this.closed && !this.fatalError) this.socket.connect();
+    if (!this.closed && !this.fatalError) this.wire.connect();
   }
 
   get connected(): boolean {
-    return this.socket.connected;
+    return this.wire.connected;
   }
 
   get currentStatus(): ConnectionStatus {
@@ -136,7 +155,7 @@ export class SocketSession {
   whenOnline(timeoutMs?: number): Promise<void> {
     const unusable = this.unusable();
     if (unusable) return Promise.reject(unusable);
-    if (this.socket.connected) return Promise.resolve();
+    if (this.wire.connected) return Promise.resolve();
     return new Promise((resolve, reject) => {
       let cancel: () => void = () => undefined;
       const waiter: Waiter = {
@@ -163,13 +182,13 @@ export class SocketSession {
    * Sends a command and resolves with its ack's data. While offline it waits for the connection
    * (up to the timeout); a lost ack or a refusal becomes a ParleyError.
    */
-  async call<T>(
-    event: string,
-    payload: unknown,
+  async call<C extends CommandName<N>>(
+    event: C,
+    payload: CommandInput<N, C>,
     timeoutMs = this.options.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS,
-  ): Promise<T> {
+  ): Promise<CommandAck<N, C>> {
     const epoch = this.epoch;
-    if (!this.socket.connected) await this.whenOnline(timeoutMs);
+    if (!this.wire.connected) await this.whenOnline(timeoutMs);
     if (epoch !== this.epoch) {
       throw new ParleyError('UNAUTHORIZED', 'The client signed in as someone else before this was sent', undefined, {
         retryable: false,
@@ -177,7 +196,7 @@ export class SocketSession {
     }
     const unusable = this.unusable();
     if (unusable) throw unusable;
-    const response = await new Promise<AckResponse<T>>((resolve, reject) => {
+    const response = await new Promise<AckResponse<CommandAck<N, C>>>((resolve, reject) => {
       let settled = false;
       const fail = (error: ParleyError) => {
         if (settled) return;
@@ -190,7 +209,7 @@ export class SocketSession {
         fail(new ParleyError('UNAVAILABLE', `No answer to ${event} in time`)),
       );
       this.inFlight.add(fail);
-      this.socket.emit(event, payload, (ack: AckResponse<T>) => {
+      this.wire.emit(event, payload, (ack: AckResponse<CommandAck<N, C>>) => {
         if (settled) return;
         settled = true;
         cancel();
@@ -204,8 +223,8 @@ export class SocketSession {
   }
 
   /** Fire-and-forget (typing indicators): dropped silently while offline. */
-  notify(event: string, payload: unknown): void {
-    if (this.socket.connected) this.socket.emit(event, payload);
+  notify<C extends CommandName<N>>(event: C, payload: CommandInput<N, C>): void {
+    if (this.wire.connected) this.wire.emit(event, payload);
   }
 
   /**
@@ -218,7 +237,7 @@ export class SocketSession {
     this.epoch++;
     this.fatalError = undefined;
     this.unauthorizedStreak = 0;
-    this.socket.disconnect();
+    this.wire.disconnect();
     this.rejectInFlight(new ParleyError('UNAVAILABLE', 'Disconnected to change identity'));
     this.setStatus(this.connectedOnce ? 'reconnecting' : 'connecting');
     this.armOutageTimer();
@@ -232,7 +251,7 @@ export class SocketSession {
       ? new ParleyError(error.code, error.message, error.details, { cause: error, retryable: false })
       : error;
     error = this.fatalError;
-    this.socket.disconnect();
+    this.wire.disconnect();
     this.rejectInFlight(error);
     this.rejectWaiters(error);
     this.cancelOutageTimer();
@@ -246,9 +265,9 @@ export class SocketSession {
     this.network.removeEventListener?.('online', this.onBrowserOnline);
     this.network.removeEventListener?.('offline', this.onBrowserOffline);
     this.cancelOutageTimer();
-    this.socket.removeAllListeners();
-    this.socket.io.removeAllListeners();
-    this.socket.disconnect();
+    this.wire.removeAllListeners();
+    this.wire.io.removeAllListeners();
+    this.wire.disconnect();
     this.rejectInFlight(closedError());
     this.rejectWaiters(closedError());
     this.setStatus('offline');
@@ -270,7 +289,7 @@ export class SocketSession {
     const waiters = [...this.waiters];
     this.waiters.clear();
     for (const waiter of waiters) waiter.resolve();
-    this.options.onConnect({ first, recovered: this.socket.recovered });
+    this.options.onConnect({ first, recovered: this.wire.recovered });
   }
 
   private handleDisconnect(reason: string): void {
@@ -284,13 +303,13 @@ export class SocketSession {
       void this.reauthenticateAndConnect();
       return;
     }
-    this.setStatus(this.socket.active ? 'reconnecting' : 'offline');
+    this.setStatus(this.wire.active ? 'reconnecting' : 'offline');
   }
 
   private async handleConnectError(error: Error & { data?: unknown }): Promise<void> {
     if (this.closed || this.fatalError) return;
     // A refusal by our middleware leaves the socket inactive; a network error keeps it retrying.
-    if (this.socket.active) {
+    if (this.wire.active) {
       this.setStatus(this.connectedOnce ? 'reconnecting' : 'connecting');
       return;
     }
@@ -347,7 +366,7 @@ export class SocketSession {
   }
 
   private handleBrowserNetwork(online: boolean): void {
-    if (this.closed || this.fatalError || this.socket.connected) return;
+    if (this.closed || this.fatalError || this.wire.connected) return;
     this.outage = !online;
     if (online) {
       this.setStatus(this.connectedOnce ? 'reconnecting' : 'connecting');
@@ -361,7 +380,7 @@ export class SocketSession {
   private armOutageTimer(): void {
     this.cancelOutageTimer();
     this.cancelOutageTimer = this.options.timers.after(this.options.offlineAfterMs ?? DEFAULT_OFFLINE_AFTER_MS, () => {
-      if (this.closed || this.fatalError || this.socket.connected) return;
+      if (this.closed || this.fatalError || this.wire.connected) return;
       this.outage = true;
       this.setStatus('offline');
     });

@@ -1,18 +1,12 @@
-import type {
-  Conversation,
-  ConversationHistoryResult,
-  ConversationListResult,
-  ConversationStartResult,
-  LeadUpdateInput,
-  LeadUpdateResult,
-  Message,
-  MessageSendResult,
-  SessionRenewResult,
-  TypingEvent,
-  VisitorLeadView,
-  VisitorServerToClientEvents,
-  VisitorUser,
-  WidgetConfig,
+import {
+  VISITOR_NAMESPACE,
+  type Conversation,
+  type LeadUpdateInput,
+  type Message,
+  type TypingEvent,
+  type VisitorLeadView,
+  type VisitorUser,
+  type WidgetConfig,
 } from '@parley/protocol';
 import { retryDelay, untilAvailable } from './backoff';
 import { ConversationBook, DEFAULT_MAX_CONVERSATIONS } from './conversation-book';
@@ -143,7 +137,7 @@ export class VisitorClient {
   private readonly http: Http;
   private readonly auth: VisitorAuth;
   private readonly events = new Emitter<VisitorClientEvents>();
-  private readonly session: SocketSession;
+  private readonly session: SocketSession<typeof VISITOR_NAMESPACE>;
   /** The signed-in visitor's conversations; replaced when the visitor changes. */
   private book: ConversationBook;
   private readonly conversationsById = new Map<string, Conversation>();
@@ -165,7 +159,7 @@ export class VisitorClient {
     );
     this.session = new SocketSession({
       url,
-      namespace: '/visitor',
+      namespace: VISITOR_NAMESPACE,
       token: () => this.auth.current?.token ?? '',
       transports: options.transports ?? ['websocket', 'polling'],
       timers: this.timers,
@@ -231,10 +225,7 @@ export class VisitorClient {
     await this.readyPromise;
     const book = this.book;
     const payload = { requestId: randomId(), ...(input.attributes ? { attributes: input.attributes } : {}) };
-    const result = await untilAvailable(
-      () => this.session.call<ConversationStartResult>('conversation:start', payload),
-      this.timers,
-    );
+    const result = await untilAvailable(() => this.session.call('conversation:start', payload), this.timers);
     if (book !== this.book) throw signedOutError();
     this.rememberConversation(result.conversation);
     const conversation = this.conversation(result.conversation.id);
@@ -259,7 +250,7 @@ export class VisitorClient {
   async conversations(): Promise<VisitorConversation[]> {
     await this.readyPromise;
     const book = this.book;
-    const { conversations } = await this.session.call<ConversationListResult>('conversation:list', {});
+    const { conversations } = await this.session.call('conversation:list', {});
     if (book !== this.book) throw signedOutError();
     for (const conversation of conversations) this.rememberConversation(conversation);
     return conversations.map((c) => this.conversation(c.id));
@@ -268,7 +259,7 @@ export class VisitorClient {
   /** The pre-chat form (`lead:update`): stored on the visitor's lead. */
   async submitPreChatForm(fields: LeadUpdateInput): Promise<VisitorLeadView> {
     await this.readyPromise;
-    const { lead } = await this.retrying(() => this.session.call<LeadUpdateResult>('lead:update', fields));
+    const { lead } = await this.retrying(() => this.session.call('lead:update', fields));
     return lead;
   }
 
@@ -336,14 +327,14 @@ export class VisitorClient {
       sender: () => ({ id: this.auth.current?.user.id ?? '', role: 'visitor' }),
       sendOnce: async (m) =>
         (
-          await this.session.call<MessageSendResult>('message:send', {
+          await this.session.call('message:send', {
             conversationId: m.conversationId,
             clientMessageId: m.clientMessageId,
             text: m.text,
           })
         ).message,
       fetchPage: (conversationId, afterSeq, limit) =>
-        this.session.call<ConversationHistoryResult>('conversation:history', { conversationId, afterSeq, limit }),
+        this.session.call('conversation:history', { conversationId, afterSeq, limit }),
       whenOnline: () => this.session.whenOnline(),
       onMessage: (conversationId, message, messages) => {
         if (book === this.book) this.events.emit('message', { conversationId, message, messages });
@@ -393,16 +384,14 @@ export class VisitorClient {
 
   private listen(): void {
     const socket = this.session.socket;
-    const on = <K extends keyof VisitorServerToClientEvents>(event: K, listener: VisitorServerToClientEvents[K]) =>
-      socket.on(event as string, listener as (...args: unknown[]) => void);
-    on('message.created', ({ message }) => this.book.ingest(message, { live: true }));
-    on('conversation.created', ({ conversation }) => this.rememberConversation(conversation));
-    on('conversation.updated', ({ conversation }) => this.rememberConversation(conversation));
-    on('typing', (event) => this.events.emit('typing', event));
+    socket.on('message.created', ({ message }) => this.book.ingest(message, { live: true }));
+    socket.on('conversation.created', ({ conversation }) => this.rememberConversation(conversation));
+    socket.on('conversation.updated', ({ conversation }) => this.rememberConversation(conversation));
+    socket.on('typing', (event) => this.events.emit('typing', event));
     // The server could not guarantee this socket every push (a node lost, Redis lost entries):
     // catch up as after a reconnect, at a random moment of the next two seconds, since every
     // visitor of the cluster may be told at once.
-    on('sync.reload', () => {
+    socket.on('sync.reload', () => {
       this.timers.after(Math.random() * RELOAD_SPREAD_MS, () => this.afterReconnect());
     });
   }
@@ -426,10 +415,7 @@ export class VisitorClient {
   private async relist(): Promise<void> {
     const book = this.book;
     try {
-      const { conversations } = await untilAvailable(
-        () => this.session.call<ConversationListResult>('conversation:list', {}),
-        this.timers,
-      );
+      const { conversations } = await untilAvailable(() => this.session.call('conversation:list', {}), this.timers);
       if (book !== this.book) return;
       for (const conversation of conversations) this.rememberConversation(conversation);
     } catch (error) {
@@ -456,7 +442,7 @@ export class VisitorClient {
         this.resetUserState(signedOutError());
         this.session.connect();
       } else if (this.session.connected) {
-        await this.session.call<SessionRenewResult>('session:renew', { token: renewed.token }).catch(() => {
+        await this.session.call('session:renew', { token: renewed.token }).catch(() => {
           // A socket that can't renew will be closed at expiry and reconnect with the new token.
         });
       }

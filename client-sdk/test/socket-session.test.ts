@@ -16,7 +16,7 @@ describe('SocketSession handshake refusals', () => {
   /** What the middleware answers to the next handshakes, in order; then it accepts. */
   let refusals: { code: string; token?: string }[] = [];
   let accepted: string[] = [];
-  const sessions: SocketSession[] = [];
+  const sessions: SocketSession<'/visitor'>[] = [];
   const timers: Timers[] = [];
 
   beforeAll(async () => {
@@ -72,7 +72,7 @@ describe('SocketSession handshake refusals', () => {
   }
 
   /** Resolves once connected, or rejects with the fatal error the session reported. */
-  async function outcome(s: { session: SocketSession; fatal: ParleyError[] }): Promise<'connected'> {
+  async function outcome(s: { session: SocketSession<'/visitor'>; fatal: ParleyError[] }): Promise<'connected'> {
     for (let i = 0; i < 600; i++) {
       if (s.session.connected) return 'connected';
       const [fatal] = s.fatal;

@@ -1,21 +1,28 @@
 /**
- * Socket.IO event maps, usable as the generic parameters of `Server`/`Namespace` on the server and
- * of `Socket` in socket.io-client, so that a wrong event name or payload is a compile error on both
- * ends. Commands (client to server) are `noun:verb` and take `(payload, ack)`; pushes (server to
- * client) are `noun.verb`.
+ * The Socket.IO contract, as one map: for each namespace, each command's input schema and ack data,
+ * and each push's payload (`ProtocolMap`). The event maps handed to socket.io's `Server`/`Namespace`
+ * and socket.io-client's `Socket`, the server's command registration and the SDK's `call` are all
+ * derived from it, so that a wrong command name, input or ack is a compile error on both ends.
+ * Commands (client to server) are `noun:verb` and take `(payload, ack)`; pushes (server to client)
+ * are `noun.verb`.
+ *
+ * This file holds types and two constants only: the schemas are referenced as types (`typeof`), so
+ * importing the map does not bundle zod; their values are indexed by `COMMAND_SCHEMAS` in
+ * `@parley/protocol/schemas`, which is checked against this map.
  */
+import type { z } from 'zod';
 import type { Conversation, Lead, LeadField, Message, Sender } from './entities';
 import type { Ack } from './errors';
 import type {
-  ConversationHistoryInput,
-  ConversationListInput,
-  ConversationStartInput,
-  LeadUpdateInput,
-  MessageSendInput,
-  SessionRenewInput,
-  TypingInput,
+  conversationHistorySchema,
+  conversationListSchema,
+  conversationStartSchema,
+  leadUpdateSchema,
+  messageSendSchema,
+  sessionRenewSchema,
+  typingSchema,
 } from './schemas/visitor';
-import type { ConversationCloseInput, ConversationJoinInput } from './schemas/agent';
+import type { conversationCloseSchema, conversationJoinSchema } from './schemas/agent';
 
 export const VISITOR_NAMESPACE = '/visitor';
 export const AGENT_NAMESPACE = '/agent';
@@ -117,57 +124,98 @@ export interface VisitorLeadView {
   attributes: Lead['attributes'];
 }
 
-// ---- /visitor ----
+// ---- the map ----
 
-export interface VisitorClientToServerEvents {
-  'conversation:start': (payload: ConversationStartInput, ack: Ack<ConversationStartResult>) => void;
-  'message:send': (payload: MessageSendInput, ack: Ack<MessageSendResult>) => void;
-  'lead:update': (payload: LeadUpdateInput, ack: Ack<LeadUpdateResult>) => void;
-  'conversation:list': (payload: ConversationListInput, ack: Ack<ConversationListResult>) => void;
-  'conversation:history': (payload: ConversationHistoryInput, ack: Ack<ConversationHistoryResult>) => void;
-  typing: (payload: TypingInput, ack: Ack<EmptyResult>) => void;
-  'session:renew': (payload: SessionRenewInput, ack: Ack<SessionRenewResult>) => void;
+/** One command: the zod schema its input is validated with, and the data its ack carries. */
+export interface CommandSpec<Input extends z.ZodType = z.ZodType, AckData = unknown> {
+  input: Input;
+  ack: AckData;
 }
 
-export interface VisitorServerToClientEvents {
-  'message.created': (event: MessageCreatedEvent) => void;
-  'conversation.created': (event: ConversationCreatedEvent) => void;
-  'conversation.updated': (event: ConversationUpdatedEvent) => void;
-  typing: (event: TypingEvent) => void;
-  'sync.reload': (event: SyncReloadEvent) => void;
-  'session.expiring': (event: SessionExpiringEvent) => void;
+export interface VisitorCommands {
+  'conversation:start': CommandSpec<typeof conversationStartSchema, ConversationStartResult>;
+  'message:send': CommandSpec<typeof messageSendSchema, MessageSendResult>;
+  'lead:update': CommandSpec<typeof leadUpdateSchema, LeadUpdateResult>;
+  'conversation:list': CommandSpec<typeof conversationListSchema, ConversationListResult>;
+  'conversation:history': CommandSpec<typeof conversationHistorySchema, ConversationHistoryResult>;
+  typing: CommandSpec<typeof typingSchema, EmptyResult>;
+  'session:renew': CommandSpec<typeof sessionRenewSchema, SessionRenewResult>;
 }
 
-// ---- /agent ----
-
-export interface AgentClientToServerEvents {
-  'conversation:join': (payload: ConversationJoinInput, ack: Ack<ConversationResult>) => void;
-  'conversation:close': (payload: ConversationCloseInput, ack: Ack<ConversationResult>) => void;
-  'message:send': (payload: MessageSendInput, ack: Ack<MessageSendResult>) => void;
-  'conversation:history': (payload: ConversationHistoryInput, ack: Ack<ConversationHistoryResult>) => void;
-  typing: (payload: TypingInput, ack: Ack<EmptyResult>) => void;
-  'session:renew': (payload: SessionRenewInput, ack: Ack<SessionRenewResult>) => void;
+export interface VisitorPushes {
+  'message.created': MessageCreatedEvent;
+  'conversation.created': ConversationCreatedEvent;
+  'conversation.updated': ConversationUpdatedEvent;
+  typing: TypingEvent;
+  'sync.reload': SyncReloadEvent;
+  'session.expiring': SessionExpiringEvent;
 }
 
-export interface AgentServerToClientEvents {
-  'lead.created': (event: LeadCreatedEvent) => void;
-  'lead.updated': (event: LeadUpdatedEvent) => void;
-  'lead.merged': (event: LeadMergedEvent) => void;
-  'lead.deleted': (event: LeadDeletedEvent) => void;
-  'conversation.created': (event: ConversationCreatedEvent) => void;
-  'conversation.updated': (event: ConversationUpdatedEvent) => void;
-  'message.created': (event: MessageCreatedEvent) => void;
-  typing: (event: TypingEvent) => void;
-  'sync.reload': (event: SyncReloadEvent) => void;
-  'session.expiring': (event: SessionExpiringEvent) => void;
+export interface AgentCommands {
+  'conversation:join': CommandSpec<typeof conversationJoinSchema, ConversationResult>;
+  'conversation:close': CommandSpec<typeof conversationCloseSchema, ConversationResult>;
+  'message:send': CommandSpec<typeof messageSendSchema, MessageSendResult>;
+  'conversation:history': CommandSpec<typeof conversationHistorySchema, ConversationHistoryResult>;
+  typing: CommandSpec<typeof typingSchema, EmptyResult>;
+  'session:renew': CommandSpec<typeof sessionRenewSchema, SessionRenewResult>;
 }
 
-export type VisitorCommand = keyof VisitorClientToServerEvents;
-export type AgentCommand = keyof AgentClientToServerEvents;
+export interface AgentPushes {
+  'lead.created': LeadCreatedEvent;
+  'lead.updated': LeadUpdatedEvent;
+  'lead.merged': LeadMergedEvent;
+  'lead.deleted': LeadDeletedEvent;
+  'conversation.created': ConversationCreatedEvent;
+  'conversation.updated': ConversationUpdatedEvent;
+  'message.created': MessageCreatedEvent;
+  typing: TypingEvent;
+  'sync.reload': SyncReloadEvent;
+  'session.expiring': SessionExpiringEvent;
+}
+
+/** The whole Socket.IO contract, by namespace. */
+export interface ProtocolMap {
+  [VISITOR_NAMESPACE]: { commands: VisitorCommands; pushes: VisitorPushes };
+  [AGENT_NAMESPACE]: { commands: AgentCommands; pushes: AgentPushes };
+}
+
+export type ParleyNamespace = keyof ProtocolMap;
+export type CommandName<N extends ParleyNamespace> = keyof ProtocolMap[N]['commands'] & string;
+export type PushName<N extends ParleyNamespace> = keyof ProtocolMap[N]['pushes'] & string;
+
+type SpecOf<N extends ParleyNamespace, C extends CommandName<N>> = ProtocolMap[N]['commands'][C];
+/** The schema a command's input is validated with. */
+export type CommandSchema<N extends ParleyNamespace, C extends CommandName<N>> =
+  SpecOf<N, C> extends CommandSpec<infer S> ? S : never;
+/** What a client sends with a command. */
+export type CommandInput<N extends ParleyNamespace, C extends CommandName<N>> = z.input<CommandSchema<N, C>>;
+/** What the server's handler receives: the input once validated (defaults applied). */
+export type CommandParsedInput<N extends ParleyNamespace, C extends CommandName<N>> = z.output<CommandSchema<N, C>>;
+/** The data of a command's successful ack. */
+export type CommandAck<N extends ParleyNamespace, C extends CommandName<N>> =
+  SpecOf<N, C> extends CommandSpec<z.ZodType, infer A> ? A : never;
+export type PushPayload<N extends ParleyNamespace, P extends PushName<N>> = ProtocolMap[N]['pushes'][P];
+
+/** socket.io's event map of what clients emit on namespace `N`, derived from the map. */
+export type ClientToServerEvents<N extends ParleyNamespace> = {
+  [C in CommandName<N>]: (payload: CommandInput<N, C>, ack: Ack<CommandAck<N, C>>) => void;
+};
+/** socket.io's event map of what the server pushes on namespace `N`, derived from the map. */
+export type ServerToClientEvents<N extends ParleyNamespace> = {
+  [P in PushName<N>]: (event: PushPayload<N, P>) => void;
+};
+
+export type VisitorClientToServerEvents = ClientToServerEvents<typeof VISITOR_NAMESPACE>;
+export type VisitorServerToClientEvents = ServerToClientEvents<typeof VISITOR_NAMESPACE>;
+export type AgentClientToServerEvents = ClientToServerEvents<typeof AGENT_NAMESPACE>;
+export type AgentServerToClientEvents = ServerToClientEvents<typeof AGENT_NAMESPACE>;
+
+export type VisitorCommand = CommandName<typeof VISITOR_NAMESPACE>;
+export type AgentCommand = CommandName<typeof AGENT_NAMESPACE>;
 
 /**
  * Every command of `/agent`, at runtime: the role-matrix test enumerates them, and a command added
- * to the event map without being listed here is a compile error.
+ * to the map without being listed here (or listed without being in the map) is a compile error.
  */
 export const AGENT_COMMANDS = Object.keys({
   'conversation:join': true,

@@ -9,3 +9,4 @@ export * from './admin';
 export * from './auth';
 export * from './leads';
 export * from './conversations';
+export * from './commands';

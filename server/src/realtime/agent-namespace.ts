@@ -1,14 +1,6 @@
 import type { Server } from 'socket.io';
-import type { AgentClientToServerEvents, SyncReloadEvent } from '@parley/protocol';
+import { AGENT_NAMESPACE, type SyncReloadEvent } from '@parley/protocol';
 import { resumeSession } from '@parley/realtime-adapter';
-import {
-  conversationCloseSchema,
-  conversationHistorySchema,
-  conversationJoinSchema,
-  messageSendSchema,
-  sessionRenewSchema,
-  typingSchema,
-} from '@parley/protocol/schemas';
 import type { AgentService } from '../agents/agent-service';
 import type { TokenService } from '../auth/token-service';
 import type { Config } from '../config';
@@ -37,7 +29,7 @@ export interface AgentNamespaceDeps {
   rateLimits: RateLimits;
 }
 
-const NAMESPACE = '/agent';
+const NAMESPACE = AGENT_NAMESPACE;
 /** How often each node re-checks the standing of every agent socket it holds (one Redis MGET). */
 const SIGNED_OUT_SWEEP_MS = 10_000;
 
@@ -98,7 +90,7 @@ export function setupAgentNamespace(io: Server, deps: AgentNamespaceDeps): Agent
       socket.emit('sync.reload', event);
     }
 
-    const command = commandRegistrar<AgentClientToServerEvents>(socket, NAMESPACE, { logger, metrics });
+    const command = commandRegistrar(socket, NAMESPACE, { logger, metrics });
     const actor = (): Extract<Actor, { role: 'agent' }> => ({
       role: 'agent',
       projectId: socket.data.principal.projectId,
@@ -125,17 +117,17 @@ export function setupAgentNamespace(io: Server, deps: AgentNamespaceDeps): Agent
       await Promise.all([authorize(), rateLimits.commands.consume(rateKey())]);
     };
 
-    command('conversation:join', conversationJoinSchema, async (input) => {
+    command('conversation:join', async (input) => {
       await admit();
       return { conversation: await conversations.join(actor(), input.conversationId) };
     });
 
-    command('conversation:close', conversationCloseSchema, async (input) => {
+    command('conversation:close', async (input) => {
       await admit();
       return { conversation: await conversations.close(actor(), input.conversationId) };
     });
 
-    command('message:send', messageSendSchema, async (input) => {
+    command('message:send', async (input) => {
       const { message } = await messages.send(actor(), input, {
         beforeWrite: async () => {
           await Promise.all([authorize(), rateLimits.messages.consume(rateKey())]);
@@ -144,18 +136,18 @@ export function setupAgentNamespace(io: Server, deps: AgentNamespaceDeps): Agent
       return { message };
     });
 
-    command('conversation:history', conversationHistorySchema, async (input) => {
+    command('conversation:history', async (input) => {
       await admit();
       return messages.history(actor(), input.conversationId, input.afterSeq, input.limit);
     });
 
-    command('typing', typingSchema, async (input) => {
+    command('typing', async (input) => {
       await admit();
       await conversations.typing(actor(), input.conversationId, input.typing, socket.id);
       return {};
     });
 
-    command('session:renew', sessionRenewSchema, async (input) => {
+    command('session:renew', async (input) => {
       const renewed = tokens.verifyAgent(input.token);
       if (renewed.agentId !== socket.data.principal.agentId)
         throw unauthorized('The renewed token is for another agent');

@@ -1,13 +1,11 @@
-import type { Ack, AckResponse } from '@parley/protocol';
+import type { AckResponse, CommandAck, CommandName, CommandParsedInput, ParleyNamespace } from '@parley/protocol';
+import { commandSchema } from '@parley/protocol/schemas';
 import type { Socket } from 'socket.io';
 import type { z } from 'zod';
 import { toAppError } from '../errors';
 import type { Logger } from '../infra/logger';
 import type { Metrics } from '../infra/metrics';
 import { parseInput } from '../validation';
-
-/** The data a command's ack carries, read off the protocol's event map. */
-export type AckData<F> = F extends (payload: never, ack: Ack<infer R>) => void ? R : never;
 
 export interface CommandDeps {
   logger: Logger;
@@ -35,16 +33,23 @@ function splitArgs(args: unknown[]): {
  * `{ ok, data }` or `{ ok: false, error }`. Nothing a client sends can throw out of here, so a bad
  * payload never takes down the socket or the process.
  *
+ * The command's schema, its handler's input and its ack data all come from the protocol's command
+ * map by the command's name, so a handler cannot be registered under another command's name,
+ * schema or ack.
+ *
  * The handler is called synchronously right after validation, before any await, so a handler that
  * queues work (message sends) fixes the order in which the socket's commands arrived.
  */
-export function commandRegistrar<Events>(socket: Socket, namespace: string, { logger, metrics }: CommandDeps) {
-  return function command<Name extends keyof Events & string, S extends z.ZodType>(
-    name: Name,
-    schema: S,
-    handler: (input: z.output<S>) => Promise<AckData<Events[Name]>>,
+export function commandRegistrar<N extends ParleyNamespace>(
+  socket: Socket,
+  namespace: N,
+  { logger, metrics }: CommandDeps,
+) {
+  return function command<C extends CommandName<N>>(
+    name: C,
+    handler: (input: CommandParsedInput<N, C>) => Promise<CommandAck<N, C>>,
   ): void {
-    register(socket, namespace, name, schema, handler, logger, metrics);
+    register(socket, namespace, name, commandSchema(namespace, name), handler, logger, metrics);
   };
 }
 

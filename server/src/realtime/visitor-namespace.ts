@@ -1,15 +1,6 @@
 import type { Server } from 'socket.io';
-import type { Project, VisitorClientToServerEvents } from '@parley/protocol';
+import { VISITOR_NAMESPACE, type Project } from '@parley/protocol';
 import { resumeSession } from '@parley/realtime-adapter';
-import {
-  conversationHistorySchema,
-  conversationListSchema,
-  conversationStartSchema,
-  leadUpdateSchema,
-  messageSendSchema,
-  sessionRenewSchema,
-  typingSchema,
-} from '@parley/protocol/schemas';
 import type { VisitorPrincipal } from '../auth/principal';
 import type { TokenService } from '../auth/token-service';
 import type { Actor } from '../conversations/actor';
@@ -40,7 +31,7 @@ export interface VisitorNamespaceDeps {
   rateLimits: RateLimits;
 }
 
-const NAMESPACE = '/visitor';
+const NAMESPACE = VISITOR_NAMESPACE;
 
 function actorOf(principal: VisitorPrincipal): Extract<Actor, { role: 'visitor' }> {
   return {
@@ -95,11 +86,11 @@ export function setupVisitorNamespace(io: Server, deps: VisitorNamespaceDeps): V
       .touch(principal.projectId, principal.userId)
       .catch((error: unknown) => logger.warn({ err: error }, 'could not record lastSeenAt'));
 
-    const command = commandRegistrar<VisitorClientToServerEvents>(socket, NAMESPACE, { logger, metrics });
+    const command = commandRegistrar(socket, NAMESPACE, { logger, metrics });
     const actor = () => actorOf(socket.data.principal);
     const rateKey = () => `visitor:${socket.data.principal.projectId}:${socket.data.principal.userId}`;
 
-    command('conversation:start', conversationStartSchema, async (input) => {
+    command('conversation:start', async (input) => {
       await rateLimits.commands.consume(rateKey());
       const { conversation, message } = await conversations.start(actor(), input, {
         // A first message counts as a message: starting conversations must not bypass that limit.
@@ -111,14 +102,14 @@ export function setupVisitorNamespace(io: Server, deps: VisitorNamespaceDeps): V
       return message ? { conversation, message } : { conversation };
     });
 
-    command('message:send', messageSendSchema, async (input) => {
+    command('message:send', async (input) => {
       const { message } = await messages.send(actor(), input, {
         beforeWrite: () => rateLimits.messages.consume(rateKey()),
       });
       return { message };
     });
 
-    command('lead:update', leadUpdateSchema, async (input) => {
+    command('lead:update', async (input) => {
       await rateLimits.commands.consume(rateKey());
       const p = socket.data.principal;
       const { lead } = await leads.resolveForUser(p.projectId, p.userId, p.visitorKind, input, 'visitor');
@@ -126,23 +117,23 @@ export function setupVisitorNamespace(io: Server, deps: VisitorNamespaceDeps): V
       return { lead: visitorView(lead, p.userId) };
     });
 
-    command('conversation:list', conversationListSchema, async () => {
+    command('conversation:list', async () => {
       await rateLimits.commands.consume(rateKey());
       return { conversations: await conversations.listForVisitor(actor()) };
     });
 
-    command('conversation:history', conversationHistorySchema, async (input) => {
+    command('conversation:history', async (input) => {
       await rateLimits.commands.consume(rateKey());
       return messages.history(actor(), input.conversationId, input.afterSeq, input.limit);
     });
 
-    command('typing', typingSchema, async (input) => {
+    command('typing', async (input) => {
       await rateLimits.commands.consume(rateKey());
       await conversations.typing(actor(), input.conversationId, input.typing, socket.id);
       return {};
     });
 
-    command('session:renew', sessionRenewSchema, async (input) => {
+    command('session:renew', async (input) => {
       const renewed = tokens.verifyVisitor(input.token);
       const current = socket.data.principal;
       if (renewed.projectId !== current.projectId || renewed.userId !== current.userId) {
