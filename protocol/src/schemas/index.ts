@@ -9,3 +9,5 @@ export * from './admin';
 export * from './auth';
 export * from './leads';
 export * from './conversations';
+export * from './responses';
+export * from './socket-payloads';
