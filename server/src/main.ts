@@ -9,6 +9,8 @@ import { ConfigError, loadConfig, type Config } from './config';
 import { ConversationService } from './conversations/conversation-service';
 import { registerConversationModel } from './conversations/conversation-model';
 import { createHttpApp } from './http/app';
+import { contractRoutes, docsRoutes } from './http/contract-routes';
+import { listRoutes, type RegisteredRoute } from './http/route-list';
 import { healthRoutes } from './http/health-routes';
 import { HttpAuth } from './http/http-auth';
 import { openDatabase } from './infra/database';
@@ -42,6 +44,8 @@ export interface RunningServer {
   port: number;
   config: Config;
   demo?: DemoCredentials;
+  /** Every route registered on the HTTP app (the contract test checks each is documented). */
+  routes: RegisteredRoute[];
   /** Stops accepting, closes sockets, waits for work in flight, disconnects. Idempotent. */
   stop(): Promise<void>;
 }
@@ -113,7 +117,9 @@ export async function startServer(
         conversations: models.conversations,
       }),
       conversationRoutes({ auth, conversations: models.conversations, messages }),
+      contractRoutes(),
     ],
+    pages: [docsRoutes(path.join(__dirname, '..', 'public', 'docs'))],
     staticDirs: [
       { mount: '/', dir: path.join(__dirname, '..', 'public') },
       // The SDK's <script> bundle, so the demo pages and any website can load it from the server.
@@ -172,7 +178,7 @@ export async function startServer(
       logger.info('stopped');
     })());
 
-  return { url, port, config, ...(demo ? { demo } : {}), stop };
+  return { url, port, config, ...(demo ? { demo } : {}), routes: listRoutes(app), stop };
 }
 
 /** The port is taken, or HOST is no address of this machine: a configuration problem, said in one line. */
