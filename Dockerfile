@@ -15,6 +15,7 @@ COPY embedded-mongo embedded-mongo
 COPY server server
 COPY client-sdk client-sdk
 RUN npx tsc -b protocol embedded-mongo server client-sdk \
+ && npm run contract -w @parley/protocol \
  && npm run bundle -w @parley/client-sdk \
  && npm prune --omit=dev --no-audit --no-fund
 

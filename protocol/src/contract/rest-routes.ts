@@ -226,7 +226,8 @@ export const REST_ROUTES: RestRoute[] = [
     access: 'visitor-site',
     body: verifiedAuthSchema,
     responses: { 201: json('A verified visitor token.', visitorAuthResponseSchema) },
-    errors: ['RATE_LIMITED'],
+    // The customer's token is expired, badly signed, too long-lived or lacks `sub`/`exp`.
+    errors: ['UNAUTHORIZED', 'RATE_LIMITED'],
   },
   {
     method: 'post',
