@@ -43,6 +43,8 @@ describe('the REST route table', () => {
 
   it('reads the routes of every router, under the path each is mounted at', () => {
     const routes = server.routes.map(key);
-    expect(routes).toEqual(expect.arrayContaining(['GET /healthz', 'GET /v1/openapi.json', 'DELETE /v1/projects/:projectId/leads/:leadId']));
+    expect(routes).toEqual(
+      expect.arrayContaining(['GET /healthz', 'GET /v1/openapi.json', 'DELETE /v1/projects/:projectId/leads/:leadId']),
+    );
   });
 });

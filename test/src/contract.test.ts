@@ -13,6 +13,45 @@ import { client } from './support/http';
 import { startParley, type ParleyProcess } from './support/parley-process';
 
 /**
+ * The documents as the build wrote them, checked by validators of their specifications (no server:
+ * the OpenAPI validator runs for seconds, longer than an idle keep-alive connection lives).
+ */
+describe('the published documents', () => {
+  it('the OpenAPI one is valid OpenAPI 3.1 (@seriousme/openapi-schema-validator)', () => {
+    // The validator is an ES module, which jest's CommonJS runtime cannot load: it runs in a child.
+    const validator = pathToFileURL(require.resolve('@seriousme/openapi-schema-validator'));
+    const validate = (file: string) => {
+      const script = `import { Validator } from ${JSON.stringify(validator.href)};
+        const result = await new Validator().validate(${JSON.stringify(file)});
+        process.stdout.write(JSON.stringify(result));`;
+      const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+      if (child.status !== 0) throw new Error(child.stderr);
+      return JSON.parse(child.stdout) as { valid: boolean; errors?: unknown };
+    };
+    expect(validate(require.resolve('@parley/protocol/openapi.json'))).toEqual({ valid: true });
+    // And the validator does refuse: the same document without its required `info`.
+    const broken = path.join(os.tmpdir(), `parley-openapi-broken-${process.pid}.json`);
+    writeFileSync(broken, JSON.stringify({ ...loadPublishedDocument(), info: undefined }));
+    try {
+      expect(validate(broken).valid).toBe(false);
+    } finally {
+      rmSync(broken, { force: true });
+    }
+  });
+
+  it('the AsyncAPI one is valid AsyncAPI 3.0.0 (the schema of @asyncapi/specs)', () => {
+    const specs = JSON.parse(readFileSync(require.resolve('@asyncapi/specs/schemas/3.0.0.json'), 'utf8')) as object;
+    // The AsyncAPI schema bundles the draft-07 meta-schema itself; ajv's own copy would clash.
+    const ajv = new Ajv({ strict: false, allErrors: true, meta: false, validateSchema: false });
+    addFormats(ajv);
+    const validate = ajv.compile(specs);
+    const document = JSON.parse(readFileSync(require.resolve('@parley/protocol/asyncapi.json'), 'utf8')) as object;
+    expect(validate(document) ? [] : validate.errors).toEqual([]);
+    expect(validate({ ...document, operations: { bad: { action: 'publish' } } })).toBe(false);
+  });
+});
+
+/**
  * The published contract: the documents the server serves, the reference page, and the check that
  * every integration test's responses go through (support/contract.ts), which must refuse what the
  * document does not describe.
@@ -49,39 +88,6 @@ describe('the published contract', () => {
     const operations = res.body['operations'] as Record<string, { action: string; title: string }>;
     expect(operations['visitorConversationStart']).toMatchObject({ action: 'send', title: 'conversation:start' });
     expect(operations['agentLeadMergedPush']).toMatchObject({ action: 'receive', title: 'lead.merged' });
-  });
-
-  it('is a valid OpenAPI 3.1 document (@seriousme/openapi-schema-validator)', () => {
-    // The validator is an ES module, which jest's CommonJS runtime cannot load: it runs in a child.
-    const validator = pathToFileURL(require.resolve('@seriousme/openapi-schema-validator'));
-    const validate = (file: string) => {
-      const script = `import { Validator } from ${JSON.stringify(validator.href)};
-        const result = await new Validator().validate(${JSON.stringify(file)});
-        process.stdout.write(JSON.stringify(result));`;
-      const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
-      if (child.status !== 0) throw new Error(child.stderr);
-      return JSON.parse(child.stdout) as { valid: boolean; errors?: unknown };
-    };
-    expect(validate(require.resolve('@parley/protocol/openapi.json'))).toEqual({ valid: true });
-    // And the validator does refuse: the same document without its required `info`.
-    const broken = path.join(os.tmpdir(), `parley-openapi-broken-${process.pid}.json`);
-    writeFileSync(broken, JSON.stringify({ ...loadPublishedDocument(), info: undefined }));
-    try {
-      expect(validate(broken).valid).toBe(false);
-    } finally {
-      rmSync(broken, { force: true });
-    }
-  });
-
-  it('is a valid AsyncAPI 3.0.0 document (the schema of @asyncapi/specs)', () => {
-    const specs = require('@asyncapi/specs') as { schemas: Record<string, object> };
-    // The AsyncAPI schema bundles the draft-07 meta-schema itself; ajv's own copy would clash.
-    const ajv = new Ajv({ strict: false, allErrors: true, meta: false, validateSchema: false });
-    addFormats(ajv);
-    const validate = ajv.compile(specs.schemas['3.0.0'] as object);
-    const document = JSON.parse(readFileSync(require.resolve('@parley/protocol/asyncapi.json'), 'utf8')) as object;
-    expect(validate(document) ? [] : validate.errors).toEqual([]);
-    expect(validate({ ...document, operations: { bad: { action: 'publish' } } })).toBe(false);
   });
 
   it('describes the operational endpoints as they answer', async () => {

@@ -86,7 +86,7 @@ export function buildAsyncApiDocument(namespaces: readonly NamespaceDoc[] = SOCK
       title: 'Parley realtime API',
       version: String(PROTOCOL_VERSION),
       description:
-        'Socket.IO namespaces `/visitor` and `/agent` on the server\'s HTTP port. Connect with ' +
+        "Socket.IO namespaces `/visitor` and `/agent` on the server's HTTP port. Connect with " +
         '`auth: { token }`. Commands (`noun:verb`) are emitted with `(payload, ack)` and acknowledged ' +
         'with `{ ok: true, data }` or `{ ok: false, error }`; pushes (`noun.verb`) come from the server.',
       license: { name: 'MIT' },

@@ -374,7 +374,8 @@ export function errorCodesOf(route: RestRoute): ErrorCode[] {
   const codes = new Set<ErrorCode>(route.errors ?? []);
   // Every /v1 route sits behind the JSON body parser, which refuses a malformed or oversized body
   // whatever the method.
-  if (route.path.startsWith('/v1/')) codes.add('INTERNAL').add('UNAVAILABLE').add('BAD_REQUEST').add('PAYLOAD_TOO_LARGE');
+  if (route.path.startsWith('/v1/'))
+    codes.add('INTERNAL').add('UNAVAILABLE').add('BAD_REQUEST').add('PAYLOAD_TOO_LARGE');
   if (route.query) codes.add('BAD_REQUEST');
   if (route.access === 'metrics') codes.add('UNAUTHORIZED');
   if (route.access === 'token' || route.access === 'agent' || route.access === 'admin') {

@@ -114,7 +114,11 @@ const agentCommands = {
     input: conversationJoinSchema,
     result: conversationResultSchema,
   },
-  'conversation:close': { summary: 'Close a conversation.', input: conversationCloseSchema, result: conversationResultSchema },
+  'conversation:close': {
+    summary: 'Close a conversation.',
+    input: conversationCloseSchema,
+    result: conversationResultSchema,
+  },
   'message:send': messageSend,
   'conversation:history': history,
   typing,

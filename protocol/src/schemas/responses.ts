@@ -15,7 +15,11 @@ const attributeValueOut = z.union([z.string(), z.number(), z.boolean(), z.null()
 const attributesOut = z.record(z.string(), attributeValueOut);
 
 export const originValueSchema = z
-  .union([z.literal('agent'), z.templateLiteral(['visitor:', z.string()]), z.templateLiteral(['customer:', z.string()])])
+  .union([
+    z.literal('agent'),
+    z.templateLiteral(['visitor:', z.string()]),
+    z.templateLiteral(['customer:', z.string()]),
+  ])
   .meta({ id: 'Origin', description: 'Who set a value: `agent`, `visitor:{userId}` or `customer:{userId}`.' });
 
 export const preChatFormOutSchema = z
@@ -92,7 +96,7 @@ export const visitorLeadViewSchema = z
     phone: z.string().optional(),
     attributes: attributesOut,
   })
-  .meta({ id: 'VisitorLeadView', description: "What a visitor may see of its lead: only the values it set." });
+  .meta({ id: 'VisitorLeadView', description: 'What a visitor may see of its lead: only the values it set.' });
 
 const senderRoleSchema = z.enum(['visitor', 'agent', 'system']);
 
@@ -109,9 +113,7 @@ export const conversationSchema = z
     status: z.enum(['open', 'assigned', 'closed']),
     assigneeId: z.string().optional(),
     participants: z.array(z.string()),
-    lastMessage: z
-      .strictObject({ text: z.string(), senderRole: senderRoleSchema, createdAt: timeSchema })
-      .optional(),
+    lastMessage: z.strictObject({ text: z.string(), senderRole: senderRoleSchema, createdAt: timeSchema }).optional(),
     messageCount: z.number().int(),
     lastSeq: z.number().int(),
     attributes: attributesOut,
@@ -186,7 +188,12 @@ export const agentLoginResponseSchema = z
 
 export const meResponseSchema = z
   .discriminatedUnion('kind', [
-    z.strictObject({ kind: z.literal('visitor'), projectId: z.string(), user: visitorUserSchema, expiresAt: timeSchema }),
+    z.strictObject({
+      kind: z.literal('visitor'),
+      projectId: z.string(),
+      user: visitorUserSchema,
+      expiresAt: timeSchema,
+    }),
     z.strictObject({ kind: z.literal('agent'), agent: agentSchema, expiresAt: timeSchema }),
     z.strictObject({ kind: z.literal('admin') }),
   ])

@@ -4,7 +4,14 @@
  * feed the AsyncAPI document.
  */
 import { z } from 'zod';
-import { conversationSchema, errorBodySchema, leadSchema, messageSchema, senderSchema, visitorLeadViewSchema } from './responses';
+import {
+  conversationSchema,
+  errorBodySchema,
+  leadSchema,
+  messageSchema,
+  senderSchema,
+  visitorLeadViewSchema,
+} from './responses';
 
 const leadFieldSchema = z.enum(['fullname', 'lastname', 'email', 'phone', 'attributes', 'tags', 'conversationCount']);
 
@@ -44,9 +51,7 @@ export const conversationStartResultSchema = z
   .strictObject({ conversation: conversationSchema, message: messageSchema.optional() })
   .meta({ id: 'ConversationStartResult' });
 export const messageSendResultSchema = z.strictObject({ message: messageSchema }).meta({ id: 'MessageSendResult' });
-export const leadUpdateResultSchema = z
-  .strictObject({ lead: visitorLeadViewSchema })
-  .meta({ id: 'LeadUpdateResult' });
+export const leadUpdateResultSchema = z.strictObject({ lead: visitorLeadViewSchema }).meta({ id: 'LeadUpdateResult' });
 export const conversationListResultSchema = z
   .strictObject({ conversations: z.array(conversationSchema) })
   .meta({ id: 'ConversationListResult' });
