@@ -17,6 +17,7 @@ COPY realtime-adapter realtime-adapter
 COPY server server
 COPY client-sdk client-sdk
 RUN npx tsc -b protocol embedded-mongo realtime-adapter server client-sdk \
+ && npm run contract -w @parley/protocol \
  && npm run bundle -w @parley/client-sdk \
  && npm prune --omit=dev --no-audit --no-fund
 

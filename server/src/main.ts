@@ -12,9 +12,10 @@ import { ConfigError, loadConfig, type Config } from './config';
 import { ConversationService } from './conversations/conversation-service';
 import { registerConversationModel } from './conversations/conversation-model';
 import { createHttpApp } from './http/app';
+import { contractRoutes, docsRoutes } from './http/contract-routes';
+import { listRoutes, type RegisteredRoute } from './http/route-list';
 import { healthRoutes } from './http/health-routes';
 import { HttpAuth } from './http/http-auth';
-import { routesOf, type RouteInfo } from './http/route-list';
 import { openDatabase } from './infra/database';
 import { EventBus } from './infra/event-bus';
 import { createLogger, type Logger } from './infra/logger';
@@ -47,8 +48,8 @@ export interface RunningServer {
   port: number;
   config: Config;
   demo?: DemoCredentials;
-  /** Every REST route of the API (`/v1`), for the role-matrix test. */
-  routes: RouteInfo[];
+  /** Every route registered on the HTTP app (the contract test checks each is documented). */
+  routes: RegisteredRoute[];
   /** Stops accepting, closes sockets, waits for work in flight, disconnects. Idempotent. */
   stop(): Promise<void>;
 }
@@ -129,7 +130,8 @@ export async function startServer(
       ...(redis ? { redis } : {}),
       ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}),
     }),
-    api,
+    api: [...api, contractRoutes()],
+    pages: [docsRoutes(path.join(__dirname, '..', 'public', 'docs'))],
     staticDirs: [
       { mount: '/', dir: path.join(__dirname, '..', 'public') },
       // The SDK's <script> bundle, so the demo pages and any website can load it from the server.
@@ -188,7 +190,7 @@ export async function startServer(
       logger.info('stopped');
     })());
 
-  return { url, port, config, ...(demo ? { demo } : {}), routes: routesOf(api, '/v1'), stop };
+  return { url, port, config, ...(demo ? { demo } : {}), routes: listRoutes(app), stop };
 }
 
 /** The port is taken, or HOST is no address of this machine: a configuration problem, said in one line. */

@@ -10,3 +10,5 @@ export * from './auth';
 export * from './leads';
 export * from './conversations';
 export * from './commands';
+export * from './responses';
+export * from './socket-payloads';

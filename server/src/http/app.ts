@@ -20,6 +20,8 @@ export interface HttpAppDeps {
   health: Router;
   /** Mounted under /v1. */
   api: Router[];
+  /** Mounted at the root, before the static folders: the API reference page (`/docs`). */
+  pages?: Router[];
   /**
    * Static folders served at the root (the landing page, demo pages, the SDK bundle); with
    * `precompressed`, the `.br`/`.gz` copies a build wrote beside a file are sent where accepted.
@@ -27,7 +29,15 @@ export interface HttpAppDeps {
   staticDirs?: { mount: string; dir: string; precompressed?: boolean }[];
 }
 
-export function createHttpApp({ config, logger, metrics, health, api, staticDirs = [] }: HttpAppDeps): express.Express {
+export function createHttpApp({
+  config,
+  logger,
+  metrics,
+  health,
+  api,
+  pages = [],
+  staticDirs = [],
+}: HttpAppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', config.trustProxy);
@@ -42,6 +52,7 @@ export function createHttpApp({ config, logger, metrics, health, api, staticDirs
   app.use('/v1', express.json({ limit: JSON_BODY_LIMIT, strict: true }));
   for (const router of api) app.use('/v1', router);
   app.use('/v1', notFoundHandler);
+  for (const router of pages) app.use(router);
   for (const { mount, dir, precompressed: compressed } of staticDirs) {
     if (compressed) app.use(mount, precompressed(dir, '5m'));
     app.use(

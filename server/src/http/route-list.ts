@@ -1,29 +1,38 @@
-import type { Router } from 'express';
+import type express from 'express';
 
-export interface RouteInfo {
+export interface RegisteredRoute {
+  /** Lower case, as OpenAPI writes it: `get`, `post`… */
   method: string;
-  /** The full path with its `:params`, e.g. `/v1/projects/:projectId/leads`. */
+  /** As registered, `:name` for a parameter: `/v1/projects/:projectId/leads`. */
   path: string;
 }
 
-interface RouteLayer {
-  route?: { path: unknown; methods?: Record<string, boolean> };
+/** The parts of Express 5's router (the `router` package) that the walk below reads. */
+interface Layer {
+  route?: { path: string; methods: Record<string, boolean> };
+  rawPath?: string;
+  handle: { stack?: Layer[] };
 }
 
 /**
- * Every route the routers declare, read off Express's own route table: the role-matrix test
- * walks it, so an endpoint added without a row in the matrix fails the test.
+ * Every route registered on an Express app, with the paths of the routers it sits in, read from
+ * the router stack. Only routes (`router.get(…)`…): middleware such as static folders is not an
+ * endpoint. The contract test compares this list with the OpenAPI document.
  */
-export function routesOf(routers: Router[], prefix: string): RouteInfo[] {
-  const routes: RouteInfo[] = [];
-  for (const router of routers) {
-    for (const layer of (router as unknown as { stack: RouteLayer[] }).stack) {
-      const route = layer.route;
-      if (!route || typeof route.path !== 'string') continue;
-      for (const [method, on] of Object.entries(route.methods ?? {})) {
-        if (on && method !== '_all') routes.push({ method: method.toUpperCase(), path: `${prefix}${route.path}` });
+export function listRoutes(app: express.Express): RegisteredRoute[] {
+  const routes: RegisteredRoute[] = [];
+  const walk = (stack: Layer[], prefix: string) => {
+    for (const layer of stack) {
+      if (layer.route) {
+        for (const [method, on] of Object.entries(layer.route.methods)) {
+          if (on && method !== '_all') routes.push({ method, path: prefix + layer.route.path });
+        }
+      } else if (layer.handle.stack) {
+        const mount = typeof layer.rawPath === 'string' && layer.rawPath !== '/' ? layer.rawPath : '';
+        walk(layer.handle.stack, prefix + mount);
       }
     }
-  }
+  };
+  walk((app as unknown as { router: { stack: Layer[] } }).router.stack, '');
   return routes;
 }

@@ -1,3 +1,5 @@
+import { assertDescribed } from './contract';
+
 export interface HttpResult<T = unknown> {
   status: number;
   headers: Headers;
@@ -13,7 +15,10 @@ export interface RequestOptions {
   headers?: Record<string, string>;
 }
 
-/** A small fetch wrapper for the REST API; never throws on an error status. */
+/**
+ * A small fetch wrapper for the REST API; never throws on an error status, but throws on a
+ * response the published OpenAPI document does not describe (see contract.ts).
+ */
 export async function request<T = unknown>(
   baseUrl: string,
   method: string,
@@ -33,7 +38,9 @@ export async function request<T = unknown>(
   const response = await fetch(`${baseUrl}${path}`, { method, headers, ...(body !== undefined ? { body } : {}) });
   const text = await response.text();
   let parsed: unknown = text;
-  if ((response.headers.get('content-type') ?? '').includes('application/json')) parsed = JSON.parse(text);
+  const contentType = response.headers.get('content-type') ?? '';
+  if (contentType.includes('application/json')) parsed = JSON.parse(text);
+  assertDescribed({ method, url: path, status: response.status, contentType, body: parsed, text });
   return { status: response.status, headers: response.headers, body: parsed as T, text };
 }
 

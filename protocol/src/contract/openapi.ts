@@ -1,0 +1,131 @@
+/**
+ * The OpenAPI 3.1 document of the REST API, generated from `REST_ROUTES` and the zod schemas of
+ * `@parley/protocol/schemas` by zod-openapi. Written to `dist/contract/openapi.json` at build time
+ * (see write-documents.ts) and served by the server at `/v1/openapi.json`.
+ */
+import { z } from 'zod';
+import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiResponseObject } from 'zod-openapi';
+import { ERROR_STATUS, type ErrorCode } from '../errors';
+import { errorBodySchema, idSchema } from '../schemas';
+import { PROTOCOL_VERSION } from '../version';
+import { SCHEMA_OPTIONS } from './schema-options';
+import { errorCodesOf, REST_ROUTES, type Access, type RestRoute } from './rest-routes';
+
+export type OpenApiDocument = ReturnType<typeof createDocument>;
+
+/** `/v1/projects/:projectId` as OpenAPI writes it: `/v1/projects/{projectId}`. */
+export function openApiPath(expressPath: string): string {
+  return expressPath.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
+}
+
+function pathParams(route: RestRoute): z.ZodObject | undefined {
+  const names = [...route.path.matchAll(/:([A-Za-z0-9_]+)/g)].map((m) => m[1] as string);
+  if (names.length === 0) return undefined;
+  return z.object(Object.fromEntries(names.map((name) => [name, idSchema])));
+}
+
+const SECURITY: Record<Access, Record<string, string[]>[] | undefined> = {
+  none: undefined,
+  'visitor-site': undefined,
+  token: [{ visitorToken: [] }, { agentToken: [] }, { adminToken: [] }],
+  agent: [{ agentToken: [] }],
+  admin: [{ adminToken: [] }],
+  metrics: [{}, { metricsToken: [] }],
+};
+
+/**
+ * One error response per code, its body naming exactly that code; registered once as a component
+ * (zod-openapi recognises the same object on every operation).
+ */
+const errorResponses = new Map<ErrorCode, ZodOpenApiResponseObject>();
+function errorResponse(code: ErrorCode): ZodOpenApiResponseObject {
+  const known = errorResponses.get(code);
+  if (known) return known;
+  const schema = z
+    .strictObject({ error: errorBodySchema.extend({ code: z.literal(code) }) })
+    .meta({ id: `Error${code}` });
+  const response: ZodOpenApiResponseObject = {
+    id: code,
+    description: `\`${code}\`: the protocol's error body.`,
+    ...(code === 'RATE_LIMITED'
+      ? { headers: z.object({ 'Retry-After': z.string().meta({ description: 'Seconds to wait.' }) }) }
+      : {}),
+    content: { 'application/json': { schema } },
+  };
+  errorResponses.set(code, response);
+  return response;
+}
+
+function operationOf(route: RestRoute): ZodOpenApiOperationObject {
+  const responses: ZodOpenApiOperationObject['responses'] = {};
+  for (const [status, response] of Object.entries(route.responses)) {
+    const content = response.schema
+      ? { 'application/json': { schema: response.schema } }
+      : response.contentType
+        ? { [response.contentType]: {} }
+        : undefined;
+    responses[status as `2${string}`] = { description: response.description, ...(content ? { content } : {}) };
+  }
+  for (const code of errorCodesOf(route)) {
+    const status = String(ERROR_STATUS[code]) as `4${string}`;
+    responses[status] ??= errorResponse(code);
+  }
+  const params = pathParams(route);
+  const security = SECURITY[route.access];
+  return {
+    operationId: `${route.method}${openApiPath(route.path)
+      .replace(/[{}]/g, '')
+      .split(/[/._-]/)
+      .filter(Boolean)
+      .map((part) => part[0]!.toUpperCase() + part.slice(1))
+      .join('')}`,
+    summary: route.summary,
+    ...(route.description ? { description: route.description } : {}),
+    tags: [route.tag],
+    ...(security ? { security } : {}),
+    ...(params || route.query
+      ? { requestParams: { ...(params ? { path: params } : {}), ...(route.query ? { query: route.query } : {}) } }
+      : {}),
+    ...(route.body ? { requestBody: { required: true, content: { 'application/json': { schema: route.body } } } } : {}),
+    responses,
+  };
+}
+
+export function buildOpenApiDocument(routes: readonly RestRoute[] = REST_ROUTES): OpenApiDocument {
+  const paths: Record<string, Record<string, ZodOpenApiOperationObject>> = {};
+  for (const route of routes) (paths[openApiPath(route.path)] ??= {})[route.method] = operationOf(route);
+  return createDocument(
+    {
+      openapi: '3.1.0',
+      info: {
+        title: 'Parley REST API',
+        version: String(PROTOCOL_VERSION),
+        description:
+          'JSON over HTTP under `/v1`, `Authorization: Bearer <token>`. Errors are ' +
+          '`{ "error": { "code", "message", "details"? } }`. The realtime half of the protocol (Socket.IO ' +
+          'namespaces `/visitor` and `/agent`) is described by the AsyncAPI document at `/v1/asyncapi.json`.',
+        license: { name: 'MIT', identifier: 'MIT' },
+      },
+      servers: [{ url: '/', description: 'This server' }],
+      tags: [
+        { name: 'Visitors', description: 'Called from the widget on a customer website.' },
+        { name: 'Agents', description: 'Agent sign-in.' },
+        { name: 'Contacts', description: 'Leads, shown as "contacts" to people.' },
+        { name: 'Conversations', description: 'Conversations and their messages, for agents.' },
+        { name: 'Admin', description: 'Enabled by `ADMIN_TOKEN`.' },
+        { name: 'Operations', description: 'Health and metrics.' },
+        { name: 'Contract', description: 'The documents of this contract.' },
+      ],
+      components: {
+        securitySchemes: {
+          visitorToken: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'A visitor token.' },
+          agentToken: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'An agent token.' },
+          adminToken: { type: 'http', scheme: 'bearer', description: 'The `ADMIN_TOKEN`.' },
+          metricsToken: { type: 'http', scheme: 'bearer', description: 'The `METRICS_TOKEN`.' },
+        },
+      },
+      paths,
+    },
+    SCHEMA_OPTIONS,
+  );
+}

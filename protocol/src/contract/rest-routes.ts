@@ -1,0 +1,388 @@
+/**
+ * Every REST endpoint the server registers, described once: the OpenAPI document is generated
+ * from this table and the zod schemas it names. A route registered in Express but missing here
+ * fails `server/test/route-contract.test.ts`; a response whose status or body this table does not
+ * describe fails the integration suite (test/src/support/contract.ts). To add an endpoint: add a
+ * row here (its path exactly as Express registers it), with its input schemas, its success
+ * responses and any error code beyond the ones `errorCodesOf` derives.
+ */
+import type { z } from 'zod';
+import type { ErrorCode } from '../errors';
+import {
+  agentCreateSchema,
+  agentListResponseSchema,
+  agentLoginResponseSchema,
+  agentLoginSchema,
+  agentResponseSchema,
+  anonymousAuthSchema,
+  conversationListQuerySchema,
+  conversationPageSchema,
+  conversationResponseSchema,
+  healthResponseSchema,
+  leadCreateSchema,
+  leadDetailResponseSchema,
+  leadExportQuerySchema,
+  leadListQuerySchema,
+  leadMergedResponseSchema,
+  leadMergeSchema,
+  leadPageSchema,
+  leadPatchSchema,
+  leadSchema,
+  meResponseSchema,
+  messageListQuerySchema,
+  messagePageSchema,
+  projectCreatedResponseSchema,
+  projectCreateSchema,
+  projectResponseSchema,
+  projectUpdateSchema,
+  refreshSchema,
+  secretRotatedResponseSchema,
+  verifiedAuthSchema,
+  visitorAuthResponseSchema,
+  widgetConfigSchema,
+} from '../schemas';
+
+export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
+
+/**
+ * Who may call: `none` (anyone), `visitor-site` (anyone, from an origin the project allows),
+ * `token` (any Parley token: visitor, agent or admin), `agent` (an agent of the path's project),
+ * `admin` (`ADMIN_TOKEN`), `metrics` (`METRICS_TOKEN` when set).
+ */
+export type Access = 'none' | 'visitor-site' | 'token' | 'agent' | 'admin' | 'metrics';
+
+export type Tag = 'Admin' | 'Visitors' | 'Agents' | 'Contacts' | 'Conversations' | 'Operations' | 'Contract';
+
+export interface SuccessResponse {
+  description: string;
+  /** The JSON body; absent for an empty body (204) or a non-JSON one (`contentType`). */
+  schema?: z.ZodType;
+  /** Non-JSON bodies: the CSV export, Prometheus text. */
+  contentType?: string;
+}
+
+export interface RestRoute {
+  method: HttpMethod;
+  /** As Express registers it, `:name` for a path parameter. */
+  path: string;
+  summary: string;
+  description?: string;
+  tag: Tag;
+  access: Access;
+  query?: z.ZodObject;
+  body?: z.ZodType;
+  responses: Record<number, SuccessResponse>;
+  /** Error codes this route answers beyond those `errorCodesOf` derives from its shape. */
+  errors?: ErrorCode[];
+}
+
+const json = (description: string, schema: z.ZodType): SuccessResponse => ({ description, schema });
+const noContent: SuccessResponse = { description: 'Done; no body.' };
+/** A document of this contract: JSON whose shape is its own specification's. */
+const documentBody = (description: string): SuccessResponse => ({ description, contentType: 'application/json' });
+
+export const REST_ROUTES: RestRoute[] = [
+  // ---- operations (outside /v1) ----
+  {
+    method: 'get',
+    path: '/healthz',
+    summary: 'Liveness',
+    description: 'The process answers; never checks dependencies.',
+    tag: 'Operations',
+    access: 'none',
+    responses: { 200: json('Alive.', healthResponseSchema) },
+  },
+  {
+    method: 'get',
+    path: '/readyz',
+    summary: 'Readiness',
+    description: 'Take traffic only while the database (and Redis, where configured) answer.',
+    tag: 'Operations',
+    access: 'none',
+    responses: {
+      200: json('Ready.', healthResponseSchema),
+      503: json('A dependency is down (`checks` says which).', healthResponseSchema),
+    },
+  },
+  {
+    method: 'get',
+    path: '/metrics',
+    summary: 'Prometheus metrics',
+    description: 'Needs `Authorization: Bearer <METRICS_TOKEN>` when `METRICS_TOKEN` is set.',
+    tag: 'Operations',
+    access: 'metrics',
+    responses: { 200: { description: 'Prometheus text exposition.', contentType: 'text/plain' } },
+  },
+
+  // ---- the contract itself ----
+  {
+    method: 'get',
+    path: '/v1/openapi.json',
+    summary: 'This OpenAPI document',
+    tag: 'Contract',
+    access: 'none',
+    responses: { 200: documentBody('The OpenAPI 3.1 document of the REST API.') },
+  },
+  {
+    method: 'get',
+    path: '/v1/asyncapi.json',
+    summary: 'The AsyncAPI document of the Socket.IO namespaces',
+    tag: 'Contract',
+    access: 'none',
+    responses: { 200: documentBody('The AsyncAPI 3 document of `/visitor` and `/agent`.') },
+  },
+
+  // ---- admin ----
+  {
+    method: 'post',
+    path: '/v1/admin/projects',
+    summary: 'Create a project',
+    description: 'Answers the project and the secret that signs verified-visitor tokens (shown only here).',
+    tag: 'Admin',
+    access: 'admin',
+    body: projectCreateSchema,
+    responses: { 201: json('Created.', projectCreatedResponseSchema) },
+  },
+  {
+    method: 'get',
+    path: '/v1/admin/projects/:projectId',
+    summary: 'Read a project',
+    tag: 'Admin',
+    access: 'admin',
+    responses: { 200: json('The project.', projectResponseSchema) },
+  },
+  {
+    method: 'patch',
+    path: '/v1/admin/projects/:projectId',
+    summary: "Change a project's name, origins or pre-chat form",
+    tag: 'Admin',
+    access: 'admin',
+    body: projectUpdateSchema,
+    responses: { 200: json('The changed project.', projectResponseSchema) },
+  },
+  {
+    method: 'post',
+    path: '/v1/admin/projects/:projectId/secret/rotate',
+    summary: "Rotate a project's secret",
+    description: 'The previous secret keeps verifying for `SECRET_ROTATION_GRACE`.',
+    tag: 'Admin',
+    access: 'admin',
+    responses: { 200: json('The new secret.', secretRotatedResponseSchema) },
+  },
+  {
+    method: 'post',
+    path: '/v1/admin/projects/:projectId/agents',
+    summary: 'Create an agent',
+    tag: 'Admin',
+    access: 'admin',
+    body: agentCreateSchema,
+    responses: { 201: json('Created.', agentResponseSchema) },
+    errors: ['CONFLICT'],
+  },
+  {
+    method: 'get',
+    path: '/v1/admin/projects/:projectId/agents',
+    summary: "List a project's agents",
+    tag: 'Admin',
+    access: 'admin',
+    responses: { 200: json("The project's agents.", agentListResponseSchema) },
+  },
+  {
+    method: 'delete',
+    path: '/v1/admin/projects/:projectId/agents/:agentId',
+    summary: 'Remove an agent',
+    description: 'Closes its sockets on every node; its unexpired tokens stop working.',
+    tag: 'Admin',
+    access: 'admin',
+    responses: { 204: noContent },
+  },
+
+  // ---- visitors ----
+  {
+    method: 'get',
+    path: '/v1/projects/:projectId/widget',
+    summary: "A project's widget configuration",
+    tag: 'Visitors',
+    access: 'visitor-site',
+    responses: { 200: json('Name and pre-chat form.', widgetConfigSchema) },
+  },
+  {
+    method: 'post',
+    path: '/v1/projects/:projectId/auth/anonymous',
+    summary: 'Anonymous visitor sign-in',
+    description: 'The server mints the visitor identity.',
+    tag: 'Visitors',
+    access: 'visitor-site',
+    body: anonymousAuthSchema,
+    responses: { 201: json('A visitor token.', visitorAuthResponseSchema) },
+    errors: ['RATE_LIMITED'],
+  },
+  {
+    method: 'post',
+    path: '/v1/projects/:projectId/auth/verified',
+    summary: 'Verified visitor sign-in',
+    description: "Exchanges a token the customer's backend signed with the project secret.",
+    tag: 'Visitors',
+    access: 'visitor-site',
+    body: verifiedAuthSchema,
+    responses: { 201: json('A verified visitor token.', visitorAuthResponseSchema) },
+    // The customer's token is expired, badly signed, too long-lived or lacks `sub`/`exp`.
+    errors: ['UNAUTHORIZED', 'RATE_LIMITED'],
+  },
+  {
+    method: 'post',
+    path: '/v1/auth/refresh',
+    summary: 'Refresh a token',
+    description: 'A visitor token gets a visitor token, an agent token an agent token.',
+    tag: 'Visitors',
+    access: 'token',
+    body: refreshSchema,
+    responses: {
+      200: json('A fresh token.', visitorAuthResponseSchema.or(agentLoginResponseSchema)),
+    },
+    errors: ['NOT_FOUND'],
+  },
+  {
+    method: 'get',
+    path: '/v1/me',
+    summary: 'Who this token is',
+    tag: 'Visitors',
+    access: 'token',
+    responses: { 200: json('The principal.', meResponseSchema) },
+    errors: ['NOT_FOUND'],
+  },
+
+  // ---- agents ----
+  {
+    method: 'post',
+    path: '/v1/agents/login',
+    summary: 'Agent sign-in',
+    tag: 'Agents',
+    access: 'none',
+    body: agentLoginSchema,
+    responses: { 200: json('An agent token.', agentLoginResponseSchema) },
+    errors: ['UNAUTHORIZED', 'RATE_LIMITED'],
+  },
+
+  // ---- contacts ----
+  {
+    method: 'get',
+    path: '/v1/projects/:projectId/leads',
+    summary: 'List or search contacts',
+    tag: 'Contacts',
+    access: 'agent',
+    query: leadListQuerySchema,
+    responses: { 200: json('One page of contacts.', leadPageSchema) },
+  },
+  {
+    method: 'get',
+    path: '/v1/projects/:projectId/leads/export.csv',
+    summary: 'Export contacts as CSV',
+    description: 'Streams every match of the filters; no pages.',
+    tag: 'Contacts',
+    access: 'agent',
+    query: leadExportQuerySchema,
+    responses: { 200: { description: 'CSV, one contact a row.', contentType: 'text/csv' } },
+  },
+  {
+    method: 'post',
+    path: '/v1/projects/:projectId/leads',
+    summary: 'Create a contact by hand',
+    tag: 'Contacts',
+    access: 'agent',
+    body: leadCreateSchema,
+    responses: { 201: json('Created.', leadSchema) },
+    errors: ['CONFLICT'],
+  },
+  {
+    method: 'get',
+    path: '/v1/projects/:projectId/leads/:leadId',
+    summary: 'A contact and its conversations',
+    tag: 'Contacts',
+    access: 'agent',
+    responses: { 200: json('The contact, conversations newest first.', leadDetailResponseSchema) },
+  },
+  {
+    method: 'patch',
+    path: '/v1/projects/:projectId/leads/:leadId',
+    summary: 'Change a contact',
+    description: '`null` clears a field; in `attributes`, `null` removes that key.',
+    tag: 'Contacts',
+    access: 'agent',
+    body: leadPatchSchema,
+    responses: { 200: json('The changed contact.', leadSchema) },
+    errors: ['CONFLICT'],
+  },
+  {
+    method: 'post',
+    path: '/v1/projects/:projectId/leads/:leadId/merge',
+    summary: 'Merge contacts into this one',
+    tag: 'Contacts',
+    access: 'agent',
+    body: leadMergeSchema,
+    responses: { 200: json('The merged contact.', leadMergedResponseSchema) },
+    errors: ['CONFLICT'],
+  },
+  {
+    method: 'delete',
+    path: '/v1/projects/:projectId/leads/:leadId',
+    summary: 'Erase a contact',
+    description: 'With its conversations and messages.',
+    tag: 'Contacts',
+    access: 'agent',
+    responses: { 204: noContent },
+    errors: ['CONFLICT'],
+  },
+
+  // ---- conversations ----
+  {
+    method: 'get',
+    path: '/v1/projects/:projectId/conversations',
+    summary: 'List conversations',
+    tag: 'Conversations',
+    access: 'agent',
+    query: conversationListQuerySchema,
+    responses: { 200: json('One page, most recently updated first.', conversationPageSchema) },
+  },
+  {
+    method: 'get',
+    path: '/v1/projects/:projectId/conversations/:conversationId',
+    summary: 'Read a conversation',
+    tag: 'Conversations',
+    access: 'agent',
+    responses: { 200: json('The conversation.', conversationResponseSchema) },
+  },
+  {
+    method: 'get',
+    path: '/v1/projects/:projectId/conversations/:conversationId/messages',
+    summary: "A conversation's messages",
+    description: 'Messages after `afterSeq`, oldest first.',
+    tag: 'Conversations',
+    access: 'agent',
+    query: messageListQuerySchema,
+    responses: { 200: json('Messages and whether more follow.', messagePageSchema) },
+  },
+];
+
+/**
+ * The error codes a route can answer, from its shape: any `/v1` route can fail inside (500) or
+ * lose its database or Redis (503), and refuse a malformed (400) or too large (413) body; a
+ * query can be refused (400); a token can be missing (401) or not allowed here (403); a path names something that may not exist
+ * (404). `route.errors` adds the rest.
+ */
+export function errorCodesOf(route: RestRoute): ErrorCode[] {
+  const codes = new Set<ErrorCode>(route.errors ?? []);
+  // Every /v1 route sits behind the JSON body parser, which refuses a malformed or oversized body
+  // whatever the method.
+  if (route.path.startsWith('/v1/'))
+    codes.add('INTERNAL').add('UNAVAILABLE').add('BAD_REQUEST').add('PAYLOAD_TOO_LARGE');
+  if (route.query) codes.add('BAD_REQUEST');
+  if (route.access === 'metrics') codes.add('UNAUTHORIZED');
+  if (route.access === 'token' || route.access === 'agent' || route.access === 'admin') {
+    codes.add('UNAUTHORIZED').add('FORBIDDEN');
+  }
+  // Visitor endpoints refuse origins the project does not allow.
+  if (route.access === 'visitor-site') codes.add('FORBIDDEN');
+  if (route.path.includes('/:')) codes.add('NOT_FOUND');
+  return [...codes];
+}

@@ -1,0 +1,75 @@
+/**
+ * Schemas of what the server sends over Socket.IO: the payloads of pushes and the data of command
+ * acks. They mirror the interfaces of `events.ts` (kept equal by `contract/type-checks.ts`) and
+ * feed the AsyncAPI document.
+ */
+import { z } from 'zod';
+import {
+  conversationSchema,
+  errorBodySchema,
+  leadSchema,
+  messageSchema,
+  senderSchema,
+  visitorLeadViewSchema,
+} from './responses';
+
+const leadFieldSchema = z.enum(['fullname', 'lastname', 'email', 'phone', 'attributes', 'tags', 'conversationCount']);
+
+// ---- pushes ----
+
+export const messageCreatedEventSchema = z.strictObject({ message: messageSchema }).meta({ id: 'MessageCreatedEvent' });
+export const conversationCreatedEventSchema = z
+  .strictObject({
+    conversation: conversationSchema,
+    lead: leadSchema.optional().meta({ description: 'Present on the agent namespace.' }),
+  })
+  .meta({ id: 'ConversationCreatedEvent' });
+export const conversationUpdatedEventSchema = z
+  .strictObject({ conversation: conversationSchema })
+  .meta({ id: 'ConversationUpdatedEvent' });
+export const typingEventSchema = z
+  .strictObject({ conversationId: z.string(), sender: senderSchema, typing: z.boolean() })
+  .meta({ id: 'TypingEvent' });
+export const leadCreatedEventSchema = z.strictObject({ lead: leadSchema }).meta({ id: 'LeadCreatedEvent' });
+export const leadUpdatedEventSchema = z
+  .strictObject({ lead: leadSchema, changes: z.array(leadFieldSchema).min(1) })
+  .meta({ id: 'LeadUpdatedEvent' });
+export const leadMergedEventSchema = z
+  .strictObject({ lead: leadSchema, mergedLeadIds: z.array(z.string()) })
+  .meta({ id: 'LeadMergedEvent' });
+export const leadDeletedEventSchema = z.strictObject({ leadId: z.string() }).meta({ id: 'LeadDeletedEvent' });
+export const syncReloadEventSchema = z
+  .strictObject({ reason: z.enum(['recovery_failed', 'stream_gap', 'node_lost', 'pushes_dropped']) })
+  .meta({ id: 'SyncReloadEvent' });
+export const sessionExpiringEventSchema = z
+  .strictObject({ expiresAt: z.iso.datetime() })
+  .meta({ id: 'SessionExpiringEvent' });
+
+// ---- ack data of commands ----
+
+export const conversationStartResultSchema = z
+  .strictObject({ conversation: conversationSchema, message: messageSchema.optional() })
+  .meta({ id: 'ConversationStartResult' });
+export const messageSendResultSchema = z.strictObject({ message: messageSchema }).meta({ id: 'MessageSendResult' });
+export const leadUpdateResultSchema = z.strictObject({ lead: visitorLeadViewSchema }).meta({ id: 'LeadUpdateResult' });
+export const conversationListResultSchema = z
+  .strictObject({ conversations: z.array(conversationSchema) })
+  .meta({ id: 'ConversationListResult' });
+export const conversationHistoryResultSchema = z
+  .strictObject({ messages: z.array(messageSchema), hasMore: z.boolean() })
+  .meta({ id: 'ConversationHistoryResult' });
+export const conversationResultSchema = z
+  .strictObject({ conversation: conversationSchema })
+  .meta({ id: 'ConversationResult' });
+export const emptyResultSchema = z.strictObject({}).meta({ id: 'EmptyResult' });
+export const sessionRenewResultSchema = z
+  .strictObject({ expiresAt: z.iso.datetime() })
+  .meta({ id: 'SessionRenewResult' });
+
+/** Every ack: `{ ok: true, data }` or `{ ok: false, error }`. */
+export function ackSchema<T extends z.ZodType>(data: T) {
+  return z.discriminatedUnion('ok', [
+    z.strictObject({ ok: z.literal(true), data }),
+    z.strictObject({ ok: z.literal(false), error: errorBodySchema }),
+  ]);
+}
