@@ -28,6 +28,8 @@ export interface StartOptions {
   /** Reuse a data directory (to restart on the same data). */
   dataDir?: string;
   timeoutMs?: number;
+  /** Another build of the server to run (a copy installed elsewhere); `server/dist/main.js` by default. */
+  main?: string;
 }
 
 /**
@@ -99,7 +101,7 @@ export async function startParley(options: StartOptions = {}): Promise<ParleyPro
     ...(options.env?.['REDIS_URL'] ? {} : sharedRedisEnv()),
     ...options.env,
   };
-  const child = spawn(process.execPath, [SERVER_MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [options.main ?? SERVER_MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   let exited = false;
   const exit = new Promise<number | null>((resolve) =>
