@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Router, type Request } from 'express';
+import type { Request, Router } from 'express';
 import type { AgentLoginResponse, MeResponse, VisitorAuthResponse, WidgetConfig } from '@parley/protocol';
 import { agentLoginSchema, anonymousAuthSchema, refreshSchema, verifiedAuthSchema } from '@parley/protocol/schemas';
 import type { AgentService } from '../agents/agent-service';
@@ -14,6 +14,7 @@ import { assertOriginAllowed } from '../realtime/origin-check';
 import { parseInput } from '../validation';
 import { verifyCustomerToken } from './customer-token';
 import type { TokenService } from './token-service';
+import { exactRouter } from '../http/router';
 
 export interface AuthRoutesDeps {
   config: Config;
@@ -33,7 +34,7 @@ function clientAddress(req: Request): string {
 /** Sign-in for visitors (anonymous and verified) and agents, token refresh and `GET /me`. */
 export function authRoutes(deps: AuthRoutesDeps): Router {
   const { config, auth, tokens, projects, agents, leads, rateLimits } = deps;
-  const router = Router();
+  const router = exactRouter();
 
   /** A project that exists and accepts this request's origin. */
   const visitorProject = async (req: Request) => {
