@@ -57,6 +57,8 @@ export interface Config {
     loginPerMinute: number;
     commandsPerMinute: number;
   };
+  /** Open sockets per visitor (all tabs) or agent, and per client address, across nodes with Redis. */
+  connectionCaps: { perUser: number; perAddress: number };
   verifiedTokenMaxLifetimeSeconds: number;
   secretRotationGraceSeconds: number;
   /** Agent sockets that come back within this window get what they missed replayed. */
@@ -403,6 +405,10 @@ export function loadConfig(env: Env = process.env): Config {
       conversationsPerMinute: readInt(env, 'RATE_LIMIT_CONVERSATIONS_PER_MINUTE', 20, 1, 1_000_000_000),
       loginPerMinute: readInt(env, 'RATE_LIMIT_LOGIN_PER_MINUTE', 10, 1, 1_000_000_000),
       commandsPerMinute: readInt(env, 'RATE_LIMIT_COMMANDS_PER_MINUTE', 600, 1, 1_000_000_000),
+    },
+    connectionCaps: {
+      perUser: readInt(env, 'SOCKETS_PER_USER', 20, 1, 1_000_000_000),
+      perAddress: readInt(env, 'SOCKETS_PER_ADDRESS', 500, 1, 1_000_000_000),
     },
     verifiedTokenMaxLifetimeSeconds: readDuration(env, 'VERIFIED_TOKEN_MAX_LIFETIME', '1h'),
     secretRotationGraceSeconds: readDuration(env, 'SECRET_ROTATION_GRACE', '24h'),

@@ -35,6 +35,8 @@ import { setupAgentNamespace } from './realtime/agent-namespace';
 import { attachBroadcaster } from './realtime/broadcaster';
 import { createSocketServer } from './realtime/socket-server';
 import { setupVisitorNamespace } from './realtime/visitor-namespace';
+import { capConnections, ConnectionCaps } from './realtime/connection-caps';
+import { addressResolver } from './http/client-address';
 import { seedDemo, type DemoCredentials } from './seed/demo-seed';
 import { printBanner } from './banner';
 
@@ -149,6 +151,13 @@ export async function startServer(
     rateLimits,
   });
   const detachBroadcaster = attachBroadcaster(bus, visitorNamespace, agentNamespace);
+  const connectionCaps = new ConnectionCaps(
+    { ...config.connectionCaps, keyPrefix: config.redisKeyPrefix },
+    logger,
+    redis?.command,
+  );
+  capConnections(connectionCaps, addressResolver(app), visitorNamespace, agentNamespace);
+  connectionCaps.start();
 
   // On by default only on embedded defaults; SEED_DEMO=true asks for it on any database.
   const demo = config.seedDemo ? await seedDemo(config.dataDir, projects, agents) : undefined;
@@ -172,6 +181,7 @@ export async function startServer(
       httpServer.closeIdleConnections();
       await closed;
       clearTimeout(cut);
+      await connectionCaps.stop();
       if (metricsServer) {
         metricsServer.closeAllConnections();
         await new Promise<void>((resolve) => metricsServer.close(() => resolve()));

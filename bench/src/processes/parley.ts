@@ -36,6 +36,9 @@ export async function startParley(mongodbUri: string, dataDir: string, nodeFlags
     RATE_LIMIT_LOGIN_PER_MINUTE: UNLIMITED,
     RATE_LIMIT_COMMANDS_PER_MINUTE: UNLIMITED,
     RATE_LIMIT_CONVERSATIONS_PER_MINUTE: UNLIMITED,
+    // Every simulated client connects from 127.0.0.1.
+    SOCKETS_PER_USER: UNLIMITED,
+    SOCKETS_PER_ADDRESS: UNLIMITED,
   };
   const { server, ready } = await spawnServer({
     label: 'parley',

@@ -94,11 +94,24 @@ export function authRoutes(deps: AuthRoutesDeps): Router {
     res.status(201).json(body);
   });
 
+  /**
+   * `/auth/refresh` and `/me` answer any browser (CORS `*`, they are visitor paths), so the origin
+   * is checked here against whom the token is for: the project's websites for a visitor, the
+   * console's origins (CORS_ORIGINS) for an agent or the admin.
+   */
+  const assertTokenOrigin = async (req: Request, principal: ReturnType<typeof principalOf>) => {
+    const allowed =
+      principal.kind === 'visitor'
+        ? (await projects.getCached(principal.projectId)).allowedOrigins
+        : config.corsOrigins;
+    assertOriginAllowed(allowed, req.headers.origin);
+  };
+
   router.post('/auth/refresh', auth.requireAny, async (req, res) => {
     parseInput(refreshSchema, bodyOf(req));
     const principal = principalOf(res);
+    await assertTokenOrigin(req, principal);
     if (principal.kind === 'visitor') {
-      await projects.getCached(principal.projectId);
       const issued = principal.verifiedAt
         ? tokens.issueVerified(principal.projectId, principal.userId, principal.verifiedAt)
         : tokens.issueVisitor(principal.projectId, principal.userId);
@@ -116,8 +129,9 @@ export function authRoutes(deps: AuthRoutesDeps): Router {
     res.json(body);
   });
 
-  router.get('/me', auth.requireAny, async (_req, res) => {
+  router.get('/me', auth.requireAny, async (req, res) => {
     const principal = principalOf(res);
+    await assertTokenOrigin(req, principal);
     let body: MeResponse;
     if (principal.kind === 'visitor') {
       body = {

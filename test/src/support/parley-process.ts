@@ -97,6 +97,8 @@ export async function startParley(options: StartOptions = {}): Promise<ParleyPro
     RATE_LIMIT_LOGIN_PER_MINUTE: '100000',
     RATE_LIMIT_COMMANDS_PER_MINUTE: '100000',
     RATE_LIMIT_CONVERSATIONS_PER_MINUTE: '100000',
+    SOCKETS_PER_USER: '100000',
+    SOCKETS_PER_ADDRESS: '100000',
     ...(mongodbUri ? { MONGODB_URI: mongodbUri } : {}),
     ...(options.env?.['REDIS_URL'] ? {} : sharedRedisEnv()),
     ...options.env,
