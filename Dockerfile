@@ -22,7 +22,8 @@ RUN npx tsc -b protocol embedded-mongo realtime-adapter server client-sdk \
  && npm prune --omit=dev --no-audit --no-fund
 
 FROM node:20-bookworm-slim
-ENV NODE_ENV=production HOST=0.0.0.0 PORT=3000
+# Metrics on their own port, which is not EXPOSEd: publish only PORT.
+ENV NODE_ENV=production HOST=0.0.0.0 PORT=3000 METRICS_PORT=9100
 WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules node_modules

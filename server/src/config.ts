@@ -3,6 +3,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { LIMITS } from '@parley/protocol';
+import { secretWeakness } from './secret-strength';
 
 /**
  * Configuration comes from the environment only, and is validated once at start. A bad value
@@ -41,6 +42,8 @@ export interface Config {
   jwt: JwtConfig;
   adminToken?: string;
   metricsToken?: string;
+  /** `/metrics` on a port of its own (not the public one); unset serves it on `port`. */
+  metricsPort?: number;
   /** `*` or a list of origins allowed to call the agent REST API from a browser. */
   corsOrigins: '*' | string[];
   logLevel: LogLevel;
@@ -54,6 +57,8 @@ export interface Config {
     loginPerMinute: number;
     commandsPerMinute: number;
   };
+  /** Open sockets per visitor (all tabs) or agent, and per client address, across nodes with Redis. */
+  connectionCaps: { perUser: number; perAddress: number };
   verifiedTokenMaxLifetimeSeconds: number;
   secretRotationGraceSeconds: number;
   /** Agent sockets that come back within this window get what they missed replayed. */
@@ -104,6 +109,12 @@ function readInt(env: Env, variable: string, fallback: number, min: number, max:
   const value = Number(raw);
   if (value < min || value > max) throw new ConfigError(variable, `must be between ${min} and ${max} (got ${value})`);
   return value;
+}
+
+function readOptionalPort(env: Env, variable: string): number | undefined {
+  const raw = env[variable];
+  if (raw === undefined || raw.trim() === '') return undefined;
+  return readInt(env, variable, 0, 0, 65535);
 }
 
 function readDuration(env: Env, variable: string, fallback: string): number {
@@ -224,10 +235,10 @@ function assertPair(privateKey: KeyObject, publicKey: KeyObject): void {
   }
 }
 
-/** A secret is weak when short or made of few distinct characters ("aaaa…", "12341234…"). */
+/** Production secrets must be long and not guessable (see secret-strength.ts). */
 function assertStrongSecret(variable: string, secret: string): void {
-  if (Buffer.byteLength(secret) < 32) throw new ConfigError(variable, 'must be at least 32 bytes in production');
-  if (new Set(secret).size < 10) throw new ConfigError(variable, 'is too predictable; use a random value');
+  const weakness = secretWeakness(secret);
+  if (weakness) throw new ConfigError(variable, weakness);
 }
 
 /**
@@ -360,6 +371,7 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('MONGODB_URI', 'is required in production (the embedded server is for development only)');
   }
   const redisUrl = readUrl(env, 'REDIS_URL', ['redis:', 'rediss:']);
+  const jwt = readJwt(env, nodeEnv, dataDir);
 
   const adminToken = env['ADMIN_TOKEN'] || undefined;
   if (adminToken && production) assertStrongSecret('ADMIN_TOKEN', adminToken);
@@ -367,6 +379,21 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('ADMIN_TOKEN', 'must be at least 8 characters (32 bytes in production)');
   }
   const metricsToken = env['METRICS_TOKEN'] || undefined;
+  const metricsPort = readOptionalPort(env, 'METRICS_PORT');
+  if (metricsPort !== undefined && metricsPort !== 0 && metricsPort === readInt(env, 'PORT', 3000, 0, 65535)) {
+    throw new ConfigError('METRICS_PORT', 'must differ from PORT (metrics are kept off the public port)');
+  }
+  if (production) {
+    // Metrics name every route, error count and version: on the public port only behind a token.
+    if (metricsToken) assertStrongSecret('METRICS_TOKEN', metricsToken);
+    else if (metricsPort === undefined) {
+      throw new ConfigError('METRICS_TOKEN', 'is required in production unless METRICS_PORT keeps /metrics off PORT');
+    }
+    const jwtSecret = env['JWT_SECRET'];
+    if (adminToken && jwtSecret && adminToken === jwtSecret) {
+      throw new ConfigError('ADMIN_TOKEN', 'must not be JWT_SECRET (anyone holding one would hold both)');
+    }
+  }
 
   const logLevel = (env['LOG_LEVEL']?.trim() || (nodeEnv === 'test' ? 'warn' : 'info')) as LogLevel;
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
@@ -382,9 +409,10 @@ export function loadConfig(env: Env = process.env): Config {
     ...(mongodbUri ? { mongodbUri } : {}),
     ...(redisUrl ? { redisUrl } : {}),
     dataDir,
-    jwt: readJwt(env, nodeEnv, dataDir),
+    jwt,
     ...(adminToken ? { adminToken } : {}),
     ...(metricsToken ? { metricsToken } : {}),
+    ...(metricsPort !== undefined ? { metricsPort } : {}),
     corsOrigins: readCorsOrigins(env),
     logLevel,
     trustProxy: readTrustProxy(env),
@@ -396,6 +424,10 @@ export function loadConfig(env: Env = process.env): Config {
       conversationsPerMinute: readInt(env, 'RATE_LIMIT_CONVERSATIONS_PER_MINUTE', 20, 1, 1_000_000_000),
       loginPerMinute: readInt(env, 'RATE_LIMIT_LOGIN_PER_MINUTE', 10, 1, 1_000_000_000),
       commandsPerMinute: readInt(env, 'RATE_LIMIT_COMMANDS_PER_MINUTE', 600, 1, 1_000_000_000),
+    },
+    connectionCaps: {
+      perUser: readInt(env, 'SOCKETS_PER_USER', 20, 1, 1_000_000_000),
+      perAddress: readInt(env, 'SOCKETS_PER_ADDRESS', 500, 1, 1_000_000_000),
     },
     verifiedTokenMaxLifetimeSeconds: readDuration(env, 'VERIFIED_TOKEN_MAX_LIFETIME', '1h'),
     secretRotationGraceSeconds: readDuration(env, 'SECRET_ROTATION_GRACE', '24h'),

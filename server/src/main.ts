@@ -11,10 +11,11 @@ import { TokenService } from './auth/token-service';
 import { ConfigError, loadConfig, type Config } from './config';
 import { ConversationService } from './conversations/conversation-service';
 import { registerConversationModel } from './conversations/conversation-model';
-import { createHttpApp } from './http/app';
+import { createHttpApp, createMetricsApp } from './http/app';
 import { contractRoutes, docsRoutes } from './http/contract-routes';
 import { listRoutes, type RegisteredRoute } from './http/route-list';
 import { healthRoutes } from './http/health-routes';
+import { metricsRoutes } from './http/metrics-routes';
 import { HttpAuth } from './http/http-auth';
 import { openDatabase } from './infra/database';
 import { EventBus } from './infra/event-bus';
@@ -40,6 +41,8 @@ import { setupAgentNamespace } from './realtime/agent-namespace';
 import { attachBroadcaster } from './realtime/broadcaster';
 import { createSocketServer } from './realtime/socket-server';
 import { setupVisitorNamespace } from './realtime/visitor-namespace';
+import { capConnections, ConnectionCaps } from './realtime/connection-caps';
+import { addressResolver } from './http/client-address';
 import { seedDemo, type DemoCredentials } from './seed/demo-seed';
 import { printBanner } from './banner';
 
@@ -120,16 +123,16 @@ export async function startServer(
     }),
     conversationRoutes({ auth, conversations: models.conversations, messages }),
   ];
+  const metricsRouter = metricsRoutes({
+    metrics,
+    ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}),
+  });
   const app = createHttpApp({
     config,
     logger,
     metrics,
-    health: healthRoutes({
-      database,
-      metrics,
-      ...(redis ? { redis } : {}),
-      ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}),
-    }),
+    health: healthRoutes({ database, ...(redis ? { redis } : {}) }),
+    ...(config.metricsPort === undefined ? { metricsRouter } : {}),
     api: [...api, contractRoutes()],
     pages: [docsRoutes(path.join(__dirname, '..', 'public', 'docs'))],
     staticDirs: [
@@ -166,13 +169,24 @@ export async function startServer(
     rateLimits,
   });
   const detachBroadcaster = attachBroadcaster(bus, visitorNamespace, agentNamespace);
+  const connectionCaps = new ConnectionCaps(
+    { ...config.connectionCaps, keyPrefix: config.redisKeyPrefix },
+    logger,
+    redis?.command,
+  );
+  capConnections(connectionCaps, addressResolver(app), visitorNamespace, agentNamespace);
+  connectionCaps.start();
 
   // On by default only on embedded defaults; SEED_DEMO=true asks for it on any database.
   const demo = config.seedDemo ? await seedDemo(config.dataDir, projects, agents) : undefined;
+  const metricsServer =
+    config.metricsPort === undefined ? undefined : createServer(createMetricsApp(logger, metrics, metricsRouter));
+  if (metricsServer) await listen(metricsServer, config.metricsPort ?? 0, config.host, 'METRICS_PORT');
   await listen(httpServer, config.port, config.host);
   const { port } = httpServer.address() as AddressInfo;
+  const metricsPort = metricsServer ? (metricsServer.address() as AddressInfo).port : undefined;
   const url = `http://${config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host}:${port}`;
-  logger.info({ url, port, database: database.description, redis: redis ? 'on' : 'off' }, 'listening');
+  logger.info({ url, port, metricsPort, database: database.description, redis: redis ? 'on' : 'off' }, 'listening');
 
   let stopping: Promise<void> | undefined;
   const stop = () =>
@@ -185,6 +199,11 @@ export async function startServer(
       httpServer.closeIdleConnections();
       await closed;
       clearTimeout(cut);
+      await connectionCaps.stop();
+      if (metricsServer) {
+        metricsServer.closeAllConnections();
+        await new Promise<void>((resolve) => metricsServer.close(() => resolve()));
+      }
       await redis?.close();
       await database.close();
       logger.info('stopped');
@@ -195,10 +214,10 @@ export async function startServer(
 
 /** The port is taken, or HOST is no address of this machine: a configuration problem, said in one line. */
 export class ListenError extends Error {
-  constructor(host: string, port: number, cause: NodeJS.ErrnoException) {
+  constructor(host: string, port: number, cause: NodeJS.ErrnoException, variable = 'PORT') {
     const why =
       cause.code === 'EADDRINUSE'
-        ? `PORT ${port} is already in use`
+        ? `${variable} ${port} is already in use`
         : cause.code === 'ENOTFOUND' || cause.code === 'EADDRNOTAVAIL' || cause.code === 'EAI_AGAIN'
           ? `HOST ${host} is not an address of this machine`
           : `${cause.code ?? cause.message}`;
@@ -207,9 +226,9 @@ export class ListenError extends Error {
   }
 }
 
-function listen(server: HttpServer, port: number, host: string): Promise<void> {
+function listen(server: HttpServer, port: number, host: string, variable = 'PORT'): Promise<void> {
   return new Promise((resolve, reject) => {
-    const fail = (error: NodeJS.ErrnoException) => reject(new ListenError(host, port, error));
+    const fail = (error: NodeJS.ErrnoException) => reject(new ListenError(host, port, error, variable));
     server.once('error', fail);
     server.listen(port, host, () => {
       server.off('error', fail);

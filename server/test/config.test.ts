@@ -12,6 +12,15 @@ function pem(): { privateKey: string; publicKey: string } {
   return { privateKey: priv, publicKey: pub };
 }
 
+/** A production environment that starts: strong secrets, metrics on a port of their own. */
+const STRONG_PRODUCTION = {
+  NODE_ENV: 'production',
+  MONGODB_URI: 'mongodb://db:27017/parley',
+  JWT_SECRET: 'q8Vd2kLx9PzR4mWc7NbT1yHs6GfJ3aEu',
+  ADMIN_TOKEN: 'Zx81Kq0Lm2Nv9Bc7Xa6Sd5Fg4Hj3Qw1E',
+  METRICS_PORT: '9100',
+} as const;
+
 describe('configuration', () => {
   let dataDir: string;
   beforeEach(() => {
@@ -55,6 +64,21 @@ describe('configuration', () => {
     [{ NODE_ENV: 'production', MONGODB_URI: 'mongodb://db/parley' }, 'JWT_SECRET'],
     [{ NODE_ENV: 'production', MONGODB_URI: 'mongodb://db/parley', JWT_SECRET: 'x'.repeat(31) }, 'JWT_SECRET'],
     [{ NODE_ENV: 'production', MONGODB_URI: 'mongodb://db/parley', JWT_SECRET: 'ab'.repeat(20) }, 'JWT_SECRET'],
+    ...[
+      '0123456789012345678901234567890123456789',
+      'abcdefghijklmnopqrstuvwxyz0123456789',
+      'your-super-secret-jwt-key-change-me',
+      'ZYXWVUTSRQPONMLKJIHGFEDCBAzyxwvutsrqponmlkjihgfedcba',
+      'x7Kq2Lx7Kq2Lx7Kq2Lx7Kq2Lx7Kq2Lx7Kq2Lx7Kq2L',
+    ].map((secret) => [
+      { NODE_ENV: 'production', MONGODB_URI: 'mongodb://db/parley', JWT_SECRET: secret },
+      'JWT_SECRET',
+    ]),
+    [{ ...STRONG_PRODUCTION, ADMIN_TOKEN: STRONG_PRODUCTION.JWT_SECRET }, 'ADMIN_TOKEN'],
+    [{ ...STRONG_PRODUCTION, METRICS_TOKEN: 'x' }, 'METRICS_TOKEN'],
+    [{ ...STRONG_PRODUCTION, METRICS_PORT: undefined }, 'METRICS_TOKEN'],
+    [{ METRICS_PORT: '3000' }, 'METRICS_PORT'],
+    [{ METRICS_PORT: 'nine' }, 'METRICS_PORT'],
     [{ NODE_ENV: 'staging' }, 'NODE_ENV'],
     [{ PORT: '70000' }, 'PORT'],
     [{ MONGODB_URI: 'postgres://db' }, 'MONGODB_URI'],
@@ -69,7 +93,7 @@ describe('configuration', () => {
     [{ PASSWORD_SCRYPT_N: '10000' }, 'PASSWORD_SCRYPT_N'],
     [{ PASSWORD_SCRYPT_N: '512' }, 'PASSWORD_SCRYPT_N'],
     [{ NODE_ENV: 'production', PASSWORD_SCRYPT_N: '16384' }, 'PASSWORD_SCRYPT_N'],
-  ])('refuses %j naming %s', (env, variable) => {
+  ] as [Record<string, string | undefined>, string][])('refuses %j naming %s', (env, variable) => {
     let error: unknown;
     try {
       loadConfig({ DATA_DIR: dataDir, ...env });
@@ -88,6 +112,7 @@ describe('configuration', () => {
       REDIS_URL: 'redis://cache:6379',
       JWT_SECRET: 'q8Vd2kLx9PzR4mWc7NbT1yHs6GfJ3aEu',
       ADMIN_TOKEN: 'Zx81Kq0Lm2Nv9Bc7Xa6Sd5Fg4Hj3Qw1E',
+      METRICS_PORT: '9100',
       CORS_ORIGINS: 'https://console.acme.test',
     });
     expect(config).toMatchObject({
@@ -95,7 +120,15 @@ describe('configuration', () => {
       host: '0.0.0.0',
       seedDemo: false,
       corsOrigins: ['https://console.acme.test'],
+      metricsPort: 9100,
     });
+  });
+
+  it('accepts production metrics on the public port behind a strong METRICS_TOKEN', () => {
+    const { METRICS_PORT: _port, ...shared } = STRONG_PRODUCTION;
+    const config = loadConfig({ DATA_DIR: dataDir, ...shared, METRICS_TOKEN: 'Mt5rB8wQ2zLk7VnX4cJ9pH6dF3gS1aYe' });
+    expect(config.metricsPort).toBeUndefined();
+    expect(config.metricsToken).toBe('Mt5rB8wQ2zLk7VnX4cJ9pH6dF3gS1aYe');
   });
 
   it('takes MongoDB connection strings that are not URLs (several hosts)', () => {

@@ -255,6 +255,9 @@ function runWithEnv(env: Record<string, string>): Promise<{ code: number | null;
   });
 }
 
+/** What `openssl rand -base64 32` gives: accepted as a production secret. */
+const STRONG_SECRET = 'E6TjCY6YiJ4CSaY9TESHn8amBKAFdDcShZ6OzCdU4GM=';
+
 describe('bad configuration', () => {
   it.each([
     ['MONGODB_URI', { NODE_ENV: 'production', JWT_SECRET: 'k'.repeat(4) + 'abcdefghijklmnopqrstuvwxyz0123456789' }],
@@ -265,10 +268,35 @@ describe('bad configuration', () => {
       {
         NODE_ENV: 'production',
         MONGODB_URI: 'mongodb://127.0.0.1:1/x',
-        JWT_SECRET: 'abcdefghijklmnopqrstuvwxyz0123456789',
+        JWT_SECRET: STRONG_SECRET,
         ADMIN_TOKEN: 'admin',
       },
     ],
+    // Production secrets must be unguessable: no sequences, repeats or placeholders.
+    ...[
+      '0123456789012345678901234567890123456789',
+      'abcdefghijklmnopqrstuvwxyz0123456789',
+      'your-super-secret-jwt-key-change-me',
+    ].map((secret): [string, Record<string, string>] => [
+      'JWT_SECRET',
+      { NODE_ENV: 'production', MONGODB_URI: 'mongodb://127.0.0.1:1/x', JWT_SECRET: secret, METRICS_PORT: '0' },
+    ]),
+    [
+      'ADMIN_TOKEN',
+      {
+        NODE_ENV: 'production',
+        MONGODB_URI: 'mongodb://127.0.0.1:1/x',
+        JWT_SECRET: STRONG_SECRET,
+        ADMIN_TOKEN: STRONG_SECRET,
+        METRICS_PORT: '0',
+      },
+    ],
+    [
+      'METRICS_TOKEN',
+      { NODE_ENV: 'production', MONGODB_URI: 'mongodb://127.0.0.1:1/x', JWT_SECRET: STRONG_SECRET, METRICS_TOKEN: 'x' },
+    ],
+    // Metrics on the public port need a token in production.
+    ['METRICS_TOKEN', { NODE_ENV: 'production', MONGODB_URI: 'mongodb://127.0.0.1:1/x', JWT_SECRET: STRONG_SECRET }],
     ['PORT', { PORT: 'eighty' }],
     ['REDIS_URL', { REDIS_URL: 'http://localhost:6379' }],
     ['LOG_LEVEL', { LOG_LEVEL: 'loud' }],

@@ -26,6 +26,8 @@ export async function startParley(mongodbUri: string, dataDir: string, nodeFlags
     DATA_DIR: dataDir,
     JWT_SECRET: randomBytes(48).toString('base64url'),
     ADMIN_TOKEN: adminToken,
+    // Production refuses /metrics on the public port without a token; the bench does not scrape it.
+    METRICS_PORT: '0',
     // info, as in production: the 'listening' line is how the bench knows the port.
     LOG_LEVEL: 'info',
     SEED_DEMO: 'false',
@@ -34,6 +36,9 @@ export async function startParley(mongodbUri: string, dataDir: string, nodeFlags
     RATE_LIMIT_LOGIN_PER_MINUTE: UNLIMITED,
     RATE_LIMIT_COMMANDS_PER_MINUTE: UNLIMITED,
     RATE_LIMIT_CONVERSATIONS_PER_MINUTE: UNLIMITED,
+    // Every simulated client connects from 127.0.0.1.
+    SOCKETS_PER_USER: UNLIMITED,
+    SOCKETS_PER_ADDRESS: UNLIMITED,
   };
   const { server, ready } = await spawnServer({
     label: 'parley',

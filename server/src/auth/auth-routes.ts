@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Router, type Request } from 'express';
+import type { Request, Router } from 'express';
 import type { AgentLoginResponse, MeResponse, VisitorAuthResponse, WidgetConfig } from '@parley/protocol';
 import {
   agentLoginSchema,
@@ -20,6 +20,7 @@ import { assertOriginAllowed } from '../realtime/origin-check';
 import { parseInput } from '../validation';
 import { verifyCustomerToken } from './customer-token';
 import type { TokenService } from './token-service';
+import { exactRouter } from '../http/router';
 
 export interface AuthRoutesDeps {
   config: Config;
@@ -39,7 +40,7 @@ function clientAddress(req: Request): string {
 /** Sign-in for visitors (anonymous and verified) and agents, token refresh and `GET /me`. */
 export function authRoutes(deps: AuthRoutesDeps): Router {
   const { config, auth, tokens, projects, agents, leads, rateLimits } = deps;
-  const router = Router();
+  const router = exactRouter();
 
   /** A project that exists and accepts this request's origin. */
   const visitorProject = async (req: Request) => {
@@ -99,11 +100,24 @@ export function authRoutes(deps: AuthRoutesDeps): Router {
     res.status(201).json(body);
   });
 
+  /**
+   * `/auth/refresh` and `/me` answer any browser (CORS `*`, they are visitor paths), so the origin
+   * is checked here against whom the token is for: the project's websites for a visitor, the
+   * console's origins (CORS_ORIGINS) for an agent or the admin.
+   */
+  const assertTokenOrigin = async (req: Request, principal: ReturnType<typeof principalOf>) => {
+    const allowed =
+      principal.kind === 'visitor'
+        ? (await projects.getCached(principal.projectId)).allowedOrigins
+        : config.corsOrigins;
+    assertOriginAllowed(allowed, req.headers.origin);
+  };
+
   router.post('/auth/refresh', auth.requireAny, async (req, res) => {
     parseInput(refreshSchema, bodyOf(req));
     const principal = principalOf(res);
+    await assertTokenOrigin(req, principal);
     if (principal.kind === 'visitor') {
-      await projects.getCached(principal.projectId);
       const issued = principal.verifiedAt
         ? tokens.issueVerified(principal.projectId, principal.userId, principal.verifiedAt)
         : tokens.issueVisitor(principal.projectId, principal.userId);
@@ -121,8 +135,9 @@ export function authRoutes(deps: AuthRoutesDeps): Router {
     res.json(body);
   });
 
-  router.get('/me', auth.requireAny, async (_req, res) => {
+  router.get('/me', auth.requireAny, async (req, res) => {
     const principal = principalOf(res);
+    await assertTokenOrigin(req, principal);
     let body: MeResponse;
     if (principal.kind === 'visitor') {
       body = {

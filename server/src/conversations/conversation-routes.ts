@@ -1,4 +1,4 @@
-import { Router } from 'express';
+import type { Router } from 'express';
 import type { QueryFilter } from 'mongoose';
 import type { Conversation, MessagePage, Page } from '@parley/protocol';
 import { LIMITS } from '@parley/protocol';
@@ -10,6 +10,7 @@ import type { MessageService } from '../messages/message-service';
 import { parseInput } from '../validation';
 import type { ConversationDoc, ConversationModel } from './conversation-model';
 import { toConversation } from './conversation-view';
+import { exactRouter } from '../http/router';
 
 export interface ConversationRoutesDeps {
   auth: HttpAuth;
@@ -19,7 +20,7 @@ export interface ConversationRoutesDeps {
 
 /** Conversations and their messages, for agents of `:projectId`. */
 export function conversationRoutes({ auth, conversations, messages }: ConversationRoutesDeps): Router {
-  const router = Router();
+  const router = exactRouter();
   const base = '/projects/:projectId/conversations';
   router.use(base, auth.requireProjectAgent);
 

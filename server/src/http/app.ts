@@ -16,8 +16,10 @@ export interface HttpAppDeps {
   config: Config;
   logger: Logger;
   metrics: Metrics;
-  /** Mounted at the root: /healthz, /readyz, /metrics. */
+  /** Mounted at the root: /healthz, /readyz. */
   health: Router;
+  /** `/metrics`, mounted at the root when it shares the public port (no METRICS_PORT). */
+  metricsRouter?: Router;
   /** Mounted under /v1. */
   api: Router[];
   /** Mounted at the root, before the static folders: the API reference page (`/docs`). */
@@ -34,17 +36,20 @@ export function createHttpApp({
   logger,
   metrics,
   health,
+  metricsRouter,
   api,
   pages = [],
   staticDirs = [],
 }: HttpAppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  exactRouting(app);
   app.set('trust proxy', config.trustProxy);
   app.set('query parser', 'simple');
   app.use(requestMetrics(metrics));
   app.use(securityHeaders);
   app.use(health);
+  if (metricsRouter) app.use(metricsRouter);
   app.use(
     '/v1',
     cors((req) => (isVisitorPath(req.originalUrl.split('?')[0] ?? '') ? '*' : config.corsOrigins)),
@@ -64,6 +69,26 @@ export function createHttpApp({
       }),
     );
   }
+  app.use(notFoundHandler);
+  app.use(errorHandler(logger, metrics));
+  return app;
+}
+
+/** Paths match exactly on the app's own router too (see router.ts). */
+function exactRouting(app: express.Express): void {
+  app.set('case sensitive routing', true);
+  app.set('strict routing', true);
+}
+
+/**
+ * The app on METRICS_PORT: `/metrics` and nothing else, kept off the port the load balancer
+ * publishes, so no spelling of a public URL reaches it.
+ */
+export function createMetricsApp(logger: Logger, metrics: Metrics, metricsRouter: Router): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  exactRouting(app);
+  app.use(metricsRouter);
   app.use(notFoundHandler);
   app.use(errorHandler(logger, metrics));
   return app;

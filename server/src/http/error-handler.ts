@@ -23,6 +23,25 @@ function bodyParserError(error: unknown): AppError | undefined {
   }
 }
 
+/**
+ * Express's own layers mark what they refuse with a 4xx `status` (http-errors' convention): the
+ * router for a path whose percent-encoding is broken, body-parser for a body that does not
+ * decompress. They are the client's mistakes, answered 400 like any other bad input and not
+ * logged as failures of ours.
+ */
+function clientError(error: unknown): AppError | undefined {
+  if (!(error instanceof Error) || error instanceof AppError) return undefined;
+  const status = (error as { status?: unknown }).status;
+  if (typeof status !== 'number' || status < 400 || status > 499) return undefined;
+  if (status === 413) return new AppError('PAYLOAD_TOO_LARGE', 'Request body is too large');
+  if (error instanceof URIError) return new AppError('BAD_REQUEST', 'The path has a malformed percent-encoding');
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && code.startsWith('Z_')) {
+    return new AppError('BAD_REQUEST', 'Request body could not be decompressed');
+  }
+  return new AppError('BAD_REQUEST', 'Malformed request');
+}
+
 export function sendError(res: Parameters<RequestHandler>[1], error: AppError): void {
   if (error.code === 'RATE_LIMITED' && typeof error.details?.retryAfterMs === 'number') {
     res.setHeader('Retry-After', String(Math.max(1, Math.ceil(error.details.retryAfterMs / 1000))));
@@ -33,7 +52,7 @@ export function sendError(res: Parameters<RequestHandler>[1], error: AppError): 
 /** The protocol's error shape for every failure; never a stack trace or a driver message. */
 export function errorHandler(logger: Logger, metrics: Metrics): ErrorRequestHandler {
   return (error: unknown, req, res, next) => {
-    const known = bodyParserError(error);
+    const known = bodyParserError(error) ?? clientError(error);
     const { appError, internal } = known ? { appError: known, internal: false } : toAppError(error);
     if (internal) logger.error({ err: error, method: req.method, url: req.originalUrl }, 'request failed');
     metrics.errors.inc({ code: appError.code, transport: 'http' });

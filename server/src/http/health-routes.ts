@@ -1,20 +1,16 @@
-import { Router } from 'express';
+import type { Router } from 'express';
 import type { HealthResponse } from '@parley/protocol';
 import type { Database } from '../infra/database';
-import type { Metrics } from '../infra/metrics';
 import type { RedisConnections } from '../infra/redis';
-import { bearerToken } from './http-auth';
-import { AppError } from '../errors';
+import { exactRouter } from './router';
 
 export interface HealthDeps {
   database: Database;
   redis?: RedisConnections;
-  metrics: Metrics;
-  metricsToken?: string;
 }
 
-export function healthRoutes({ database, redis, metrics, metricsToken }: HealthDeps): Router {
-  const router = Router();
+export function healthRoutes({ database, redis }: HealthDeps): Router {
+  const router = exactRouter();
 
   /** Liveness: the process answers. Never checks dependencies, so an outage doesn't get us killed. */
   router.get('/healthz', (_req, res) => {
@@ -34,12 +30,6 @@ export function healthRoutes({ database, redis, metrics, metricsToken }: HealthD
       checks,
     };
     res.status(ready ? 200 : 503).json(body);
-  });
-
-  router.get('/metrics', async (req, res) => {
-    if (metricsToken && bearerToken(req) !== metricsToken) throw new AppError('UNAUTHORIZED', 'Metrics token required');
-    res.setHeader('Content-Type', metrics.registry.contentType);
-    res.send(await metrics.registry.metrics());
   });
 
   return router;

@@ -17,21 +17,33 @@ export const CSV_COLUMNS = [
 ] as const;
 
 /**
- * Cells a spreadsheet would read as a formula (`=`, `+`, `-`, `@`, and tab or carriage return that
- * some programs strip first) get a leading apostrophe, so an exported contact named
- * `=HYPERLINK(…)` stays text. See OWASP "CSV Injection".
+ * What a spreadsheet may take for a cell boundary when it guesses the delimiter: `,` here, but `;`
+ * in locales with a decimal comma, tab and `|` in others, and line breaks.
  */
-function neutralizeFormula(value: string): string {
-  return /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+const SEPARATORS = ',;\t|\r\n';
+
+/**
+ * Text a spreadsheet would read as a formula (`=`, `+`, `-`, `@`, and tab or carriage return that
+ * some programs strip first) gets a leading apostrophe, at the start of the cell and after every
+ * character that some spreadsheet takes for a separator: `x;=cmd|' /C calc'!A0` opened as a
+ * `;`-delimited file is two cells, the second a formula. See OWASP "CSV Injection".
+ */
+const FORMULA_START = new RegExp(`(?<=^|[${SEPARATORS}])(?=[=+\\-@\\t\\r])`, 'g');
+
+function neutralizeFormulas(value: string): string {
+  return value.replace(FORMULA_START, "'");
 }
 
-/** RFC 4180 quoting: quote when needed, double the quotes inside. */
+/**
+ * Every cell quoted (RFC 4180, quotes inside doubled), so that no spreadsheet splits one, whatever
+ * delimiter it guesses; formulas neutralized inside.
+ */
 export function csvCell(raw: string | number | undefined): string {
-  if (raw === undefined) return '';
-  const value = neutralizeFormula(String(raw));
-  return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
+  if (raw === undefined) return '""';
+  return `"${neutralizeFormulas(String(raw)).replace(/"/g, '""')}"`;
 }
 
+/** The column names: constant, so they need neither quotes nor guards. */
 export function csvHeader(): string {
   return `${CSV_COLUMNS.join(',')}\r\n`;
 }

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Router } from 'express';
+import type { Router } from 'express';
 import type { LeadDetailResponse, LeadMergedResponse } from '@parley/protocol';
 import {
   leadCreateSchema,
@@ -21,6 +21,7 @@ import type { LeadMerge } from './lead-merge';
 import type { LeadSearch } from './lead-search';
 import type { LeadService } from './lead-service';
 import { toLead } from './lead-view';
+import { exactRouter } from '../http/router';
 
 export interface LeadRoutesDeps {
   auth: HttpAuth;
@@ -37,7 +38,7 @@ export interface LeadRoutesDeps {
  * be undone or takes every contact at once (erasure, export) is for owners alone.
  */
 export function leadRoutes({ auth, logger, leads, search, merge, erasure, conversations }: LeadRoutesDeps): Router {
-  const router = Router();
+  const router = exactRouter();
   const base = '/projects/:projectId/leads';
   router.use(base, auth.requireProjectAgent);
 

@@ -1,4 +1,4 @@
-import { Router } from 'express';
+import type { Router } from 'express';
 import type { AgentResponse, ProjectCreatedResponse, SecretRotatedResponse } from '@parley/protocol';
 import {
   agentCreateSchema,
@@ -12,6 +12,7 @@ import type { HttpAuth } from '../http/http-auth';
 import { bodyOf, param } from '../http/request-input';
 import { parseInput } from '../validation';
 import type { ProjectService } from './project-service';
+import { exactRouter } from '../http/router';
 
 export interface AdminRoutesDeps {
   auth: HttpAuth;
@@ -21,7 +22,7 @@ export interface AdminRoutesDeps {
 
 /** The admin API, enabled by ADMIN_TOKEN: projects, their secrets and their agents. */
 export function adminRoutes({ auth, projects, agents }: AdminRoutesDeps): Router {
-  const router = Router();
+  const router = exactRouter();
   router.use('/admin', auth.requireAdmin);
 
   router.post('/admin/projects', async (req, res) => {

@@ -148,6 +148,8 @@ export function setupAgentNamespace(io: Server, deps: AgentNamespaceDeps): Agent
     });
 
     command('session:renew', async (input) => {
+      // Verifying a token costs a signature check: renewals count like any other command.
+      await rateLimits.commands.consume(rateKey());
       const renewed = tokens.verifyAgent(input.token);
       if (renewed.agentId !== socket.data.principal.agentId)
         throw unauthorized('The renewed token is for another agent');

@@ -134,6 +134,8 @@ export function setupVisitorNamespace(io: Server, deps: VisitorNamespaceDeps): V
     });
 
     command('session:renew', async (input) => {
+      // Verifying a token costs a signature check: renewals count like any other command.
+      await rateLimits.commands.consume(rateKey());
       const renewed = tokens.verifyVisitor(input.token);
       const current = socket.data.principal;
       if (renewed.projectId !== current.projectId || renewed.userId !== current.userId) {

@@ -28,6 +28,8 @@ export interface StartOptions {
   /** Reuse a data directory (to restart on the same data). */
   dataDir?: string;
   timeoutMs?: number;
+  /** Another build of the server to run (a copy installed elsewhere); `server/dist/main.js` by default. */
+  main?: string;
 }
 
 /**
@@ -98,11 +100,13 @@ export async function startParley(options: StartOptions = {}): Promise<ParleyPro
     // Tests create hundreds of agents; OWASP's cost (0.3 s and 128 MiB a hash) is checked by tests
     // of its own. Honoured outside production only (see PASSWORD_SCRYPT_N in the README).
     PASSWORD_SCRYPT_N: '16384',
+    SOCKETS_PER_USER: '100000',
+    SOCKETS_PER_ADDRESS: '100000',
     ...(mongodbUri ? { MONGODB_URI: mongodbUri } : {}),
     ...(options.env?.['REDIS_URL'] ? {} : sharedRedisEnv()),
     ...options.env,
   };
-  const child = spawn(process.execPath, [SERVER_MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [options.main ?? SERVER_MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   let exited = false;
   const exit = new Promise<number | null>((resolve) =>

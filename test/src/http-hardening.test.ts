@@ -1,0 +1,128 @@
+import { gzipSync } from 'node:zlib';
+import type { ErrorResponse } from '@parley/protocol';
+import { client } from './support/http';
+import { startParley, type ParleyProcess } from './support/parley-process';
+
+/** The metrics port a server printed in its `listening` line (with METRICS_PORT set). */
+function metricsPortOf(server: ParleyProcess): number {
+  for (const line of server.output().split('\n')) {
+    if (!line.startsWith('{')) continue;
+    const entry = JSON.parse(line) as { msg?: string; metricsPort?: number };
+    if (entry.msg === 'listening' && typeof entry.metricsPort === 'number') return entry.metricsPort;
+  }
+  throw new Error(`no metricsPort in the output:\n${server.output()}`);
+}
+
+/** Log lines at error level (pino's 50) or above. */
+function errorLines(server: ParleyProcess): string[] {
+  return server
+    .output()
+    .split('\n')
+    .filter((line) => /^\{"level":(50|60)/.test(line));
+}
+
+describe('metrics sharing the public port', () => {
+  let server: ParleyProcess;
+  beforeAll(async () => {
+    server = await startParley();
+  });
+  afterAll(async () => {
+    await server.stop();
+    server.cleanup();
+  });
+
+  it('answer at /metrics only, spelled exactly', async () => {
+    const api = client(server.url);
+    expect((await api.get('/metrics')).status).toBe(200);
+    for (const spelling of ['/metrics/', '/METRICS', '/Metrics', '/metrics//']) {
+      const res = await api.get<ErrorResponse>(spelling);
+      expect([spelling, res.status, res.text.includes('parley_')]).toEqual([spelling, 404, false]);
+    }
+  });
+
+  it('match REST paths exactly too', async () => {
+    const api = client(server.url);
+    expect((await api.get('/healthz')).status).toBe(200);
+    expect((await api.get('/HEALTHZ')).status).toBe(404);
+    expect((await api.get('/v1/ME')).status).toBe(404);
+  });
+});
+
+describe('metrics on METRICS_PORT', () => {
+  let server: ParleyProcess;
+  beforeAll(async () => {
+    server = await startParley({ env: { METRICS_PORT: '0', METRICS_TOKEN: 'scrape-token' } });
+  });
+  afterAll(async () => {
+    await server.stop();
+    server.cleanup();
+  });
+
+  it('are served on their own port, behind the token, and not on the public one', async () => {
+    const metricsUrl = `http://127.0.0.1:${metricsPortOf(server)}`;
+    expect(metricsUrl).not.toBe(server.url);
+    const scraped = await client(metricsUrl).get('/metrics', { token: 'scrape-token' });
+    expect(scraped.status).toBe(200);
+    expect(scraped.text).toContain('parley_socket_connections');
+    expect((await client(metricsUrl).get('/metrics')).status).toBe(401);
+    // Only metrics there: the API is on the public port.
+    expect((await client(metricsUrl).get('/healthz')).status).toBe(404);
+    for (const spelling of ['/metrics', '/metrics/', '/METRICS']) {
+      expect([spelling, (await client(server.url).get(spelling, { token: 'scrape-token' })).status]).toEqual([
+        spelling,
+        404,
+      ]);
+    }
+    expect((await client(server.url).get('/healthz')).status).toBe(200);
+  });
+});
+
+describe('malformed requests', () => {
+  let server: ParleyProcess;
+  beforeAll(async () => {
+    // A small sign-in allowance: malformed requests are refused before any of it is spent.
+    server = await startParley({ env: { RATE_LIMIT_ANONYMOUS_PER_MINUTE: '2' } });
+  });
+  afterAll(async () => {
+    await server.stop();
+    server.cleanup();
+  });
+
+  it('answer 400 BAD_REQUEST, not 500, and log no failure', async () => {
+    const api = client(server.url);
+    const before = errorLines(server).length;
+    const project = '0123456789abcdef01234567';
+    for (let i = 0; i < 5; i++) {
+      const badGzip = await fetch(`${server.url}/v1/projects/${project}/auth/anonymous`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+        body: 'this is not gzip',
+      });
+      expect(badGzip.status).toBe(400);
+      expect(((await badGzip.json()) as ErrorResponse).error.code).toBe('BAD_REQUEST');
+      for (const path of [`/v1/projects/%E0%A4%A/widget`, `/v1/projects/%zz/auth/anonymous`]) {
+        const res = await api.get<ErrorResponse>(path);
+        expect([path, res.status, res.body.error?.code]).toEqual([path, 400, 'BAD_REQUEST']);
+      }
+    }
+    // A truncated gzip body is as malformed as no gzip at all.
+    const truncated = gzipSync(Buffer.from('{}')).subarray(0, 8);
+    const cut = await fetch(`${server.url}/v1/projects/${project}/auth/anonymous`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      body: truncated,
+    });
+    expect(cut.status).toBe(400);
+    expect(errorLines(server).slice(before)).toEqual([]);
+  });
+
+  it('still decode a well-formed gzip body', async () => {
+    const res = await fetch(`${server.url}/v1/projects/0123456789abcdef01234567/auth/anonymous`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      body: gzipSync(Buffer.from('{}')),
+    });
+    // Parsed and then refused for the project, which does not exist: not a 400.
+    expect(res.status).toBe(404);
+  });
+});
