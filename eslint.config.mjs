@@ -1,5 +1,6 @@
-// One lint setup for every workspace. Type-aware rules are left out to keep `npm run lint` fast;
-// `tsc -b` (strict) already runs on every build and test.
+// One lint setup for every workspace. Type-aware rules run only on the server's and the SDK's
+// sources (the block below), where a dropped promise is a production fault, to keep
+// `npm run lint` fast; `tsc -b` (strict) already runs on every build and test.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
@@ -15,6 +16,17 @@ export default tseslint.config(
       ],
       '@typescript-eslint/no-explicit-any': 'error',
       'no-console': 'off',
+    },
+  },
+  {
+    // A promise nobody awaits or catches turns a failed write into an unhandled rejection (which
+    // ends the process) or into silence; a promise handed where a void callback is expected (an
+    // event listener, an Express handler, a Promise executor) is the same fault, hidden.
+    files: ['server/src/**/*.ts', 'client-sdk/src/**/*.ts'],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
     },
   },
   {

@@ -22,6 +22,7 @@ import { closedError, ParleyError, toParleyError } from './errors';
 import { Http } from './http';
 import type { ClientMessage } from './message-store';
 import { SocketSession, type ConnectionStatus } from './socket-session';
+import type { Clock } from './clock';
 import { Timers } from './timers';
 import { refreshDelay, type HeldToken } from './token';
 import { TypingThrottle } from './typing-throttle';
@@ -38,6 +39,8 @@ interface AgentConnectionOptions {
   offlineAfterMs?: number;
   /** How many conversations' message lists are kept in memory (those the console uses). */
   maxConversations?: number;
+  /** Where the time and the timers come from; the system clock by default (tests drive their own). */
+  clock?: Clock;
 }
 
 export type AgentClientOptions =
@@ -91,7 +94,7 @@ export class AgentClient {
    * login or token is refused. While the server cannot be reached it keeps trying.
    */
   readonly ready: Promise<void>;
-  private readonly timers = new Timers();
+  private readonly timers: Timers;
   private readonly http: Http;
   private readonly events = new Emitter<AgentClientEvents>();
   private readonly session: SocketSession<typeof AGENT_NAMESPACE>;
@@ -105,6 +108,7 @@ export class AgentClient {
 
   constructor(private readonly options: AgentClientOptions) {
     const url = baseUrlOf(options.url);
+    this.timers = new Timers(options.clock);
     this.http = new Http(url, this.timers, options.requestTimeoutMs);
     // A token handed over from elsewhere: its age is unknown here (see refreshDelay).
     if ('token' in options) this.held = { token: options.token };
@@ -323,7 +327,7 @@ export class AgentClient {
   }
 
   private accept(response: AgentLoginResponse): void {
-    this.held = { token: response.token, receivedAt: Date.now() };
+    this.held = { token: response.token, receivedAt: this.timers.now() };
     this.me = response.agent;
   }
 
@@ -346,7 +350,7 @@ export class AgentClient {
   private scheduleRefresh(): void {
     this.cancelRefresh();
     if (!this.held || this.closed) return;
-    this.cancelRefresh = this.timers.after(refreshDelay(this.held), () => void this.refreshNow());
+    this.cancelRefresh = this.timers.after(refreshDelay(this.held, this.timers.now()), () => void this.refreshNow());
   }
 
   private async refreshNow(attempt = 0): Promise<void> {

@@ -10,5 +10,6 @@ export { ParleyError } from './errors';
 export type { ClientMessage, MessageStatus } from './message-store';
 export type { ConnectionStatus } from './socket-session';
 export { memoryStorage, type TokenStorage } from './storage';
+export type { Clock } from './clock';
 export type { VerifiedTokenSource } from './visitor-auth';
 export type * from '@parley/protocol';

@@ -1,3 +1,5 @@
+import { systemClock, type Clock } from './clock';
+
 /** setTimeout fires at once past 2^31-1 ms; longer waits are chained. */
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
@@ -6,9 +8,16 @@ const MAX_TIMEOUT_MS = 2 ** 31 - 1;
  * `close()` stops them all: nothing fires after it, and a Node process can exit at once.
  */
 export class Timers {
-  private readonly handles = new Set<ReturnType<typeof setTimeout>>();
+  private readonly handles = new Set<unknown>();
   private readonly sleepers = new Set<() => void>();
   private stopped = false;
+
+  constructor(private readonly clock: Clock = systemClock) {}
+
+  /** Epoch ms by this client's clock. */
+  now(): number {
+    return this.clock.now();
+  }
 
   get closed(): boolean {
     return this.stopped;
@@ -18,15 +27,15 @@ export class Timers {
   after(ms: number, run: () => void): () => void {
     if (this.stopped) return () => undefined;
     const wait = Math.max(0, ms);
-    let handle: ReturnType<typeof setTimeout> | undefined;
+    let handle: unknown;
     const cancel = () => {
       if (handle === undefined) return;
-      clearTimeout(handle);
+      this.clock.clearTimeout(handle);
       this.handles.delete(handle);
       handle = undefined;
     };
     const arm = (remaining: number) => {
-      handle = setTimeout(
+      handle = this.clock.setTimeout(
         () => {
           if (handle !== undefined) this.handles.delete(handle);
           handle = undefined;
@@ -57,7 +66,7 @@ export class Timers {
 
   close(): void {
     this.stopped = true;
-    for (const handle of this.handles) clearTimeout(handle);
+    for (const handle of this.handles) this.clock.clearTimeout(handle);
     this.handles.clear();
     for (const wake of [...this.sleepers]) wake();
   }

@@ -2,6 +2,7 @@ import type { VisitorAuthResponse, VisitorUser } from '@parley/protocol';
 import { ParleyError } from './errors';
 import type { Http } from './http';
 import type { TokenStorage } from './storage';
+import type { Timers } from './timers';
 import { decodeClaims, localExpiry } from './token';
 
 export interface VisitorSession {
@@ -44,6 +45,7 @@ export class VisitorAuth {
 
   constructor(
     private readonly http: Http,
+    private readonly timers: Timers,
     private readonly projectId: string,
     private readonly storage: TokenStorage,
     private verified?: VerifiedTokenSource,
@@ -120,7 +122,7 @@ export class VisitorAuth {
   /** Still valid for `marginMs` more, by this browser's clock (see `localExpiry`). */
   private fresh(session: VisitorSession, marginMs: number): boolean {
     const expiry = localExpiry(session) ?? session.expiresAt;
-    return expiry - Date.now() > marginMs;
+    return expiry - this.timers.now() > marginMs;
   }
 
   /**
@@ -202,7 +204,7 @@ export class VisitorAuth {
       token: response.token,
       user: response.user,
       expiresAt: Date.parse(response.expiresAt),
-      receivedAt: Date.now(),
+      receivedAt: this.timers.now(),
     };
     this.session = session;
     try {

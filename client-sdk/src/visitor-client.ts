@@ -17,6 +17,7 @@ import { randomId } from './ids';
 import type { ClientMessage } from './message-store';
 import { SocketSession, type ConnectionStatus } from './socket-session';
 import { defaultStorage, type TokenStorage } from './storage';
+import type { Clock } from './clock';
 import { Timers } from './timers';
 import { refreshDelay } from './token';
 import { TypingThrottle } from './typing-throttle';
@@ -46,6 +47,8 @@ export interface VisitorClientOptions {
   offlineAfterMs?: number;
   /** How many conversations' message lists are kept in memory. */
   maxConversations?: number;
+  /** Where the time and the timers come from; the system clock by default (tests drive their own). */
+  clock?: Clock;
 }
 
 export interface MessageEvent {
@@ -133,7 +136,7 @@ export class VisitorConversation {
  * itself. Every method waits for it to be ready.
  */
 export class VisitorClient {
-  private readonly timers = new Timers();
+  private readonly timers: Timers;
   private readonly http: Http;
   private readonly auth: VisitorAuth;
   private readonly events = new Emitter<VisitorClientEvents>();
@@ -150,9 +153,11 @@ export class VisitorClient {
 
   constructor(private readonly options: VisitorClientOptions) {
     const url = baseUrlOf(options.url);
+    this.timers = new Timers(options.clock);
     this.http = new Http(url, this.timers, options.requestTimeoutMs);
     this.auth = new VisitorAuth(
       this.http,
+      this.timers,
       options.projectId,
       options.storage ?? defaultStorage(),
       options.verifiedToken,
@@ -428,7 +433,7 @@ export class VisitorClient {
     this.cancelRefresh();
     const current = this.auth.current;
     if (!current || this.closed) return;
-    this.cancelRefresh = this.timers.after(refreshDelay(current), () => void this.refreshNow());
+    this.cancelRefresh = this.timers.after(refreshDelay(current, this.timers.now()), () => void this.refreshNow());
   }
 
   private async refreshNow(attempt = 0): Promise<void> {

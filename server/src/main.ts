@@ -193,8 +193,12 @@ export async function startServer(
     (stopping ??= (async () => {
       logger.info('shutting down');
       detachBroadcaster();
-      // io.close() disconnects every socket and closes the HTTP server to new connections.
-      const closed = new Promise<void>((resolve) => io.close(() => resolve()));
+      // io.close() disconnects every socket and closes the HTTP server to new connections. Its
+      // callback runs once the HTTP server has closed (later than its own promise settles); a
+      // rejection of that promise fails the shutdown instead of going unhandled.
+      const closed = new Promise<void>((resolve, reject) => {
+        io.close(() => resolve()).catch(reject);
+      });
       const cut = setTimeout(() => httpServer.closeAllConnections(), SHUTDOWN_GRACE_MS);
       httpServer.closeIdleConnections();
       await closed;

@@ -8,14 +8,31 @@ import {
 } from '@parley/client-sdk';
 import { createAgent, createProject } from './support/fixtures';
 import { client } from './support/http';
+import { ManualClock } from './support/manual-clock';
 import { startParley, type ParleyProcess } from './support/parley-process';
 import { runSdkScript } from './support/sdk-script';
 import { SdkEvents } from './support/sdk-events';
 import { refusedHandshake } from './support/sockets';
 import { waitFor } from './support/wait';
 
-/** Short enough to expire several times in one test, long enough for a loaded machine to keep up. */
-const TTL_SECONDS = 8;
+/**
+ * The server's token lifetime. The clients run on clocks the tests move by hand, so their
+ * refreshes come at once; the server's clock is real, and the first test waits for it to pass the
+ * first token's expiry. Long enough that a refresh due a third of the lifetime before expiry
+ * (3 s in; above the SDK's 2-second floor) tells a correct schedule from one read off a skewed
+ * clock, and that a fresh token outlasts the 5 s a reloaded page wants left on a stored one.
+ */
+const TTL_SECONDS = 6;
+const LIFETIME_MS = TTL_SECONDS * 1000;
+
+/** Every refresh came while a third of the token's lifetime was left, and none as a loop. */
+function expectRefreshedOnSchedule(delays: number[], floorMs: number): void {
+  expect(delays.length).toBeGreaterThan(0);
+  for (const delay of delays) {
+    expect(delay).toBeGreaterThanOrEqual(floorMs);
+    expect(delay).toBeLessThanOrEqual((LIFETIME_MS * 2) / 3);
+  }
+}
 
 /** A localStorage stand-in that remembers every visitor session the SDK wrote into it. */
 function recordingStorage(): TokenStorage & { sessions: { token: string; expiresAt: number; user: { id: string } }[] } {
@@ -65,12 +82,14 @@ describe('SDK token refresh', () => {
     const account = await createAgent(server.url, project.id);
 
     const storage = recordingStorage();
-    const visitor = createVisitorClient({ url: server.url, projectId: project.id, storage });
+    const visitorClock = new ManualClock();
+    const agentClock = new ManualClock();
+    const visitor = createVisitorClient({ url: server.url, projectId: project.id, storage, clock: visitorClock });
     clients.push(visitor);
     const visitorEvents = new SdkEvents<VisitorClientEvents>((e, l) => visitor.on(e, l), ['error', 'status']);
     // Token only, no credentials: if the client let this token lapse it could not log in again,
     // and would have to report an error.
-    const agent = createAgentClient({ url: server.url, token: account.token });
+    const agent = createAgentClient({ url: server.url, token: account.token, clock: agentClock });
     clients.push(agent);
     const agentEvents = new SdkEvents<AgentClientEvents>((e, l) => agent.on(e, l), ['error', 'status', 'reload']);
     await Promise.all([visitor.ready, agent.ready]);
@@ -81,26 +100,39 @@ describe('SDK token refresh', () => {
     const conversation = await visitor.startConversation({ text: 'hello' });
     await agent.conversations.join(conversation.id);
 
-    // Chat until both tokens have been replaced several times and the first one is long dead.
+    // Chat until both tokens have been replaced several times and the first one is dead by the
+    // server's (real) clock. Each round moves both clients' clocks to their next timer, which is the
+    // token refresh; the server renews the token on the live socket. Tokens are issued to the second
+    // (`iat`), so each round waits for the server's second to turn: every refresh brings a new token.
     const texts = ['hello'];
     let round = 0;
+    let lastSecond = Math.floor(Date.now() / 1000);
     await waitFor(
-      'three token lifetimes of chatting',
+      'three token refreshes each, and the first token past its expiry',
       async () => {
         round++;
         texts.push(`visitor ${round}`);
         await conversation.send(`visitor ${round}`);
         texts.push(`agent ${round}`);
         await agent.conversations.send(conversation.id, `agent ${round}`);
-        await new Promise((r) => setTimeout(r, 200));
-        return (
-          Date.now() > (first?.expiresAt ?? 0) + 2 * TTL_SECONDS * 1000 &&
-          (await renewals(server, '/visitor')) >= 3 &&
-          (await renewals(server, '/agent')) >= 3
-        );
+        await waitFor('the next second', () => Math.floor(Date.now() / 1000) > lastSecond);
+        lastSecond = Math.floor(Date.now() / 1000);
+        const before = [await renewals(server, '/visitor'), await renewals(server, '/agent')] as const;
+        expect(visitorClock.advanceToNext()).toBeDefined();
+        expect(agentClock.advanceToNext()).toBeDefined();
+        const after = await waitFor('both tokens renewed on their sockets', async () => {
+          const counts = [await renewals(server, '/visitor'), await renewals(server, '/agent')] as const;
+          return counts[0] > before[0] && counts[1] > before[1] && counts;
+        });
+        return Date.now() >= (first?.expiresAt ?? Infinity) && after[0] >= 3 && after[1] >= 3;
       },
-      { timeoutMs: 120_000, describe: () => `${storage.sessions.length} visitor sessions stored` },
+      { timeoutMs: 60_000, describe: () => `${storage.sessions.length} visitor sessions stored` },
     );
+    // The visitor's token's age is known: refreshed two-thirds into each lifetime. The agent's
+    // first token was handed over (age unknown): refreshed after the 2-second floor, then likewise.
+    expectRefreshedOnSchedule(visitorClock.fired, LIFETIME_MS / 2);
+    expectRefreshedOnSchedule(agentClock.fired.slice(1), LIFETIME_MS / 2);
+    expect(agentClock.fired[0]).toBe(2000);
 
     // The same visitor all along (a lapsed token would have meant a new anonymous sign-in).
     expect(new Set(storage.sessions.map((s) => s.user.id))).toEqual(new Set([userId]));
@@ -125,7 +157,7 @@ describe('SDK token refresh', () => {
     expect(agentEvents.of('status')).toEqual(['connecting', 'connected']);
     // REST goes on with the renewed agent token too.
     await expect(agent.contacts.search({})).resolves.toMatchObject({ total: 1 });
-  }, 180_000);
+  }, 90_000);
 
   it('refreshes on schedule, and stays the same visitor, on a machine whose clock is hours off', async () => {
     // Two machines: one 9 hours ahead (it would think every token expired long ago), one an hour
@@ -142,7 +174,7 @@ describe('SDK token refresh', () => {
             AGENT_EMAIL: account.email,
             AGENT_PASSWORD: account.password,
             SKEW_MS: String(skew),
-            DURATION_MS: String(2.5 * TTL_SECONDS * 1000),
+            ROUNDS: '3',
           },
           { timeoutMs: 90_000 },
         );
@@ -152,16 +184,21 @@ describe('SDK token refresh', () => {
       expect({ code: run.code, output: run.code === 0 ? '' : run.output }).toEqual({ code: 0, output: '' });
       const result = run.result as {
         refreshes: number;
+        visitorDelays: number[];
+        agentDelays: number[];
         sameVisitor: boolean;
         reloadSameVisitor: boolean;
         visitorStatuses: string[];
         agentStatuses: string[];
         errors: string[];
       };
-      // Two clients refreshing two-thirds into each 8-second lifetime, for 20 s: a handful of
-      // refreshes, not a loop; and never too late (which would have meant dropped sockets).
-      expect(result.refreshes).toBeGreaterThanOrEqual(4);
-      expect(result.refreshes).toBeLessThanOrEqual(14);
+      // Three rounds, each moving both clients' clocks to their next timer: one refresh each per
+      // round, due two-thirds into the lifetime by their own clock. Read off the skewed clock
+      // against the server's `exp`, 9 hours ahead would refresh at the 2-second floor (a loop),
+      // an hour behind only at expiry (dropped sockets).
+      expect(result.refreshes).toBe(6);
+      expectRefreshedOnSchedule(result.visitorDelays, LIFETIME_MS / 2);
+      expectRefreshedOnSchedule(result.agentDelays, LIFETIME_MS / 2);
       expect(result).toMatchObject({
         sameVisitor: true,
         reloadSameVisitor: true,

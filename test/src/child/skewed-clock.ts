@@ -1,14 +1,22 @@
-// A visitor and an agent on a machine whose clock is off by SKEW_MS, chatting for DURATION_MS
-// across several token lifetimes: how often they refreshed, whether they stayed who they were and
-// whether their connection ever had to be re-established.
-import { createAgentClient, createVisitorClient, memoryStorage, type ConnectionStatus } from '@parley/client-sdk';
-import { env, report, run, sleep } from './script-env';
+// A visitor and an agent on a machine whose clock is off by SKEW_MS, chatting for ROUNDS token
+// refreshes: when they meant to refresh, how often they did, whether they stayed who they were and
+// whether their connection ever had to be re-established. Their timers run on clocks moved by
+// hand (starting at the skewed time), so a round takes a second, not a token lifetime.
+import {
+  createAgentClient,
+  createVisitorClient,
+  memoryStorage,
+  type ConnectionStatus,
+  type TokenStorage,
+} from '@parley/client-sdk';
+import { ManualClock } from '../support/manual-clock';
+import { env, report, run, until } from './script-env';
 
 run(async () => {
   const url = env('PARLEY_URL');
   const projectId = env('PROJECT_ID');
   const skew = Number(env('SKEW_MS'));
-  const duration = Number(env('DURATION_MS'));
+  const rounds = Number(env('ROUNDS'));
 
   const realNow = Date.now.bind(Date);
   Date.now = () => realNow() + skew;
@@ -19,9 +27,26 @@ run(async () => {
     return realFetch(input, init);
   };
 
-  const storage = memoryStorage();
-  const visitor = createVisitorClient({ url, projectId, storage });
-  const agent = createAgentClient({ url, email: env('AGENT_EMAIL'), password: env('AGENT_PASSWORD') });
+  // Counts the visitor's saved sessions: a refresh is done once its token is stored.
+  const memory = memoryStorage();
+  let saves = 0;
+  const storage: TokenStorage = {
+    getItem: (key) => memory.getItem(key),
+    setItem: (key, value) => {
+      saves++;
+      memory.setItem(key, value);
+    },
+    removeItem: (key) => memory.removeItem(key),
+  };
+  const visitorClock = new ManualClock();
+  const agentClock = new ManualClock();
+  const visitor = createVisitorClient({ url, projectId, storage, clock: visitorClock });
+  const agent = createAgentClient({
+    url,
+    email: env('AGENT_EMAIL'),
+    password: env('AGENT_PASSWORD'),
+    clock: agentClock,
+  });
   const visitorStatuses: ConnectionStatus[] = [];
   const agentStatuses: ConnectionStatus[] = [];
   const errors: string[] = [];
@@ -34,21 +59,27 @@ run(async () => {
   const conversation = await visitor.startConversation({ text: 'hello' });
   await agent.conversations.join(conversation.id);
 
-  const started = realNow();
-  let sent = 0;
-  while (realNow() - started < duration) {
+  // Tokens are issued to the second (`iat`): each round waits for the next second, so that every
+  // refresh brings a new token.
+  let lastSecond = Math.floor(realNow() / 1000);
+  for (let sent = 0; sent < rounds; sent++) {
     await conversation.send(`visitor ${sent}`);
     await agent.conversations.send(conversation.id, `agent ${sent}`);
-    sent++;
-    await sleep(500);
+    await until('the next second', () => Math.floor(realNow() / 1000) > lastSecond);
+    lastSecond = Math.floor(realNow() / 1000);
+    const before = { refreshes, saves };
+    visitorClock.advanceToNext();
+    agentClock.advanceToNext();
+    await until('both clients refreshed', () => refreshes >= before.refreshes + 2 && saves > before.saves);
   }
   // A reload on the same storage.
-  const reloaded = createVisitorClient({ url, projectId, storage });
+  const reloaded = createVisitorClient({ url, projectId, storage, clock: visitorClock });
   await reloaded.ready;
 
   report({
     refreshes,
-    sent,
+    visitorDelays: visitorClock.fired,
+    agentDelays: agentClock.fired,
     sameVisitor: visitor.user?.id === userId,
     reloadSameVisitor: reloaded.user?.id === userId,
     visitorStatuses,
