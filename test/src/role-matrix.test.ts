@@ -27,6 +27,13 @@ const OWNERS: Row = [O, F, U, U];
  * a route), so a new endpoint cannot ship without deciding who may use it.
  */
 const REST: Record<string, Row> = {
+  // Operations and the contract: public (metrics sit on their own port or behind METRICS_TOKEN in
+  // production; this test server has neither).
+  'GET /healthz': PUBLIC,
+  'GET /readyz': PUBLIC,
+  'GET /metrics': PUBLIC,
+  'GET /v1/openapi.json': PUBLIC,
+  'GET /v1/asyncapi.json': PUBLIC,
   'GET /v1/projects/:projectId/widget': PUBLIC,
   'POST /v1/projects/:projectId/auth/anonymous': PUBLIC,
   'POST /v1/projects/:projectId/auth/verified': PUBLIC,
@@ -124,7 +131,7 @@ describe('role matrix', () => {
           : undefined;
 
   it('has exactly one row per REST endpoint the server declares', () => {
-    const declared = server.routes.map((r) => `${r.method} ${r.path}`).sort();
+    const declared = server.routes.map((r) => `${r.method.toUpperCase()} ${r.path}`).sort();
     expect(declared).toEqual(Object.keys(REST).sort());
   });
 

@@ -29,6 +29,7 @@ const SECURITY: Record<Access, Record<string, string[]>[] | undefined> = {
   'visitor-site': undefined,
   token: [{ visitorToken: [] }, { agentToken: [] }, { adminToken: [] }],
   agent: [{ agentToken: [] }],
+  owner: [{ agentToken: [] }],
   admin: [{ adminToken: [] }],
   metrics: [{}, { metricsToken: [] }],
 };

@@ -13,7 +13,10 @@ import {
   agentListResponseSchema,
   agentLoginResponseSchema,
   agentLoginSchema,
+  agentPasswordChangeSchema,
+  agentPasswordResetSchema,
   agentResponseSchema,
+  agentUpdateSchema,
   anonymousAuthSchema,
   conversationListQuerySchema,
   conversationPageSchema,
@@ -47,9 +50,10 @@ export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
 /**
  * Who may call: `none` (anyone), `visitor-site` (anyone, from an origin the project allows),
  * `token` (any Parley token: visitor, agent or admin), `agent` (an agent of the path's project),
- * `admin` (`ADMIN_TOKEN`), `metrics` (`METRICS_TOKEN` when set).
+ * `owner` (an agent of the path's project with the `owner` role), `admin` (`ADMIN_TOKEN`),
+ * `metrics` (`METRICS_TOKEN` when set).
  */
-export type Access = 'none' | 'visitor-site' | 'token' | 'agent' | 'admin' | 'metrics';
+export type Access = 'none' | 'visitor-site' | 'token' | 'agent' | 'owner' | 'admin' | 'metrics';
 
 export type Tag = 'Admin' | 'Visitors' | 'Agents' | 'Contacts' | 'Conversations' | 'Operations' | 'Contract';
 
@@ -188,6 +192,26 @@ export const REST_ROUTES: RestRoute[] = [
     responses: { 200: json("The project's agents.", agentListResponseSchema) },
   },
   {
+    method: 'patch',
+    path: '/v1/admin/projects/:projectId/agents/:agentId',
+    summary: "Change an agent's name or role",
+    description: 'A role change signs the agent out everywhere (its tokens carry the role).',
+    tag: 'Admin',
+    access: 'admin',
+    body: agentUpdateSchema,
+    responses: { 200: json('The changed agent.', agentResponseSchema) },
+  },
+  {
+    method: 'post',
+    path: '/v1/admin/projects/:projectId/agents/:agentId/password',
+    summary: "Reset an agent's password",
+    description: 'Signs the agent out everywhere.',
+    tag: 'Admin',
+    access: 'admin',
+    body: agentPasswordResetSchema,
+    responses: { 200: json('The agent.', agentResponseSchema) },
+  },
+  {
     method: 'delete',
     path: '/v1/admin/projects/:projectId/agents/:agentId',
     summary: 'Remove an agent',
@@ -266,6 +290,73 @@ export const REST_ROUTES: RestRoute[] = [
 
   // ---- contacts ----
   {
+    method: 'post',
+    path: '/v1/agents/me/password',
+    summary: 'Change your own password',
+    description:
+      'Proves the current password; signs every other session of the agent out and answers a fresh token for the console that asked. Wrong current passwords count as failed logins.',
+    tag: 'Agents',
+    access: 'agent',
+    body: agentPasswordChangeSchema,
+    responses: { 200: json('A fresh token.', agentLoginResponseSchema) },
+    errors: ['RATE_LIMITED'],
+  },
+  // ---- the project and its team, for its agents ----
+  {
+    method: 'get',
+    path: '/v1/projects/:projectId',
+    summary: "Read the project's settings",
+    tag: 'Agents',
+    access: 'agent',
+    responses: { 200: json('The project.', projectResponseSchema) },
+  },
+  {
+    method: 'patch',
+    path: '/v1/projects/:projectId',
+    summary: "Change the project's settings (owners)",
+    tag: 'Agents',
+    access: 'owner',
+    body: projectUpdateSchema,
+    responses: { 200: json('The changed project.', projectResponseSchema) },
+  },
+  {
+    method: 'get',
+    path: '/v1/projects/:projectId/agents',
+    summary: "List the project's agents",
+    tag: 'Agents',
+    access: 'agent',
+    responses: { 200: json("The project's agents.", agentListResponseSchema) },
+  },
+  {
+    method: 'patch',
+    path: '/v1/projects/:projectId/agents/:agentId',
+    summary: "Change an agent's name or role (owners)",
+    description: 'A role change signs the agent out everywhere (its tokens carry the role).',
+    tag: 'Agents',
+    access: 'owner',
+    body: agentUpdateSchema,
+    responses: { 200: json('The changed agent.', agentResponseSchema) },
+  },
+  {
+    method: 'post',
+    path: '/v1/projects/:projectId/agents/:agentId/password',
+    summary: "Reset an agent's password (owners)",
+    description: 'Signs the agent out everywhere.',
+    tag: 'Agents',
+    access: 'owner',
+    body: agentPasswordResetSchema,
+    responses: { 200: json('The agent.', agentResponseSchema) },
+  },
+  {
+    method: 'delete',
+    path: '/v1/projects/:projectId/agents/:agentId',
+    summary: 'Remove an agent (owners)',
+    description: 'Closes its sockets on every node; its unexpired tokens stop working.',
+    tag: 'Agents',
+    access: 'owner',
+    responses: { 204: noContent },
+  },
+  {
     method: 'get',
     path: '/v1/projects/:projectId/leads',
     summary: 'List or search contacts',
@@ -280,7 +371,7 @@ export const REST_ROUTES: RestRoute[] = [
     summary: 'Export contacts as CSV',
     description: 'Streams every match of the filters; no pages.',
     tag: 'Contacts',
-    access: 'agent',
+    access: 'owner',
     query: leadExportQuerySchema,
     responses: { 200: { description: 'CSV, one contact a row.', contentType: 'text/csv' } },
   },
@@ -329,7 +420,7 @@ export const REST_ROUTES: RestRoute[] = [
     summary: 'Erase a contact',
     description: 'With its conversations and messages.',
     tag: 'Contacts',
-    access: 'agent',
+    access: 'owner',
     responses: { 204: noContent },
     errors: ['CONFLICT'],
   },
@@ -378,7 +469,7 @@ export function errorCodesOf(route: RestRoute): ErrorCode[] {
     codes.add('INTERNAL').add('UNAVAILABLE').add('BAD_REQUEST').add('PAYLOAD_TOO_LARGE');
   if (route.query) codes.add('BAD_REQUEST');
   if (route.access === 'metrics') codes.add('UNAUTHORIZED');
-  if (route.access === 'token' || route.access === 'agent' || route.access === 'admin') {
+  if (route.access === 'token' || route.access === 'agent' || route.access === 'owner' || route.access === 'admin') {
     codes.add('UNAUTHORIZED').add('FORBIDDEN');
   }
   // Visitor endpoints refuse origins the project does not allow.
