@@ -112,10 +112,12 @@ export const REST_ROUTES: RestRoute[] = [
     method: 'get',
     path: '/metrics',
     summary: 'Prometheus metrics',
-    description: 'Needs `Authorization: Bearer <METRICS_TOKEN>` when `METRICS_TOKEN` is set.',
+    description:
+      'Needs `Authorization: Bearer <METRICS_TOKEN>` when `METRICS_TOKEN` is set. With `METRICS_PORT` set, metrics are served on that port alone and this path answers 404 on the public one.',
     tag: 'Operations',
     access: 'metrics',
     responses: { 200: { description: 'Prometheus text exposition.', contentType: 'text/plain' } },
+    errors: ['NOT_FOUND'],
   },
 
   // ---- the contract itself ----

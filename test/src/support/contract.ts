@@ -93,6 +93,13 @@ export function contractCheck(document: Json = loadPublishedDocument()): Contrac
     const pathname = exchange.url.split('?')[0] ?? '';
     if (!operation) {
       if (!pathname.startsWith('/v1/')) return [];
+      // A path that does not percent-decode matches no operation: the protocol answers it
+      // BAD_REQUEST, whatever it names (docs/PROTOCOL.md, "A request that cannot be read").
+      if (!decodes(pathname)) {
+        if (exchange.status !== 400)
+          return [`${exchange.method} ${pathname} does not decode, yet answered ${exchange.status}`];
+        return schemaProblems('/components/schemas/ErrorBAD_REQUEST', exchange.body).map((p) => `400 ${p}`);
+      }
       // An endpoint the document does not have: the API's own "no such endpoint".
       if (exchange.status !== 404)
         return [`${exchange.method} ${pathname} is not in the document, yet answered ${exchange.status}`];
@@ -159,4 +166,13 @@ export function assertDescribed(exchange: Exchange): void {
   }
   const coverage = process.env['CONTRACT_COVERAGE'];
   if (coverage && operation) appendFileSync(path.resolve(coverage), `${operation} ${exchange.status}\n`);
+}
+
+function decodes(pathname: string): boolean {
+  try {
+    decodeURIComponent(pathname);
+    return true;
+  } catch {
+    return false;
+  }
 }
