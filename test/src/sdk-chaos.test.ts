@@ -103,6 +103,8 @@ describe('SDK delivery under network chaos', () => {
   let proxy: ChaosProxy;
   let hog: CpuHog | undefined;
   const clients: { close(): void }[] = [];
+  /** A run that failed mid-restart leaves the server down; the next run (a loop) starts it again. */
+  let down = false;
 
   beforeAll(async () => {
     hog = cpuHogFromEnv();
@@ -124,10 +126,20 @@ describe('SDK delivery under network chaos', () => {
   async function restart(how: 'kill' | 'term'): Promise<void> {
     if (how === 'kill') await server.kill();
     else await server.stop();
+    down = true;
     // Sends made while the server is down wait in the clients' outboxes.
     await pause(200);
-    server = await startParley({ dataDir: first.dataDir, env: first.env });
+    await startAgain();
+  }
+
+  /**
+   * A start on the same data. Given longer than a first start: a loaded machine (CHAOS_CPU_HOG next
+   * to other work) can take more than 20 s to replay the data and listen.
+   */
+  async function startAgain(): Promise<void> {
+    server = await startParley({ dataDir: first.dataDir, env: first.env, timeoutMs: 60_000 });
     proxy.retarget(server.port);
+    down = false;
   }
 
   /** Cuts every connection through the proxy at seeded random moments until stopped. */
@@ -182,6 +194,7 @@ describe('SDK delivery under network chaos', () => {
     const stepRandom = seededRandom(random.int(0, 2 ** 31));
     const monkeyRandom = seededRandom(random.int(0, 2 ** 31));
     process.stdout.write(`[chaos] plan: ${plan.join(', ')}\n`);
+    if (down) await startAgain();
 
     const { project } = await createProject(server.url);
     const account = await createAgent(server.url, project.id);

@@ -117,10 +117,11 @@ export async function startParley(options: StartOptions = {}): Promise<ParleyPro
   );
 
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`server did not start in time:\n${output}`)),
-      options.timeoutMs ?? 20_000,
-    );
+    const timer = setTimeout(() => {
+      // Not left running: a late start would hold the data directory (and its port) of the retry.
+      child.kill('SIGKILL');
+      reject(new Error(`server did not start in time:\n${output}`));
+    }, options.timeoutMs ?? 20_000);
     let scanned = 0;
     let found = false;
     const onData = (chunk: Buffer) => {
