@@ -7,6 +7,7 @@ import { createRedisAdapter, resumeSession, type AdapterLogger } from '@parley/r
 import { startRedis, type RedisProcess } from './support/redis-process';
 import { dropTransport, reconnect } from './support/sockets';
 import { startTcpBalancer } from './support/tcp-balancer';
+import { waitFor } from './support/wait';
 
 const PREFIX = 'test:resilient';
 const STREAM = `${PREFIX}:/`;
@@ -25,6 +26,17 @@ describe('resilient Redis streams adapter', () => {
   });
   afterEach(async () => {
     for (const close of closers.splice(0).reverse()) await close();
+    // A closed adapter's stream reader disconnects once its blocking XREAD returns (blockMs): the
+    // next test starts without it.
+    const admin = new Redis(redis.url);
+    try {
+      await waitFor(
+        'the stream readers to disconnect',
+        async () => !String(await admin.client('LIST')).includes('name=parley-stream-reader'),
+      );
+    } finally {
+      admin.disconnect();
+    }
   });
   afterAll(() => redis.stop());
 
@@ -39,7 +51,7 @@ describe('resilient Redis streams adapter', () => {
     handshake?: () => Promise<void>;
   }
 
-  async function node(options: NodeOptions = {}): Promise<{ io: Server; url: string }> {
+  async function node(options: NodeOptions = {}): Promise<{ io: Server; url: string; client: Redis }> {
     const client = new Redis(options.redisUrl ?? redis.url, { maxRetriesPerRequest: null, socketTimeout: 1000 });
     client.on('error', () => undefined);
     const http: HttpServer = createServer();
@@ -68,13 +80,11 @@ describe('resilient Redis streams adapter', () => {
       void socket.join('room');
     });
     await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
-    closers.push(async () => {
+    closers.push(() => {
       io.close();
       client.disconnect();
-      // The adapter's stream reader disconnects once its blocking XREAD returns.
-      await new Promise((r) => setTimeout(r, 300));
     });
-    return { io, url: `http://127.0.0.1:${(http.address() as AddressInfo).port}` };
+    return { io, url: `http://127.0.0.1:${(http.address() as AddressInfo).port}`, client };
   }
 
   async function listener(url: string): Promise<{ socket: Socket; received: number[]; reloads: string[] }> {
@@ -89,18 +99,43 @@ describe('resilient Redis streams adapter', () => {
   }
 
   const until = async (check: () => boolean, what: string) => {
-    const deadline = Date.now() + 10_000;
-    while (!check()) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await waitFor(what, check, { timeoutMs: 10_000 });
   };
+
+  /**
+   * Node `to`'s stream reader is in place: it reads from the stream's end when it starts, so a
+   * broadcast made before would never reach it. Probes (an event the listeners do not record) go
+   * out from `from` until one arrives.
+   */
+  async function readerReady(from: { io: Server }, to: Socket): Promise<void> {
+    let probed = false;
+    const onProbe = () => (probed = true);
+    to.on('probe', onProbe);
+    await waitFor('the other node to read the stream', () => {
+      if (!probed) from.io.to('room').emit('probe');
+      return probed;
+    });
+    to.off('probe', onProbe);
+  }
+
+  /**
+   * Nothing more is on its way to `to` from what `from` broadcast so far: a last tick `marker`,
+   * broadcast after everything else, has arrived (a node's pushes reach the other nodes in stream
+   * order, so anything sent or duplicated before it arrived before it).
+   */
+  async function drained(from: { io: Server }, to: { received: number[] }, marker: number): Promise<void> {
+    from.io.to('room').emit('tick', marker);
+    await until(() => to.received.includes(marker), `the marker tick ${marker}`);
+  }
+
+  /** Commands sent to Redis and not answered yet (Redis is paused). */
+  const unanswered = (client: Redis) => (client as unknown as { commandQueue: { length: number } }).commandQueue.length;
 
   test('a broadcast that Redis receives twice (a command re-sent after a dropped connection) is delivered once', async () => {
     const [a, b] = [await node(), await node()];
-    const { received } = await listener(b.url);
-    // Both adapters read the stream from its end: give B's reader a moment to be in place.
-    await new Promise((r) => setTimeout(r, 300));
+    const remote = await listener(b.url);
+    const { received } = remote;
+    await readerReady(a, remote.socket);
 
     a.io.to('room').emit('tick', 1);
     a.io.to('room').emit('tick', 2);
@@ -115,15 +150,15 @@ describe('resilient Redis streams adapter', () => {
 
     a.io.to('room').emit('tick', 3);
     await until(() => received.includes(3), 'the third broadcast');
-    await new Promise((r) => setTimeout(r, 300));
-    expect(received).toEqual([1, 2, 3]);
+    await drained(a, remote, 4);
+    expect(received).toEqual([1, 2, 3, 4]);
   });
 
   test('with Redis gone, a broadcast still reaches this node at once and the other node when Redis returns', async () => {
     const [a, b] = [await node(), await node()];
     const local = await listener(a.url);
     const remote = await listener(b.url);
-    await new Promise((r) => setTimeout(r, 300));
+    await readerReady(a, remote.socket);
     // Traffic before the outage, as on any live node. (A reader that has never seen an entry reads
     // from "$", and could miss what is re-sent ahead of its own XREAD after a restart.)
     a.io.to('room').emit('tick', 1);
@@ -139,9 +174,9 @@ describe('resilient Redis streams adapter', () => {
     await until(() => remote.received.length === 3, 'the queued broadcasts to reach the other node');
     a.io.to('room').emit('tick', 4);
     await until(() => remote.received.length === 4, 'a broadcast after the outage');
-    await new Promise((r) => setTimeout(r, 300));
-    expect(remote.received).toEqual([1, 2, 3, 4]);
-    expect(local.received).toEqual([1, 2, 3, 4]);
+    await drained(a, remote, 5);
+    expect(remote.received).toEqual([1, 2, 3, 4, 5]);
+    expect(local.received).toEqual([1, 2, 3, 4, 5]);
   }, 30_000);
 
   test('same-node delivery keeps its order when a stall turns into a disconnect', async () => {
@@ -153,7 +188,7 @@ describe('resilient Redis streams adapter', () => {
 
     redis.pause(); // Redis stops answering…
     a.io.to('room').emit('tick', 2);
-    await new Promise((r) => setTimeout(r, 200));
+    await waitFor('the push of tick 2 to wait on the stalled Redis', () => unanswered(a.client) > 0);
     await redis.kill(); // …then the connection drops
     a.io.to('room').emit('tick', 3);
     await until(() => local.received.length === 3, 'same-node delivery');
@@ -161,13 +196,15 @@ describe('resilient Redis streams adapter', () => {
 
     await redis.start();
     await until(() => remote.received.length >= 3, 'the other node to catch up');
-    await new Promise((r) => setTimeout(r, 300));
-    expect(remote.received).toEqual([1, 2, 3]);
+    await drained(a, remote, 4);
+    expect(remote.received).toEqual([1, 2, 3, 4]);
   }, 30_000);
 
   test('a recovered session gets a broadcast that Redis received twice once', async () => {
     const [a, b] = [await node({ recovery: true }), await node({ recovery: true })];
     const remote = await listener(b.url);
+    // A socket that stays on node B: what it received, node B has read from the stream.
+    const witness = await listener(b.url);
     a.io.to('room').emit('tick', 1);
     await until(() => remote.received.length === 1, 'a broadcast with an offset');
 
@@ -175,20 +212,21 @@ describe('resilient Redis streams adapter', () => {
     a.io.to('room').emit('tick', 2);
     const inspector = new Redis(redis.url);
     closers.push(() => inspector.disconnect());
-    await new Promise((r) => setTimeout(r, 200));
     // What ioredis does when it re-sends an XADD whose reply it never saw: the same entry again.
-    const entries = (await inspector.xrange(STREAM, '-', '+')) as [string, string[]][];
-    const tick2 = entries.filter(([, fields]) => fields.join(' ').includes('"tick",2')).pop();
-    expect(tick2).toBeDefined();
-    await inspector.xadd(STREAM, '*', ...(tick2 as [string, string[]])[1]);
+    const tick2 = await waitFor('tick 2 in the stream', async () =>
+      ((await inspector.xrange(STREAM, '-', '+')) as [string, string[]][])
+        .filter(([, fields]) => fields.join(' ').includes('"tick",2'))
+        .pop(),
+    );
+    await inspector.xadd(STREAM, '*', ...tick2[1]);
     a.io.to('room').emit('tick', 3);
-    await new Promise((r) => setTimeout(r, 300));
+    await until(() => witness.received.includes(3), 'node B to read tick 3');
 
     expect(await reconnect(remote.socket)).toBe('connected');
     expect(remote.socket.recovered).toBe(true);
     await until(() => remote.received.length >= 3, 'the missed broadcasts');
-    await new Promise((r) => setTimeout(r, 300));
-    expect(remote.received).toEqual([1, 2, 3]);
+    await drained(a, remote, 4);
+    expect(remote.received).toEqual([1, 2, 3, 4]);
   }, 30_000);
 
   test('a node whose unread entries were trimmed away tells its sockets to reload', async () => {
@@ -211,8 +249,7 @@ describe('resilient Redis streams adapter', () => {
       const info = (await inspector.xinfo('STREAM', STREAM)) as unknown[];
       return Number(info[info.indexOf('entries-added') + 1]);
     };
-    const deadline = Date.now() + 10_000;
-    while ((await added()) < 3001 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    await waitFor('node A to write every broadcast', async () => (await added()) >= 3001, { timeoutMs: 10_000 });
     expect(await inspector.xlen(STREAM)).toBeLessThan(2000);
     proxy.setBackends([redis.port]);
 
@@ -229,7 +266,8 @@ describe('resilient Redis streams adapter', () => {
 
     redis.pause();
     for (let i = 1; i <= 30; i++) a.io.to('room').emit('tick', i);
-    await new Promise((r) => setTimeout(r, 200));
+    // The cap is reached at once (the rest is dropped as it is broadcast): those kept wait on Redis.
+    await waitFor('the kept pushes to wait on the stalled Redis', () => unanswered(a.client) >= 10);
     redis.resume();
 
     await until(() => remote.reloads.includes('pushes_dropped'), 'the report of dropped pushes');
@@ -244,12 +282,14 @@ describe('resilient Redis streams adapter', () => {
     const a = await node({ recovery: true });
     const b = await node({ recovery: true, handshake: () => handshake.during?.() ?? Promise.resolve() });
     const remote = await listener(b.url);
+    // A socket that stays on node B: what it received, node B has read from the stream.
+    const witness = await listener(b.url);
     a.io.to('room').emit('tick', 1);
     await until(() => remote.received.length === 1, 'a broadcast with an offset');
 
     await dropTransport(remote.socket);
     a.io.to('room').emit('tick', 2);
-    await new Promise((r) => setTimeout(r, 300));
+    await until(() => witness.received.includes(2), 'node B to read tick 2');
     // Node B has restored the session and is still checking the handshake when these are sent.
     // Two nodes' pushes have no order but the stream's: 4 is sent once 3 is in the stream.
     const inspector = new Redis(redis.url);
@@ -260,15 +300,15 @@ describe('resilient Redis streams adapter', () => {
     };
     handshake.during = async () => {
       a.io.to('room').emit('tick', 3);
-      const deadline = Date.now() + 5000;
-      while (!(await inStream(3)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      await waitFor('tick 3 in the stream', () => inStream(3), { timeoutMs: 5000, intervalMs: 5 });
       b.io.to('room').emit('tick', 4);
-      await new Promise((r) => setTimeout(r, 500));
+      // The handshake ends only once node B delivered both to its other sockets.
+      await until(() => witness.received.includes(3) && witness.received.includes(4), 'node B to deliver 3 and 4');
     };
     expect(await reconnect(remote.socket)).toBe('connected');
     expect(remote.socket.recovered).toBe(true);
     await until(() => remote.received.length >= 4, `every broadcast: ${remote.received}`);
-    await new Promise((r) => setTimeout(r, 300));
-    expect(remote.received).toEqual([1, 2, 3, 4]);
+    await drained(a, remote, 5);
+    expect(remote.received).toEqual([1, 2, 3, 4, 5]);
   }, 30_000);
 });

@@ -23,13 +23,13 @@ import {
   EventLog,
   ok,
   reconnect,
-  settle,
   wirePackets,
   type AgentClientSocket,
   type VisitorClientSocket,
 } from './support/sockets';
 import { chaosSeeds, withSeed } from './support/seeded-random';
 import { startTcpBalancer, type TcpBalancer } from './support/tcp-balancer';
+import { waitFor } from './support/wait';
 
 /** A sample's value in Prometheus text (the first with that name), or NaN. */
 function metric(text: string, name: string): number {
@@ -176,14 +176,19 @@ describe('scale-out over Redis', () => {
     await redis.restart();
     for (let i = 0; i < 10; i++) await send();
 
-    const expected = Array.from({ length: 30 }, (_, i) => i + 1);
     await eventually(
       () => seqsOf(agentEvents.of('message.created'), conversation.id).length >= 30,
       () => `node B's agent to hear 30 messages, got ${seqsOf(agentEvents.of('message.created'), conversation.id)}`,
       30_000,
     );
-    // Anything doubled would arrive right behind the rest; give it the chance before checking.
-    await new Promise((r) => setTimeout(r, 1000));
+    // Anything doubled (a re-sent XADD) is in the stream before a later message: once message 31
+    // arrived, nothing of the first 30 is still on its way.
+    await send();
+    await eventually(
+      () => seqsOf(agentEvents.of('message.created'), conversation.id).includes(31),
+      () => `node B's agent to hear message 31: ${seqsOf(agentEvents.of('message.created'), conversation.id)}`,
+    );
+    const expected = Array.from({ length: 31 }, (_, i) => i + 1);
     expect(seqsOf(agentEvents.of('message.created'), conversation.id)).toEqual(expected);
     expect(agentOnB.connected).toBe(true);
 
@@ -313,9 +318,16 @@ describe('scale-out over Redis', () => {
       () => `node B to catch up: ${seqsOf(agentEvents.of('message.created'), conversation.id)}`,
       30_000,
     );
-    await new Promise((r) => setTimeout(r, 1000));
-    expect(seqsOf(agentEvents.of('message.created'), conversation.id)).toEqual([1, 2, 3, 4, 5]);
-    expect(seqsOf(sameNodeEvents.of('message.created'), conversation.id)).toEqual([1, 2, 3, 4, 5]);
+    // A later message proves nothing of the first five is still on its way (stream order).
+    await send(6);
+    await eventually(
+      () =>
+        seqsOf(agentEvents.of('message.created'), conversation.id).includes(6) &&
+        seqsOf(sameNodeEvents.of('message.created'), conversation.id).includes(6),
+      () => `message 6 on both nodes: ${seqsOf(agentEvents.of('message.created'), conversation.id)}`,
+    );
+    expect(seqsOf(agentEvents.of('message.created'), conversation.id)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(seqsOf(sameNodeEvents.of('message.created'), conversation.id)).toEqual([1, 2, 3, 4, 5, 6]);
   }, 90_000);
 
   test('a node that starts while Redis is out of its reach gets, once it is not, what was sent meanwhile', async () => {
@@ -352,8 +364,14 @@ describe('scale-out over Redis', () => {
       () => `node B to hear all 4: ${seqsOf(events.of('message.created'), conversation.id)}`,
       30_000,
     );
-    await settle(500);
-    expect(seqsOf(events.of('message.created'), conversation.id)).toEqual([1, 2, 3, 4]);
+    // A later message proves nothing of the first four is still on its way (stream order).
+    await ok(visitor, 'message:send', { conversationId: conversation.id, text: 'early 5', clientMessageId: 'early-5' });
+    await events.wait<MessageCreatedEvent>(
+      'message.created',
+      (e) => e.message.conversationId === conversation.id && e.message.seq === 5,
+      10_000,
+    );
+    expect(seqsOf(events.of('message.created'), conversation.id)).toEqual([1, 2, 3, 4, 5]);
   }, 90_000);
 
   test('pushes a node had to drop during a long outage make the other nodes reload, and /metrics counts them', async () => {
@@ -454,7 +472,12 @@ describe('scale-out over Redis', () => {
       () => 'the message sent during the outage',
       30_000,
     );
-    await new Promise((r) => setTimeout(r, 1000));
+    // The typing was sent before that message; a later message proves nothing of it is on its way.
+    await ok(visitor, 'message:send', { conversationId: conversation.id, text: 'marker', clientMessageId: 'marker' });
+    await eventually(
+      () => seqsOf(agentEvents.of('message.created'), conversation.id).length === 3,
+      () => 'the marker message',
+    );
     const typing = agentEvents
       .of<{ conversationId: string }>('typing')
       .filter((e) => e.conversationId === conversation.id);
@@ -479,8 +502,17 @@ describe('scale-out over Redis', () => {
     );
     const client_ = socket as unknown as { _lastOffset: string };
     const old = client_._lastOffset;
-    // Older than the window (and the allowance for clock differences) by the time it is used.
-    await new Promise((r) => setTimeout(r, 8_000));
+    // Older than the window (2 s) and the adapter's allowance for clock differences (5 s) by the time
+    // it is used: the time in a stream id is what the node judges an offset's age by.
+    const offsetTime = Number(old.split('-')[0]);
+    await waitFor(
+      'the offset to be older than the recovery window',
+      () => Date.now() > offsetTime + 2_000 + 5_000 + 200,
+      {
+        timeoutMs: 15_000,
+        intervalMs: 100,
+      },
+    );
     await ok(visitor, 'message:send', { conversationId: conversation.id, text: 'new', clientMessageId: 'new' });
     await events.wait<MessageCreatedEvent>('message.created', (e) => e.message.seq === 2, 10_000);
 
@@ -505,11 +537,19 @@ describe('scale-out over Redis', () => {
       10_000,
     );
 
+    // An agent socket on the same node, dropped after the visitor's: its session is kept, and the
+    // node writes to Redis in order, so once the agent's is there the visitor's would be too.
+    const marker = await connectAgent(nodeA.url, agent.token);
+    cleanups.push(() => marker.close());
     await dropTransport(visitor);
     const pid = (visitor as unknown as { _pid?: string })._pid;
+    await dropTransport(marker);
+    const markerPid = (marker as unknown as { _pid?: string })._pid;
     const inspector = new Redis(redis.url);
     cleanups.push(() => inspector.disconnect());
-    await new Promise((r) => setTimeout(r, 300));
+    await waitFor('the agent session to be kept', async () =>
+      (await inspector.keys('parley:socket.io:session:*')).includes(`parley:socket.io:session:${markerPid}`),
+    );
     expect(await inspector.keys('parley:socket.io:session:*')).not.toContain(`parley:socket.io:session:${pid}`);
     expect(await reconnect(visitor)).toBe('connected');
     expect(visitor.recovered).toBe(false);
@@ -538,8 +578,18 @@ describe('scale-out over Redis', () => {
       () => `a reload: ${eventNames(wire)}`,
     );
     await ok(visitor, 'message:send', { conversationId: conversation.id, text: 'later', clientMessageId: 'victim-4' });
-    await settle(1000);
-    expect(eventNames(wire)).toEqual(['sync.reload']);
+    // A message in the outsider's own project, sent from node A after 'later': once it arrived,
+    // 'later' (in stream order before it) would have too.
+    const otherVisitor = await connectVisitor(nodeA.url, (await anonymousVisitor(nodeA.url, other.project.id)).token);
+    cleanups.push(() => otherVisitor.close());
+    await ok(otherVisitor, 'conversation:start', { text: 'marker' });
+    await eventually(
+      () => eventNames(wire).includes('message.created'),
+      () => `the outsider's own project's message: ${eventNames(wire)}`,
+    );
+    expect(eventNames(wire)[0]).toBe('sync.reload');
+    expect(JSON.stringify(wire)).not.toContain(conversation.id);
+    expect(JSON.stringify(wire)).not.toMatch(/secret|later|"two"/);
   }, 60_000);
 
   /**

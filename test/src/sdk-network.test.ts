@@ -64,8 +64,15 @@ describe('SDK: what the network and its proxies do', () => {
     // Away for longer than the recovery window, while the agent answers; back, the first
     // catch-up's answer is lost on the way.
     proxy.refuse();
+    const cutAt = Date.now();
+    const refusedBefore = proxy.refusedCount;
     await agent.conversations.send(conversation.id, 'missed while away');
-    await new Promise((r) => setTimeout(r, 2500));
+    // The visitor noticed the cut and was refused on trying again, and the server's recovery
+    // window (RECOVERY_WINDOW 1 s) is over, so its return cannot be a recovery.
+    await waitFor(
+      'the visitor to be away past the recovery window',
+      () => proxy.refusedCount > refusedBefore && Date.now() > cutAt + 1_500,
+    );
     const historyLost = proxy.dropNextFromServer((text) => text.includes('"hasMore"'));
     proxy.resume();
     await historyLost;
