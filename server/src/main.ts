@@ -10,6 +10,7 @@ import { authRoutes } from './auth/auth-routes';
 import { TokenService } from './auth/token-service';
 import { ConfigError, loadConfig, type Config } from './config';
 import { ConversationService } from './conversations/conversation-service';
+import { ConversationList } from './conversations/conversation-list';
 import { registerConversationModel } from './conversations/conversation-model';
 import { createHttpApp, createMetricsApp } from './http/app';
 import { contractRoutes, docsRoutes } from './http/contract-routes';
@@ -101,6 +102,7 @@ export async function startServer(
   const leads = new LeadService(models.leads, models.conversations, bus);
   const messages = new MessageService(models.messages, models.conversations, bus, config.messageMaxLength);
   const conversations = new ConversationService(models.conversations, leads, messages, bus);
+  const conversationList = new ConversationList(models.conversations);
   const leadSearch = new LeadSearch(models.leads);
   const locks = new LeaseLocks(models.locks);
   const leadMerge = new LeadMerge(models.leads, models.conversations, leads, locks, bus);
@@ -119,9 +121,9 @@ export async function startServer(
       search: leadSearch,
       merge: leadMerge,
       erasure: leadErasure,
-      conversations: models.conversations,
+      conversations: conversationList,
     }),
-    conversationRoutes({ auth, conversations: models.conversations, messages }),
+    conversationRoutes({ auth, conversations: conversationList, messages }),
   ];
   const metricsRouter = metricsRoutes({
     metrics,
