@@ -7,6 +7,7 @@ import { agentRoutes } from './agents/agent-routes';
 import { MemoryStandingStore, RedisStandingStore } from './agents/agent-standing';
 import { PasswordHasher, SCRYPT_COST } from './agents/password';
 import { authRoutes } from './auth/auth-routes';
+import { AuthService } from './auth/auth-service';
 import { TokenService } from './auth/token-service';
 import { ConfigError, loadConfig, type Config } from './config';
 import { ConversationService } from './conversations/conversation-service';
@@ -108,9 +109,11 @@ export async function startServer(
   const leadMerge = new LeadMerge(models.leads, models.conversations, leads, locks, bus);
   const leadErasure = new LeadErasure(models.leads, models.conversations, models.messages, leads, locks, bus);
 
+  const authService = new AuthService({ settings: config, tokens, projects, agents, leads, rateLimits });
+
   const auth = new HttpAuth(tokens, agents, config.adminToken);
   const api = [
-    authRoutes({ config, auth, tokens, projects, agents, leads, rateLimits }),
+    authRoutes({ auth, authService }),
     adminRoutes({ auth, projects, agents }),
     projectRoutes({ auth, projects }),
     agentRoutes({ auth, agents }),
