@@ -7,9 +7,11 @@ import { agentRoutes } from './agents/agent-routes';
 import { MemoryStandingStore, RedisStandingStore } from './agents/agent-standing';
 import { PasswordHasher, SCRYPT_COST } from './agents/password';
 import { authRoutes } from './auth/auth-routes';
+import { AuthService } from './auth/auth-service';
 import { TokenService } from './auth/token-service';
 import { ConfigError, loadConfig, type Config } from './config';
 import { ConversationService } from './conversations/conversation-service';
+import { ConversationList } from './conversations/conversation-list';
 import { registerConversationModel } from './conversations/conversation-model';
 import { createHttpApp, createMetricsApp } from './http/app';
 import { contractRoutes, docsRoutes } from './http/contract-routes';
@@ -101,14 +103,17 @@ export async function startServer(
   const leads = new LeadService(models.leads, models.conversations, bus);
   const messages = new MessageService(models.messages, models.conversations, bus, config.messageMaxLength);
   const conversations = new ConversationService(models.conversations, leads, messages, bus);
+  const conversationList = new ConversationList(models.conversations);
   const leadSearch = new LeadSearch(models.leads);
   const locks = new LeaseLocks(models.locks);
   const leadMerge = new LeadMerge(models.leads, models.conversations, leads, locks, bus);
   const leadErasure = new LeadErasure(models.leads, models.conversations, models.messages, leads, locks, bus);
 
+  const authService = new AuthService({ settings: config, tokens, projects, agents, leads, rateLimits });
+
   const auth = new HttpAuth(tokens, agents, config.adminToken);
   const api = [
-    authRoutes({ config, auth, tokens, projects, agents, leads, rateLimits }),
+    authRoutes({ auth, authService }),
     adminRoutes({ auth, projects, agents }),
     projectRoutes({ auth, projects }),
     agentRoutes({ auth, agents }),
@@ -119,9 +124,9 @@ export async function startServer(
       search: leadSearch,
       merge: leadMerge,
       erasure: leadErasure,
-      conversations: models.conversations,
+      conversations: conversationList,
     }),
-    conversationRoutes({ auth, conversations: models.conversations, messages }),
+    conversationRoutes({ auth, conversations: conversationList, messages }),
   ];
   const metricsRouter = metricsRoutes({
     metrics,

@@ -9,8 +9,7 @@ import {
   leadMergeSchema,
   leadPatchSchema,
 } from '@parley/protocol/schemas';
-import type { ConversationModel, ConversationDoc } from '../conversations/conversation-model';
-import { toConversation } from '../conversations/conversation-view';
+import type { ConversationList } from '../conversations/conversation-list';
 import type { HttpAuth } from '../http/http-auth';
 import { bodyOf, param } from '../http/request-input';
 import type { Logger } from '../infra/logger';
@@ -30,7 +29,7 @@ export interface LeadRoutesDeps {
   search: LeadSearch;
   merge: LeadMerge;
   erasure: LeadErasure;
-  conversations: ConversationModel;
+  conversations: ConversationList;
 }
 
 /**
@@ -82,12 +81,7 @@ export function leadRoutes({ auth, logger, leads, search, merge, erasure, conver
 
   router.get(`${base}/:leadId`, async (req, res) => {
     const lead = await leads.get(param(req, 'projectId'), param(req, 'leadId'));
-    const docs = await conversations
-      .find({ projectId: lead.projectId, leadId: lead.id })
-      .sort({ createdAt: -1, _id: -1 })
-      .lean<ConversationDoc[]>()
-      .exec();
-    const body: LeadDetailResponse = { lead, conversations: docs.map(toConversation) };
+    const body: LeadDetailResponse = { lead, conversations: await conversations.ofLead(lead.projectId, lead.id) };
     res.json(body);
   });
 

@@ -1,5 +1,5 @@
 import type { Message } from '@parley/protocol';
-import { AppError } from '../errors';
+import { AppError, notFound } from '../errors';
 import type { EventBus } from '../infra/event-bus';
 import type { Actor } from '../conversations/actor';
 import { loadAccessibleConversation } from '../conversations/conversation-access';
@@ -87,8 +87,22 @@ export class MessageService {
     return this.page(conversationId, afterSeq, limit);
   }
 
-  /** For callers that already checked access (REST for agents). */
-  async page(conversationId: string, afterSeq: number, limit: number): Promise<HistoryPage> {
+  /**
+   * A page of a conversation's messages for agents of `projectId` (REST), whose project is all
+   * there is to check; a conversation of another project is "not found".
+   */
+  async pageInProject(
+    projectId: string,
+    conversationId: string,
+    afterSeq: number,
+    limit: number,
+  ): Promise<HistoryPage> {
+    const exists = await this.conversations.exists({ _id: conversationId, projectId }).exec();
+    if (!exists) throw notFound('Conversation');
+    return this.page(conversationId, afterSeq, limit);
+  }
+
+  private async page(conversationId: string, afterSeq: number, limit: number): Promise<HistoryPage> {
     const docs = await this.messages
       .find({ conversationId, seq: { $gt: afterSeq } })
       .sort({ seq: 1 })

@@ -1,6 +1,6 @@
 import type { Socket } from 'socket.io';
 import type { ErrorBody } from '@parley/protocol';
-import { toAppError, type AppError } from '../errors';
+import { toAppError, unauthorized, type AppError } from '../errors';
 
 /**
  * Socket.IO hands a middleware error to the client as `connect_error`, with `message` and `data`.
@@ -38,4 +38,11 @@ export function handshake<S extends Socket>(check: (socket: S) => void | Promise
       (error: unknown) => next(handshakeError(toAppError(error).appError)),
     );
   };
+}
+
+/** The token a client sent in its handshake's `auth: { token }`; without one, it is refused. */
+export function handshakeToken(socket: Socket): string {
+  const token: unknown = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
+  if (typeof token !== 'string' || token.length === 0) throw unauthorized('Missing token');
+  return token;
 }

@@ -1,9 +1,10 @@
 import type { Namespace, Server, Socket } from 'socket.io';
 import type {
-  AgentClientToServerEvents,
-  AgentServerToClientEvents,
-  VisitorClientToServerEvents,
-  VisitorServerToClientEvents,
+  AGENT_NAMESPACE,
+  ClientToServerEvents,
+  ParleyNamespace,
+  ServerToClientEvents,
+  VISITOR_NAMESPACE,
 } from '@parley/protocol';
 import type { AgentPrincipal, VisitorPrincipal } from '../auth/principal';
 
@@ -20,30 +21,23 @@ export interface AgentSocketData {
 }
 
 export type ParleyServer = Server;
-export type VisitorNamespace = Namespace<
-  VisitorClientToServerEvents,
-  VisitorServerToClientEvents,
+/** Namespace `N` of the protocol, its sockets carrying data `D`. */
+export type NamespaceOf<N extends ParleyNamespace, D> = Namespace<
+  ClientToServerEvents<N>,
+  ServerToClientEvents<N>,
   InterServerEvents,
-  VisitorSocketData
+  D
 >;
-export type AgentNamespace = Namespace<
-  AgentClientToServerEvents,
-  AgentServerToClientEvents,
+export type SocketOf<N extends ParleyNamespace, D> = Socket<
+  ClientToServerEvents<N>,
+  ServerToClientEvents<N>,
   InterServerEvents,
-  AgentSocketData
+  D
 >;
-export type VisitorSocket = Socket<
-  VisitorClientToServerEvents,
-  VisitorServerToClientEvents,
-  InterServerEvents,
-  VisitorSocketData
->;
-export type AgentSocket = Socket<
-  AgentClientToServerEvents,
-  AgentServerToClientEvents,
-  InterServerEvents,
-  AgentSocketData
->;
+export type VisitorNamespace = NamespaceOf<typeof VISITOR_NAMESPACE, VisitorSocketData>;
+export type AgentNamespace = NamespaceOf<typeof AGENT_NAMESPACE, AgentSocketData>;
+export type VisitorSocket = SocketOf<typeof VISITOR_NAMESPACE, VisitorSocketData>;
+export type AgentSocket = SocketOf<typeof AGENT_NAMESPACE, AgentSocketData>;
 
 /** Room names. Authorization decides membership once, from the token. */
 export const rooms = {

@@ -1,6 +1,5 @@
 import type { Server } from 'socket.io';
 import { VISITOR_NAMESPACE, type Project } from '@parley/protocol';
-import { resumeSession } from '@parley/realtime-adapter';
 import type { VisitorPrincipal } from '../auth/principal';
 import type { TokenService } from '../auth/token-service';
 import type { Actor } from '../conversations/actor';
@@ -13,12 +12,10 @@ import type { LeadService } from '../leads/lead-service';
 import { visitorView } from '../leads/lead-origins';
 import type { MessageService } from '../messages/message-service';
 import type { ProjectService } from '../projects/project-service';
-import { commandRegistrar } from './command';
-import { handshake } from './handshake';
+import { handshakeToken } from './handshake';
+import { buildNamespace } from './namespace-builder';
 import { assertOriginAllowed } from './origin-check';
-import { closeOnExpiry } from './session';
-import { restoredPrincipal } from './restored-principal';
-import { rooms, type VisitorNamespace, type VisitorSocket } from './socket-types';
+import { rooms, type VisitorNamespace, type VisitorSocketData } from './socket-types';
 
 export interface VisitorNamespaceDeps {
   logger: Logger;
@@ -31,9 +28,9 @@ export interface VisitorNamespaceDeps {
   rateLimits: RateLimits;
 }
 
-const NAMESPACE = VISITOR_NAMESPACE;
+type VisitorActor = Extract<Actor, { role: 'visitor' }>;
 
-function actorOf(principal: VisitorPrincipal): Extract<Actor, { role: 'visitor' }> {
+function actorOf(principal: VisitorPrincipal): VisitorActor {
   return {
     role: 'visitor',
     projectId: principal.projectId,
@@ -45,107 +42,96 @@ function actorOf(principal: VisitorPrincipal): Extract<Actor, { role: 'visitor' 
 /** `/visitor`: a website visitor's sockets, one per tab, all in the visitor's own room. */
 export function setupVisitorNamespace(io: Server, deps: VisitorNamespaceDeps): VisitorNamespace {
   const { logger, metrics, tokens, projects, leads, conversations, messages, rateLimits } = deps;
-  // One Server carries two namespaces with different event maps, so each is typed here.
-  const namespace = io.of(NAMESPACE) as unknown as VisitorNamespace;
 
-  namespace.use(
-    handshake<VisitorSocket>((socket) => {
-      const token: unknown = (socket.handshake.auth as { token?: unknown } | undefined)?.token;
-      if (typeof token !== 'string' || token.length === 0) throw unauthorized('Missing token');
-      const principal = tokens.verifyVisitor(token);
-      const admit = (project: Project) => {
-        assertOriginAllowed(project.allowedOrigins, socket.handshake.headers.origin);
-        socket.data.principal = principal;
-      };
-      const cached = projects.peek(principal.projectId);
-      if (cached) return admit(cached);
-      // Only a project that does not exist refuses the token; a database that cannot answer right
-      // now is UNAVAILABLE, which clients retry instead of signing in again.
-      return projects.getCached(principal.projectId).then(admit, (error: unknown) => {
-        if (error instanceof AppError && error.code === 'NOT_FOUND') throw unauthorized('Unknown project');
-        throw error;
-      });
-    }),
-  );
-
-  namespace.on('connection', (socket: VisitorSocket) => {
-    const principal = socket.data.principal;
-    // Visitors have no connection state recovery (their SDK catches up by seq after a reconnect);
-    // should it ever be turned on, a restored session must still be this visitor's own.
-    resumeSession(
-      socket,
-      (data) =>
-        restoredPrincipal(data)?.['userId'] === principal.userId &&
-        restoredPrincipal(data)?.['projectId'] === principal.projectId,
-    );
-    metrics.connections.inc({ namespace: NAMESPACE });
-    socket.on('disconnect', () => metrics.connections.dec({ namespace: NAMESPACE }));
-    void socket.join(rooms.user(principal.projectId, principal.userId));
-    const expiry = closeOnExpiry(socket, principal.expiresAt);
-    leads
-      .touch(principal.projectId, principal.userId)
-      .catch((error: unknown) => logger.warn({ err: error }, 'could not record lastSeenAt'));
-
-    const command = commandRegistrar(socket, NAMESPACE, { logger, metrics });
-    const actor = () => actorOf(socket.data.principal);
-    const rateKey = () => `visitor:${socket.data.principal.projectId}:${socket.data.principal.userId}`;
-
-    command('conversation:start', async (input) => {
-      await rateLimits.commands.consume(rateKey());
-      const { conversation, message } = await conversations.start(actor(), input, {
-        // A first message counts as a message: starting conversations must not bypass that limit.
-        beforeCreate: async () => {
-          await rateLimits.conversations.consume(rateKey());
-          if (input.text !== undefined) await rateLimits.messages.consume(rateKey());
+  return buildNamespace<typeof VISITOR_NAMESPACE, VisitorSocketData, VisitorActor>(
+    io,
+    {
+      name: VISITOR_NAMESPACE,
+      check: (socket) => {
+        const principal = tokens.verifyVisitor(handshakeToken(socket));
+        const admit = (project: Project) => {
+          assertOriginAllowed(project.allowedOrigins, socket.handshake.headers.origin);
+          socket.data.principal = principal;
+        };
+        const cached = projects.peek(principal.projectId);
+        if (cached) return admit(cached);
+        // Only a project that does not exist refuses the token; a database that cannot answer right
+        // now is UNAVAILABLE, which clients retry instead of signing in again.
+        return projects.getCached(principal.projectId).then(admit, (error: unknown) => {
+          if (error instanceof AppError && error.code === 'NOT_FOUND') throw unauthorized('Unknown project');
+          throw error;
+        });
+      },
+      // Visitors have no connection state recovery (their SDK catches up by seq after a reconnect);
+      // should it ever be turned on, a restored session must still be this visitor's own.
+      holder: 'userId',
+      rooms: ({ principal }) => [rooms.user(principal.projectId, principal.userId)],
+      actor: ({ principal }) => actorOf(principal),
+      rateKey: (principal) => `visitor:${principal.projectId}:${principal.userId}`,
+      connected: (socket) => {
+        const { principal } = socket.data;
+        leads
+          .touch(principal.projectId, principal.userId)
+          .catch((error: unknown) => logger.warn({ err: error }, 'could not record lastSeenAt'));
+      },
+      commands: ({ socket, actor, rateKey, expiry }) => ({
+        'conversation:start': async (input) => {
+          await rateLimits.commands.consume(rateKey());
+          const { conversation, message } = await conversations.start(actor(), input, {
+            // A first message counts as a message: starting conversations must not bypass that limit.
+            beforeCreate: async () => {
+              await rateLimits.conversations.consume(rateKey());
+              if (input.text !== undefined) await rateLimits.messages.consume(rateKey());
+            },
+          });
+          return message ? { conversation, message } : { conversation };
         },
-      });
-      return message ? { conversation, message } : { conversation };
-    });
 
-    command('message:send', async (input) => {
-      const { message } = await messages.send(actor(), input, {
-        beforeWrite: () => rateLimits.messages.consume(rateKey()),
-      });
-      return { message };
-    });
+        'message:send': async (input) => {
+          const { message } = await messages.send(actor(), input, {
+            beforeWrite: () => rateLimits.messages.consume(rateKey()),
+          });
+          return { message };
+        },
 
-    command('lead:update', async (input) => {
-      await rateLimits.commands.consume(rateKey());
-      const p = socket.data.principal;
-      const { lead } = await leads.resolveForUser(p.projectId, p.userId, p.visitorKind, input, 'visitor');
-      // Only what this visitor set itself, even on a contact others' values were merged into.
-      return { lead: visitorView(lead, p.userId) };
-    });
+        'lead:update': async (input) => {
+          await rateLimits.commands.consume(rateKey());
+          const p = socket.data.principal;
+          const { lead } = await leads.resolveForUser(p.projectId, p.userId, p.visitorKind, input, 'visitor');
+          // Only what this visitor set itself, even on a contact others' values were merged into.
+          return { lead: visitorView(lead, p.userId) };
+        },
 
-    command('conversation:list', async () => {
-      await rateLimits.commands.consume(rateKey());
-      return { conversations: await conversations.listForVisitor(actor()) };
-    });
+        'conversation:list': async () => {
+          await rateLimits.commands.consume(rateKey());
+          return { conversations: await conversations.listForVisitor(actor()) };
+        },
 
-    command('conversation:history', async (input) => {
-      await rateLimits.commands.consume(rateKey());
-      return messages.history(actor(), input.conversationId, input.afterSeq, input.limit);
-    });
+        'conversation:history': async (input) => {
+          await rateLimits.commands.consume(rateKey());
+          return messages.history(actor(), input.conversationId, input.afterSeq, input.limit);
+        },
 
-    command('typing', async (input) => {
-      await rateLimits.commands.consume(rateKey());
-      await conversations.typing(actor(), input.conversationId, input.typing, socket.id);
-      return {};
-    });
+        typing: async (input) => {
+          await rateLimits.commands.consume(rateKey());
+          await conversations.typing(actor(), input.conversationId, input.typing, socket.id);
+          return {};
+        },
 
-    command('session:renew', async (input) => {
-      // Verifying a token costs a signature check: renewals count like any other command.
-      await rateLimits.commands.consume(rateKey());
-      const renewed = tokens.verifyVisitor(input.token);
-      const current = socket.data.principal;
-      if (renewed.projectId !== current.projectId || renewed.userId !== current.userId) {
-        throw unauthorized('The renewed token is for another visitor');
-      }
-      socket.data.principal = renewed;
-      expiry.reset(renewed.expiresAt);
-      return { expiresAt: renewed.expiresAt.toISOString() };
-    });
-  });
-
-  return namespace;
+        'session:renew': async (input) => {
+          // Verifying a token costs a signature check: renewals count like any other command.
+          await rateLimits.commands.consume(rateKey());
+          const renewed = tokens.verifyVisitor(input.token);
+          const current = socket.data.principal;
+          if (renewed.projectId !== current.projectId || renewed.userId !== current.userId) {
+            throw unauthorized('The renewed token is for another visitor');
+          }
+          socket.data.principal = renewed;
+          expiry.reset(renewed.expiresAt);
+          return { expiresAt: renewed.expiresAt.toISOString() };
+        },
+      }),
+    },
+    { logger, metrics },
+  );
 }
