@@ -3,7 +3,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { LIMITS } from '@parley/protocol';
-import { secretWeakness } from './secret-strength';
+import { secretsTooAlike, secretWeakness } from './secret-strength';
 
 /**
  * Configuration comes from the environment only, and is validated once at start. A bad value
@@ -242,6 +242,25 @@ function assertStrongSecret(variable: string, secret: string): void {
 }
 
 /**
+ * Each production secret guards something else (signing tokens, the admin API, metrics, tokens
+ * signed before a rotation): one that resembles another would hand whoever holds the weaker one
+ * (a metrics scraper, say) the other. The later variable of a pair is named.
+ */
+function assertSecretsApart(secrets: [variable: string, secret: string | undefined][]): void {
+  secrets.forEach(([variable, secret], index) => {
+    if (secret === undefined) return;
+    for (const [earlier, other] of secrets.slice(0, index)) {
+      if (other !== undefined && secretsTooAlike(secret, other)) {
+        throw new ConfigError(
+          variable,
+          `must not resemble ${earlier} (the same ignoring case, one inside the other, or a few characters apart): anyone holding one could work out the other`,
+        );
+      }
+    }
+  });
+}
+
+/**
  * In development the JWT secret may be left unset: a random one is generated once and kept in
  * `DATA_DIR`, so tokens (and the visitors they identify) survive restarts.
  */
@@ -389,10 +408,12 @@ export function loadConfig(env: Env = process.env): Config {
     else if (metricsPort === undefined) {
       throw new ConfigError('METRICS_TOKEN', 'is required in production unless METRICS_PORT keeps /metrics off PORT');
     }
-    const jwtSecret = env['JWT_SECRET'];
-    if (adminToken && jwtSecret && adminToken === jwtSecret) {
-      throw new ConfigError('ADMIN_TOKEN', 'must not be JWT_SECRET (anyone holding one would hold both)');
-    }
+    assertSecretsApart([
+      ['JWT_SECRET', jwt.algorithm === 'HS256' ? jwt.signingKey : undefined],
+      ['JWT_PREVIOUS_SECRET', jwt.algorithm === 'HS256' ? jwt.previousVerifyKeys[0] : undefined],
+      ['ADMIN_TOKEN', adminToken],
+      ['METRICS_TOKEN', metricsToken],
+    ]);
   }
 
   const logLevel = (env['LOG_LEVEL']?.trim() || (nodeEnv === 'test' ? 'warn' : 'info')) as LogLevel;

@@ -42,9 +42,36 @@ function poolSize(secret: string): number {
 }
 
 /**
+ * Where each key sits on a US QWERTY keyboard (row, column), shifted characters on their key: a
+ * walk along a row (`qwerty`, `asdf`), down a column (`qaz`, `1qaz`) or a diagonal is as easy to
+ * type, and as common in pasted secrets, as a run of the alphabet.
+ */
+const KEYBOARD_ROWS = [
+  ['1234567890-=', '!@#$%^&*()_+'],
+  ['qwertyuiop[]\\', 'QWERTYUIOP{}|'],
+  ["asdfghjkl;'", 'ASDFGHJKL:"'],
+  ['zxcvbnm,./', 'ZXCVBNM<>?'],
+];
+const KEY_POSITIONS = new Map<string, { row: number; column: number }>();
+KEYBOARD_ROWS.forEach((layers, row) => {
+  for (const layer of layers) [...layer].forEach((char, column) => KEY_POSITIONS.set(char, { row, column }));
+});
+
+/** Whether `c` carries on the keyboard walk from `a` to `b`: the same step between neighbouring keys. */
+function keyboardRun(a: string, b: string, c: string): boolean {
+  const [pa, pb, pc] = [KEY_POSITIONS.get(a), KEY_POSITIONS.get(b), KEY_POSITIONS.get(c)];
+  if (!pa || !pb || !pc) return false;
+  const row = pb.row - pa.row;
+  const column = pb.column - pa.column;
+  if (Math.abs(row) > 1 || Math.abs(column) > 1 || (row === 0 && column === 0)) return false;
+  return pc.row - pb.row === row && pc.column - pb.column === column;
+}
+
+/**
  * Estimated bits: each character is worth log2 of the pool, except one that carries on a run
- * (the same step from its predecessor as the one before: `aaa`, `abc`, `987`) or ends a
- * three-character piece already seen earlier (`abab…`, `0123…0123…`), which is worth one bit.
+ * (the same step from its predecessor as the one before: `aaa`, `abc`, `987`, or on the keyboard
+ * `qwe`, `lkj`, `qaz`) or ends a three-character piece already seen earlier (`abab…`,
+ * `0123…0123…`), which is worth one bit.
  */
 export function estimateSecretBits(secret: string): number {
   const chars = [...secret];
@@ -52,7 +79,10 @@ export function estimateSecretBits(secret: string): number {
   let bits = 0;
   for (let i = 0; i < chars.length; i++) {
     const code = (k: number) => chars[k]?.codePointAt(0) ?? 0;
-    const run = i >= 2 && code(i) - code(i - 1) === code(i - 1) - code(i - 2);
+    const run =
+      i >= 2 &&
+      (code(i) - code(i - 1) === code(i - 1) - code(i - 2) ||
+        keyboardRun(chars[i - 2] ?? '', chars[i - 1] ?? '', chars[i] ?? ''));
     const seen =
       i >= 3 &&
       chars
@@ -75,4 +105,40 @@ export function secretWeakness(secret: string): string | undefined {
     return 'is too predictable (sequences or repeats); use a random value (openssl rand -base64 32)';
   }
   return undefined;
+}
+
+/**
+ * Whether two secrets are too alike for holding one not to give away the other: the same ignoring
+ * case, one inside the other, or only a few edits apart (`…key1`/`…key2`, one character added).
+ * Two random secrets of 32 bytes are dozens of edits apart.
+ */
+export function secretsTooAlike(a: string, b: string): boolean {
+  const x = a.toLowerCase();
+  const y = b.toLowerCase();
+  if (x.includes(y) || y.includes(x)) return true;
+  return editDistanceAtMost(x, y, Math.max(MIN_EDITS_APART, Math.floor(Math.max(x.length, y.length) / 4)));
+}
+
+/** Fewest edits two secrets must be apart, however short (a quarter of the longer one when more). */
+const MIN_EDITS_APART = 8;
+
+/** Whether the Levenshtein distance of `a` and `b` is at most `limit` (by code unit; a band of width 2·limit). */
+function editDistanceAtMost(a: string, b: string, limit: number): boolean {
+  if (Math.abs(a.length - b.length) > limit) return false;
+  const over = limit + 1;
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => (j <= limit ? j : over));
+  for (let i = 1; i <= a.length; i++) {
+    const current = new Array<number>(b.length + 1).fill(over);
+    if (i <= limit) current[0] = i;
+    let best = current[0] ?? over;
+    for (let j = Math.max(1, i - limit); j <= Math.min(b.length, i + limit); j++) {
+      const substitution = (previous[j - 1] ?? over) + (a[i - 1] === b[j - 1] ? 0 : 1);
+      const value = Math.min(substitution, (previous[j] ?? over) + 1, (current[j - 1] ?? over) + 1, over);
+      current[j] = value;
+      best = Math.min(best, value);
+    }
+    if (best > limit) return false;
+    previous = current;
+  }
+  return (previous[b.length] ?? over) <= limit;
 }

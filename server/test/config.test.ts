@@ -1,8 +1,9 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ConfigError, loadConfig, parseDurationSeconds } from '../src/config';
+import { secretsTooAlike, secretWeakness } from '../src/secret-strength';
 
 /** A fresh RSA key pair as environment values, `\n` escaped as in an env file. */
 function pem(): { privateKey: string; publicKey: string } {
@@ -75,6 +76,29 @@ describe('configuration', () => {
       'JWT_SECRET',
     ]),
     [{ ...STRONG_PRODUCTION, ADMIN_TOKEN: STRONG_PRODUCTION.JWT_SECRET }, 'ADMIN_TOKEN'],
+    ...[
+      `${STRONG_PRODUCTION.JWT_SECRET}x`,
+      STRONG_PRODUCTION.JWT_SECRET.toUpperCase(),
+      `ab${STRONG_PRODUCTION.JWT_SECRET.slice(2, 20)}cd${STRONG_PRODUCTION.JWT_SECRET.slice(22)}`,
+      `Zx81Kq0Lm2Nv9Bc7${STRONG_PRODUCTION.JWT_SECRET}`,
+    ].map((token) => [{ ...STRONG_PRODUCTION, ADMIN_TOKEN: token }, 'ADMIN_TOKEN']),
+    [{ ...STRONG_PRODUCTION, METRICS_TOKEN: STRONG_PRODUCTION.JWT_SECRET }, 'METRICS_TOKEN'],
+    [{ ...STRONG_PRODUCTION, METRICS_TOKEN: STRONG_PRODUCTION.ADMIN_TOKEN.toLowerCase() }, 'METRICS_TOKEN'],
+    [{ ...STRONG_PRODUCTION, JWT_PREVIOUS_SECRET: STRONG_PRODUCTION.JWT_SECRET }, 'JWT_PREVIOUS_SECRET'],
+    [{ ...STRONG_PRODUCTION, JWT_PREVIOUS_SECRET: `${STRONG_PRODUCTION.ADMIN_TOKEN}1` }, 'ADMIN_TOKEN'],
+    [
+      {
+        ...STRONG_PRODUCTION,
+        JWT_PREVIOUS_SECRET: 'Mt5rB8wQ2zLk7VnX4cJ9pH6dF3gS1aYe',
+        METRICS_TOKEN: 'Mt5rB8wQ2zLk7VnX4cJ9pH6dF3gS1aYE',
+      },
+      'METRICS_TOKEN',
+    ],
+    ...[
+      'qwertyuiopasdfghjklzxcvbnmqwertyuiopasdfghjkl',
+      'QWERTYuiop1234567890asdfghJKLzxcvbnm',
+      'poiuytrewqlkjhgfdsamnbvcxz0987654321',
+    ].map((secret) => [{ ...STRONG_PRODUCTION, JWT_SECRET: secret }, 'JWT_SECRET']),
     [{ ...STRONG_PRODUCTION, METRICS_TOKEN: 'x' }, 'METRICS_TOKEN'],
     [{ ...STRONG_PRODUCTION, METRICS_PORT: undefined }, 'METRICS_TOKEN'],
     [{ METRICS_PORT: '3000' }, 'METRICS_PORT'],
@@ -129,6 +153,32 @@ describe('configuration', () => {
     const config = loadConfig({ DATA_DIR: dataDir, ...shared, METRICS_TOKEN: 'Mt5rB8wQ2zLk7VnX4cJ9pH6dF3gS1aYe' });
     expect(config.metricsPort).toBeUndefined();
     expect(config.metricsToken).toBe('Mt5rB8wQ2zLk7VnX4cJ9pH6dF3gS1aYe');
+  });
+
+  it('accepts distinct random production secrets in every variable, previous JWT secret included', () => {
+    const config = loadConfig({
+      DATA_DIR: dataDir,
+      ...STRONG_PRODUCTION,
+      JWT_PREVIOUS_SECRET: randomBytes(32).toString('base64'),
+      METRICS_TOKEN: randomBytes(32).toString('hex'),
+    });
+    expect(config.jwt.previousVerifyKeys).toHaveLength(1);
+  });
+
+  it('never refuses random secrets (openssl rand -base64 32, hex of 32 random bytes) nor finds two alike', () => {
+    const generators = [
+      () => randomBytes(32).toString('base64'),
+      () => randomBytes(32).toString('hex'),
+      () => randomBytes(32).toString('base64url'),
+    ];
+    const refused: string[] = [];
+    for (let i = 0; i < 1500; i++) {
+      for (const generate of generators) {
+        const [secret, other] = [generate(), generate()];
+        if (secretWeakness(secret) !== undefined || secretsTooAlike(secret, other)) refused.push(`${secret} ${other}`);
+      }
+    }
+    expect(refused).toEqual([]);
   });
 
   it('takes MongoDB connection strings that are not URLs (several hosts)', () => {

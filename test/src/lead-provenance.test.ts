@@ -268,6 +268,41 @@ describe('a visitor sees and changes only what it entered itself', () => {
       socket.close();
     }
   });
+  it('treats attribute keys named like built-in object methods as ordinary keys, in the ack and in a merge', async () => {
+    const builtIns = {
+      hasOwnProperty: 'v1',
+      toString: 'v2',
+      valueOf: 'v3',
+      __defineGetter__: 'v4',
+      isPrototypeOf: 'v5',
+    };
+    const anonymous = await anonymousVisitor(server.url, projectId);
+    const socket = await connectVisitor(server.url, anonymous.token);
+    const other = await anonymousVisitor(server.url, projectId);
+    const otherSocket = await connectVisitor(server.url, other.token);
+    try {
+      const seen = await update(socket, { attributes: { ...builtIns, plan: 'p' } });
+      expect(seen.attributes).toEqual({ ...builtIns, plan: 'p' });
+      const leadId = seen.id;
+      const { lead } = await contact(leadId);
+      expect(lead.attributes).toEqual({ ...builtIns, plan: 'p' });
+      for (const key of [...Object.keys(builtIns), 'plan']) {
+        expect(lead.origins?.[`attributes.${key}`]).toBe(`visitor:${anonymous.user.id}`);
+      }
+
+      // A merge fills the target's missing keys from the source, these names included, and keeps
+      // apart the source visitor's value for a key the target holds already.
+      const otherLead = await update(otherSocket, { fullname: 'Olga', attributes: { toString: 'o2' } });
+      expect((await merge(otherLead.id, leadId)).status).toBe(200);
+      expect((await contact(otherLead.id)).lead.attributes).toEqual({ ...builtIns, toString: 'o2', plan: 'p' });
+      expect((await update(socket, { attributes: { plan: 'q' } })).attributes).toEqual({ ...builtIns, plan: 'q' });
+      expect((await update(otherSocket, { fullname: 'Olga' })).attributes).toEqual({ toString: 'o2' });
+    } finally {
+      socket.close();
+      otherSocket.close();
+    }
+  });
+
   it('finishes a merge that crashed after filling the target, without keeping anything apart twice', async () => {
     const { victim, attacker } = await victimAndAttacker('c');
     try {

@@ -32,7 +32,8 @@ export function mergedProfile(target: LeadDoc, sources: LeadDoc[]): LeadChange {
   const attributes: Record<string, AttributeValue> = {};
   for (const source of sources) {
     for (const [key, value] of Object.entries(source.attributes)) {
-      if (key in target.attributes || key in attributes || value === null) continue;
+      // Own keys only (not `in`): an attribute may be named like an inherited method (`toString`).
+      if (Object.hasOwn(target.attributes, key) || Object.hasOwn(attributes, key) || value === null) continue;
       attributes[key] = value;
       filled.set(`attributes.${key}`, { value, origin: originIn(source, `attributes.${key}`) });
     }

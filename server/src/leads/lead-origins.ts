@@ -42,7 +42,7 @@ export function valuePaths(lead: Pick<LeadDoc, ScalarField | 'attributes'>): str
 function valueAt(lead: Pick<LeadDoc, ScalarField | 'attributes'>, path: string): StoredValue | undefined {
   const key = attributeKeyOf(path);
   if (key === undefined) return lead[path as ScalarField] ?? undefined;
-  return Object.prototype.hasOwnProperty.call(lead.attributes, key) ? (lead.attributes[key] ?? undefined) : undefined;
+  return Object.hasOwn(lead.attributes, key) ? (lead.attributes[key] ?? undefined) : undefined;
 }
 
 /**
@@ -79,7 +79,9 @@ function show(view: VisitorLeadView, path: string, value: StoredValue | undefine
   if (value === undefined) return;
   const key = attributeKeyOf(path);
   if (key !== undefined) {
-    if (!(key in view.attributes)) view.attributes[key] = value;
+    // Own keys only: `in` also finds what every object inherits (`toString`, `hasOwnProperty`),
+    // which are ordinary attribute names to a visitor.
+    if (!Object.hasOwn(view.attributes, key)) view.attributes[key] = value;
   } else if (view[path as ScalarField] === undefined) {
     view[path as ScalarField] = String(value);
   }

@@ -89,7 +89,7 @@ export function diffProfile(before: LeadDoc, patch: ProfilePatch, now: Date, aut
   if (patch.attributes) {
     let changed = false;
     for (const [key, value] of Object.entries(patch.attributes)) {
-      const has = Object.prototype.hasOwnProperty.call(before.attributes, key);
+      const has = Object.hasOwn(before.attributes, key);
       if (value === null) {
         if (!has) continue;
         $unset[`attributes.${key}`] = '';
