@@ -59,19 +59,22 @@ export interface AgentClientEvents {
   typing: (event: Payload<'typing'>) => void;
   /** A held conversation's ordered message list changed (live, acked, caught up, failed, discarded). */
   message: (event: MessageEvent) => void;
-  /** Events were missed and could not be replayed: reload contact and conversation lists over REST. */
+  /** Events were missed and could not be replayed: reload lead and conversation lists over REST. */
   reload: (event: { reason: SyncReloadReason }) => void;
   status: (status: ConnectionStatus) => void;
   error: (error: ParleyError) => void;
 }
 
-export interface ContactSearch {
+export interface LeadSearch {
   email?: string;
   q?: string;
   tag?: string;
   page?: number;
   limit?: number;
 }
+
+/** @deprecated since 0.2: use LeadSearch (kept one version for code written against 0.1). */
+export type ContactSearch = LeadSearch;
 
 function query(params: Record<string, string | number | undefined>): string {
   const entries = Object.entries(params).filter((e): e is [string, string | number] => e[1] !== undefined);
@@ -81,8 +84,8 @@ function query(params: Record<string, string | number | undefined>): string {
 }
 
 /**
- * The agent side of Parley for a console: live events of the project, contacts and
- * conversations over REST, and messages with the same delivery guarantees as the visitor client.
+ * The agent side of Parley for a console: live events of the project, leads (shown to people as
+ * contacts) and conversations over REST, and messages with the same delivery guarantees as the visitor client.
  *
  * A busy project has many conversations; the client keeps the message lists only of those the
  * console uses (loaded with `history`, joined, or sent to), up to `maxConversations`, and only
@@ -175,9 +178,9 @@ export class AgentClient {
     return this.events.on(event, listener);
   }
 
-  /** Contacts (leads) of the agent's project. */
-  readonly contacts = {
-    search: async (search: ContactSearch = {}): Promise<Page<Lead>> =>
+  /** Leads of the agent's project (a console shows them to people as contacts). */
+  readonly leads = {
+    search: async (search: LeadSearch = {}): Promise<Page<Lead>> =>
       this.rest<Page<Lead>>('GET', `/leads${query({ ...search })}`),
     get: async (leadId: string): Promise<LeadDetailResponse> =>
       this.rest('GET', `/leads/${encodeURIComponent(leadId)}`),
@@ -192,13 +195,18 @@ export class AgentClient {
       ).lead,
     remove: async (leadId: string): Promise<void> => this.rest('DELETE', `/leads/${encodeURIComponent(leadId)}`),
     /** The CSV export (same filters as search), as text. */
-    exportCsv: async (search: Omit<ContactSearch, 'page' | 'limit'> = {}): Promise<string> =>
+    exportCsv: async (search: Omit<LeadSearch, 'page' | 'limit'> = {}): Promise<string> =>
       this.authorized(() =>
         this.http.text('GET', `${this.projectPath()}/leads/export.csv${query({ ...search })}`, {
           token: this.held?.token ?? '',
         }),
       ),
   };
+
+  /** @deprecated since 0.2: use `leads` (the same object, kept one version for code written against 0.1). */
+  get contacts(): AgentClient['leads'] {
+    return this.leads;
+  }
 
   /** Conversations of the project, and messages with delivery that survives drops. */
   readonly conversations = {

@@ -121,7 +121,7 @@ describe('SDK: what the network and its proxies do', () => {
       'through the prefix',
       'answered through it',
     ]);
-    expect((await agent.contacts.search({})).total).toBeGreaterThan(0);
+    expect((await agent.leads.search({})).total).toBeGreaterThan(0);
   });
 
   it('gives up on a REST request after requestTimeoutMs, and calls an answer that is not JSON UNAVAILABLE', async () => {

@@ -115,7 +115,7 @@ describe('SDK: outages, and refusals for good', () => {
       visitor.submitPreChatForm({ fullname: 'Nobody' }),
       agent.conversations.send(conversation.id, 'agent after the refusal'),
       agent.conversations.join(conversation.id),
-      agent.contacts.search({}),
+      agent.leads.search({}),
     ];
     for (const call of calls) {
       expect(await outcomeWithin(call, NO_HANG_MS)).toMatchObject({

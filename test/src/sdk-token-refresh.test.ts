@@ -156,7 +156,7 @@ describe('SDK token refresh', () => {
     expect(visitorEvents.of('status')).toEqual(['connecting', 'connected']);
     expect(agentEvents.of('status')).toEqual(['connecting', 'connected']);
     // REST goes on with the renewed agent token too.
-    await expect(agent.contacts.search({})).resolves.toMatchObject({ total: 1 });
+    await expect(agent.leads.search({})).resolves.toMatchObject({ total: 1 });
   }, 90_000);
 
   it('refreshes on schedule, and stays the same visitor, on a machine whose clock is hours off', async () => {

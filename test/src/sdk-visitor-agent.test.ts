@@ -7,6 +7,8 @@ import {
   type AgentClient,
   type AgentClientEvents,
   type ClientMessage,
+  type ContactSearch,
+  type LeadSearch,
   type TokenStorage,
   type VisitorClient,
   type VisitorClientEvents,
@@ -155,12 +157,12 @@ describe('SDK: visitor and agent clients against a real server', () => {
     expect(await database.db.collection('leads').countDocuments({ projectId, email })).toBe(2);
 
     // The console's search by email finds both, whatever the case and spaces.
-    const found = await agent.contacts.search({ email: ` ${email.toUpperCase()}` });
+    const found = await agent.leads.search({ email: ` ${email.toUpperCase()}` });
     expect(found.total).toBe(2);
     expect(found.items.map((l) => l.id).sort()).toEqual([leadA.id, leadB.id].sort());
 
     // Merge B into A: one contact, A's fields winning, B's filling the gaps.
-    const merged = await agent.contacts.merge(leadA.id, [leadB.id]);
+    const merged = await agent.leads.merge(leadA.id, [leadB.id]);
     expect(merged).toMatchObject({
       id: leadA.id,
       fullname: 'Ada Lovelace',
@@ -170,7 +172,7 @@ describe('SDK: visitor and agent clients against a real server', () => {
     });
     const mergedEvent = await agentEvents.wait('lead.merged', (e) => e.lead.id === leadA.id);
     expect(mergedEvent.mergedLeadIds).toEqual([leadB.id]);
-    const afterMerge = await agent.contacts.search({ email });
+    const afterMerge = await agent.leads.search({ email });
     expect(afterMerge.items.map((l) => l.id)).toEqual([leadA.id]);
 
     // Browser B carries on, and lands on the merged contact.
@@ -180,7 +182,7 @@ describe('SDK: visitor and agent clients against a real server', () => {
     expect(createdB2.lead?.id).toBe(leadA.id);
     const formB2 = await b.client.submitPreChatForm({ attributes: { plan: 'pro' } });
     expect(formB2.id).toBe(leadA.id);
-    const detail = await agent.contacts.get(leadA.id);
+    const detail = await agent.leads.get(leadA.id);
     expect(detail.lead.attributes).toMatchObject({ plan: 'pro' });
     expect(detail.conversations.map((c) => c.id).sort()).toEqual([convA.id, convB.id, convB2.id].sort());
 
@@ -328,7 +330,7 @@ describe('SDK: visitor and agent clients against a real server', () => {
     expect((await refusal(forged.client.ready)).code).toBe('UNAUTHORIZED');
   });
 
-  it('manages contacts through the SDK: update, export, remove, and the console hears each change', async () => {
+  it('manages leads through the SDK: update, export, remove, and the console hears each change', async () => {
     const email = `grace-${Date.now()}@example.com`;
     const v = visitor(memoryStorage());
     await v.client.submitPreChatForm({ fullname: 'Grace Hopper', email, attributes: { plan: 'free', team: 'navy' } });
@@ -337,7 +339,7 @@ describe('SDK: visitor and agent clients against a real server', () => {
     await agentEvents.wait('message.created', (e) => e.message.conversationId === conversation.id);
 
     // Attributes merge key by key; null removes one.
-    const updated = await agent.contacts.update(lead.id, {
+    const updated = await agent.leads.update(lead.id, {
       phone: '+1 555 0100',
       attributes: { plan: 'pro', team: null },
     });
@@ -346,19 +348,31 @@ describe('SDK: visitor and agent clients against a real server', () => {
     const heard = await agentEvents.wait('lead.updated', (e) => e.lead.id === lead.id && e.changes.includes('phone'));
     expect(heard.lead.phone).toBe('+1 555 0100');
 
-    const csv = (await agent.contacts.exportCsv({ email })).trim().split(/\r?\n/);
+    const csv = (await agent.leads.exportCsv({ email })).trim().split(/\r?\n/);
     expect(csv).toHaveLength(2);
     expect(csv[0]).toContain('email');
     expect(csv[1]).toContain(email);
     expect(csv[1]).toContain(lead.id);
 
     // Erasure: the lead, its conversations and messages; the console is told.
-    await expect(agent.contacts.remove(lead.id)).resolves.toBeUndefined();
+    await expect(agent.leads.remove(lead.id)).resolves.toBeUndefined();
     expect((await agentEvents.wait('lead.deleted', (e) => e.leadId === lead.id)).leadId).toBe(lead.id);
-    expect((await refusal(agent.contacts.get(lead.id))).code).toBe('NOT_FOUND');
+    expect((await refusal(agent.leads.get(lead.id))).code).toBe('NOT_FOUND');
     expect((await refusal(agent.conversations.page(conversation.id))).code).toBe('NOT_FOUND');
-    expect((await agent.contacts.exportCsv({ email })).trim().split(/\r?\n/)).toHaveLength(1);
+    expect((await agent.leads.exportCsv({ email })).trim().split(/\r?\n/)).toHaveLength(1);
     expect(await database.db.collection('leads').countDocuments({ email })).toBe(0);
+  });
+
+  it('keeps the 0.1 names for one version: agent.contacts is agent.leads, ContactSearch is LeadSearch', async () => {
+    const email = `alias-${Date.now()}@example.com`;
+    const lead = await agent.leads.create({ fullname: 'Old Name', email });
+    // Deprecated on purpose: code written against 0.1 keeps working, on the very same object.
+    expect(agent.contacts).toBe(agent.leads);
+    const oldQuery: ContactSearch = { email };
+    const newQuery: LeadSearch = oldQuery;
+    const found = await agent.contacts.search(oldQuery);
+    expect(found.items.map((l) => l.id)).toEqual([lead.id]);
+    expect((await agent.leads.search(newQuery)).items.map((l) => l.id)).toEqual([lead.id]);
   });
 
   it('rejects refused input with the protocol code as a ParleyError, and marks the message failed', async () => {
@@ -377,8 +391,8 @@ describe('SDK: visitor and agent clients against a real server', () => {
     const unknownField = await refusal(v.client.submitPreChatForm({ role: 'admin' } as never));
     expect(unknownField.code).toBe('BAD_REQUEST');
 
-    expect((await refusal(agent.contacts.get('000000000000000000000000'))).code).toBe('NOT_FOUND');
-    expect((await refusal(agent.contacts.merge('000000000000000000000000', []))).code).toBe('BAD_REQUEST');
+    expect((await refusal(agent.leads.get('000000000000000000000000'))).code).toBe('NOT_FOUND');
+    expect((await refusal(agent.leads.merge('000000000000000000000000', []))).code).toBe('BAD_REQUEST');
 
     // Start-up failures come through `ready`, never as unhandled rejections.
     const wrongPassword = createAgentClient({ url: server.url, email: agentAccount.email, password: 'wrong' });
@@ -399,8 +413,8 @@ describe('SDK: visitor and agent clients against a real server', () => {
     const outsider = createAgentClient({ url: server.url, token: otherAgent.token });
     clients.push(outsider);
     await outsider.ready;
-    const leadId = (await agent.contacts.create({ fullname: 'Private Person' })).id;
-    expect((await refusal(outsider.contacts.get(leadId))).code).toBe('NOT_FOUND');
+    const leadId = (await agent.leads.create({ fullname: 'Private Person' })).id;
+    expect((await refusal(outsider.leads.get(leadId))).code).toBe('NOT_FOUND');
   });
 
   // That an ignored send never becomes an unhandled rejection is tested in a process of its own

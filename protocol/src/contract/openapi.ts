@@ -111,7 +111,7 @@ export function buildOpenApiDocument(routes: readonly RestRoute[] = REST_ROUTES)
       tags: [
         { name: 'Visitors', description: 'Called from the widget on a customer website.' },
         { name: 'Agents', description: 'Agent sign-in.' },
-        { name: 'Contacts', description: 'Leads, shown as "contacts" to people.' },
+        { name: 'Leads', description: 'Leads, shown as "contacts" to people.' },
         { name: 'Conversations', description: 'Conversations and their messages, for agents.' },
         { name: 'Admin', description: 'Enabled by `ADMIN_TOKEN`.' },
         { name: 'Operations', description: 'Health and metrics.' },

@@ -55,7 +55,7 @@ export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
  */
 export type Access = 'none' | 'visitor-site' | 'token' | 'agent' | 'owner' | 'admin' | 'metrics';
 
-export type Tag = 'Admin' | 'Visitors' | 'Agents' | 'Contacts' | 'Conversations' | 'Operations' | 'Contract';
+export type Tag = 'Admin' | 'Visitors' | 'Agents' | 'Leads' | 'Conversations' | 'Operations' | 'Contract';
 
 export interface SuccessResponse {
   description: string;
@@ -290,7 +290,7 @@ export const REST_ROUTES: RestRoute[] = [
     errors: ['UNAUTHORIZED', 'RATE_LIMITED'],
   },
 
-  // ---- contacts ----
+  // ---- leads ----
   {
     method: 'post',
     path: '/v1/agents/me/password',
@@ -362,7 +362,7 @@ export const REST_ROUTES: RestRoute[] = [
     method: 'get',
     path: '/v1/projects/:projectId/leads',
     summary: 'List or search contacts',
-    tag: 'Contacts',
+    tag: 'Leads',
     access: 'agent',
     query: leadListQuerySchema,
     responses: { 200: json('One page of contacts.', leadPageSchema) },
@@ -372,7 +372,7 @@ export const REST_ROUTES: RestRoute[] = [
     path: '/v1/projects/:projectId/leads/export.csv',
     summary: 'Export contacts as CSV',
     description: 'Streams every match of the filters; no pages.',
-    tag: 'Contacts',
+    tag: 'Leads',
     access: 'owner',
     query: leadExportQuerySchema,
     responses: { 200: { description: 'CSV, one contact a row.', contentType: 'text/csv' } },
@@ -381,7 +381,7 @@ export const REST_ROUTES: RestRoute[] = [
     method: 'post',
     path: '/v1/projects/:projectId/leads',
     summary: 'Create a contact by hand',
-    tag: 'Contacts',
+    tag: 'Leads',
     access: 'agent',
     body: leadCreateSchema,
     responses: { 201: json('Created.', leadSchema) },
@@ -391,7 +391,7 @@ export const REST_ROUTES: RestRoute[] = [
     method: 'get',
     path: '/v1/projects/:projectId/leads/:leadId',
     summary: 'A contact and its conversations',
-    tag: 'Contacts',
+    tag: 'Leads',
     access: 'agent',
     responses: { 200: json('The contact, conversations newest first.', leadDetailResponseSchema) },
   },
@@ -400,7 +400,7 @@ export const REST_ROUTES: RestRoute[] = [
     path: '/v1/projects/:projectId/leads/:leadId',
     summary: 'Change a contact',
     description: '`null` clears a field; in `attributes`, `null` removes that key.',
-    tag: 'Contacts',
+    tag: 'Leads',
     access: 'agent',
     body: leadPatchSchema,
     responses: { 200: json('The changed contact.', leadSchema) },
@@ -410,7 +410,7 @@ export const REST_ROUTES: RestRoute[] = [
     method: 'post',
     path: '/v1/projects/:projectId/leads/:leadId/merge',
     summary: 'Merge contacts into this one',
-    tag: 'Contacts',
+    tag: 'Leads',
     access: 'agent',
     body: leadMergeSchema,
     responses: { 200: json('The merged contact.', leadMergedResponseSchema) },
@@ -421,7 +421,7 @@ export const REST_ROUTES: RestRoute[] = [
     path: '/v1/projects/:projectId/leads/:leadId',
     summary: 'Erase a contact',
     description: 'With its conversations and messages.',
-    tag: 'Contacts',
+    tag: 'Leads',
     access: 'owner',
     responses: { 204: noContent },
     errors: ['CONFLICT'],

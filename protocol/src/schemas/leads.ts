@@ -37,7 +37,7 @@ export const leadMergeSchema = z.strictObject({
   sourceLeadIds: z.array(idSchema).min(1).max(LIMITS.mergeSourcesMax),
 });
 
-/** Query string of the contacts list and of the CSV export. */
+/** Query string of the leads list and of the CSV export. */
 export const leadListQuerySchema = z.strictObject({
   email: z.string().trim().toLowerCase().min(1).max(LIMITS.emailMax).optional(),
   q: z.string().trim().min(1).max(LIMITS.searchQueryMax).optional(),

@@ -39,7 +39,7 @@
 
   async function search() {
     // A whole email address matches exactly (every contact with it); anything else is a prefix search.
-    const page = await client.contacts.search(EMAIL.test(query) ? { email: query } : query ? { q: query } : {});
+    const page = await client.leads.search(EMAIL.test(query) ? { email: query } : query ? { q: query } : {});
     $('contacts-total').textContent = `${page.total} contact${page.total === 1 ? '' : 's'}`;
     $('contacts').replaceChildren(
       ...page.items.map((lead) => {
@@ -57,7 +57,7 @@
   async function openContact(leadId) {
     openLeadId = leadId;
     showError('contact-error');
-    const { lead, conversations: list } = await client.contacts.get(leadId);
+    const { lead, conversations: list } = await client.leads.get(leadId);
     for (const item of $('contacts').children) item.classList.toggle('selected', item.dataset.leadId === leadId);
     show('contact-empty', false);
     show('contact', true);

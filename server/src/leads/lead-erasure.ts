@@ -3,7 +3,7 @@ import type { ConversationDoc, ConversationModel } from '../conversations/conver
 import type { EventBus } from '../infra/event-bus';
 import type { LeaseLocks } from '../infra/lease-lock';
 import type { MessageModel } from '../messages/message-model';
-import { CONTACT_LOCK, contactLockName } from './lead-merge';
+import { LEAD_LOCK, leadLockName } from './lead-merge';
 import type { LeadDoc, LeadModel } from './lead-model';
 import type { LeadService } from './lead-service';
 import { toLead } from './lead-view';
@@ -26,7 +26,7 @@ export class LeadErasure {
   ) {}
 
   async erase(projectId: string, leadId: string): Promise<void> {
-    await this.locks.withLock(contactLockName(projectId), CONTACT_LOCK, () => this.eraseLocked(projectId, leadId));
+    await this.locks.withLock(leadLockName(projectId), LEAD_LOCK, () => this.eraseLocked(projectId, leadId));
   }
 
   private async eraseLocked(projectId: string, leadId: string): Promise<void> {

@@ -49,8 +49,9 @@ export function mergedProfile(target: LeadDoc, sources: LeadDoc[]): LeadChange {
 }
 
 /** Merges and erasures of one project take turns; a crashed holder keeps others out this long. */
-export const CONTACT_LOCK = { leaseMs: 60_000, waitMs: 10_000 };
-export const contactLockName = (projectId: string) => `contacts:${projectId}`;
+export const LEAD_LOCK = { leaseMs: 60_000, waitMs: 10_000 };
+// The stored name keeps its old word: nodes of two versions during a rolling deploy must agree on it.
+export const leadLockName = (projectId: string) => `contacts:${projectId}`;
 
 /**
  * Merging leads, without transactions. Merges (and erasures) of one project run one at a time
@@ -81,9 +82,7 @@ export class LeadMerge {
       throw new AppError('BAD_REQUEST', 'A lead cannot be merged into itself', {
         fields: [{ field: 'sourceLeadIds', message: 'contains the target lead' }],
       });
-    return this.locks.withLock(contactLockName(projectId), CONTACT_LOCK, () =>
-      this.mergeLocked(projectId, targetId, ids),
-    );
+    return this.locks.withLock(leadLockName(projectId), LEAD_LOCK, () => this.mergeLocked(projectId, targetId, ids));
   }
 
   private async mergeLocked(projectId: string, targetId: string, ids: string[]): Promise<Lead> {

@@ -92,7 +92,7 @@ const ownedBy = (userId: string) => (origin: Origin | undefined) =>
 
 export interface OwnWritePlan {
   /** What goes onto the contact: fields that are empty or already this user's. */
-  onContact: ProfilePatch;
+  onLead: ProfilePatch;
   /** The lead's whole `keptApart` after the write. */
   keptApart: KeptApartValue[];
 }
@@ -108,8 +108,8 @@ export function planOwnWrite(lead: LeadDoc, writer: Origin, patch: ProfilePatch)
   const mine = ownedBy(userId);
   const origins = originsOf(lead);
   let keptApart = [...(lead.keptApart ?? [])];
-  const onContact: ProfilePatch = {};
-  const onContactAttributes: NonNullable<ProfilePatch['attributes']> = {};
+  const onLead: ProfilePatch = {};
+  const onLeadAttributes: NonNullable<ProfilePatch['attributes']> = {};
   const refused: string[] = [];
 
   const consider = (path: string, value: StoredValue | null) => {
@@ -128,8 +128,8 @@ export function planOwnWrite(lead: LeadDoc, writer: Origin, patch: ProfilePatch)
     keptApart = keptApart.filter((kept) => kept !== ownKept);
     if (current === undefined || mine(currentOrigin)) {
       const key = attributeKeyOf(path);
-      if (key !== undefined) onContactAttributes[key] = value;
-      else onContact[path as ScalarField] = value === null ? null : String(value);
+      if (key !== undefined) onLeadAttributes[key] = value;
+      else onLead[path as ScalarField] = value === null ? null : String(value);
     } else if (value !== null) {
       keptApart.push({ field: path, value, origin: writer });
     }
@@ -140,7 +140,7 @@ export function planOwnWrite(lead: LeadDoc, writer: Origin, patch: ProfilePatch)
     if (value !== undefined) consider(field, value);
   }
   for (const [key, value] of Object.entries(patch.attributes ?? {})) consider(attributePath(key), value);
-  if (Object.keys(onContactAttributes).length > 0) onContact.attributes = onContactAttributes;
+  if (Object.keys(onLeadAttributes).length > 0) onLead.attributes = onLeadAttributes;
 
   if (refused.length > 0) {
     throw new AppError('FORBIDDEN', 'These fields come from your verified sign-in and cannot be changed here', {
@@ -154,7 +154,7 @@ export function planOwnWrite(lead: LeadDoc, writer: Origin, patch: ProfilePatch)
       fields: [{ field: 'attributes', message: `at most ${LIMITS.attributesMax} attributes are kept` }],
     });
   }
-  return { onContact, keptApart };
+  return { onLead, keptApart };
 }
 
 /**

@@ -73,7 +73,7 @@ export class LeadService {
         : (current: LeadDoc) => {
             const plan = planOwnWrite(current, writer, profile);
             return {
-              patch: plan.onContact,
+              patch: plan.onLead,
               origin: () => writer,
               claimsEqualValues: source === 'customer',
               keptApart: plan.keptApart,

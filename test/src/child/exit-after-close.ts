@@ -36,7 +36,7 @@ run(async () => {
     offline.startConversation({ text: 'never started' }),
     offlineAgent.conversations.send(conversation.id, 'never delivered either'),
     offlineAgent.conversations.join(conversation.id),
-    offlineAgent.contacts.search({}),
+    offlineAgent.leads.search({}),
   ].map((p) =>
     p.then(
       () => 'resolved',
