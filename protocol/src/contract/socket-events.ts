@@ -1,26 +1,29 @@
 /**
- * Every Socket.IO command and push of both namespaces with the zod schemas of its payload and ack
- * data, for the AsyncAPI document. Typed against the event maps of `events.ts`: a command or push
- * added there and missing here (or the other way round) does not compile.
+ * Every Socket.IO command and push of both namespaces, for the AsyncAPI document. The command map
+ * is the one source: a command's input schema is the one `COMMAND_SCHEMAS` holds (the schema the
+ * server validates with), and the tables below add only what the map holds as types — a summary,
+ * the schema of the ack's data, the schema of each push's payload. Those schemas are checked by the
+ * compiler against the map (`CommandAck`, `PushPayload`): a command or push added to `events.ts`
+ * and missing here, one here that the map does not have, or a schema whose output is not exactly
+ * the map's type does not compile.
  */
 import type { z } from 'zod';
-import type {
-  AgentClientToServerEvents,
-  AgentServerToClientEvents,
-  VisitorClientToServerEvents,
-  VisitorServerToClientEvents,
+import {
+  AGENT_NAMESPACE,
+  VISITOR_NAMESPACE,
+  type CommandAck,
+  type CommandName,
+  type ParleyNamespace,
+  type PushName,
+  type PushPayload,
 } from '../events';
 import {
-  conversationCloseSchema,
+  COMMAND_SCHEMAS,
   conversationCreatedEventSchema,
   conversationHistoryResultSchema,
-  conversationHistorySchema,
-  conversationJoinSchema,
   conversationListResultSchema,
-  conversationListSchema,
   conversationResultSchema,
   conversationStartResultSchema,
-  conversationStartSchema,
   conversationUpdatedEventSchema,
   emptyResultSchema,
   leadCreatedEventSchema,
@@ -28,20 +31,17 @@ import {
   leadMergedEventSchema,
   leadUpdatedEventSchema,
   leadUpdateResultSchema,
-  leadUpdateSchema,
   messageCreatedEventSchema,
   messageSendResultSchema,
-  messageSendSchema,
   sessionExpiringEventSchema,
   sessionRenewResultSchema,
-  sessionRenewSchema,
   syncReloadEventSchema,
   typingEventSchema,
-  typingSchema,
 } from '../schemas';
 
 export interface CommandDoc {
   summary: string;
+  /** The command's input schema, from `COMMAND_SCHEMAS`. */
   input: z.ZodType;
   /** The `data` of a successful ack. */
   result: z.ZodType;
@@ -53,104 +53,137 @@ export interface PushDoc {
 }
 
 export interface NamespaceDoc {
-  path: '/visitor' | '/agent';
+  path: ParleyNamespace;
   description: string;
   commands: Record<string, CommandDoc>;
   pushes: Record<string, PushDoc>;
 }
 
-const typing: CommandDoc = { summary: 'Say whether one is typing.', input: typingSchema, result: emptyResultSchema };
-const sessionRenew: CommandDoc = {
+/** What a command's row adds to the map: its input schema comes from `COMMAND_SCHEMAS`. */
+type CommandRow = Omit<CommandDoc, 'input'>;
+
+/** True when each type is assignable to the other. */
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+
+/**
+ * `true` for each command of namespace `N` whose row's ack schema outputs exactly the map's ack
+ * data, `false` otherwise; a command of the map without a row, or a row the map does not have,
+ * makes the whole type differ from `AllTrue` (see the checks at the end of the file).
+ */
+type AckChecks<N extends ParleyNamespace, T extends Record<string, CommandRow>> = {
+  [C in CommandName<N> | keyof T]: C extends keyof T & CommandName<N>
+    ? Same<z.output<T[C]['result']>, CommandAck<N, C>>
+    : false;
+};
+type PushChecks<N extends ParleyNamespace, T extends Record<string, PushDoc>> = {
+  [P in PushName<N> | keyof T]: P extends keyof T & PushName<N>
+    ? Same<z.output<T[P]['payload']>, PushPayload<N, P>>
+    : false;
+};
+type AllTrue<K extends PropertyKey> = Record<K, true>;
+
+const typing = { summary: 'Say whether one is typing.', result: emptyResultSchema };
+const sessionRenew = {
   summary: "Swap the socket's token for a renewed one without reconnecting.",
-  input: sessionRenewSchema,
   result: sessionRenewResultSchema,
 };
-const history: CommandDoc = {
+const history = {
   summary: 'Messages of a conversation after `afterSeq`, oldest first.',
-  input: conversationHistorySchema,
   result: conversationHistoryResultSchema,
 };
-const messageSend: CommandDoc = {
+const messageSend = {
   summary: 'Send a message; `clientMessageId` makes a resend idempotent.',
-  input: messageSendSchema,
   result: messageSendResultSchema,
 };
-const common = {
+const commonPushes = {
   'message.created': { summary: 'A message was written.', payload: messageCreatedEventSchema },
   'conversation.created': { summary: 'A conversation started.', payload: conversationCreatedEventSchema },
   'conversation.updated': { summary: 'A conversation changed.', payload: conversationUpdatedEventSchema },
   typing: { summary: 'Someone is typing, or stopped.', payload: typingEventSchema },
   'sync.reload': { summary: 'Pushes may have been missed: reload.', payload: syncReloadEventSchema },
   'session.expiring': { summary: "The socket's token is about to expire.", payload: sessionExpiringEventSchema },
-} satisfies Record<string, PushDoc>;
+};
 
 const visitorCommands = {
   'conversation:start': {
     summary: 'Start a conversation, with an optional first message.',
-    input: conversationStartSchema,
     result: conversationStartResultSchema,
   },
   'message:send': messageSend,
   'lead:update': {
     summary: "Change the visitor's own contact values (the pre-chat form).",
-    input: leadUpdateSchema,
     result: leadUpdateResultSchema,
   },
-  'conversation:list': {
-    summary: "The visitor's conversations.",
-    input: conversationListSchema,
-    result: conversationListResultSchema,
-  },
+  'conversation:list': { summary: "The visitor's conversations.", result: conversationListResultSchema },
   'conversation:history': history,
   typing,
   'session:renew': sessionRenew,
-} satisfies Record<keyof VisitorClientToServerEvents, CommandDoc>;
+};
 
-const visitorPushes = common satisfies Record<keyof VisitorServerToClientEvents, PushDoc>;
+const visitorPushes = commonPushes;
 
 const agentCommands = {
   'conversation:join': {
     summary: 'Take part in a conversation (assigns it when open).',
-    input: conversationJoinSchema,
     result: conversationResultSchema,
   },
-  'conversation:close': {
-    summary: 'Close a conversation.',
-    input: conversationCloseSchema,
-    result: conversationResultSchema,
-  },
+  'conversation:close': { summary: 'Close a conversation.', result: conversationResultSchema },
   'message:send': messageSend,
   'conversation:history': history,
   typing,
   'session:renew': sessionRenew,
-} satisfies Record<keyof AgentClientToServerEvents, CommandDoc>;
+};
 
 const agentPushes = {
-  ...common,
+  ...commonPushes,
   'lead.created': { summary: 'A contact was created.', payload: leadCreatedEventSchema },
   'lead.updated': { summary: 'A contact changed (`changes` names the fields).', payload: leadUpdatedEventSchema },
   'lead.merged': { summary: 'Contacts were merged into `lead`.', payload: leadMergedEventSchema },
   'lead.deleted': { summary: 'A contact was erased.', payload: leadDeletedEventSchema },
-} satisfies Record<keyof AgentServerToClientEvents, PushDoc>;
+};
 
-// `satisfies` above proves each table has every key of its map; these say it has no other.
-type Exact<T, K extends PropertyKey> = Exclude<keyof T, K> extends never ? T : never;
-const visitorCommandsExact: Exact<typeof visitorCommands, keyof VisitorClientToServerEvents> = visitorCommands;
-const visitorPushesExact: Exact<typeof visitorPushes, keyof VisitorServerToClientEvents> = visitorPushes;
-const agentCommandsExact: Exact<typeof agentCommands, keyof AgentClientToServerEvents> = agentCommands;
-const agentPushesExact: Exact<typeof agentPushes, keyof AgentServerToClientEvents> = agentPushes;
+// The compile-time ties to the map. A failure names the command or push whose row is missing,
+// extra, or has a schema of another type (its entry is `false` where `true` is required).
+const visitorAcks: AllTrue<keyof VisitorAckChecks> = {} as VisitorAckChecks;
+type VisitorAckChecks = AckChecks<typeof VISITOR_NAMESPACE, typeof visitorCommands>;
+const visitorPushTypes: AllTrue<keyof VisitorPushChecks> = {} as VisitorPushChecks;
+type VisitorPushChecks = PushChecks<typeof VISITOR_NAMESPACE, typeof visitorPushes>;
+const agentAcks: AllTrue<keyof AgentAckChecks> = {} as AgentAckChecks;
+type AgentAckChecks = AckChecks<typeof AGENT_NAMESPACE, typeof agentCommands>;
+const agentPushTypes: AllTrue<keyof AgentPushChecks> = {} as AgentPushChecks;
+type AgentPushChecks = PushChecks<typeof AGENT_NAMESPACE, typeof agentPushes>;
+void [visitorAcks, visitorPushTypes, agentAcks, agentPushTypes];
+
+/**
+ * The rows of a namespace's commands, in the order of `COMMAND_SCHEMAS` (the map), each with the
+ * input schema the map holds.
+ */
+function commandDocs<N extends ParleyNamespace>(
+  namespace: N,
+  rows: { [C in CommandName<N>]: CommandRow },
+): Record<string, CommandDoc> {
+  const inputs: Record<string, z.ZodType> = COMMAND_SCHEMAS[namespace];
+  const docs: Record<string, CommandDoc> = {};
+  for (const [name, input] of Object.entries(inputs)) {
+    // The checks above make a row exist for each command of the map; this guards untyped edits.
+    const row: CommandRow | undefined = (rows as Record<string, CommandRow>)[name];
+    if (!row) throw new Error(`No AsyncAPI row for ${namespace} ${name}`);
+    docs[name] = { ...row, input };
+  }
+  return docs;
+}
 
 export const SOCKET_NAMESPACES: NamespaceDoc[] = [
   {
-    path: '/visitor',
+    path: VISITOR_NAMESPACE,
     description: 'Visitors on a customer website. Handshake `auth: { token }` with a visitor token.',
-    commands: visitorCommandsExact,
-    pushes: visitorPushesExact,
+    commands: commandDocs(VISITOR_NAMESPACE, visitorCommands),
+    pushes: visitorPushes,
   },
   {
-    path: '/agent',
+    path: AGENT_NAMESPACE,
     description: 'Agents of one project. Handshake `auth: { token }` with an agent token.',
-    commands: agentCommandsExact,
-    pushes: agentPushesExact,
+    commands: commandDocs(AGENT_NAMESPACE, agentCommands),
+    pushes: agentPushes,
   },
 ];

@@ -1,6 +1,6 @@
 /**
  * Schemas of what the server sends: the entities and the REST response bodies. They mirror the
- * types of `entities.ts` and `rest.ts` (a compile-time check in `contract/type-checks.ts` keeps
+ * types of `entities.ts` and `rest.ts` (the compile-time checks of `test/schema-types.test.ts` keep
  * them equal) and are what the published OpenAPI and AsyncAPI documents describe; the contract
  * test validates real responses against them. Objects are strict, so a field the server starts to
  * send without documenting it is a contract failure, not a silent leak.

@@ -1,7 +1,8 @@
 /**
  * Schemas of what the server sends over Socket.IO: the payloads of pushes and the data of command
- * acks. They mirror the interfaces of `events.ts` (kept equal by `contract/type-checks.ts`) and
- * feed the AsyncAPI document.
+ * acks. They mirror the interfaces of `events.ts`, and `contract/socket-events.ts` does not compile
+ * when one's output is not exactly the command map's type for its ack or push; they feed the
+ * AsyncAPI document.
  */
 import { z } from 'zod';
 import {
