@@ -5,6 +5,7 @@ import { AgentService } from './agents/agent-service';
 import { registerAgentModel } from './agents/agent-model';
 import { agentRoutes } from './agents/agent-routes';
 import { MemoryStandingStore, RedisStandingStore } from './agents/agent-standing';
+import { registerPendingStandingModel, StandingSync } from './agents/standing-sync';
 import { PasswordHasher, SCRYPT_COST } from './agents/password';
 import { authRoutes } from './auth/auth-routes';
 import { AuthService } from './auth/auth-service';
@@ -82,6 +83,7 @@ export async function startServer(
     conversations: registerConversationModel(database.connection),
     messages: registerMessageModel(database.connection),
     locks: registerLockModel(database.connection),
+    pendingStandings: registerPendingStandingModel(database.connection),
   };
   // Unique indexes carry correctness (one lead per user, no duplicate seq): build them before serving.
   await Promise.all(Object.values(models).map((model) => model.init()));
@@ -99,13 +101,15 @@ export async function startServer(
   const standings = redis
     ? new RedisStandingStore(redis.command, config.redisKeyPrefix, config.jwt.agentTtlSeconds * 1000)
     : new MemoryStandingStore();
-  const agents = new AgentService(models.agents, bus, passwords, standings);
+  const standingSync = new StandingSync(models.pendingStandings, models.agents, standings, logger);
+  standingSync.start();
+  const locks = new LeaseLocks(models.locks);
+  const agents = new AgentService(models.agents, bus, passwords, standings, standingSync, locks);
   const leads = new LeadService(models.leads, models.conversations, bus);
   const messages = new MessageService(models.messages, models.conversations, bus, config.messageMaxLength);
   const conversations = new ConversationService(models.conversations, leads, messages, bus);
   const conversationList = new ConversationList(models.conversations);
   const leadSearch = new LeadSearch(models.leads);
-  const locks = new LeaseLocks(models.locks);
   const leadMerge = new LeadMerge(models.leads, models.conversations, leads, locks, bus);
   const leadErasure = new LeadErasure(models.leads, models.conversations, models.messages, leads, locks, bus);
 
@@ -198,6 +202,7 @@ export async function startServer(
     (stopping ??= (async () => {
       logger.info('shutting down');
       detachBroadcaster();
+      standingSync.stop();
       // io.close() disconnects every socket and closes the HTTP server to new connections. Its
       // callback runs once the HTTP server has closed (later than its own promise settles); a
       // rejection of that promise fails the shutdown instead of going unhandled.

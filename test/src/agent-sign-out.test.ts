@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { Redis } from 'ioredis';
 import { MongoClient, type Db } from 'mongodb';
 import type { AgentLoginResponse, ConversationStartResult, ErrorResponse } from '@parley/protocol';
@@ -6,6 +9,7 @@ import { client } from './support/http';
 import { startSharedMongo, type SharedMongo } from './support/mongo-process';
 import { startParley, TEST_ADMIN_TOKEN, type ParleyProcess } from './support/parley-process';
 import { startRedis, type RedisProcess } from './support/redis-process';
+import { waitFor } from './support/wait';
 import {
   command,
   connectAgent,
@@ -34,9 +38,11 @@ describe('signing an agent out across nodes', () => {
   let node2: ParleyProcess;
   let projectId: string;
   const closers: (() => void)[] = [];
+  // Redis persists to an append-only file, as in production: a restart brings back what it held.
+  const redisDir = mkdtempSync(path.join(tmpdir(), 'parley-signout-redis-'));
 
   beforeAll(async () => {
-    redis = await startRedis();
+    redis = await startRedis({ appendOnlyDir: redisDir });
     mongo = await startSharedMongo();
     const env = { MONGODB_URI: mongo.uri, REDIS_URL: redis.url, REDIS_KEY_PREFIX: KEY_PREFIX };
     [node1, node2] = await Promise.all([startParley({ env }), startParley({ env })]);
@@ -58,6 +64,7 @@ describe('signing an agent out across nodes', () => {
     }
     await mongo?.stop();
     await redis?.stop();
+    rmSync(redisDir, { recursive: true, force: true });
   }, 30_000);
 
   async function agentOnNode2(role: 'owner' | 'agent' = 'agent'): Promise<{
@@ -233,4 +240,80 @@ describe('signing an agent out across nodes', () => {
     expect(exportAsAgent.status).toBe(403);
     expect(exportAsAgent.body.error.code).toBe('FORBIDDEN');
   });
+
+  // Last in this file: it kills Redis.
+  it('keeps a change made while Redis was down after Redis comes back from its append-only file', async () => {
+    const keeper = await createAgent(node1.url, projectId, 'owner');
+    const removed = await agentOnNode2();
+    const demoted = await agentOnNode2('owner');
+    const reset = await agentOnNode2();
+    const conversation = await conversationId();
+    // Node 2 used all three: their standings are in Redis, and in its append-only file.
+    for (const { agent } of [removed, demoted, reset]) {
+      expect(await redisClient.exists(`${KEY_PREFIX}agent-standing:${agent.id}`)).toBe(1);
+    }
+
+    await redis.kill();
+    const owner = { token: keeper.token };
+    const removal = await client(node1.url).delete(`/v1/projects/${projectId}/agents/${removed.agent.id}`, owner);
+    const demotion = await client(node1.url).patch(`/v1/projects/${projectId}/agents/${demoted.agent.id}`, {
+      ...owner,
+      body: { role: 'agent' },
+    });
+    const passwordReset = await client(node1.url).post(`/v1/projects/${projectId}/agents/${reset.agent.id}/password`, {
+      ...owner,
+      body: { password: 'reset while redis was down' },
+    });
+    // Stored, and enforced once Redis is back: the requests succeed.
+    expect([removal.status, demotion.status, passwordReset.status]).toEqual([204, 200, 200]);
+
+    // Redis comes back with the standings from before the changes; node 2 uses it again.
+    await redis.restart();
+    await waitFor('node 2 connected to Redis again', async () => {
+      const ready = await client(node2.url).get<{ checks?: { redis?: string } }>('/readyz');
+      return ready.body.checks?.redis === 'ok';
+    });
+
+    expect((await refusedHandshake(node2.url, '/agent', removed.agent.token)).message).toBe('UNAUTHORIZED');
+    expect(await restOnNode2(removed.agent.token)).toEqual({ status: 401, code: 'UNAUTHORIZED' });
+    expect(['UNAUTHORIZED', 'closed']).toContain(
+      await refusedCommand(removed.socket, 'message:send', {
+        conversationId: conversation,
+        clientMessageId: 'after-outage-removal',
+        text: 'back in?',
+      }),
+    );
+    expect(['UNAUTHORIZED', 'closed']).toContain(
+      await refusedCommand(demoted.socket, 'conversation:history', { conversationId: conversation }),
+    );
+    const oldOwnerExport = await client(node2.url).get(`/v1/projects/${projectId}/leads/export.csv`, {
+      token: demoted.agent.token,
+    });
+    expect(oldOwnerExport.status).toBe(401);
+    expect(await restOnNode2(reset.agent.token)).toEqual({ status: 401, code: 'UNAUTHORIZED' });
+
+    // Fresh sign-ins get what the database holds, on node 2.
+    const demotedLogin = await client(node2.url).post<AgentLoginResponse>('/v1/agents/login', {
+      body: { email: demoted.agent.email, password: demoted.agent.password },
+    });
+    expect(demotedLogin.body.agent.role).toBe('agent');
+    const exportAsAgent = await client(node2.url).get(`/v1/projects/${projectId}/leads/export.csv`, {
+      token: demotedLogin.body.token,
+    });
+    expect(exportAsAgent.status).toBe(403);
+    const resetLogin = await client(node2.url).post<AgentLoginResponse>('/v1/agents/login', {
+      body: { email: reset.agent.email, password: 'reset while redis was down' },
+    });
+    expect(resetLogin.status).toBe(200);
+    expect(await restOnNode2(resetLogin.body.token)).toEqual({ status: 200 });
+
+    // And Redis itself is corrected, so every node reading it agrees.
+    await waitFor('the removal applied to the restored Redis', async () => {
+      const raw = await redisClient.get(`${KEY_PREFIX}agent-standing:${removed.agent.id}`).catch(() => null);
+      return raw !== null && (JSON.parse(raw) as { x?: number }).x === 1;
+    });
+    expect((await refusedHandshake(node2.url, '/agent', removed.agent.token)).message).toBe('UNAUTHORIZED');
+    expect(await restOnNode2(removed.agent.token)).toEqual({ status: 401, code: 'UNAUTHORIZED' });
+    expect(await db.collection('messages').countDocuments({ clientMessageId: 'after-outage-removal' })).toBe(0);
+  }, 60_000);
 });

@@ -3,10 +3,12 @@ import type { AgentPrincipal } from '../auth/principal';
 import { AppError, isDuplicateKeyError, notFound, unauthorized } from '../errors';
 import { iso } from '../infra/ids';
 import type { EventBus } from '../infra/event-bus';
+import type { LeaseLocks, LeaseOptions } from '../infra/lease-lock';
 import { TtlCache } from '../infra/ttl-cache';
 import type { AgentDoc, AgentModel } from './agent-model';
 import { removedStanding, type AgentStanding, type StandingStore } from './agent-standing';
 import type { PasswordHasher } from './password';
+import { standingOf, type StandingSync } from './standing-sync';
 
 export function toAgent(doc: AgentDoc): Agent {
   return {
@@ -17,10 +19,6 @@ export function toAgent(doc: AgentDoc): Agent {
     role: doc.role,
     createdAt: iso(doc.createdAt),
   };
-}
-
-function standingOf(doc: Pick<AgentDoc, 'projectId' | 'role' | 'credentialVersion'>): AgentStanding {
-  return { version: doc.credentialVersion ?? 0, projectId: doc.projectId, role: doc.role };
 }
 
 /** An agent with the credential version its new tokens carry. */
@@ -36,6 +34,16 @@ export interface AgentAccount {
 const NAME_FRESH_MS = 30_000;
 const NAME_MAX_AGE_MS = 10 * 60_000;
 
+/**
+ * Role changes and removals in one project run one at a time across nodes, so that "another owner
+ * remains" is still true when the change is written (two owners demoting each other at once).
+ */
+const TEAM_LOCK: LeaseOptions = {
+  leaseMs: 10_000,
+  waitMs: 5_000,
+  busyMessage: "Another change to this project's team is in progress; try again in a moment",
+};
+
 export class AgentService {
   private readonly names = new TtlCache<string>(NAME_FRESH_MS, NAME_MAX_AGE_MS);
 
@@ -44,6 +52,8 @@ export class AgentService {
     private readonly bus: EventBus,
     private readonly passwords: PasswordHasher,
     private readonly standings: StandingStore,
+    private readonly sync: StandingSync,
+    private readonly locks: LeaseLocks,
   ) {}
 
   async create(projectId: string, input: AgentCreateInput & { email: string }): Promise<Agent> {
@@ -138,32 +148,57 @@ export class AgentService {
 
   /**
    * Changes an agent's name or role. A role change signs the agent out everywhere (its tokens name
-   * the old role, and consoles read the role at sign-in); a name change does not.
+   * the old role, and consoles read the role at sign-in); a name change does not. A project keeps
+   * at least one owner: demoting the last one is a CONFLICT.
    */
   async update(projectId: string, agentId: string, input: { name?: string; role?: AgentRole }): Promise<Agent> {
-    const current = await this.agents.findOne({ _id: agentId, projectId }).lean<AgentDoc>().exec();
-    if (!current) throw notFound('Agent');
-    const roleChanges = input.role !== undefined && input.role !== current.role;
-    const set: Partial<AgentDoc> = {};
-    if (input.name !== undefined) set.name = input.name;
-    if (input.role !== undefined) set.role = input.role;
+    if (input.role === undefined) return this.rename(projectId, agentId, input.name);
+    const role = input.role;
+    return this.locks.withLock(teamLock(projectId), TEAM_LOCK, async () => {
+      const current = await this.agents.findOne({ _id: agentId, projectId }).lean<AgentDoc>().exec();
+      if (!current) throw notFound('Agent');
+      const roleChanges = role !== current.role;
+      if (roleChanges && current.role === 'owner') await this.assertAnotherOwner(projectId, agentId);
+      const set: Partial<AgentDoc> = { role };
+      if (input.name !== undefined) set.name = input.name;
+      const nonce = roleChanges ? await this.sync.mark(agentId) : undefined;
+      const doc = await this.agents
+        .findOneAndUpdate(
+          { _id: agentId, projectId },
+          roleChanges ? { $set: set, $inc: { credentialVersion: 1 } } : { $set: set },
+          { new: true },
+        )
+        .lean<AgentDoc>()
+        .exec();
+      if (!doc) throw notFound('Agent');
+      if (input.name !== undefined) this.names.set(agentId, doc.name);
+      if (nonce !== undefined) await this.signOut(doc, nonce);
+      return toAgent(doc);
+    });
+  }
+
+  private async rename(projectId: string, agentId: string, name: string | undefined): Promise<Agent> {
     const doc = await this.agents
-      .findOneAndUpdate(
-        { _id: agentId, projectId },
-        roleChanges ? { $set: set, $inc: { credentialVersion: 1 } } : { $set: set },
-        { new: true },
-      )
+      .findOneAndUpdate({ _id: agentId, projectId }, name === undefined ? {} : { $set: { name } }, { new: true })
       .lean<AgentDoc>()
       .exec();
     if (!doc) throw notFound('Agent');
-    if (input.name !== undefined) this.names.set(agentId, doc.name);
-    if (roleChanges) await this.signOut(doc);
+    this.names.set(agentId, doc.name);
     return toAgent(doc);
+  }
+
+  /** Refuses a change that would leave the project without an owner (called under the team lock). */
+  private async assertAnotherOwner(projectId: string, agentId: string): Promise<void> {
+    const others = await this.agents.countDocuments({ projectId, role: 'owner', _id: { $ne: agentId } }).exec();
+    if (others === 0) {
+      throw new AppError('CONFLICT', 'A project needs at least one owner: make another agent an owner first');
+    }
   }
 
   /** Sets a new password (an admin's or owner's reset): the agent is signed out everywhere. */
   async setPassword(projectId: string, agentId: string, password: string): Promise<Agent> {
     const passwordHash = await this.passwords.hash(password);
+    const nonce = await this.sync.mark(agentId);
     const doc = await this.agents
       .findOneAndUpdate(
         { _id: agentId, projectId },
@@ -173,7 +208,7 @@ export class AgentService {
       .lean<AgentDoc>()
       .exec();
     if (!doc) throw notFound('Agent');
-    await this.signOut(doc);
+    await this.signOut(doc, nonce);
     return toAgent(doc);
   }
 
@@ -191,6 +226,7 @@ export class AgentService {
       throw new AppError('FORBIDDEN', 'The current password is wrong');
     }
     const passwordHash = await this.passwords.hash(newPassword);
+    const nonce = await this.sync.mark(doc._id);
     // Over the hash just verified: two changes racing each other cannot both win.
     const updated = await this.agents
       .findOneAndUpdate(
@@ -201,48 +237,44 @@ export class AgentService {
       .lean<AgentDoc>()
       .exec();
     if (!updated) throw new AppError('CONFLICT', 'The password was changed meanwhile');
-    await this.signOut(updated);
+    await this.signOut(updated, nonce);
     return { agent: toAgent(updated), credentialVersion: updated.credentialVersion ?? 0 };
   }
 
   /**
-   * Removes an agent: its tokens stop opening anything on every node at once (the shared standing
-   * is raised before this answers), and its open sockets are closed on every node. Repeating it
-   * after a failure re-raises the standing, so a removal always completes.
+   * Removes an agent: its tokens stop opening anything on every node at once (see `signOut`), and
+   * its open sockets are closed on every node. Repeating it re-applies the standing, so a removal
+   * always completes. The last owner of a project cannot be removed (CONFLICT).
    */
   async remove(projectId: string, agentId: string): Promise<void> {
-    const doc = await this.agents.findOne({ _id: agentId }, { projectId: 1 }).lean<AgentDoc>().exec();
-    if (doc && doc.projectId !== projectId) throw notFound('Agent');
-    const deleted = await this.agents.deleteOne({ _id: agentId, projectId }).exec();
-    this.names.delete(agentId);
-    if (deleted.deletedCount === 0 && doc === null) {
-      // Already gone: make sure the shared standing says so (an earlier attempt may have failed there).
-      await this.standings.raise(agentId, removedStanding()).catch(() => undefined);
-      throw notFound('Agent');
-    }
-    await this.raise(agentId, removedStanding());
-    this.bus.publish('agent.signedOut', { projectId, agentId });
+    await this.locks.withLock(teamLock(projectId), TEAM_LOCK, async () => {
+      const doc = await this.agents.findOne({ _id: agentId }, { projectId: 1, role: 1 }).lean<AgentDoc>().exec();
+      if (doc && doc.projectId !== projectId) throw notFound('Agent');
+      if (doc?.role === 'owner') await this.assertAnotherOwner(projectId, agentId);
+      const nonce = await this.sync.mark(agentId);
+      const deleted = await this.agents.deleteOne({ _id: agentId, projectId }).exec();
+      this.names.delete(agentId);
+      // Already gone: the standing is applied all the same (an earlier attempt may have stopped short).
+      await this.sync.settle(agentId, nonce, removedStanding());
+      if (deleted.deletedCount === 0 && doc === null) throw notFound('Agent');
+      this.bus.publish('agent.signedOut', { projectId, agentId });
+    });
   }
 
   async countForProject(projectId: string): Promise<number> {
     return this.agents.countDocuments({ projectId }).exec();
   }
 
-  private async signOut(doc: AgentDoc): Promise<void> {
-    await this.raise(doc._id, standingOf(doc));
-    this.bus.publish('agent.signedOut', { projectId: doc.projectId, agentId: doc._id });
-  }
-
   /**
-   * The change is in the database already; until the shared standing has it too, other nodes may
-   * still accept old tokens, so a failure here is the caller's to retry (UNAVAILABLE), never silent.
+   * After a change to the agent's standing was written (marked pending first): the shared store
+   * takes it, and the agent's sockets are closed everywhere. When Redis does not take it, the change
+   * is still enforced everywhere (see StandingSync): a node that lost Redis answers from the
+   * database until it applied every pending standing to the Redis that came back, and a node that
+   * still reaches Redis applies it within a second. So the request succeeds either way.
    */
-  private async raise(agentId: string, standing: AgentStanding): Promise<void> {
-    try {
-      await this.standings.raise(agentId, standing);
-    } catch {
-      throw new AppError('UNAVAILABLE', 'Redis is unavailable: the change is stored but not yet enforced, try again');
-    }
+  private async signOut(doc: AgentDoc, nonce: string): Promise<void> {
+    await this.sync.settle(doc._id, nonce, standingOf(doc));
+    this.bus.publish('agent.signedOut', { projectId: doc.projectId, agentId: doc._id });
   }
 
   /**
@@ -284,4 +316,8 @@ function assertValid(principal: AgentPrincipal, standing: AgentStanding | undefi
     throw unauthorized("Signed out: the agent's password or role changed since this token was issued");
   }
   return standing;
+}
+
+function teamLock(projectId: string): string {
+  return `team:${projectId}`;
 }

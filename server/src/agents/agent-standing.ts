@@ -33,6 +33,25 @@ export interface StandingStore {
   getMany(agentIds: string[]): Promise<(AgentStanding | undefined)[]>;
   raise(agentId: string, standing: AgentStanding): Promise<void>;
   fill(agentId: string, standing: AgentStanding): Promise<void>;
+  /**
+   * Bumped whenever the store's contents may have been replaced behind this node's back (its Redis
+   * connection closed: the server may come back empty, or from an append-only file older than
+   * changes the database already holds).
+   */
+  generation(): number;
+  /**
+   * The contents at `generation` were brought up to the database (every pending sync applied,
+   * see StandingSync): `getMany` answers from them again. Until then it refuses, and the database
+   * answers every check.
+   */
+  trust(generation: number): void;
+}
+
+/** A store whose contents are not yet known to match the database: ask the database instead. */
+export class UntrustedStoreError extends Error {
+  constructor() {
+    super('The shared standings are not yet checked against the database');
+  }
 }
 
 /**
@@ -54,6 +73,13 @@ export class MemoryStandingStore implements StandingStore {
   async fill(agentId: string, standing: AgentStanding): Promise<void> {
     if (!this.entries.peek(agentId)) this.entries.set(agentId, standing);
   }
+
+  /** This process's memory is never replaced behind its back. */
+  generation(): number {
+    return 0;
+  }
+
+  trust(): void {}
 }
 
 /** SET only when the stored version is lower (or nothing is stored): versions never go back. */
@@ -105,17 +131,46 @@ function decode(raw: string | null): AgentStanding | undefined {
 }
 
 /**
+ * A live agent's key expires after this long and is read again from the database: the bound on how
+ * long a stale copy can survive where nothing else catches it (a write Redis acknowledged but had
+ * not yet written to its append-only file when it died, restored older after the restart).
+ */
+export const LIVE_STANDING_TTL_MS = 10 * 60_000;
+
+/**
  * The standing of every agent in one Redis key each, shared by all nodes: a node that missed a
- * message still reads the current version here. Live agents' keys do not expire (one small key per
- * agent); a removed agent's stays as long as its last token could live, then the database's
- * "no such agent" is read again.
+ * message still reads the current version here. Live agents' keys expire after
+ * LIVE_STANDING_TTL_MS (then refilled from the database on the next check); a removed agent's stays
+ * as long as its last token could live, then the database's "no such agent" is read again.
+ *
+ * After its connection closed, this node does not read from Redis until the standings pending in
+ * the database were applied again (`trust`): the Redis that comes back may be one restored from an
+ * append-only file older than changes made while it was down.
  */
 export class RedisStandingStore implements StandingStore {
+  private currentGeneration = 0;
+  private trustedGeneration = -1;
+
   constructor(
     private readonly redis: Redis,
     private readonly keyPrefix: string,
     private readonly removedTtlMs: number,
-  ) {}
+    private readonly liveTtlMs: number = LIVE_STANDING_TTL_MS,
+  ) {
+    // 'close' comes before any reconnection, so no reply from the next server is read under the
+    // old generation.
+    redis.on('close', () => {
+      this.currentGeneration += 1;
+    });
+  }
+
+  generation(): number {
+    return this.currentGeneration;
+  }
+
+  trust(generation: number): void {
+    if (generation === this.currentGeneration) this.trustedGeneration = generation;
+  }
 
   private key(agentId: string): string {
     return `${this.keyPrefix}agent-standing:${agentId}`;
@@ -123,17 +178,24 @@ export class RedisStandingStore implements StandingStore {
 
   async getMany(agentIds: string[]): Promise<(AgentStanding | undefined)[]> {
     if (agentIds.length === 0) return [];
+    const generation = this.currentGeneration;
+    if (this.trustedGeneration !== generation) throw new UntrustedStoreError();
     const values = await this.redis.mget(agentIds.map((id) => this.key(id)));
+    // Answered by a server this node has not checked yet (the connection turned over meanwhile).
+    if (this.currentGeneration !== generation) throw new UntrustedStoreError();
     return values.map(decode);
   }
 
   async raise(agentId: string, standing: AgentStanding): Promise<void> {
-    const ttl = standing.removed ? String(this.removedTtlMs) : '0';
+    const ttl = String(standing.removed ? this.removedTtlMs : this.liveTtlMs);
     await this.redis.eval(RAISE_SCRIPT, 1, this.key(agentId), String(standing.version), encode(standing), ttl);
   }
 
   async fill(agentId: string, standing: AgentStanding): Promise<void> {
-    if (standing.removed) await this.redis.set(this.key(agentId), encode(standing), 'PX', this.removedTtlMs, 'NX');
-    else await this.redis.set(this.key(agentId), encode(standing), 'NX');
+    // Only into a store this node has checked: a fill must not land in one it has not.
+    const generation = this.currentGeneration;
+    if (this.trustedGeneration !== generation) return;
+    const ttl = standing.removed ? this.removedTtlMs : this.liveTtlMs;
+    await this.redis.set(this.key(agentId), encode(standing), 'PX', ttl, 'NX');
   }
 }

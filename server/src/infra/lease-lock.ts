@@ -29,12 +29,15 @@ export interface LeaseOptions {
   leaseMs: number;
   /** How long to wait for a busy lock before giving up with CONFLICT. */
   waitMs: number;
+  /** The CONFLICT's message when the lock stays busy. */
+  busyMessage?: string;
 }
 
 const RETRY_MS = 50;
 
 /**
- * Mutual exclusion across nodes for rare multi-document operations (merging and erasing contacts),
+ * Mutual exclusion across nodes for rare multi-document operations (merging and erasing contacts,
+ * changing a project's owners),
  * which MongoDB without a replica set cannot make atomic. The lock is a document with a unique id:
  * inserting it takes the lock. A holder that dies leaves it until its lease ends; then the next
  * caller takes it over with a compare-and-set on the expiry. Operations under it are written to be
@@ -53,7 +56,7 @@ export class LeaseLocks {
     }
   }
 
-  private async acquire(name: string, owner: string, { leaseMs, waitMs }: LeaseOptions): Promise<void> {
+  private async acquire(name: string, owner: string, { leaseMs, waitMs, busyMessage }: LeaseOptions): Promise<void> {
     const deadline = Date.now() + waitMs;
     for (;;) {
       const now = new Date();
@@ -69,7 +72,10 @@ export class LeaseLocks {
         .exec();
       if (takenOver.modifiedCount === 1) return;
       if (Date.now() + RETRY_MS > deadline) {
-        throw new AppError('CONFLICT', 'Another change to these contacts is in progress; try again in a moment');
+        throw new AppError(
+          'CONFLICT',
+          busyMessage ?? 'Another change to these contacts is in progress; try again in a moment',
+        );
       }
       await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
     }

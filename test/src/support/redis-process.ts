@@ -9,7 +9,7 @@ export interface RedisProcess {
   start(): Promise<void>;
   /** SIGKILL: Redis vanishes mid-conversation, with nothing saved (it keeps nothing on disk). */
   kill(): Promise<void>;
-  /** Starts it again on the same port (empty, as after a crash without persistence). */
+  /** Starts it again on the same port (empty, as after a crash without persistence; else from its append-only file). */
   restart(): Promise<void>;
   /** SIGSTOP: Redis stops answering but its connections stay open (a stall, a hung host). */
   pause(): void;
@@ -23,12 +23,17 @@ export interface RedisProcess {
  * kill, stall and restart it, and must not see (or wipe) anyone else's keys. `deferred` reserves
  * the port only, for nodes that start before Redis does.
  */
-export async function startRedis(options: { deferred?: boolean } = {}): Promise<RedisProcess> {
+export async function startRedis(options: { deferred?: boolean; appendOnlyDir?: string } = {}): Promise<RedisProcess> {
   const port = await freePort();
   let child: ChildProcess | undefined;
   let paused = false;
   const launch = async () => {
-    const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+    const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', ''];
+    // With `appendOnlyDir`, every write is in the append-only file before it is answered, and a
+    // restart (after a SIGKILL too) loads it back: what a persistent production Redis comes back with.
+    if (options.appendOnlyDir)
+      args.push('--appendonly', 'yes', '--appendfsync', 'always', '--dir', options.appendOnlyDir);
+    else args.push('--appendonly', 'no');
     const started = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     started.once('error', () => undefined); // reported by waitForLine through 'exit'
     await waitForLine(started, /Ready to accept connections/, 'redis-server');
