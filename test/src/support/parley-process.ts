@@ -121,7 +121,8 @@ export async function startParley(options: StartOptions = {}): Promise<ParleyPro
       // Not left running: a late start would hold the data directory (and its port) of the retry.
       child.kill('SIGKILL');
       reject(new Error(`server did not start in time:\n${output}`));
-    }, options.timeoutMs ?? 20_000);
+    // Generous: on a loaded 2-core machine a start (build already done) has taken over 20 s.
+    }, options.timeoutMs ?? 60_000);
     let scanned = 0;
     let found = false;
     const onData = (chunk: Buffer) => {
