@@ -5,6 +5,9 @@ import { makeTempDir, removeDir } from './temp-dir';
 
 export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
 
+/** Generous: on a loaded 2-core machine a start (the build already done) has taken over 20 s. */
+const START_TIMEOUT_MS = 60_000;
+
 export interface ParleyProcess {
   url: string;
   port: number;
@@ -121,8 +124,7 @@ export async function startParley(options: StartOptions = {}): Promise<ParleyPro
       // Not left running: a late start would hold the data directory (and its port) of the retry.
       child.kill('SIGKILL');
       reject(new Error(`server did not start in time:\n${output}`));
-    // Generous: on a loaded 2-core machine a start (build already done) has taken over 20 s.
-    }, options.timeoutMs ?? 60_000);
+    }, options.timeoutMs ?? START_TIMEOUT_MS);
     let scanned = 0;
     let found = false;
     const onData = (chunk: Buffer) => {
