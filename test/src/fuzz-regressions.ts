@@ -33,4 +33,13 @@ export const FUZZ_REGRESSIONS: FuzzRegression[] = [
     why: 'a body 2000 arrays deep',
     case: { caller: 'admin', params: { projectId: '§projectA', agentId: '§spare' }, body: nested(2000, 'array') },
   },
+  {
+    entry: 'GET /v1/projects/:projectId/leads',
+    why: "a query string past Node's 16 KB request-line limit was answered by Node, a bare 431 with no protocol error",
+    case: {
+      caller: 'owner',
+      params: { projectId: '§projectA' },
+      query: { valid: {}, pairs: [['email', '%C3%A9'.repeat(8_000)]] },
+    },
+  },
 ];
