@@ -120,6 +120,15 @@ export async function seedWorld(url: string): Promise<World> {
   const agent = await createAgent(url, projectA.id, 'agent');
   const spare = await createAgent(url, projectA.id, 'agent');
   const agentB = await createAgent(url, projectB.id, 'owner');
+  // Fixtures give every agent one password; the owner's own makes `§owner-password` the owner's alone
+  // (another agent changing its password with it would sign itself, and the agent socket, out).
+  owner.password = `owner-${randomBytes(8).toString('hex')}`;
+  const reset = await client(url).post(`/v1/admin/projects/${projectA.id}/agents/${owner.id}/password`, {
+    token: TEST_ADMIN_TOKEN,
+    body: { password: owner.password },
+  });
+  if (reset.status !== 200) throw new Error(`owner password: ${reset.status} ${reset.text}`);
+  owner.token = await signIn(url, owner);
 
   const one = await visitorWith(url, projectA.id, undefined);
   const two = await visitorWith(url, projectA.id, markers.visitorA2);
@@ -381,12 +390,15 @@ export function rememberPassword(world: World, agentId: string, password: unknow
   if (agentId === world.spare.id) world.spare.password = password;
 }
 
-/** Signs the fuzzing owner in again (after a change signed it out), with the password it has now. */
-export async function signInAgain(world: World, who: 'owner' | 'spare'): Promise<void> {
-  const agent = world[who];
-  const res = await client(world.url).post<AgentLoginResponse>('/v1/agents/login', {
+async function signIn(url: string, agent: TestAgent): Promise<string> {
+  const res = await client(url).post<AgentLoginResponse>('/v1/agents/login', {
     body: { email: agent.email, password: agent.password },
   });
-  if (res.status !== 200) throw new Error(`could not sign ${who} in again: ${res.status} ${res.text}`);
-  agent.token = res.body.token;
+  if (res.status !== 200) throw new Error(`could not sign ${agent.email} in: ${res.status} ${res.text}`);
+  return res.body.token;
+}
+
+/** Signs the fuzzing owner in again (after a change signed it out), with the password it has now. */
+export async function signInAgain(world: World, who: 'owner' | 'spare'): Promise<void> {
+  world[who].token = await signIn(world.url, world[who]);
 }
