@@ -319,7 +319,7 @@ export function resolveSymbols(world: World, value: unknown, depth = 0): unknown
     if (!match) return value;
     return symbolValue(world, match[1] ?? '', Number(match[2] ?? 0)) ?? value;
   }
-  if (value === null || typeof value !== 'object') return value;
+  if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value)) return value;
   if (Array.isArray(value)) return value.map((v) => resolveSymbols(world, v, depth + 1));
   const record = value as Record<string, unknown>;
   if (Object.prototype.hasOwnProperty.call(record, '§sign')) {

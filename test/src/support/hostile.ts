@@ -111,14 +111,14 @@ export function ownProtoObject(value: unknown): Record<string, unknown> {
 /** A deep copy that keeps own `__proto__` keys own (iterative: values may be nested thousands deep). */
 export function copy<T>(value: T): T {
   const clone = (v: unknown): unknown => {
-    if (v === null || typeof v !== 'object') return v;
+    if (v === null || typeof v !== 'object' || ArrayBuffer.isView(v)) return v;
     return Array.isArray(v) ? new Array<unknown>(v.length) : {};
   };
   const root = clone(value);
   const stack: [unknown, unknown][] = [[value, root]];
   while (stack.length > 0) {
     const [from, to] = stack.pop() as [unknown, unknown];
-    if (from === null || typeof from !== 'object') continue;
+    if (from === null || typeof from !== 'object' || ArrayBuffer.isView(from)) continue;
     for (const [key, child] of Object.entries(from)) {
       const childCopy = clone(child);
       if (Array.isArray(to)) to[Number(key)] = childCopy;
@@ -163,6 +163,8 @@ export const hostileValue: fc.Arbitrary<unknown> = fc.oneof(
   }),
   fc.string({ unit: 'binary', maxLength: 30 }),
   fc.anything({ maxDepth: 3 }),
+  // Socket.IO carries binary attachments: the server receives a Buffer where JSON gives no such thing.
+  fc.constantFrom(Buffer.from('bin'), Buffer.alloc(0), new Uint8Array([36, 103, 116])),
 );
 
 /** A payload that is not an object at all. */
@@ -178,7 +180,7 @@ type Path = (string | number)[];
 /** Every place of a value a mutation can hit: the value itself, and each property or element inside. */
 function pathsOf(value: unknown, prefix: Path = [], out: Path[] = []): Path[] {
   out.push(prefix);
-  if (prefix.length > 6) return out;
+  if (prefix.length > 6 || ArrayBuffer.isView(value)) return out;
   if (Array.isArray(value)) value.forEach((v, i) => pathsOf(v, [...prefix, i], out));
   else if (value !== null && typeof value === 'object')
     for (const [k, v] of Object.entries(value)) pathsOf(v, [...prefix, k], out);
@@ -248,7 +250,12 @@ export function mutate(value: unknown, list: readonly Mutation[]): unknown {
         next = typeof current === 'string' ? `${current.slice(0, 3)}${m.text}${current.slice(3)}` : m.text;
         break;
       case 'extra':
-        if (current !== null && typeof current === 'object' && !Array.isArray(current)) {
+        if (
+          current !== null &&
+          typeof current === 'object' &&
+          !Array.isArray(current) &&
+          !ArrayBuffer.isView(current)
+        ) {
           setOwn(current as Record<string, unknown>, m.key, copy(m.value));
           continue;
         }
