@@ -18,6 +18,7 @@ import { createHttpApp, createMetricsApp } from './http/app';
 import { contractRoutes, docsRoutes } from './http/contract-routes';
 import { listRoutes, type RegisteredRoute } from './http/route-list';
 import { healthRoutes } from './http/health-routes';
+import { answerClientErrors } from './http/client-errors';
 import { metricsRoutes } from './http/metrics-routes';
 import { HttpAuth } from './http/http-auth';
 import { openDatabase } from './infra/database';
@@ -156,6 +157,7 @@ export async function startServer(
   });
 
   const httpServer = createServer(app);
+  answerClientErrors(httpServer, metrics);
   const io = createSocketServer(httpServer, config, logger, metrics, redis);
   const visitorNamespace = setupVisitorNamespace(io, {
     logger,
@@ -190,6 +192,7 @@ export async function startServer(
   const demo = config.seedDemo ? await seedDemo(config.dataDir, projects, agents) : undefined;
   const metricsServer =
     config.metricsPort === undefined ? undefined : createServer(createMetricsApp(logger, metrics, metricsRouter));
+  if (metricsServer) answerClientErrors(metricsServer, metrics);
   if (metricsServer) await listen(metricsServer, config.metricsPort ?? 0, config.host, 'METRICS_PORT');
   await listen(httpServer, config.port, config.host);
   const { port } = httpServer.address() as AddressInfo;
