@@ -46,6 +46,11 @@ describe('metrics sharing the public port', () => {
     expect((await api.get('/healthz')).status).toBe(200);
     expect((await api.get('/HEALTHZ')).status).toBe(404);
     expect((await api.get('/v1/ME')).status).toBe(404);
+    // Every router, the team's and the project settings' too (they were case-insensitive and took a
+    // trailing slash), and the published contract. (Below a prefix that requires sign-in, a wrong
+    // spelling without a token is a 401 first: the answer then names nothing.)
+    for (const path of ['/v1/projects/x/AGENTS', '/v1/projects/x/', '/v1/PROJECTS/x', '/v1/OPENAPI.json'])
+      expect([path, (await api.get(path)).status]).toEqual([path, 404]);
   });
 });
 
