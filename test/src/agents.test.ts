@@ -1,4 +1,5 @@
 import { randomBytes, scryptSync } from 'node:crypto';
+import jwt from 'jsonwebtoken';
 import type {
   AgentLoginResponse,
   Conversation,
@@ -26,11 +27,11 @@ import {
   PacketType,
   reconnect,
   refusedHandshake,
-  settle,
   wirePackets,
   type AgentClientSocket,
   type VisitorClientSocket,
 } from './support/sockets';
+import { waitFor } from './support/wait';
 
 describe('agents', () => {
   let database: TestDatabase;
@@ -238,8 +239,15 @@ describe('agents', () => {
     });
     expect(again.status).toBe(200);
     expect(again.body.updatedAt).toBe(first.body.updatedAt);
-    await settle();
-    expect(events.of('lead.updated')).toEqual([]);
+    // A real change after it as the marker: pushes of one project reach its agents in order, so
+    // once the marker's lead.updated is here, one for the no-op PATCH would have come before it.
+    const marker = await api().patch<Lead>(`/v1/projects/${projectId}/leads/${created.body.id}`, {
+      ...asAgent,
+      body: { attributes: { marker: 1 } },
+    });
+    expect(marker.status).toBe(200);
+    await events.wait<LeadUpdatedEvent>('lead.updated', (e) => e.lead.attributes['marker'] === 1);
+    expect(events.of<LeadUpdatedEvent>('lead.updated').map((e) => e.changes)).toEqual([['attributes']]);
 
     const byTag = await api().get<Page<Lead>>(`/v1/projects/${projectId}/leads?tag=paying`, asAgent);
     expect(byTag.body.items.map((l) => l.id)).toEqual([created.body.id]);
@@ -391,8 +399,20 @@ describe('agents', () => {
     }
     await ok(v.socket, 'message:send', { conversationId: conversation.id, clientMessageId: 'm', text: 'more' });
     await ok(v.socket, 'lead:update', { fullname: 'Private Person' });
-    await settle();
-    expect(outsiderLog.events).toEqual([]);
+    // The marker: a conversation in the outsider's own project, started after those. This node
+    // pushes in the order things happen, so anything of ours would have reached it first.
+    const theirs = await browser(other.project.id);
+    const own = await ok<ConversationStartResult>(theirs.socket, 'conversation:start', { text: 'mine' });
+    await outsiderLog.wait(
+      'conversation.created',
+      (e: { conversation: Conversation }) => e.conversation.id === own.conversation.id,
+    );
+    const heard = outsiderLog.events.map(
+      (e) => e.payload as { lead?: Lead; conversation?: Conversation; message?: Message },
+    );
+    expect(new Set(heard.map((p) => p.lead?.projectId ?? p.conversation?.projectId ?? p.message?.projectId))).toEqual(
+      new Set([other.project.id]),
+    );
 
     // A visitor token opens neither /agent nor the contacts API.
     expect((await refusedHandshake(server.url, '/agent', v.token)).message).toBe('UNAUTHORIZED');
@@ -438,8 +458,11 @@ describe('agents', () => {
     expect(await reconnect(watcher)).toBe('connected');
     expect(watcher.recovered).toBe(true);
     await log.waitCount('message.created', 30);
-    await settle();
-    expect(seqsOf()).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+    // A message sent now comes after everything replayed: once it is here, a doubled replay or a
+    // late typing indicator would be too.
+    await ok(v.socket, 'message:send', { conversationId: conversation.id, clientMessageId: 'after', text: 'after' });
+    await log.wait<{ message: Message }>('message.created', (e) => e.message.clientMessageId === 'after');
+    expect(seqsOf()).toEqual(Array.from({ length: 31 }, (_, i) => i + 1));
     expect(log.of('sync.reload')).toEqual([]);
     expect(log.of('typing')).toEqual([]);
   });
@@ -471,10 +494,14 @@ describe('agents', () => {
       await log.waitCount('message.created', 1);
       expect(log.of('sync.reload')).toEqual([]);
 
-      // Back after the window: a fresh session, and the console is told to reload.
+      // Back after the window: a fresh session, and the console is told to reload. The node
+      // judges the session by the time in its last offset (a stream id, as in Redis), so the
+      // test waits until that is older than the window, not for a fixed time.
       await dropTransport(socket);
       await send(2);
-      await new Promise((r) => setTimeout(r, 4_000));
+      const offsetTime = Number((socket as unknown as { _lastOffset: string })._lastOffset.split('-')[0]);
+      const windowMs = 3_000;
+      await waitFor('the offset to age past the window', () => Date.now() > offsetTime + windowMs + 50);
       expect(await reconnect(socket)).toBe('connected');
       expect(socket.recovered).toBe(false);
       await log.wait('sync.reload', () => true, 5_000);
@@ -493,7 +520,6 @@ describe('agents', () => {
     try {
       const { project } = await createProject(brief.url);
       const a = await createAgent(brief.url, project.id);
-      const signedInAt = Date.now();
       const socket = await connectAgent(brief.url, a.token);
       const wire = wirePackets(socket);
       const log = new EventLog(socket);
@@ -512,11 +538,16 @@ describe('agents', () => {
           text: `secret ${i}`,
         });
       }
-      // The session is still within the recovery window; the token is not.
-      await new Promise((r) => setTimeout(r, Math.max(0, signedInAt + 4_500 - Date.now())));
+      // The session is still within the recovery window; the token is not (by its own exp claim).
+      const exp = (jwt.decode(a.token) as { exp: number }).exp;
+      await waitFor('the token to expire', () => Date.now() > exp * 1000 + 50);
       wire.length = 0;
+      let closed = false;
+      socket.io.once('close', () => (closed = true));
       expect(await reconnect(socket)).toBe('UNAUTHORIZED');
-      await settle();
+      // The refusal closed the client's connection (its only socket), so nothing can arrive after
+      // it: what the wire holds now is everything the server sent.
+      expect(closed).toBe(true);
       expect(eventNames(wire)).toEqual([]);
       expect(wire.map((p) => p.type)).toEqual([PacketType.CONNECT_ERROR]);
       visitor.close();
@@ -555,11 +586,11 @@ describe('agents', () => {
     const theirs = await connectVisitor(server.url, (await anonymousVisitor(server.url, other.project.id)).token);
     sockets.push(theirs);
     const own = await ok<ConversationStartResult>(theirs, 'conversation:start', { text: 'mine' });
+    // That conversation is the marker: it was started after 'later', and this node pushes in order.
     await log.wait(
       'conversation.created',
       (e: { conversation: Conversation }) => e.conversation.id === own.conversation.id,
     );
-    await settle();
     const projects = wire
       .filter((p) => p.type === PacketType.EVENT)
       .map((p) => (p.data as [string, { message?: Message; conversation?: Conversation }])[1])
