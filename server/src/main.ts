@@ -45,6 +45,7 @@ import { attachBroadcaster } from './realtime/broadcaster';
 import { createSocketServer } from './realtime/socket-server';
 import { setupVisitorNamespace } from './realtime/visitor-namespace';
 import { capConnections, ConnectionCaps } from './realtime/connection-caps';
+import { SendBufferGuard } from './realtime/send-buffer-guard';
 import { addressResolver } from './http/client-address';
 import { seedDemo, type DemoCredentials } from './seed/demo-seed';
 import { printBanner } from './banner';
@@ -157,6 +158,8 @@ export async function startServer(
 
   const httpServer = createServer(app);
   const io = createSocketServer(httpServer, config, logger, metrics, redis);
+  const sendBuffer = new SendBufferGuard({ limitBytes: config.socketSendBufferLimit, logger, metrics });
+  sendBuffer.attach(io);
   const visitorNamespace = setupVisitorNamespace(io, {
     logger,
     metrics,
@@ -166,6 +169,7 @@ export async function startServer(
     conversations,
     messages,
     rateLimits,
+    sendBuffer,
   });
   const agentNamespace = setupAgentNamespace(io, {
     config,
@@ -176,6 +180,7 @@ export async function startServer(
     conversations,
     messages,
     rateLimits,
+    sendBuffer,
   });
   const detachBroadcaster = attachBroadcaster(bus, visitorNamespace, agentNamespace);
   const connectionCaps = new ConnectionCaps(

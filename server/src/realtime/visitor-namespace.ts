@@ -8,6 +8,7 @@ import { AppError, unauthorized } from '../errors';
 import type { Logger } from '../infra/logger';
 import type { Metrics } from '../infra/metrics';
 import type { RateLimits } from '../infra/rate-limits';
+import type { SendBufferGuard } from './send-buffer-guard';
 import type { LeadService } from '../leads/lead-service';
 import { visitorView } from '../leads/lead-origins';
 import type { MessageService } from '../messages/message-service';
@@ -26,6 +27,7 @@ export interface VisitorNamespaceDeps {
   conversations: ConversationService;
   messages: MessageService;
   rateLimits: RateLimits;
+  sendBuffer: SendBufferGuard;
 }
 
 type VisitorActor = Extract<Actor, { role: 'visitor' }>;
@@ -41,7 +43,7 @@ function actorOf(principal: VisitorPrincipal): VisitorActor {
 
 /** `/visitor`: a website visitor's sockets, one per tab, all in the visitor's own room. */
 export function setupVisitorNamespace(io: Server, deps: VisitorNamespaceDeps): VisitorNamespace {
-  const { logger, metrics, tokens, projects, leads, conversations, messages, rateLimits } = deps;
+  const { logger, metrics, tokens, projects, leads, conversations, messages, rateLimits, sendBuffer } = deps;
 
   return buildNamespace<typeof VISITOR_NAMESPACE, VisitorSocketData, VisitorActor>(
     io,
@@ -132,6 +134,6 @@ export function setupVisitorNamespace(io: Server, deps: VisitorNamespaceDeps): V
         },
       }),
     },
-    { logger, metrics },
+    { logger, metrics, sendBuffer },
   );
 }
