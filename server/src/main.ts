@@ -245,11 +245,20 @@ export class ListenError extends Error {
   }
 }
 
+/**
+ * Connections the kernel may hold for the process before it accepts them. Node's default (511)
+ * is less than a reconnect wave or a page-load burst brings while the process is busy for a moment
+ * (a GC pause, a burst of handshakes): the kernel then drops the SYNs beyond it, and each of those
+ * clients waits 1 s, 3 s, 7 s… to try again, or gives up. The kernel caps it at
+ * `net.core.somaxconn` (4096 on Linux 5.4 and later).
+ */
+const LISTEN_BACKLOG = 4096;
+
 function listen(server: HttpServer, port: number, host: string, variable = 'PORT'): Promise<void> {
   return new Promise((resolve, reject) => {
     const fail = (error: NodeJS.ErrnoException) => reject(new ListenError(host, port, error, variable));
     server.once('error', fail);
-    server.listen(port, host, () => {
+    server.listen({ port, host, backlog: LISTEN_BACKLOG }, () => {
       server.off('error', fail);
       resolve();
     });
