@@ -21,6 +21,7 @@ import { healthRoutes } from './http/health-routes';
 import { metricsRoutes } from './http/metrics-routes';
 import { HttpAuth } from './http/http-auth';
 import { openDatabase } from './infra/database';
+import { Clock } from './infra/clock';
 import { EventBus } from './infra/event-bus';
 import { createLogger, type Logger } from './infra/logger';
 import { Metrics } from './infra/metrics';
@@ -93,18 +94,22 @@ export async function startServer(
     onPublish: (name) => metrics.domainEvents.inc({ event: name }),
     onListenerError: (error, name) => logger.error({ err: error, event: name }, 'event listener failed'),
   });
-  const tokens = new TokenService(config.jwt);
+  // What every node writes and another judges (token expiries, leases) runs on one clock: the
+  // database's, when it is a server of its own (see Clock).
+  const clock = new Clock();
+  if (config.mongodbUri) await clock.follow(() => database.serverTime(), logger);
+  const tokens = new TokenService(config.jwt, clock);
   const rateLimits = createRateLimits(config, redis?.command);
-  const projects = new ProjectService(models.projects, config.secretRotationGraceSeconds);
+  const projects = new ProjectService(models.projects, config.secretRotationGraceSeconds, clock);
   const passwords = new PasswordHasher({ ...SCRYPT_COST, N: config.passwordScryptN });
   // The agents' standing (exists, role, credential version) that every node checks each token
   // against: in Redis when there are several nodes, else in this single node's memory.
   const standings = redis
     ? new RedisStandingStore(redis.command, config.redisKeyPrefix, config.jwt.agentTtlSeconds * 1000)
     : new MemoryStandingStore();
-  const standingSync = new StandingSync(models.pendingStandings, models.agents, standings, logger);
+  const standingSync = new StandingSync(models.pendingStandings, models.agents, standings, clock, logger);
   standingSync.start();
-  const locks = new LeaseLocks(models.locks);
+  const locks = new LeaseLocks(models.locks, clock);
   const agents = new AgentService(models.agents, bus, passwords, standings, standingSync, locks);
   const leads = new LeadService(models.leads, models.conversations, bus);
   const messages = new MessageService(models.messages, models.conversations, bus, config.messageMaxLength);
@@ -114,7 +119,7 @@ export async function startServer(
   const leadMerge = new LeadMerge(models.leads, models.conversations, leads, locks, bus);
   const leadErasure = new LeadErasure(models.leads, models.conversations, models.messages, leads, locks, bus);
 
-  const authService = new AuthService({ settings: config, tokens, projects, agents, leads, rateLimits });
+  const authService = new AuthService({ settings: config, tokens, projects, agents, leads, rateLimits, clock });
 
   const auth = new HttpAuth(tokens, agents, config.adminToken);
   const api = [
@@ -170,6 +175,7 @@ export async function startServer(
     messages,
     rateLimits,
     sendBuffer,
+    clock,
   });
   const agentNamespace = setupAgentNamespace(io, {
     config,
@@ -181,6 +187,7 @@ export async function startServer(
     messages,
     rateLimits,
     sendBuffer,
+    clock,
   });
   const detachBroadcaster = attachBroadcaster(bus, visitorNamespace, agentNamespace);
   const connectionCaps = new ConnectionCaps(
@@ -208,6 +215,7 @@ export async function startServer(
       logger.info('shutting down');
       detachBroadcaster();
       standingSync.stop();
+      clock.stop();
       // io.close() disconnects every socket and closes the HTTP server to new connections. Its
       // callback runs once the HTTP server has closed (later than its own promise settles); a
       // rejection of that promise fails the shutdown instead of going unhandled.

@@ -1,6 +1,7 @@
 import type { Server } from 'socket.io';
 import type { CommandAck, CommandName, CommandParsedInput, ParleyNamespace } from '@parley/protocol';
 import { resumeSession, type Resumption } from '@parley/realtime-adapter';
+import type { Clock } from '../infra/clock';
 import type { Logger } from '../infra/logger';
 import type { Metrics } from '../infra/metrics';
 import { commandRegistrar } from './command';
@@ -62,6 +63,8 @@ export interface NamespaceBuilderDeps {
   metrics: Metrics;
   /** Lets a recovery replay pass the bound on what waits for a connection (see SendBufferGuard). */
   sendBuffer: SendBufferGuard;
+  /** Judges when a socket's token expires. */
+  clock: Clock;
 }
 
 /**
@@ -73,7 +76,7 @@ export interface NamespaceBuilderDeps {
 export function buildNamespace<N extends ParleyNamespace, D extends PrincipalData, A>(
   io: Server,
   spec: NamespaceSpec<N, D, A>,
-  { logger, metrics, sendBuffer }: NamespaceBuilderDeps,
+  { logger, metrics, sendBuffer, clock }: NamespaceBuilderDeps,
 ): NamespaceOf<N, D> {
   // One Server carries two namespaces with different event maps, so each is typed here.
   const namespace = io.of(spec.name) as unknown as NamespaceOf<N, D>;
@@ -90,7 +93,7 @@ export function buildNamespace<N extends ParleyNamespace, D extends PrincipalDat
     metrics.connections.inc({ namespace: spec.name });
     socket.on('disconnect', () => metrics.connections.dec({ namespace: spec.name }));
     void socket.join(spec.rooms(socket.data));
-    const expiry = closeOnExpiry(socket, principal.expiresAt);
+    const expiry = closeOnExpiry(socket, principal.expiresAt, clock);
     spec.connected?.(socket, resumed);
 
     const command = commandRegistrar(socket, spec.name, { logger, metrics });

@@ -5,6 +5,7 @@ import type { TokenService } from '../auth/token-service';
 import type { Actor } from '../conversations/actor';
 import type { ConversationService } from '../conversations/conversation-service';
 import { AppError, unauthorized } from '../errors';
+import type { Clock } from '../infra/clock';
 import type { Logger } from '../infra/logger';
 import type { Metrics } from '../infra/metrics';
 import type { RateLimits } from '../infra/rate-limits';
@@ -28,6 +29,7 @@ export interface VisitorNamespaceDeps {
   messages: MessageService;
   rateLimits: RateLimits;
   sendBuffer: SendBufferGuard;
+  clock: Clock;
 }
 
 type VisitorActor = Extract<Actor, { role: 'visitor' }>;
@@ -43,7 +45,7 @@ function actorOf(principal: VisitorPrincipal): VisitorActor {
 
 /** `/visitor`: a website visitor's sockets, one per tab, all in the visitor's own room. */
 export function setupVisitorNamespace(io: Server, deps: VisitorNamespaceDeps): VisitorNamespace {
-  const { logger, metrics, tokens, projects, leads, conversations, messages, rateLimits, sendBuffer } = deps;
+  const { logger, metrics, tokens, projects, leads, conversations, messages, rateLimits, sendBuffer, clock } = deps;
 
   return buildNamespace<typeof VISITOR_NAMESPACE, VisitorSocketData, VisitorActor>(
     io,
@@ -134,6 +136,6 @@ export function setupVisitorNamespace(io: Server, deps: VisitorNamespaceDeps): V
         },
       }),
     },
-    { logger, metrics, sendBuffer },
+    { logger, metrics, sendBuffer, clock },
   );
 }
