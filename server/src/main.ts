@@ -22,6 +22,7 @@ import { answerClientErrors } from './http/client-errors';
 import { metricsRoutes } from './http/metrics-routes';
 import { HttpAuth } from './http/http-auth';
 import { openDatabase } from './infra/database';
+import { Clock } from './infra/clock';
 import { EventBus } from './infra/event-bus';
 import { createLogger, type Logger } from './infra/logger';
 import { Metrics } from './infra/metrics';
@@ -46,6 +47,7 @@ import { attachBroadcaster } from './realtime/broadcaster';
 import { createSocketServer } from './realtime/socket-server';
 import { setupVisitorNamespace } from './realtime/visitor-namespace';
 import { capConnections, ConnectionCaps } from './realtime/connection-caps';
+import { SendBufferGuard } from './realtime/send-buffer-guard';
 import { addressResolver } from './http/client-address';
 import { seedDemo, type DemoCredentials } from './seed/demo-seed';
 import { printBanner } from './banner';
@@ -93,18 +95,22 @@ export async function startServer(
     onPublish: (name) => metrics.domainEvents.inc({ event: name }),
     onListenerError: (error, name) => logger.error({ err: error, event: name }, 'event listener failed'),
   });
-  const tokens = new TokenService(config.jwt);
+  // What every node writes and another judges (token expiries, leases) runs on one clock: the
+  // database's, when it is a server of its own (see Clock).
+  const clock = new Clock();
+  if (config.mongodbUri) await clock.follow(() => database.serverTime(), logger);
+  const tokens = new TokenService(config.jwt, clock);
   const rateLimits = createRateLimits(config, redis?.command);
-  const projects = new ProjectService(models.projects, config.secretRotationGraceSeconds);
+  const projects = new ProjectService(models.projects, config.secretRotationGraceSeconds, clock);
   const passwords = new PasswordHasher({ ...SCRYPT_COST, N: config.passwordScryptN });
   // The agents' standing (exists, role, credential version) that every node checks each token
   // against: in Redis when there are several nodes, else in this single node's memory.
   const standings = redis
     ? new RedisStandingStore(redis.command, config.redisKeyPrefix, config.jwt.agentTtlSeconds * 1000)
     : new MemoryStandingStore();
-  const standingSync = new StandingSync(models.pendingStandings, models.agents, standings, logger);
+  const standingSync = new StandingSync(models.pendingStandings, models.agents, standings, clock, logger);
   standingSync.start();
-  const locks = new LeaseLocks(models.locks);
+  const locks = new LeaseLocks(models.locks, clock);
   const agents = new AgentService(models.agents, bus, passwords, standings, standingSync, locks);
   const leads = new LeadService(models.leads, models.conversations, bus);
   const messages = new MessageService(models.messages, models.conversations, bus, config.messageMaxLength);
@@ -114,7 +120,7 @@ export async function startServer(
   const leadMerge = new LeadMerge(models.leads, models.conversations, leads, locks, bus);
   const leadErasure = new LeadErasure(models.leads, models.conversations, models.messages, leads, locks, bus);
 
-  const authService = new AuthService({ settings: config, tokens, projects, agents, leads, rateLimits });
+  const authService = new AuthService({ settings: config, tokens, projects, agents, leads, rateLimits, clock });
 
   const auth = new HttpAuth(tokens, agents, config.adminToken);
   const api = [
@@ -159,6 +165,8 @@ export async function startServer(
   const httpServer = createServer(app);
   answerClientErrors(httpServer, metrics);
   const io = createSocketServer(httpServer, config, logger, metrics, redis);
+  const sendBuffer = new SendBufferGuard({ limitBytes: config.socketSendBufferLimit, logger, metrics });
+  sendBuffer.attach(io);
   const visitorNamespace = setupVisitorNamespace(io, {
     logger,
     metrics,
@@ -168,6 +176,8 @@ export async function startServer(
     conversations,
     messages,
     rateLimits,
+    sendBuffer,
+    clock,
   });
   const agentNamespace = setupAgentNamespace(io, {
     config,
@@ -178,6 +188,8 @@ export async function startServer(
     conversations,
     messages,
     rateLimits,
+    sendBuffer,
+    clock,
   });
   const detachBroadcaster = attachBroadcaster(bus, visitorNamespace, agentNamespace);
   const connectionCaps = new ConnectionCaps(
@@ -206,6 +218,7 @@ export async function startServer(
       logger.info('shutting down');
       detachBroadcaster();
       standingSync.stop();
+      clock.stop();
       // io.close() disconnects every socket and closes the HTTP server to new connections. Its
       // callback runs once the HTTP server has closed (later than its own promise settles); a
       // rejection of that promise fails the shutdown instead of going unhandled.
@@ -243,11 +256,20 @@ export class ListenError extends Error {
   }
 }
 
+/**
+ * Connections the kernel may hold for the process before it accepts them. Node's default (511)
+ * is less than a reconnect wave or a page-load burst brings while the process is busy for a moment
+ * (a GC pause, a burst of handshakes): the kernel then drops the SYNs beyond it, and each of those
+ * clients waits 1 s, 3 s, 7 s… to try again, or gives up. The kernel caps it at
+ * `net.core.somaxconn` (4096 on Linux 5.4 and later).
+ */
+const LISTEN_BACKLOG = 4096;
+
 function listen(server: HttpServer, port: number, host: string, variable = 'PORT'): Promise<void> {
   return new Promise((resolve, reject) => {
     const fail = (error: NodeJS.ErrnoException) => reject(new ListenError(host, port, error, variable));
     server.once('error', fail);
-    server.listen(port, host, () => {
+    server.listen({ port, host, backlog: LISTEN_BACKLOG }, () => {
       server.off('error', fail);
       resolve();
     });

@@ -11,6 +11,8 @@ export interface Database {
   /** The in-process embedded server, when no MONGODB_URI was given. */
   embedded?: EmbeddedMongo;
   ping(timeoutMs?: number): Promise<boolean>;
+  /** The database server's own clock (`hello.localTime`): the time every node can agree on. */
+  serverTime(): Promise<Date>;
   close(): Promise<void>;
 }
 
@@ -69,6 +71,14 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
       } catch {
         return false;
       }
+    },
+    async serverTime() {
+      const db = connection.db;
+      if (!db) throw new Error('database not connected');
+      const hello = await withTimeout(db.command({ hello: 1 }), 2000);
+      const time: unknown = hello['localTime'];
+      if (!(time instanceof Date)) throw new Error('the database does not tell its time');
+      return time;
     },
     async close() {
       await connection.close();

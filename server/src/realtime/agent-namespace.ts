@@ -6,9 +6,11 @@ import type { Config } from '../config';
 import type { Actor } from '../conversations/actor';
 import type { ConversationService } from '../conversations/conversation-service';
 import { AppError, unauthorized } from '../errors';
+import type { Clock } from '../infra/clock';
 import type { Logger } from '../infra/logger';
 import type { Metrics } from '../infra/metrics';
 import type { RateLimits } from '../infra/rate-limits';
+import type { SendBufferGuard } from './send-buffer-guard';
 import type { MessageService } from '../messages/message-service';
 import { handshakeToken } from './handshake';
 import { buildNamespace } from './namespace-builder';
@@ -24,6 +26,8 @@ export interface AgentNamespaceDeps {
   conversations: ConversationService;
   messages: MessageService;
   rateLimits: RateLimits;
+  sendBuffer: SendBufferGuard;
+  clock: Clock;
 }
 
 type AgentActor = Extract<Actor, { role: 'agent' }>;
@@ -36,7 +40,7 @@ const SIGNED_OUT_SWEEP_MS = 10_000;
  * conversation and message event of that project, and nothing of any other.
  */
 export function setupAgentNamespace(io: Server, deps: AgentNamespaceDeps): AgentNamespace {
-  const { config, logger, metrics, tokens, agents, conversations, messages, rateLimits } = deps;
+  const { config, logger, metrics, tokens, agents, conversations, messages, rateLimits, sendBuffer, clock } = deps;
 
   const namespace = buildNamespace<typeof AGENT_NAMESPACE, AgentSocketData, AgentActor>(
     io,
@@ -135,7 +139,7 @@ export function setupAgentNamespace(io: Server, deps: AgentNamespaceDeps): Agent
         };
       },
     },
-    { logger, metrics },
+    { logger, metrics, sendBuffer, clock },
   );
 
   // A node that missed a sign-out (its copy of the broadcast lost) still stops pushing to the

@@ -5,9 +5,11 @@ import type { TokenService } from '../auth/token-service';
 import type { Actor } from '../conversations/actor';
 import type { ConversationService } from '../conversations/conversation-service';
 import { AppError, unauthorized } from '../errors';
+import type { Clock } from '../infra/clock';
 import type { Logger } from '../infra/logger';
 import type { Metrics } from '../infra/metrics';
 import type { RateLimits } from '../infra/rate-limits';
+import type { SendBufferGuard } from './send-buffer-guard';
 import type { LeadService } from '../leads/lead-service';
 import { visitorView } from '../leads/lead-origins';
 import type { MessageService } from '../messages/message-service';
@@ -26,6 +28,8 @@ export interface VisitorNamespaceDeps {
   conversations: ConversationService;
   messages: MessageService;
   rateLimits: RateLimits;
+  sendBuffer: SendBufferGuard;
+  clock: Clock;
 }
 
 type VisitorActor = Extract<Actor, { role: 'visitor' }>;
@@ -41,7 +45,7 @@ function actorOf(principal: VisitorPrincipal): VisitorActor {
 
 /** `/visitor`: a website visitor's sockets, one per tab, all in the visitor's own room. */
 export function setupVisitorNamespace(io: Server, deps: VisitorNamespaceDeps): VisitorNamespace {
-  const { logger, metrics, tokens, projects, leads, conversations, messages, rateLimits } = deps;
+  const { logger, metrics, tokens, projects, leads, conversations, messages, rateLimits, sendBuffer, clock } = deps;
 
   return buildNamespace<typeof VISITOR_NAMESPACE, VisitorSocketData, VisitorActor>(
     io,
@@ -132,6 +136,6 @@ export function setupVisitorNamespace(io: Server, deps: VisitorNamespaceDeps): V
         },
       }),
     },
-    { logger, metrics },
+    { logger, metrics, sendBuffer, clock },
   );
 }

@@ -33,6 +33,8 @@ export interface StartOptions {
   timeoutMs?: number;
   /** Another build of the server to run (a copy installed elsewhere); `server/dist/main.js` by default. */
   main?: string;
+  /** Options for node itself, before the script (e.g. `--require` of a preload). */
+  nodeArgs?: string[];
 }
 
 /**
@@ -109,7 +111,10 @@ export async function startParley(options: StartOptions = {}): Promise<ParleyPro
     ...(options.env?.['REDIS_URL'] ? {} : sharedRedisEnv()),
     ...options.env,
   };
-  const child = spawn(process.execPath, [options.main ?? SERVER_MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), options.main ?? SERVER_MAIN], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   let exited = false;
   const exit = new Promise<number | null>((resolve) =>
