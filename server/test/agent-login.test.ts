@@ -7,6 +7,7 @@ import { MemoryStandingStore } from '../src/agents/agent-standing';
 import { PasswordHasher, SCRYPT_COST } from '../src/agents/password';
 import { registerPendingStandingModel, StandingSync } from '../src/agents/standing-sync';
 import { AppError } from '../src/errors';
+import { Clock } from '../src/infra/clock';
 import { EventBus } from '../src/infra/event-bus';
 import { LeaseLocks, registerLockModel } from '../src/infra/lease-lock';
 
@@ -39,8 +40,8 @@ describe('AgentService.authenticate', () => {
       new EventBus(),
       new PasswordHasher(cost),
       standings,
-      new StandingSync(pending, agentModel, standings),
-      new LeaseLocks(locks),
+      new StandingSync(pending, agentModel, standings, new Clock()),
+      new LeaseLocks(locks, new Clock()),
     );
     await service.create('p1', { email: 'ann@example.com', name: 'Ann', password: 'correct horse battery' });
     const scrypt = crypto.scrypt.bind(crypto) as (...args: unknown[]) => void;
