@@ -690,5 +690,6 @@ describe('password hashes', () => {
     const again = await api.post('/v1/agents/login', { body: { email: agent.email, password: agent.password } });
     expect(again.status).toBe(200);
     expect(await stored()).toBe(upgraded);
-  });
+    // Five hashes at the production cost (128 MiB, ~0.3 s each idle): several seconds each on a loaded machine.
+  }, 90_000);
 });

@@ -425,7 +425,8 @@ describe('signing keys', () => {
       await done.stop();
       first.cleanup();
     }
-  });
+    // Three server starts one after another.
+  }, 90_000);
 
   it("stops verifying a project's previous secret when its grace period ends", async () => {
     const server = await startParley({ env: { SECRET_ROTATION_GRACE: '2s' } });
