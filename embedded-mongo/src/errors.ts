@@ -34,6 +34,7 @@ export const ErrorCodes = {
   Location15952: 15952,
   Location15955: 15955,
   Location16020: 16020,
+  OutOfDiskSpace: 14031,
   Location17044: 17044,
   Location17045: 17045,
   Location31024: 31024,

@@ -44,6 +44,14 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
     // acknowledged, or gets UNAVAILABLE; it never hangs in a buffer.
     bufferCommands: false,
     serverSelectionTimeoutMS: 5000,
+    // A database that hangs (connections open, nothing answered) must fail requests too, not hold
+    // them. The driver's monitor notices when its check goes unanswered for connectTimeoutMS, and
+    // then fails every operation waiting on that server at once; with the defaults (a check every
+    // 10 s, 30 s to answer) commands waited 35 to 65 s, past any client's patience. With these,
+    // about 15 s at most, and a slow operation on a database that still answers its monitor is
+    // never cut short (no socketTimeoutMS: an index build at start may take minutes).
+    heartbeatFrequencyMS: 5000,
+    connectTimeoutMS: 5000,
     maxPoolSize: 50,
     autoIndex: true,
     autoCreate: true,
