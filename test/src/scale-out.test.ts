@@ -458,6 +458,12 @@ describe('scale-out over Redis', () => {
 
     await redis.kill();
     cleanups.push(() => redis.restart());
+    // What is promised is about a node that knows Redis is away: a typing sent in the instant
+    // before it notices is in flight like any packet (ioredis re-sends it), so wait for node A to see it.
+    await eventually(
+      async () => (await client(nodeA.url).get('/readyz')).status === 503,
+      () => 'node A to see Redis gone',
+    );
     await ok(visitor, 'typing', { conversationId: conversation.id, typing: true });
     await ok(visitor, 'message:send', {
       conversationId: conversation.id,
