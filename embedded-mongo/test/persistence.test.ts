@@ -289,7 +289,8 @@ describe('persistence', () => {
         await Promise.all(children.map(exitOf));
       }
     }
-  });
+    // Four rounds of several node processes starting at once: a loaded 2-core machine needs more than 30 s.
+  }, 120_000);
 
   it("keeps a live holder's directory even when its lock file looks stale (a takeover racing it)", async () => {
     const holder = await startBin(['--port', '0', '--dbpath', temp.dir]);
