@@ -35,7 +35,8 @@ describe('demo pages in headless Chromium', () => {
     );
     await agent.ready;
     browser = await launchChromium();
-  });
+    // A server and Chromium started together: over 30 s on a loaded 2-core machine.
+  }, 90_000);
   beforeEach(async () => {
     context = await browser.newContext();
   });

@@ -62,7 +62,8 @@ describe('the browser bundle in headless Chromium', () => {
     );
     await agent.ready;
     browser = await launchChromium();
-  });
+    // A server and Chromium started together: over 30 s on a loaded 2-core machine.
+  }, 90_000);
   beforeEach(async () => {
     // A fresh profile per test: its own localStorage, so its own visitor.
     context = await browser.newContext();
