@@ -19,7 +19,7 @@ import { anonymousVisitor, createAgent, createProject, type TestAgent } from './
 import { expired, resigned, tampered, unsigned } from './support/forged-tokens';
 import { client, request, type HttpResult } from './support/http';
 import { startSharedMongo, type SharedMongo } from './support/mongo-process';
-import { startParley, TEST_ADMIN_TOKEN, type ParleyProcess } from './support/parley-process';
+import { startParley, TEST_ADMIN_TOKEN, testServerEnv, type ParleyProcess } from './support/parley-process';
 import { startRedis, type RedisProcess } from './support/redis-process';
 import { command, ok, waitConnected } from './support/sockets';
 import { makeTempDir, removeDir } from './support/temp-dir';
@@ -718,25 +718,7 @@ describe('role matrix', () => {
     dataDir = makeTempDir();
     // Node A runs in this process, so that its route table can be read; node B is a process of its own.
     const started = await Promise.allSettled([
-      startServer(
-        loadConfig({
-          ...shared,
-          NODE_ENV: 'test',
-          HOST: '127.0.0.1',
-          PORT: '0',
-          DATA_DIR: dataDir,
-          LOG_LEVEL: 'silent',
-          ADMIN_TOKEN: TEST_ADMIN_TOKEN,
-          SEED_DEMO: 'false',
-          RATE_LIMIT_ANONYMOUS_PER_MINUTE: '100000',
-          RATE_LIMIT_MESSAGES_PER_MINUTE: '100000',
-          RATE_LIMIT_LOGIN_PER_MINUTE: '100000',
-          RATE_LIMIT_COMMANDS_PER_MINUTE: '100000',
-          RATE_LIMIT_CONVERSATIONS_PER_MINUTE: '100000',
-          SOCKETS_PER_USER: '100000',
-          SOCKETS_PER_ADDRESS: '100000',
-        }),
-      ),
+      startServer(loadConfig({ ...testServerEnv(dataDir), ...shared })),
       startParley({ env: shared }),
     ]);
     // Whichever started is stopped after, even when the other did not.

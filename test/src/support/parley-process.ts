@@ -79,20 +79,17 @@ function sharedRedisEnv(): Record<string, string> {
 }
 
 /**
- * Starts `node server/dist/main.js` as a real process on a free port and waits for its
- * `listening` log line. Without MONGODB_URI it runs on its embedded database in `dataDir`.
+ * The settings every test server starts with, in a process of its own (`startParley`) or in the
+ * test's process (`startServer(loadConfig(...))`): a local port, a data directory, the test admin
+ * token, and limits out of the way of tests that are not about them.
  */
-export async function startParley(options: StartOptions = {}): Promise<ParleyProcess> {
-  const ownsDataDir = options.dataDir === undefined;
-  const dataDir = options.dataDir ?? makeTempDir();
-  const mongodbUri = testMongoUri();
-  const env: Record<string, string> = {
-    PATH: process.env['PATH'] ?? '',
+export function testServerEnv(dataDir: string): Record<string, string> {
+  return {
     NODE_ENV: 'test',
     HOST: '127.0.0.1',
     PORT: '0',
     DATA_DIR: dataDir,
-    LOG_LEVEL: 'info',
+    LOG_LEVEL: 'silent',
     ADMIN_TOKEN: TEST_ADMIN_TOKEN,
     JWT_SECRET: 'test-jwt-secret-0123456789abcdef0123456789',
     SEED_DEMO: 'false',
@@ -107,6 +104,21 @@ export async function startParley(options: StartOptions = {}): Promise<ParleyPro
     PASSWORD_SCRYPT_N: '16384',
     SOCKETS_PER_USER: '100000',
     SOCKETS_PER_ADDRESS: '100000',
+  };
+}
+
+/**
+ * Starts `node server/dist/main.js` as a real process on a free port and waits for its
+ * `listening` log line. Without MONGODB_URI it runs on its embedded database in `dataDir`.
+ */
+export async function startParley(options: StartOptions = {}): Promise<ParleyProcess> {
+  const ownsDataDir = options.dataDir === undefined;
+  const dataDir = options.dataDir ?? makeTempDir();
+  const mongodbUri = testMongoUri();
+  const env: Record<string, string> = {
+    PATH: process.env['PATH'] ?? '',
+    ...testServerEnv(dataDir),
+    LOG_LEVEL: 'info',
     ...(mongodbUri ? { MONGODB_URI: mongodbUri } : {}),
     ...(options.env?.['REDIS_URL'] ? {} : sharedRedisEnv()),
     ...options.env,
