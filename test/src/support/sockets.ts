@@ -216,12 +216,36 @@ export function reconnect(socket: Socket, timeoutMs = 10_000): Promise<string> {
   });
 }
 
-/** Cuts the socket's transport as a network failure would (the server keeps its session) and waits for the client to notice. */
+/**
+ * Cuts the socket's transport as a network failure would (the server keeps its session) and waits
+ * until the WebSocket is closed at both ends. The client calls itself disconnected the moment it
+ * starts closing; a reconnect sent then can reach a loaded server before it has seen the old
+ * connection close, and there is no session to recover yet (CI saw `recovered: false` that way).
+ * Once the client's WebSocket has closed, the server has answered the close frame and the TCP
+ * connection is down, so it handles that before any new handshake.
+ */
 export async function dropTransport(socket: Socket, timeoutMs = 5_000): Promise<void> {
+  const transport = socket.io.engine.transport as unknown as { ws?: RawWebSocket | null };
+  const ws = transport.ws ?? undefined;
+  const closed = new Promise<void>((resolve) => {
+    if (!ws || ws.readyState === 3) return resolve();
+    ws.addEventListener('close', () => resolve());
+  });
   socket.io.engine.close();
-  const deadline = Date.now() + timeoutMs;
-  while (socket.connected) {
-    if (Date.now() > deadline) throw new Error('the socket did not notice the drop');
-    await new Promise((r) => setTimeout(r, 10));
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('the WebSocket did not close')), timeoutMs);
+  });
+  try {
+    await Promise.race([closed, timeout]);
+  } finally {
+    clearTimeout(timer);
   }
+  if (socket.connected) throw new Error('the socket did not notice the drop');
+}
+
+/** The part of the raw WebSocket (Node's `ws` or the global one) that dropTransport needs. */
+interface RawWebSocket {
+  readyState: number;
+  addEventListener(type: 'close', listener: () => void): void;
 }
