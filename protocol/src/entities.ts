@@ -145,8 +145,8 @@ export interface Conversation {
   /**
    * In lists and reads made for one reader (an agent's REST list and reads, the visitor's
    * `conversation:list`): how many messages of the other side (for an agent: the visitor's; for the
-   * visitor: the agents') come after that reader's read position, up to `lastSeq`. Absent in pushes,
-   * which go to many readers at once.
+   * visitor: the agents'; never system notes) come after that reader's read position, up to
+   * `lastSeq`. Absent in pushes, which go to many readers at once.
    */
   unreadCount?: number;
   /** With `unreadCount`: the reader's read position (`conversation:read`), 0 before any. */

@@ -56,8 +56,13 @@ export interface MessageReadEvent {
   reader: Sender;
   seq: number;
   readAt: string;
-  /** On the reader's own sockets only (its other tabs and consoles): its unread count after this read. */
+  /**
+   * On the reader's own sockets only (its other tabs and consoles): its unread count after this
+   * read, counting the other side's messages up to `lastSeq`.
+   */
   unreadCount?: number;
+  /** With `unreadCount`: the conversation's last message when it was counted. */
+  lastSeq?: number;
 }
 export interface TypingEvent {
   conversationId: string;
@@ -134,7 +139,10 @@ export interface ConversationReadResult {
   conversationId: string;
   /** The reader's read position now: the `seq` given, or a later one read before. */
   seq: number;
+  /** The other side's messages after `seq`, up to `lastSeq`. */
   unreadCount: number;
+  /** The conversation's last message when `unreadCount` was counted. */
+  lastSeq: number;
 }
 export type EmptyResult = Record<string, never>;
 export interface SessionRenewResult {

@@ -61,6 +61,12 @@ export const messageReadEventSchema = z
       .min(0)
       .optional()
       .meta({ description: "On the reader's own sockets only: the reader's unread count after this read." }),
+    lastSeq: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .meta({ description: 'With `unreadCount`: the last message it counts up to.' }),
   })
   .meta({ id: 'MessageReadEvent', description: 'Someone read a conversation up to `seq` (a read receipt).' });
 export const typingEventSchema = z
@@ -109,7 +115,12 @@ export const conversationReadResultSchema = z
   .strictObject({
     conversationId: z.string(),
     seq: z.number().int().min(0).meta({ description: "The reader's read position now (never moves back)." }),
-    unreadCount: z.number().int().min(0),
+    unreadCount: z
+      .number()
+      .int()
+      .min(0)
+      .meta({ description: "The other side's messages after `seq`, up to `lastSeq`." }),
+    lastSeq: z.number().int().min(0),
   })
   .meta({ id: 'ConversationReadResult' });
 export const emptyResultSchema = z.strictObject({}).meta({ id: 'EmptyResult' });
