@@ -1,4 +1,4 @@
-import type { Message } from '@parley/protocol';
+import type { ConversationStatus, Message, ResolvedConversationReply } from '@parley/protocol';
 import type { mongo } from 'mongoose';
 import { AppError, isDuplicateKeyError, notFound } from '../errors';
 import type { EventBus } from '../infra/event-bus';
@@ -7,6 +7,7 @@ import { rawCollection } from '../infra/raw-collection';
 import { senderOf, type Actor } from '../conversations/actor';
 import { assertAccessible } from '../conversations/conversation-access';
 import type { ConversationDoc, ConversationModel } from '../conversations/conversation-model';
+import { statusOf } from '../conversations/conversation-status';
 import { toConversation } from '../conversations/conversation-view';
 import { TtlCache } from '../infra/ttl-cache';
 import type { MessageDoc, MessageModel } from './message-model';
@@ -14,7 +15,7 @@ import { toMessage } from './message-view';
 
 /** Attempts at a free seq when other nodes keep taking the next one; each attempt re-reads the end. */
 const MAX_SEQ_ATTEMPTS = 20;
-/** Re-records when the conversation changed under the writer (another node joined or closed it). */
+/** Re-records when the conversation changed under the writer (another node joined or resolved it). */
 const MAX_RECORD_ATTEMPTS = 5;
 /** Enough for every conversation active on a busy node at once; a miss costs one read. */
 const CACHED_CONVERSATIONS = 10_000;
@@ -46,8 +47,35 @@ export interface PendingSend {
 interface Entry {
   conversation: ConversationDoc;
   doc: MessageDoc;
-  /** A visitor wrote to a closed conversation: it opens again. */
+  /** A visitor wrote: a pending, snoozed or resolved conversation opens again. */
   reopens: boolean;
+}
+
+/**
+ * What a visitor's message does to the status: every status but `open` means nobody is waiting for
+ * an agent, and the visitor now is, so the conversation opens again (`from` is what it was). No
+ * status note is written: the visitor's message, in the history, is what reopened it.
+ */
+function reopeningOf(entry: Entry): ConversationStatus | undefined {
+  if (!entry.reopens) return undefined;
+  const from = statusOf(entry.conversation.status);
+  return from === 'open' ? undefined : from;
+}
+
+/**
+ * A visitor's message into a resolved conversation of a project that starts a new conversation
+ * instead (`resolvedConversationReply: new`): refused before anything is written, for the caller to
+ * continue in a new conversation (ConversationService.reply).
+ */
+export class ConversationResolvedError extends AppError {
+  constructor(readonly conversation: ConversationDoc) {
+    super('CONFLICT', 'The conversation is resolved; the message starts a new one');
+  }
+}
+
+export interface MessageWriterOptions {
+  /** What a visitor's message into a resolved conversation of this project does; `reopen` if unset. */
+  resolvedReply?: (projectId: string) => Promise<ResolvedConversationReply>;
 }
 
 /** A send with its message, numbered, ready to insert. */
@@ -121,7 +149,7 @@ export class MessageWriter {
    * The conversations this node writes to, so that a batch does not start with a read of each.
    * What the writer relies on is either immutable (project, visitor) or checked by the database
    * when it records a message (see recordOnConversations), so an entry never needs to expire: a
-   * stale one (another node wrote, joined, closed or erased) costs a round trip, never a wrong
+   * stale one (another node wrote, joined, resolved or erased) costs a round trip, never a wrong
    * answer. Entries are re-set on every record, so the least recently written go first.
    */
   private readonly cache = new TtlCache<ConversationDoc>(Infinity, Infinity, CACHED_CONVERSATIONS);
@@ -130,6 +158,7 @@ export class MessageWriter {
     private readonly messages: MessageModel,
     private readonly conversations: ConversationModel,
     private readonly bus: EventBus,
+    private readonly options: MessageWriterOptions = {},
   ) {
     // Changes made elsewhere on this node (join, close, merge) are read afresh by the next batch.
     bus.subscribe('conversation.updated', ({ conversation }) => this.cache.delete(conversation.id));
@@ -212,7 +241,10 @@ export class MessageWriter {
     const admitted = await Promise.all(
       batch.map(async (send) => {
         try {
-          const conversation = assertAccessible(byId.get(send.input.conversationId), send.actor);
+          const conversation = await this.unlessResolvedToContinue(
+            send,
+            assertAccessible(byId.get(send.input.conversationId), send.actor),
+          );
           await send.beforeWrite?.();
           return { send, conversation };
         } catch (error) {
@@ -222,6 +254,22 @@ export class MessageWriter {
       }),
     );
     return admitted.filter((a) => a !== undefined);
+  }
+
+  /**
+   * The conversation, unless a visitor writes into a resolved one of a project that starts a new
+   * conversation then: refused, before its rate limits count. A cached `resolved` is checked
+   * against the database first (an agent may have reopened it on another node); a conversation
+   * resolved elsewhere after that is reopened by the message instead, the safe way round (a message
+   * is never left in a conversation nobody looks at).
+   */
+  private async unlessResolvedToContinue(send: PendingSend, conversation: ConversationDoc): Promise<ConversationDoc> {
+    if (send.actor.role !== 'visitor' || statusOf(conversation.status) !== 'resolved' || !this.options.resolvedReply)
+      return conversation;
+    if ((await this.options.resolvedReply(conversation.projectId)) !== 'new') return conversation;
+    const fresh = await this.fresh(conversation._id);
+    if (statusOf(fresh.status) === 'resolved') throw new ConversationResolvedError(fresh);
+    return fresh;
   }
 
   /**
@@ -407,8 +455,8 @@ export class MessageWriter {
 
   /**
    * Moves each conversation's end forward, in one bulk write with one statement per conversation:
-   * `lastSeq`, `lastMessage`, `updatedAt` (and reopening a closed conversation a visitor writes
-   * to). `messageCount` is the number of messages, which with gapless seqs is the highest seq
+   * `lastSeq`, `lastMessage`, `lastMessageAt`, `updatedAt` (and opening again a pending, snoozed or
+   * resolved conversation a visitor writes to, see `reopeningOf`). `messageCount` is the number of messages, which with gapless seqs is the highest seq
    * recorded, so it moves with `lastSeq` and recording a message twice (a retry finishing a crashed
    * send) can never count it twice.
    *
@@ -420,16 +468,21 @@ export class MessageWriter {
    * is recorded again from what was read; one that is gone was erased (undefined).
    */
   private async recordOnConversations(entries: Entry[], attempt = 0): Promise<(ConversationDoc | undefined)[]> {
-    const reopening = entries.map(({ reopens, conversation }) => reopens && conversation.status === 'closed');
+    const reopening = entries.map(reopeningOf);
     const operations: mongo.AnyBulkWriteOperation<ConversationDoc>[] = entries.map(({ conversation, doc }, i) => {
       const lastMessage = { text: doc.text, senderRole: doc.sender.role, createdAt: doc.createdAt };
       const set: Record<string, unknown> = {
         lastSeq: doc.seq,
         messageCount: doc.seq,
         lastMessage,
+        lastMessageAt: doc.createdAt,
         updatedAt: doc.createdAt,
       };
-      if (reopening[i]) set['status'] = conversation.assigneeId ? 'assigned' : 'open';
+      const update: mongo.UpdateFilter<ConversationDoc> = { $set: set };
+      if (reopening[i]) {
+        set['status'] = 'open';
+        update.$unset = { resolvedAt: '', closedAt: '', snoozedUntil: '' };
+      }
       return {
         updateOne: {
           filter: {
@@ -438,7 +491,7 @@ export class MessageWriter {
             status: conversation.status,
             assigneeId: { $exists: conversation.assigneeId !== undefined },
           },
-          update: reopening[i] ? { $set: set, $unset: { closedAt: '' } } : { $set: set },
+          update,
         },
       };
     });
@@ -451,12 +504,16 @@ export class MessageWriter {
           lastSeq: doc.seq,
           messageCount: doc.seq,
           updatedAt: doc.createdAt,
+          lastMessageAt: doc.createdAt,
           lastMessage: { text: doc.text, senderRole: doc.sender.role, createdAt: doc.createdAt },
         };
-        if (reopening[i]) {
-          updated.status = conversation.assigneeId ? 'assigned' : 'open';
+        const from = reopening[i];
+        if (from) {
+          updated.status = 'open';
+          delete updated.resolvedAt;
           delete updated.closedAt;
-          this.bus.publish('conversation.updated', { conversation: toConversation(updated) });
+          delete updated.snoozedUntil;
+          this.announceReopen(updated, from);
         }
         this.cache.set(updated._id, updated);
         return updated;
@@ -481,8 +538,8 @@ export class MessageWriter {
       } else if (fresh.lastSeq >= entry.doc.seq) {
         // Recorded (by this statement or by another node, further): its state stands. A reopen is
         // announced anyway (harmless if someone else announced it too).
-        if (reopening[i] && fresh.status !== 'closed')
-          this.bus.publish('conversation.updated', { conversation: toConversation(fresh) });
+        const from = reopening[i];
+        if (from && statusOf(fresh.status) === 'open') this.announceReopen(fresh, from);
         this.cache.set(fresh._id, fresh);
         results[i] = fresh;
       } else {
@@ -499,6 +556,13 @@ export class MessageWriter {
       again.forEach((a, j) => (results[a.index] = retried[j]));
     }
     return results;
+  }
+
+  private announceReopen(conversation: ConversationDoc, from: ConversationStatus): void {
+    this.bus.publish('conversation.updated', {
+      conversation: toConversation(conversation),
+      change: { by: { type: 'visitor', id: conversation.userId }, previousStatus: from },
+    });
   }
 
   private async findByClientId(
