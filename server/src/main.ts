@@ -14,6 +14,14 @@ import { ConfigError, loadConfig, type Config } from './config';
 import { ConversationService } from './conversations/conversation-service';
 import { ConversationList } from './conversations/conversation-list';
 import { registerConversationModel } from './conversations/conversation-model';
+import { ConversationWorkflow } from './conversations/conversation-workflow';
+import { ReadPositions } from './conversations/read-positions';
+import { StatusNotes } from './conversations/status-notes';
+import { migrateConversationStatuses } from './conversations/status-migration';
+import { WorkflowSweeper } from './conversations/workflow-sweeper';
+import { registerCannedResponseModel } from './canned-responses/canned-response-model';
+import { CannedResponseService } from './canned-responses/canned-response-service';
+import { cannedResponseRoutes } from './canned-responses/canned-response-routes';
 import { createHttpApp, createMetricsApp } from './http/app';
 import { contractRoutes, docsRoutes } from './http/contract-routes';
 import { listRoutes, type RegisteredRoute } from './http/route-list';
@@ -84,9 +92,12 @@ export async function startServer(
     messages: registerMessageModel(database.connection),
     locks: registerLockModel(database.connection),
     pendingStandings: registerPendingStandingModel(database.connection),
+    cannedResponses: registerCannedResponseModel(database.connection),
   };
   // Unique indexes carry correctness (one lead per user, no duplicate seq): build them before serving.
   await Promise.all(Object.values(models).map((model) => model.init()));
+  // Statuses of the previous version (assigned, closed) become this version's before anything reads them.
+  await migrateConversationStatuses(database.connection, models.conversations, logger);
 
   const bus = new EventBus({
     onPublish: (name) => metrics.domainEvents.inc({ event: name }),
@@ -106,9 +117,23 @@ export async function startServer(
   const locks = new LeaseLocks(models.locks);
   const agents = new AgentService(models.agents, bus, passwords, standings, standingSync, locks);
   const leads = new LeadService(models.leads, models.conversations, bus);
-  const messages = new MessageService(models.messages, models.conversations, bus, config.messageMaxLength);
-  const conversations = new ConversationService(models.conversations, leads, messages, bus);
-  const conversationList = new ConversationList(models.conversations);
+  const messages = new MessageService(models.messages, models.conversations, bus, config.messageMaxLength, {
+    resolvedReply: (projectId) => projects.resolvedConversationReply(projectId),
+  });
+  const reads = new ReadPositions(models.conversations, models.messages, bus);
+  const conversations = new ConversationService(models.conversations, leads, messages, reads, bus);
+  const workflow = new ConversationWorkflow(models.conversations, bus);
+  const statusNotes = new StatusNotes(models.conversations, messages, bus, logger);
+  const sweeper = new WorkflowSweeper(
+    models.conversations,
+    workflow,
+    statusNotes,
+    bus,
+    logger,
+    config.workflowSweepIntervalMs,
+  );
+  const conversationList = new ConversationList(models.conversations, reads);
+  const cannedResponses = new CannedResponseService(models.cannedResponses, models.conversations, leads, agents);
   const leadSearch = new LeadSearch(models.leads);
   const leadMerge = new LeadMerge(models.leads, models.conversations, leads, locks, bus);
   const leadErasure = new LeadErasure(models.leads, models.conversations, models.messages, leads, locks, bus);
@@ -131,6 +156,7 @@ export async function startServer(
       conversations: conversationList,
     }),
     conversationRoutes({ auth, conversations: conversationList, messages }),
+    cannedResponseRoutes({ auth, responses: cannedResponses }),
   ];
   const metricsRouter = metricsRoutes({
     metrics,
@@ -164,6 +190,7 @@ export async function startServer(
     projects,
     leads,
     conversations,
+    reads,
     messages,
     rateLimits,
   });
@@ -174,6 +201,8 @@ export async function startServer(
     tokens,
     agents,
     conversations,
+    workflow,
+    reads,
     messages,
     rateLimits,
   });
@@ -185,6 +214,7 @@ export async function startServer(
   );
   capConnections(connectionCaps, addressResolver(app), visitorNamespace, agentNamespace);
   connectionCaps.start();
+  sweeper.start();
 
   // On by default only on embedded defaults; SEED_DEMO=true asks for it on any database.
   const demo = config.seedDemo ? await seedDemo(config.dataDir, projects, agents) : undefined;
@@ -203,6 +233,7 @@ export async function startServer(
       logger.info('shutting down');
       detachBroadcaster();
       standingSync.stop();
+      await sweeper.stop();
       // io.close() disconnects every socket and closes the HTTP server to new connections. Its
       // callback runs once the HTTP server has closed (later than its own promise settles); a
       // rejection of that promise fails the shutdown instead of going unhandled.

@@ -71,12 +71,24 @@ const REST: Record<string, Row> = {
   'GET /v1/projects/:projectId/conversations': AGENTS,
   'GET /v1/projects/:projectId/conversations/:conversationId': AGENTS,
   'GET /v1/projects/:projectId/conversations/:conversationId/messages': AGENTS,
+  // Canned responses: every agent writes and uses them.
+  'GET /v1/projects/:projectId/canned-responses': AGENTS,
+  'POST /v1/projects/:projectId/canned-responses': AGENTS,
+  'GET /v1/projects/:projectId/canned-responses/:cannedResponseId': AGENTS,
+  'PATCH /v1/projects/:projectId/canned-responses/:cannedResponseId': AGENTS,
+  'DELETE /v1/projects/:projectId/canned-responses/:cannedResponseId': AGENTS,
+  'POST /v1/projects/:projectId/canned-responses/:cannedResponseId/render': AGENTS,
 };
 
 /** Every `/agent` command is conversation work: both roles; the admin token and no token cannot connect. */
 const SOCKET: Record<AgentCommand, Row> = {
   'conversation:join': AGENTS,
   'conversation:close': AGENTS,
+  'conversation:resolve': AGENTS,
+  'conversation:reopen': AGENTS,
+  'conversation:snooze': AGENTS,
+  'conversation:pend': AGENTS,
+  'conversation:read': AGENTS,
   'message:send': AGENTS,
   'conversation:history': AGENTS,
   typing: AGENTS,
@@ -146,7 +158,8 @@ describe('role matrix', () => {
       .replace(':projectId', projectId)
       .replace(':leadId', 'no-such-lead')
       .replace(':conversationId', conversationId)
-      .replace(':agentId', 'no-such-agent');
+      .replace(':agentId', 'no-such-agent')
+      .replace(':cannedResponseId', 'no-such-response');
     for (const [i, caller] of CALLERS.entries()) {
       const token = tokenOf(caller);
       const res = await request<ErrorResponse>(server.url, method, path, {
@@ -163,6 +176,14 @@ describe('role matrix', () => {
     const payloads: Record<AgentCommand, (token: string) => unknown> = {
       'conversation:join': () => ({ conversationId }),
       'conversation:close': () => ({ conversationId: 'no-such-conversation' }),
+      'conversation:resolve': () => ({ conversationId: 'no-such-conversation' }),
+      'conversation:reopen': () => ({ conversationId: 'no-such-conversation' }),
+      'conversation:snooze': () => ({
+        conversationId: 'no-such-conversation',
+        until: new Date(Date.now() + 3_600_000).toISOString(),
+      }),
+      'conversation:pend': () => ({ conversationId: 'no-such-conversation' }),
+      'conversation:read': () => ({ conversationId: 'no-such-conversation', seq: 1 }),
       'message:send': () => ({ conversationId, clientMessageId: `matrix-${Date.now()}`, text: 'matrix' }),
       'conversation:history': () => ({ conversationId }),
       typing: () => ({ conversationId, typing: false }),
