@@ -293,10 +293,14 @@ describe('MessageWriter', () => {
     );
   });
 
-  it('refuses a visitor message into a resolved conversation when the project starts a new one, before anything is written', async () => {
+  it('refuses a visitor message into a resolved conversation when the project starts a new one, before anything is written, even when its cache says open', async () => {
     const bus = new EventBus();
     const writer = new MessageWriter(messages, conversations, bus, { resolvedReply: async () => 'new' });
     const resolved = await conversation('u-n');
+    // The writer knows it open (it wrote to it), then another node resolves it.
+    const first = send(agent, resolved._id, 'n0');
+    await writer.writeBatch([first.pending]);
+    expect(first.outcome.result?.conversation.status).toBe('open');
     await conversations.updateOne({ _id: resolved._id }, { $set: { status: 'resolved', resolvedAt: new Date() } });
     let limited = 0;
     const v = send(visitor('u-n'), resolved._id, 'n1');
@@ -308,8 +312,11 @@ describe('MessageWriter', () => {
     expect(v.outcome.error).toBeInstanceOf(ConversationResolvedError);
     expect(limited).toBe(0);
     // An agent's message is a message like any other: it does not reopen, and is not refused.
-    expect(a.outcome.result?.message.seq).toBe(1);
-    expect(await stored(resolved._id)).toEqual([{ seq: 1, clientMessageId: 'n2' }]);
+    expect(a.outcome.result?.message.seq).toBe(2);
+    expect(await stored(resolved._id)).toEqual([
+      { seq: 1, clientMessageId: 'n0' },
+      { seq: 2, clientMessageId: 'n2' },
+    ]);
     expect((await conversations.findById(resolved._id).lean<ConversationDoc>().exec())?.status).toBe('resolved');
   });
 });

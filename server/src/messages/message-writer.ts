@@ -176,7 +176,8 @@ export class MessageWriter {
 
   private async stageAndWrite(batch: PendingSend[]): Promise<void> {
     const byId = await this.conversationsOf(batch);
-    const groups = this.stage(await this.admit(batch, byId));
+    const continuing = await this.underContinuation(batch, byId);
+    const groups = this.stage(await this.admit(batch, byId, continuing));
     // A group's sends are contiguous here (group after group), which is what the rounds rely on.
     let left = [...groups.values()].flatMap((group) => group.staged.map((staged) => ({ group, staged })));
     if (left.length === 0) return;
@@ -237,14 +238,19 @@ export class MessageWriter {
   private async admit(
     batch: PendingSend[],
     byId: Map<string, ConversationDoc>,
+    continuing: Set<string>,
   ): Promise<{ send: PendingSend; conversation: ConversationDoc }[]> {
     const admitted = await Promise.all(
       batch.map(async (send) => {
         try {
-          const conversation = await this.unlessResolvedToContinue(
-            send,
-            assertAccessible(byId.get(send.input.conversationId), send.actor),
-          );
+          const conversation = assertAccessible(byId.get(send.input.conversationId), send.actor);
+          // Refused before its rate limits count: the caller continues in a new conversation.
+          if (
+            send.actor.role === 'visitor' &&
+            continuing.has(conversation._id) &&
+            statusOf(conversation.status) === 'resolved'
+          )
+            throw new ConversationResolvedError(conversation);
           await send.beforeWrite?.();
           return { send, conversation };
         } catch (error) {
@@ -257,19 +263,39 @@ export class MessageWriter {
   }
 
   /**
-   * The conversation, unless a visitor writes into a resolved one of a project that starts a new
-   * conversation then: refused, before its rate limits count. A cached `resolved` is checked
-   * against the database first (an agent may have reopened it on another node); a conversation
-   * resolved elsewhere after that is reopened by the message instead, the safe way round (a message
-   * is never left in a conversation nobody looks at).
+   * The conversations visitors write to in projects that continue a resolved conversation in a
+   * new one (`resolvedConversationReply: new`), read afresh into `byId`: a cached status may be
+   * stale (resolved through another node), and a message written into a resolved conversation
+   * cannot be moved. One read per such conversation and batch; projects that reopen pay nothing.
+   * A conversation resolved elsewhere between this read and the write is reopened by the message
+   * instead, the safe way round (a message is never left where nobody looks).
    */
-  private async unlessResolvedToContinue(send: PendingSend, conversation: ConversationDoc): Promise<ConversationDoc> {
-    if (send.actor.role !== 'visitor' || statusOf(conversation.status) !== 'resolved' || !this.options.resolvedReply)
-      return conversation;
-    if ((await this.options.resolvedReply(conversation.projectId)) !== 'new') return conversation;
-    const fresh = await this.fresh(conversation._id);
-    if (statusOf(fresh.status) === 'resolved') throw new ConversationResolvedError(fresh);
-    return fresh;
+  private async underContinuation(batch: PendingSend[], byId: Map<string, ConversationDoc>): Promise<Set<string>> {
+    const continuing = new Set<string>();
+    const resolvedReply = this.options.resolvedReply;
+    if (!resolvedReply) return continuing;
+    const candidates = new Map<string, ConversationDoc>();
+    for (const send of batch) {
+      const conversation = byId.get(send.input.conversationId);
+      if (send.actor.role === 'visitor' && conversation?.projectId === send.actor.projectId)
+        candidates.set(conversation._id, conversation);
+    }
+    await Promise.all(
+      [...candidates.values()].map(async (conversation) => {
+        if ((await resolvedReply(conversation.projectId)) !== 'new') return;
+        continuing.add(conversation._id);
+        const fresh = await this.conversations.findById(conversation._id).lean<ConversationDoc>().exec();
+        if (fresh) {
+          this.cache.set(fresh._id, fresh);
+          byId.set(fresh._id, fresh);
+        } else {
+          // Erased meanwhile: its sends are refused as not found.
+          this.cache.delete(conversation._id);
+          byId.delete(conversation._id);
+        }
+      }),
+    );
+    return continuing;
   }
 
   /**
