@@ -16,5 +16,4 @@ export type * from './schemas/leads';
 export type * from './schemas/conversations';
 export type * from './schemas/workflow';
 export type * from './schemas/canned-responses';
-export * from './templates';
 export { PROTOCOL_VERSION } from './version';

@@ -1,7 +1,8 @@
 /**
  * The fields a canned response's text may hold, written `{{contact.fullname}}` (spaces inside the
  * braces allowed). Pure functions without dependencies, so that the server (which renders) and the
- * schemas (which refuse unknown fields when a response is saved) share one definition.
+ * schemas (which refuse unknown fields when a response is saved) share one definition; exported
+ * with the schemas (`@parley/protocol/schemas`), so browser bundles of the main entry go without.
  */
 
 /** Fields with a fixed name; `contact.attributes.<key>` is one more, for any attribute key. */

@@ -5,9 +5,11 @@ import {
   conversationListQuerySchema,
   conversationReadSchema,
   conversationSnoozeSchema,
+  isTemplateField,
   projectUpdateSchema,
+  renderTemplate,
+  templateFieldsOf,
 } from '../src/schemas';
-import { isTemplateField, renderTemplate, templateFieldsOf } from '../src';
 
 describe('workflow input schemas', () => {
   it('lists by the statuses of this version only, refusing the old ones', () => {

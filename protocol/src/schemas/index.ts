@@ -11,6 +11,7 @@ export * from './leads';
 export * from './conversations';
 export * from './workflow';
 export * from './canned-responses';
+export * from '../templates';
 export * from './commands';
 export * from './responses';
 export * from './socket-payloads';

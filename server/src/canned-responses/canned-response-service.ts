@@ -1,4 +1,5 @@
-import { LIMITS, renderTemplate, type CannedResponse, type Page } from '@parley/protocol';
+import { LIMITS, type CannedResponse, type Page } from '@parley/protocol';
+import { renderTemplate } from '@parley/protocol/schemas';
 import { AppError, isDuplicateKeyError, notFound } from '../errors';
 import type { AgentService } from '../agents/agent-service';
 import type { ConversationModel } from '../conversations/conversation-model';
