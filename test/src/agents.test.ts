@@ -205,7 +205,10 @@ describe('agents', () => {
     );
     expect(history.body.items.map((m) => m.seq)).toEqual([1]);
     expect(history.body.hasMore).toBe(true);
-    const list = await api().get<Page<Conversation>>(`/v1/projects/${projectId}/conversations?status=resolved`, asAgent);
+    const list = await api().get<Page<Conversation>>(
+      `/v1/projects/${projectId}/conversations?status=resolved`,
+      asAgent,
+    );
     expect(list.body.items.map((c) => c.id)).toContain(conversation.id);
   });
 
