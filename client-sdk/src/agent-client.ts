@@ -21,11 +21,12 @@ import {
   type SyncReloadReason,
 } from '@parley/protocol';
 import { retryDelay, untilAvailable } from './backoff';
-import { ConversationBook, DEFAULT_MAX_CONVERSATIONS } from './conversation-book';
+import type { ConversationBook } from './conversation-book';
 import { Emitter } from './emitter';
 import { closedError, ParleyError, toParleyError } from './errors';
 import { Http } from './http';
 import type { ClientMessage } from './message-store';
+import { createSessionBook } from './session-book';
 import { SocketSession, type ConnectionStatus } from './socket-session';
 import type { Clock } from './clock';
 import { Timers } from './timers';
@@ -160,33 +161,22 @@ export class AgentClient {
         this.events.emit('error', error);
       },
     });
-    this.book = new ConversationBook({
-      sender: () => ({ id: this.me?.id ?? '', role: 'agent', ...(this.me ? { name: this.me.name } : {}) }),
-      sendOnce: async (m) =>
-        (
-          await this.session.call('message:send', {
-            conversationId: m.conversationId,
-            clientMessageId: m.clientMessageId,
-            text: m.text,
-          })
-        ).message,
-      fetchPage: (conversationId, afterSeq, limit) =>
-        this.session.call('conversation:history', { conversationId, afterSeq, limit }),
-      whenOnline: () => this.session.whenOnline(),
-      onMessage: (conversationId, message, messages) => {
-        if (message.status === 'sent') this.unread.message(message);
-        this.events.emit('message', { conversationId, message, messages });
-      },
-      onCatchUpError: (_conversationId, error) => {
-        if (!this.closed) this.events.emit('error', error);
-      },
-      timers: this.timers,
-      holdOnLiveMessage: false,
-      maxConversations: options.maxConversations ?? DEFAULT_MAX_CONVERSATIONS,
-    });
     this.unread = new UnreadTracker('visitor', (conversationId, unreadCount) =>
       this.events.emit('unread', { conversationId, unreadCount, total: this.unread.total() }),
     );
+    this.book = createSessionBook({
+      session: this.session,
+      timers: this.timers,
+      sender: () => ({ id: this.me?.id ?? '', role: 'agent', ...(this.me ? { name: this.me.name } : {}) }),
+      holdOnLiveMessage: false,
+      ...(options.maxConversations !== undefined ? { maxConversations: options.maxConversations } : {}),
+      isCurrent: () => !this.closed,
+      onMessage: (event) => {
+        if (event.message.status === 'sent') this.unread.message(event.message);
+        this.events.emit('message', event);
+      },
+      onError: (error) => this.events.emit('error', error),
+    });
     this.listen();
     this.ready = this.start();
     this.ready.catch(() => undefined);

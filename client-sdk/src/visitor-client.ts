@@ -11,12 +11,13 @@ import {
   type WidgetConfig,
 } from '@parley/protocol';
 import { retryDelay, untilAvailable } from './backoff';
-import { ConversationBook, DEFAULT_MAX_CONVERSATIONS } from './conversation-book';
+import type { ConversationBook } from './conversation-book';
 import { Emitter } from './emitter';
 import { closedError, ParleyError, toParleyError } from './errors';
 import { Http } from './http';
 import { randomId } from './ids';
 import type { ClientMessage } from './message-store';
+import { createSessionBook } from './session-book';
 import { SocketSession, type ConnectionStatus } from './socket-session';
 import { defaultStorage, type TokenStorage } from './storage';
 import type { Clock } from './clock';
@@ -427,44 +428,33 @@ export class VisitorClient {
   }
 
   private newBook(): ConversationBook {
-    const book: ConversationBook = new ConversationBook({
-      sender: () => ({ id: this.auth.current?.user.id ?? '', role: 'visitor' }),
-      sendOnce: async (m) => {
-        const { message, conversation } = await this.session.call('message:send', {
-          conversationId: m.conversationId,
-          clientMessageId: m.clientMessageId,
-          text: m.text,
-        });
-        if (conversation && book === this.book) {
-          this.rememberConversation(conversation);
-          this.unread.snapshot(conversation.id, { unreadCount: 0, readSeq: 0, lastSeq: 0 });
-          // Said once per new conversation, whichever message (or retry) learnt of it first.
-          if (!this.continuations.has(conversation.id)) {
-            this.continuations.add(conversation.id);
-            this.events.emit('continued', { from: m.conversationId, conversation });
-          }
-        }
-        return message;
-      },
-      fetchPage: (conversationId, afterSeq, limit) =>
-        this.session.call('conversation:history', { conversationId, afterSeq, limit }),
-      whenOnline: () => this.session.whenOnline(),
-      onMessage: (conversationId, message, messages) => {
-        if (book !== this.book) return;
-        if (message.status === 'sent') {
-          this.unread.message(message);
-          if (this.visible.has(conversationId)) this.markReadQuietly(conversationId);
-        }
-        this.events.emit('message', { conversationId, message, messages });
-      },
-      onCatchUpError: (_conversationId, error) => {
-        if (book === this.book && !this.closed) this.events.emit('error', error);
-      },
+    return createSessionBook({
+      session: this.session,
       timers: this.timers,
+      sender: () => ({ id: this.auth.current?.user.id ?? '', role: 'visitor' }),
       holdOnLiveMessage: true,
-      maxConversations: this.options.maxConversations ?? DEFAULT_MAX_CONVERSATIONS,
+      ...(this.options.maxConversations !== undefined ? { maxConversations: this.options.maxConversations } : {}),
+      isCurrent: (book) => book === this.book && !this.closed,
+      onSendAck: (sent, { conversation }) => {
+        if (!conversation) return;
+        // The message started a new conversation (the one it was sent to is resolved).
+        this.rememberConversation(conversation);
+        this.unread.snapshot(conversation.id, { unreadCount: 0, readSeq: 0, lastSeq: 0 });
+        // Said once per new conversation, whichever message (or retry) learnt of it first.
+        if (!this.continuations.has(conversation.id)) {
+          this.continuations.add(conversation.id);
+          this.events.emit('continued', { from: sent.conversationId, conversation });
+        }
+      },
+      onMessage: (event) => {
+        if (event.message.status === 'sent') {
+          this.unread.message(event.message);
+          if (this.visible.has(event.conversationId)) this.markReadQuietly(event.conversationId);
+        }
+        this.events.emit('message', event);
+      },
+      onError: (error) => this.events.emit('error', error),
     });
-    return book;
   }
 
   /** Drops everything of the visitor who was signed in: lists, handles, unsent messages. */

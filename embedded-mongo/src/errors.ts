@@ -34,6 +34,7 @@ export const ErrorCodes = {
   Location15952: 15952,
   Location15955: 15955,
   Location16020: 16020,
+  OutOfDiskSpace: 14031,
   Location17044: 17044,
   Location17045: 17045,
   Location31024: 31024,
@@ -50,6 +51,18 @@ export const ErrorCodes = {
   Location17420: 17420,
   Location40415: 40415,
   Location51091: 51091,
+  Location40386: 40386,
+  Location40391: 40391,
+  Location40392: 40392,
+  Location40393: 40393,
+  Location40394: 40394,
+  Location40395: 40395,
+  Location40396: 40396,
+  Location40397: 40397,
+  Location40398: 40398,
+  Location40400: 40400,
+  Location4940400: 4940400,
+  Location4940401: 4940401,
 } as const;
 
 export type ErrorCodeName = keyof typeof ErrorCodes;

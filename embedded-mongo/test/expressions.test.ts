@@ -268,6 +268,110 @@ describe('aggregation expressions with MongoDB semantics', () => {
     expect(await codeOf(texts, [{ $project: { m: { $regexMatch: { input: '$s', regex: 'a(?i)b' } } } }])).toBe(115);
   });
 
+  it('merges documents with $mergeObjects as MongoDB does, as an expression and in $group', async () => {
+    const docs = h.db.collection('merge');
+    await docs.insertMany([
+      { _id: 1, a: { x: 1, y: 1 }, b: { y: 2, z: 2 } },
+      { _id: 2, a: { x: 3 }, b: null },
+      { _id: 3, a: 5 },
+    ] as never[]);
+    const project = async (expr: unknown, filter: Document = { _id: { $lt: 3 } }) =>
+      (await docs.aggregate([{ $match: filter }, { $project: { _id: 0, m: expr } }]).toArray()).map((d) => d['m']);
+    // A later value wins, in the place its name first took; null and missing add nothing.
+    expect(await project({ $mergeObjects: ['$a', '$b', '$missing'] })).toEqual([{ x: 1, y: 2, z: 2 }, { x: 3 }]);
+    expect(Object.keys((await project({ $mergeObjects: ['$a', '$b'] }))[0] as object)).toEqual(['x', 'y', 'z']);
+    // One expression rather than a list (mingo refused it).
+    expect(await project({ $mergeObjects: '$a' })).toEqual([{ x: 1, y: 1 }, { x: 3 }]);
+    expect(await project({ $mergeObjects: [] })).toEqual([{}, {}]);
+    expect(await codeOf(docs, [{ $project: { m: { $mergeObjects: ['$a', 5] } } }])).toBe(40400);
+    expect(await codeOf(docs, [{ $project: { m: { $mergeObjects: ['$a', [1]] } } }])).toBe(40400);
+
+    // The accumulator merges the expression's values (mingo's merged the grouped documents).
+    const grouped = await docs
+      .aggregate([
+        { $match: { _id: { $lt: 3 } } },
+        { $sort: { _id: 1 } },
+        { $group: { _id: null, m: { $mergeObjects: '$b' } } },
+      ])
+      .toArray();
+    expect(grouped).toEqual([{ _id: null, m: { y: 2, z: 2 } }]);
+    expect(await codeOf(docs, [{ $group: { _id: null, m: { $mergeObjects: '$a' } } }])).toBe(40400);
+    await docs.drop();
+  });
+
+  it('builds documents with $arrayToObject as MongoDB does: values as they are, string keys, one form', async () => {
+    const from = async (expr: unknown) =>
+      (await mixed.aggregate([{ $match: { _id: 1 } }, { $project: { _id: 0, m: expr } }]).toArray())[0]?.['m'];
+    // A pair's value is kept whole (mingo flattened ['a', [1, 2]] into a: 1).
+    expect(
+      await from({
+        $arrayToObject: {
+          $literal: [
+            ['a', [1, 2]],
+            ['b', { c: 1 }],
+          ],
+        },
+      }),
+    ).toEqual({ a: [1, 2], b: { c: 1 } });
+    // The documented forms: the argument list of one array, and { k, v } documents.
+    expect(
+      await from({
+        $arrayToObject: [
+          [
+            { k: 'item', v: 'abc123' },
+            { k: 'qty', v: 25 },
+          ],
+        ],
+      }),
+    ).toEqual({
+      item: 'abc123',
+      qty: 25,
+    });
+    expect(
+      await from({
+        $arrayToObject: {
+          $literal: [
+            ['item', 'abc123'],
+            ['qty', 25],
+          ],
+        },
+      }),
+    ).toEqual({
+      item: 'abc123',
+      qty: 25,
+    });
+    // A repeated key keeps its first place and takes the last value.
+    const repeated = await from({
+      $arrayToObject: {
+        $literal: [
+          ['a', 1],
+          ['b', 2],
+          ['a', 3],
+        ],
+      },
+    });
+    expect(repeated).toEqual({ a: 3, b: 2 });
+    expect(Object.keys(repeated as object)).toEqual(['a', 'b']);
+    expect(await from({ $arrayToObject: { $literal: [] } })).toEqual({});
+    expect(await from({ $arrayToObject: '$missing' })).toBeNull();
+    for (const [expr, code] of [
+      [{ $arrayToObject: 'x' }, 40386],
+      [{ $arrayToObject: { $literal: [1] } }, 40398],
+      [{ $arrayToObject: { $literal: [['a', 1], { k: 'b', v: 2 }] } }, 40396],
+      [{ $arrayToObject: { $literal: [['a', 1, 2]] } }, 40397],
+      [{ $arrayToObject: { $literal: [[1, 'a']] } }, 40395],
+      [{ $arrayToObject: { $literal: [['a\u0000b', 1]] } }, 4940400],
+      [{ $arrayToObject: { $literal: [{ k: 'a', v: 1 }, ['b', 2]] } }, 40391],
+      [{ $arrayToObject: { $literal: [{ k: 'a', v: 1, w: 2 }] } }, 40392],
+      [{ $arrayToObject: { $literal: [{ k: 'a', w: 1 }] } }, 40393],
+      [{ $arrayToObject: { $literal: [{ k: 1, v: 1 }] } }, 40394],
+      [{ $arrayToObject: { $literal: [{ k: 'a\u0000', v: 1 }] } }, 4940401],
+      [{ $arrayToObject: [[], []] }, 16020],
+    ] as [Document, number][]) {
+      expect(await codeOf(mixed, [{ $project: { m: expr } }])).toBe(code);
+    }
+  });
+
   it('refuses the operators whose mingo versions sort, round or sample differently', async () => {
     for (const pipeline of [
       [{ $project: { s: { $sortArray: { input: [3, 1], sortBy: 1 } } } }],

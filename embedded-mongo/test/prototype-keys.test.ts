@@ -138,4 +138,48 @@ describe('field names that exist on Object.prototype', () => {
     const grouped = await c.aggregate([{ $group: { _id: null, constructor: { $sum: 1 } } }]).toArray();
     expect(grouped).toEqual([{ _id: null, constructor: 1 }]);
   });
+
+  it('$mergeObjects and $arrayToObject keep an own __proto__ key as a field, as MongoDB does', async () => {
+    await c.insertOne({
+      _id: 1 as never,
+      a: withProto({ isAdmin: true }, { b: 1 }),
+      pairs: [
+        ['__proto__', { isAdmin: true }],
+        ['c', 2],
+      ],
+      kv: [{ k: '__proto__', v: { polluted: 1 } }],
+    });
+    const one = async (stage: Document) => (await c.aggregate([stage]).toArray())[0];
+    const fieldsOf = (doc: unknown) => doc as Document;
+
+    const merged = fieldsOf((await one({ $project: { _id: 0, m: { $mergeObjects: ['$a', { z: 1 }] } } }))?.['m']);
+    expect(Object.keys(merged)).toEqual(['__proto__', 'b', 'z']);
+    expect(merged).toEqual(withProto({ isAdmin: true }, { b: 1, z: 1 }));
+    // A later document's __proto__ replaces the earlier one's value, as any field does.
+    const later = fieldsOf(
+      (await one({ $project: { m: { $mergeObjects: ['$a', { $arrayToObject: '$kv' }] } } }))?.['m'],
+    );
+    expect(later).toEqual(withProto({ polluted: 1 }, { b: 1 }));
+
+    const fromPairs = fieldsOf((await one({ $project: { m: { $arrayToObject: '$pairs' } } }))?.['m']);
+    expect(fromPairs).toEqual(withProto({ isAdmin: true }, { c: 2 }));
+    const fromKv = fieldsOf((await one({ $project: { m: { $arrayToObject: '$kv' } } }))?.['m']);
+    expect(fromKv).toEqual(withProto({ polluted: 1 }));
+    // There and back: $objectToArray lists the field, $arrayToObject makes it again.
+    const roundTrip = fieldsOf((await one({ $project: { m: { $arrayToObject: { $objectToArray: '$a' } } } }))?.['m']);
+    expect(roundTrip).toEqual(withProto({ isAdmin: true }, { b: 1 }));
+
+    const grouped = await c.aggregate([{ $group: { _id: null, m: { $mergeObjects: '$a' } } }]).toArray();
+    expect(grouped).toEqual([{ _id: null, m: withProto({ isAdmin: true }, { b: 1 }) }]);
+
+    // As a new root, the field stays a field: nothing is inherited through it by later stages.
+    const root = await c
+      .aggregate([{ $replaceWith: { $arrayToObject: '$pairs' } }, { $addFields: { seen: '$isAdmin' } }])
+      .toArray();
+    expect(root).toEqual([withProto({ isAdmin: true }, { c: 2 })]);
+    const rootMerged = await c
+      .aggregate([{ $replaceRoot: { newRoot: { $mergeObjects: ['$a'] } } }, { $addFields: { seen: '$isAdmin' } }])
+      .toArray();
+    expect(rootMerged).toEqual([withProto({ isAdmin: true }, { b: 1 })]);
+  });
 });

@@ -63,6 +63,11 @@ export interface Config {
   secretRotationGraceSeconds: number;
   /** Agent sockets that come back within this window get what they missed replayed. */
   recoveryWindowMs: number;
+  /**
+   * Bytes that may wait to be sent to one connection (not yet taken by a client that stopped
+   * reading) before the server closes it; see realtime/send-buffer-guard.ts.
+   */
+  socketSendBufferLimit: number;
   /** Approximate cap of each namespace's Redis stream (and of the packets kept for recovery without Redis). */
   redisStreamMaxLen: number;
   /** Prefix of every Redis key, so that several deployments (or test servers) can share one Redis. */
@@ -152,6 +157,20 @@ function readScryptN(env: Env, production: boolean): number {
     throw new ConfigError('PASSWORD_SCRYPT_N', `may not be below ${PASSWORD_SCRYPT_N_DEFAULT} in production`);
   }
   return value;
+}
+
+const SIZE = /^(\d+)\s*(b|kb|mb|gb)?$/i;
+const UNIT_BYTES: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 };
+
+/** `4mb`, `512kb` or a number of bytes, between `min` and `max` bytes. */
+function readBytes(env: Env, variable: string, fallback: string, min: number, max: number): number {
+  const raw = env[variable]?.trim() || fallback;
+  const match = SIZE.exec(raw);
+  if (!match) throw new ConfigError(variable, `must be a size such as 4mb, 512kb or 1048576 (got "${raw}")`);
+  const bytes = Number(match[1]) * (UNIT_BYTES[(match[2] ?? 'b').toLowerCase()] ?? 1);
+  if (bytes < min || bytes > max)
+    throw new ConfigError(variable, `must be between ${min} and ${max} bytes (got ${bytes})`);
+  return bytes;
 }
 
 function readKeyPrefix(env: Env): string {
@@ -469,6 +488,7 @@ export function loadConfig(env: Env = process.env): Config {
     verifiedTokenMaxLifetimeSeconds: readDuration(env, 'VERIFIED_TOKEN_MAX_LIFETIME', '1h'),
     secretRotationGraceSeconds: readDuration(env, 'SECRET_ROTATION_GRACE', '24h'),
     recoveryWindowMs: readDuration(env, 'RECOVERY_WINDOW', '2m') * 1000,
+    socketSendBufferLimit: readBytes(env, 'SOCKET_SEND_BUFFER_LIMIT', '4mb', 64 * 1024, 1024 ** 3),
     redisStreamMaxLen: readInt(env, 'REDIS_STREAM_MAXLEN', 100_000, 1_000, 100_000_000),
     redisKeyPrefix: readKeyPrefix(env),
     seedDemo: readBool(env, 'SEED_DEMO', !mongodbUri),

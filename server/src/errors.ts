@@ -1,4 +1,5 @@
 import { ERROR_STATUS, type ErrorBody, type ErrorCode, type ErrorDetails } from '@parley/protocol';
+import { isDatabaseUnavailable } from './infra/database-errors';
 
 /**
  * The one error type of the server. Services throw it with a protocol code; REST and Socket.IO
@@ -30,24 +31,13 @@ export const notFound = (what: string) => new AppError('NOT_FOUND', `${what} not
 export const forbidden = (message = 'This token may not access this resource') => new AppError('FORBIDDEN', message);
 export const unauthorized = (message = 'A valid token is required') => new AppError('UNAUTHORIZED', message);
 
-/** Driver errors that mean the database cannot be reached right now, not that the request is bad. */
-const UNAVAILABLE_ERRORS = new Set([
-  'MongoServerSelectionError',
-  'MongoNetworkError',
-  'MongoNetworkTimeoutError',
-  'MongoNotConnectedError',
-  'MongoTopologyClosedError',
-  'MongoPoolClearedError',
-]);
-
 /** Maps anything thrown to an AppError; `internal` is true when the cause must be logged. */
 export function toAppError(error: unknown): {
   appError: AppError;
   internal: boolean;
 } {
   if (error instanceof AppError) return { appError: error, internal: false };
-  const name = error instanceof Error ? error.name : '';
-  if (UNAVAILABLE_ERRORS.has(name)) {
+  if (isDatabaseUnavailable(error)) {
     return {
       appError: new AppError('UNAVAILABLE', 'A dependency is unavailable, try again'),
       internal: true,

@@ -18,7 +18,7 @@ import { ConversationWorkflow } from './conversations/conversation-workflow';
 import { ReadPositions } from './conversations/read-positions';
 import { StatusNotes } from './conversations/status-notes';
 import { migrateConversationStatuses } from './conversations/status-migration';
-import { WorkflowSweeper } from './conversations/workflow-sweeper';
+import { systemSweepClock, WorkflowSweeper } from './conversations/workflow-sweeper';
 import { registerCannedResponseModel } from './canned-responses/canned-response-model';
 import { CannedResponseService } from './canned-responses/canned-response-service';
 import { cannedResponseRoutes } from './canned-responses/canned-response-routes';
@@ -26,9 +26,11 @@ import { createHttpApp, createMetricsApp } from './http/app';
 import { contractRoutes, docsRoutes } from './http/contract-routes';
 import { listRoutes, type RegisteredRoute } from './http/route-list';
 import { healthRoutes } from './http/health-routes';
+import { answerClientErrors } from './http/client-errors';
 import { metricsRoutes } from './http/metrics-routes';
 import { HttpAuth } from './http/http-auth';
 import { openDatabase } from './infra/database';
+import { Clock } from './infra/clock';
 import { EventBus } from './infra/event-bus';
 import { createLogger, type Logger } from './infra/logger';
 import { Metrics } from './infra/metrics';
@@ -53,6 +55,7 @@ import { attachBroadcaster } from './realtime/broadcaster';
 import { createSocketServer } from './realtime/socket-server';
 import { setupVisitorNamespace } from './realtime/visitor-namespace';
 import { capConnections, ConnectionCaps } from './realtime/connection-caps';
+import { SendBufferGuard } from './realtime/send-buffer-guard';
 import { addressResolver } from './http/client-address';
 import { seedDemo, type DemoCredentials } from './seed/demo-seed';
 import { printBanner } from './banner';
@@ -103,18 +106,22 @@ export async function startServer(
     onPublish: (name) => metrics.domainEvents.inc({ event: name }),
     onListenerError: (error, name) => logger.error({ err: error, event: name }, 'event listener failed'),
   });
-  const tokens = new TokenService(config.jwt);
+  // What every node writes and another judges (token expiries, leases) runs on one clock: the
+  // database's, when it is a server of its own (see Clock).
+  const clock = new Clock();
+  if (config.mongodbUri) await clock.follow(() => database.serverTime(), logger);
+  const tokens = new TokenService(config.jwt, clock);
   const rateLimits = createRateLimits(config, redis?.command);
-  const projects = new ProjectService(models.projects, config.secretRotationGraceSeconds);
+  const projects = new ProjectService(models.projects, config.secretRotationGraceSeconds, clock);
   const passwords = new PasswordHasher({ ...SCRYPT_COST, N: config.passwordScryptN });
   // The agents' standing (exists, role, credential version) that every node checks each token
   // against: in Redis when there are several nodes, else in this single node's memory.
   const standings = redis
     ? new RedisStandingStore(redis.command, config.redisKeyPrefix, config.jwt.agentTtlSeconds * 1000)
     : new MemoryStandingStore();
-  const standingSync = new StandingSync(models.pendingStandings, models.agents, standings, logger);
+  const standingSync = new StandingSync(models.pendingStandings, models.agents, standings, clock, logger);
   standingSync.start();
-  const locks = new LeaseLocks(models.locks);
+  const locks = new LeaseLocks(models.locks, clock);
   const agents = new AgentService(models.agents, bus, passwords, standings, standingSync, locks);
   const leads = new LeadService(models.leads, models.conversations, bus);
   const messages = new MessageService(models.messages, models.conversations, bus, config.messageMaxLength, {
@@ -122,7 +129,8 @@ export async function startServer(
   });
   const reads = new ReadPositions(models.conversations, models.messages, bus);
   const conversations = new ConversationService(models.conversations, leads, messages, reads, bus);
-  const workflow = new ConversationWorkflow(models.conversations, bus);
+  // Snoozes are set by one node and ended by another: both read the time from the shared clock.
+  const workflow = new ConversationWorkflow(models.conversations, bus, () => clock.now());
   const statusNotes = new StatusNotes(models.conversations, messages, bus, logger);
   const sweeper = new WorkflowSweeper(
     models.conversations,
@@ -131,6 +139,7 @@ export async function startServer(
     bus,
     logger,
     config.workflowSweepIntervalMs,
+    { ...systemSweepClock, now: () => clock.now() },
   );
   const conversationList = new ConversationList(models.conversations, reads);
   const cannedResponses = new CannedResponseService(models.cannedResponses, models.conversations, leads, agents);
@@ -138,7 +147,7 @@ export async function startServer(
   const leadMerge = new LeadMerge(models.leads, models.conversations, leads, locks, bus);
   const leadErasure = new LeadErasure(models.leads, models.conversations, models.messages, leads, locks, bus);
 
-  const authService = new AuthService({ settings: config, tokens, projects, agents, leads, rateLimits });
+  const authService = new AuthService({ settings: config, tokens, projects, agents, leads, rateLimits, clock });
 
   const auth = new HttpAuth(tokens, agents, config.adminToken);
   const api = [
@@ -182,7 +191,10 @@ export async function startServer(
   });
 
   const httpServer = createServer(app);
+  answerClientErrors(httpServer, metrics);
   const io = createSocketServer(httpServer, config, logger, metrics, redis);
+  const sendBuffer = new SendBufferGuard({ limitBytes: config.socketSendBufferLimit, logger, metrics });
+  sendBuffer.attach(io);
   const visitorNamespace = setupVisitorNamespace(io, {
     logger,
     metrics,
@@ -193,6 +205,8 @@ export async function startServer(
     reads,
     messages,
     rateLimits,
+    sendBuffer,
+    clock,
   });
   const agentNamespace = setupAgentNamespace(io, {
     config,
@@ -205,6 +219,8 @@ export async function startServer(
     reads,
     messages,
     rateLimits,
+    sendBuffer,
+    clock,
   });
   const detachBroadcaster = attachBroadcaster(bus, visitorNamespace, agentNamespace);
   const connectionCaps = new ConnectionCaps(
@@ -220,6 +236,7 @@ export async function startServer(
   const demo = config.seedDemo ? await seedDemo(config.dataDir, projects, agents) : undefined;
   const metricsServer =
     config.metricsPort === undefined ? undefined : createServer(createMetricsApp(logger, metrics, metricsRouter));
+  if (metricsServer) answerClientErrors(metricsServer, metrics);
   if (metricsServer) await listen(metricsServer, config.metricsPort ?? 0, config.host, 'METRICS_PORT');
   await listen(httpServer, config.port, config.host);
   const { port } = httpServer.address() as AddressInfo;
@@ -234,6 +251,7 @@ export async function startServer(
       detachBroadcaster();
       standingSync.stop();
       await sweeper.stop();
+      clock.stop();
       // io.close() disconnects every socket and closes the HTTP server to new connections. Its
       // callback runs once the HTTP server has closed (later than its own promise settles); a
       // rejection of that promise fails the shutdown instead of going unhandled.
@@ -271,11 +289,20 @@ export class ListenError extends Error {
   }
 }
 
+/**
+ * Connections the kernel may hold for the process before it accepts them. Node's default (511)
+ * is less than a reconnect wave or a page-load burst brings while the process is busy for a moment
+ * (a GC pause, a burst of handshakes): the kernel then drops the SYNs beyond it, and each of those
+ * clients waits 1 s, 3 s, 7 s… to try again, or gives up. The kernel caps it at
+ * `net.core.somaxconn` (4096 on Linux 5.4 and later).
+ */
+const LISTEN_BACKLOG = 4096;
+
 function listen(server: HttpServer, port: number, host: string, variable = 'PORT'): Promise<void> {
   return new Promise((resolve, reject) => {
     const fail = (error: NodeJS.ErrnoException) => reject(new ListenError(host, port, error, variable));
     server.once('error', fail);
-    server.listen(port, host, () => {
+    server.listen({ port, host, backlog: LISTEN_BACKLOG }, () => {
       server.off('error', fail);
       resolve();
     });

@@ -244,4 +244,16 @@ describe('configuration', () => {
         expect.objectContaining({ variable: 'WORKFLOW_SWEEP_INTERVAL' }),
       );
   });
+
+  it('reads SOCKET_SEND_BUFFER_LIMIT as a size, 4 MB by default, at least 64 KB', () => {
+    expect(loadConfig({ DATA_DIR: dataDir }).socketSendBufferLimit).toBe(4 * 1024 * 1024);
+    const limit = (value: string) =>
+      loadConfig({ DATA_DIR: dataDir, SOCKET_SEND_BUFFER_LIMIT: value }).socketSendBufferLimit;
+    expect(limit('512kb')).toBe(512 * 1024);
+    expect(limit('16MB')).toBe(16 * 1024 * 1024);
+    expect(limit('262144')).toBe(262_144);
+    for (const bad of ['1kb', '4 megabytes', '-1', '2gb']) {
+      expect(() => limit(bad)).toThrow(expect.objectContaining({ variable: 'SOCKET_SEND_BUFFER_LIMIT' }));
+    }
+  });
 });

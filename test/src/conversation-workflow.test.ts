@@ -23,7 +23,6 @@ import {
   connectVisitor,
   EventLog,
   ok,
-  settle,
   type AgentClientSocket,
   type VisitorClientSocket,
 } from './support/sockets';
@@ -289,8 +288,10 @@ describe('conversation workflow', () => {
       await waitFor('the wake-up note', async () =>
         (await history(conversation.id)).some((m) => m.text === 'The snooze ended: the conversation is open again'),
       );
-      // Woken once, though two nodes sweep.
-      await settle(700);
+      // Woken once, though two nodes sweep: a change made after it (on the node that woke it or
+      // the other) is heard after any second wake-up would have been.
+      await ok(anaOnB, 'conversation:pend', { conversationId: conversation.id });
+      await updated(anaEvents, conversation.id, (e) => e.conversation.status === 'pending');
       expect(
         anaEvents
           .of<ConversationUpdatedEvent>('conversation.updated')
@@ -362,13 +363,18 @@ describe('conversation workflow', () => {
         ).status,
       ).toBe(400);
 
-    await settle();
+    // Every refusal was acknowledged, so a write it made would be in the database by now.
     expect(await stored(conversation.id)).toEqual(before);
+    // A push any of them made would reach Ben before this marker, made after them on the same node.
+    await ok(visitor.socket, 'conversation:read', { conversationId: id, seq: 1 });
+    await benEvents.wait<MessageReadEvent>('message.read', (e) => e.conversationId === id);
     type About = { conversationId?: string; conversation?: { id: string } };
     const about = (e: About) => (e.conversationId ?? e.conversation?.id) === id;
     expect(
       [...benEvents.of<About>('conversation.updated'), ...benEvents.of<About>('message.read')].filter(about),
-    ).toEqual([]);
+    ).toEqual([
+      expect.objectContaining({ conversationId: id, seq: 1, reader: expect.objectContaining({ role: 'visitor' }) }),
+    ]);
   });
 
   it('keeps read positions per reader, only forward, with receipts to the other side and exact unread counts', async () => {
@@ -419,8 +425,10 @@ describe('conversation workflow', () => {
       seq: 1,
     });
     expect(back).toMatchObject({ seq: 2, unreadCount: 1 });
-    await settle();
-    expect(anaEvents.of('message.read')).toEqual([]);
+    // The next read forward is pushed: nothing came before it.
+    await ok(anaOnA, 'conversation:read', { conversationId: conversation.id, seq: 3 });
+    await anaEvents.wait<MessageReadEvent>('message.read', (e) => e.seq === 3);
+    expect(anaEvents.of<MessageReadEvent>('message.read').map((e) => e.seq)).toEqual([3]);
 
     // The visitor's list counts the agents' messages; its read goes to the agents as a receipt.
     const listed = await ok<{ conversations: Conversation[] }>(visitor.socket, 'conversation:list', {});
@@ -440,7 +448,7 @@ describe('conversation workflow', () => {
       await ok(visitor.socket, 'message:send', { conversationId: conversation.id, clientMessageId: text, text });
     await ok(benOnA, 'message:send', { conversationId: conversation.id, clientMessageId: 'b1', text: 'ben here' });
     await agentSocket(nodeB, ana);
-    expect(await unreadOf(ana, nodeB)).toMatchObject({ unreadCount: 3, readSeq: 2, lastSeq: 7 });
+    expect(await unreadOf(ana, nodeB)).toMatchObject({ unreadCount: 2, readSeq: 3, lastSeq: 7 });
     expect(await unreadOf(ben, nodeA)).toMatchObject({ unreadCount: 5, readSeq: 0 });
   });
 

@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { gzipSync } from 'node:zlib';
 import type { ErrorResponse } from '@parley/protocol';
 import { client } from './support/http';
@@ -45,6 +46,11 @@ describe('metrics sharing the public port', () => {
     expect((await api.get('/healthz')).status).toBe(200);
     expect((await api.get('/HEALTHZ')).status).toBe(404);
     expect((await api.get('/v1/ME')).status).toBe(404);
+    // Every router, the team's and the project settings' too (they were case-insensitive and took a
+    // trailing slash), and the published contract. (Below a prefix that requires sign-in, a wrong
+    // spelling without a token is a 401 first: the answer then names nothing.)
+    for (const path of ['/v1/projects/x/AGENTS', '/v1/projects/x/', '/v1/PROJECTS/x', '/v1/OPENAPI.json'])
+      expect([path, (await api.get(path)).status]).toEqual([path, 404]);
   });
 });
 
@@ -114,6 +120,33 @@ describe('malformed requests', () => {
       body: truncated,
     });
     expect(cut.status).toBe(400);
+    expect(errorLines(server).slice(before)).toEqual([]);
+  });
+
+  it('answer in the protocol shape when the HTTP parser refuses them', async () => {
+    const api = client(server.url);
+    const before = errorLines(server).length;
+    // A query string past Node's 16 KB limit on the request line (found by fuzz.test.ts): Node
+    // itself answered a bare 431 without a body.
+    const longQuery = `?email=${'x'.repeat(20_000)}`;
+    for (const path of [`/v1/projects/0123456789abcdef01234567/leads${longQuery}`, `/healthz${longQuery}`]) {
+      const res = await api.get<ErrorResponse>(path);
+      expect([res.status, res.body.error?.code]).toEqual([413, 'PAYLOAD_TOO_LARGE']);
+    }
+    const header = await api.get<ErrorResponse>('/v1/me', { headers: { 'x-filler': 'y'.repeat(20_000) } });
+    expect([header.status, header.body.error?.code]).toEqual([413, 'PAYLOAD_TOO_LARGE']);
+    // Bytes that are not HTTP at all.
+    const raw = await new Promise<string>((resolve, reject) => {
+      const socket = connect(server.port, '127.0.0.1', () => socket.write('NOT HTTP AT ALL\r\n\r\n'));
+      let text = '';
+      socket.on('data', (chunk: Buffer) => (text += chunk.toString()));
+      socket.on('end', () => resolve(text));
+      socket.on('error', reject);
+    });
+    const [head = '', body = ''] = raw.split('\r\n\r\n');
+    expect(head.split('\r\n')[0]).toBe('HTTP/1.1 400 Bad Request');
+    expect(head).toMatch(/content-type: application\/json/i);
+    expect((JSON.parse(body) as ErrorResponse).error.code).toBe('BAD_REQUEST');
     expect(errorLines(server).slice(before)).toEqual([]);
   });
 

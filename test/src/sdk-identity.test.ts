@@ -12,9 +12,9 @@ import {
 } from '@parley/client-sdk';
 import { startChaosProxy, type ChaosProxy } from './support/chaos-proxy';
 import { createAgent, createProject } from './support/fixtures';
+import { ManualClock } from './support/manual-clock';
 import { startParley, type ParleyProcess } from './support/parley-process';
 import { SdkEvents } from './support/sdk-events';
-import { settle } from './support/sockets';
 import { outcomeWithin, waitFor } from './support/wait';
 
 /** Who a visitor session in storage belongs to. */
@@ -91,7 +91,9 @@ describe('SDK: who the visitor is (identify, logout, verified tokens, tabs)', ()
     // as the new user (it would have been refused with NOT_FOUND and reported).
     const page = await agent.conversations.page(anonymous.id);
     expect(page.items.map((m) => m.text)).toEqual(['as anonymous']);
-    await settle(300);
+    // A catch-up as the new user would have been sent when it connected; a history fetch on the
+    // same connection now is the marker: once it is answered, that refusal would have been too.
+    await mine[0]?.history();
     expect(v.events.of('error')).toEqual([]);
     expect(
       v.events.of('message').filter((e) => e.conversationId === anonymous.id && e.message.status !== 'pending'),
@@ -159,7 +161,9 @@ describe('SDK: who the visitor is (identify, logout, verified tokens, tabs)', ()
               return verifiedToken();
             }
           : verifiedToken;
-      const v = visitor(counted === undefined ? {} : { verifiedToken: counted });
+      // The client's timers on a clock of the test's: whatever it would retry with is fired below.
+      const clock = new ManualClock();
+      const v = visitor({ clock, ...(counted === undefined ? {} : { verifiedToken: counted }) });
       const outcome = await outcomeWithin(v.client.ready, 10_000);
       expect(outcome).toMatchObject({ state: 'rejected', error: expect.any(ParleyError) });
       const error = (outcome as { error: ParleyError }).error;
@@ -169,7 +173,10 @@ describe('SDK: who the visitor is (identify, logout, verified tokens, tabs)', ()
       // Nobody signed in anonymously behind the page's back, and the client stopped.
       expect(v.client.user).toBeUndefined();
       expect(v.client.status).toBe('offline');
-      await settle(600);
+      for (let fired = 0; fired < 50 && clock.advanceToNext() !== undefined; fired++) {
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      expect(clock.waiting()).toEqual([]);
       expect(calls).toBeLessThanOrEqual(1);
     }
   });

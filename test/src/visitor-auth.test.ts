@@ -1,11 +1,12 @@
 import { generateKeyPairSync } from 'node:crypto';
 import jwt from 'jsonwebtoken';
-import type { ErrorResponse, VisitorAuthResponse, WidgetConfig } from '@parley/protocol';
+import type { ErrorResponse, SecretRotatedResponse, VisitorAuthResponse, WidgetConfig } from '@parley/protocol';
 import { startDatabase, type TestDatabase } from './support/database';
 import { anonymousVisitor, createAgent, createProject } from './support/fixtures';
 import { client } from './support/http';
 import { startParley, TEST_ADMIN_TOKEN, type ParleyProcess } from './support/parley-process';
 import { connectVisitor, EventLog, refusedHandshake } from './support/sockets';
+import { waitFor } from './support/wait';
 
 const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 const now = () => Math.floor(Date.now() / 1000);
@@ -306,20 +307,33 @@ describe('token lifetimes', () => {
       const { project } = await createProject(server.url);
       const visitor = await anonymousVisitor(server.url, project.id);
       const socket = await connectVisitor(server.url, visitor.token);
-      let disconnected = false;
-      socket.on('disconnect', () => (disconnected = true));
-      await new Promise((r) => setTimeout(r, 2500));
+      const log = new EventLog(socket);
+      const first = jwt.decode(visitor.token) as { iat: number; exp: number };
+      // Tokens count in whole seconds: refreshed within the second it was issued, the new one
+      // would expire with the first.
+      await waitFor('the second after the first token was issued', () => now() > first.iat);
       const refreshed = await client(server.url).post<VisitorAuthResponse>('/v1/auth/refresh', {
         token: visitor.token,
         body: {},
       });
+      const second = jwt.decode(refreshed.body.token) as { exp: number };
+      expect(second.exp).toBeGreaterThan(first.exp);
       const renewed = await new Promise<{ ok: boolean }>((resolve) =>
         socket.emit('session:renew', { token: refreshed.body.token }, resolve as never),
       );
       expect(renewed.ok).toBe(true);
-      // Past the first token's expiry (4 s after it was issued), well before the renewed one's.
-      await new Promise((r) => setTimeout(r, 2100));
-      expect(disconnected).toBe(false);
+      // The server closes the socket when its deadline passes, saying which deadline it was: the
+      // renewed token's, never the first one's, and never before the first one's had passed.
+      let closedAt = 0;
+      const reason = await new Promise<string>((resolve) =>
+        socket.once('disconnect', (why) => {
+          closedAt = Date.now();
+          resolve(why);
+        }),
+      );
+      expect(reason).toBe('io server disconnect');
+      expect(log.of('session.expiring')).toEqual([{ expiresAt: new Date(second.exp * 1000).toISOString() }]);
+      expect(closedAt).toBeGreaterThan(first.exp * 1000);
       socket.close();
     } finally {
       await server.stop();
@@ -411,20 +425,25 @@ describe('signing keys', () => {
       await done.stop();
       first.cleanup();
     }
-  });
+    // Three server starts one after another.
+  }, 90_000);
 
   it("stops verifying a project's previous secret when its grace period ends", async () => {
     const server = await startParley({ env: { SECRET_ROTATION_GRACE: '2s' } });
     try {
       const { project, secret } = await createProject(server.url);
       const api = client(server.url);
-      await api.post(`/v1/admin/projects/${project.id}/secret/rotate`, { token: TEST_ADMIN_TOKEN });
       const signIn = () =>
         api.post(`/v1/projects/${project.id}/auth/verified`, {
           body: { token: jwt.sign({ sub: 'graceful', exp: now() + 60 }, secret) },
         });
+      const rotated = await api.post<SecretRotatedResponse>(`/v1/admin/projects/${project.id}/secret/rotate`, {
+        token: TEST_ADMIN_TOKEN,
+      });
       expect((await signIn()).status).toBe(201);
-      await new Promise((r) => setTimeout(r, 2500));
+      // Not a fixed wait: until the end of the grace period the rotation answered with.
+      const graceEnd = Date.parse(rotated.body.previousSecretExpiresAt);
+      await waitFor('the grace period to end', () => Date.now() > graceEnd);
       expect((await signIn()).status).toBe(401);
     } finally {
       await server.stop();

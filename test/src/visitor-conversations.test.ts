@@ -9,15 +9,7 @@ import type {
 import { startDatabase, type TestDatabase } from './support/database';
 import { anonymousVisitor, createAgent, createProject } from './support/fixtures';
 import { startParley, type ParleyProcess } from './support/parley-process';
-import {
-  command,
-  connectAgent,
-  connectVisitor,
-  EventLog,
-  ok,
-  settle,
-  type VisitorClientSocket,
-} from './support/sockets';
+import { command, connectAgent, connectVisitor, EventLog, ok, type VisitorClientSocket } from './support/sockets';
 
 describe('visitors chatting', () => {
   let database: TestDatabase;
@@ -109,15 +101,17 @@ describe('visitors chatting', () => {
       await ok(socket, 'lead:update', form);
       await agentEvents.wait('lead.created', (e: { lead: { userId: string } }) => e.lead.userId === visitor.user.id);
       const before = await leads().findOne({ projectId, userId: visitor.user.id });
-      await settle(50);
-      agentEvents.clear();
       // The same values again, the email typed differently: nothing to change.
       await ok(socket, 'lead:update', { ...form, email: ' Alan@Example.COM ' });
       const after = await leads().findOne({ projectId, userId: visitor.user.id });
       expect(after?.['updatedAt']).toEqual(before?.['updatedAt']);
       expect(after?.['rev']).toBe(before?.['rev']);
-      await settle();
-      expect(agentEvents.of('lead.updated')).toHaveLength(0);
+      // A real change after it is the marker: the project's pushes arrive in order, so once the
+      // marker's lead.updated is here, any for the two submits would have come before it.
+      await ok(socket, 'lead:update', { phone: '+44 20 7946 0001' });
+      await agentEvents.wait('lead.updated', (e: { lead: { phone?: string } }) => e.lead.phone === '+44 20 7946 0001');
+      const updates = agentEvents.of<{ lead: { userId: string }; changes: string[] }>('lead.updated');
+      expect(updates.filter((e) => e.lead.userId === visitor.user.id).map((e) => e.changes)).toEqual([['phone']]);
     } finally {
       agentSocket.close();
     }
@@ -165,9 +159,15 @@ describe('visitors chatting', () => {
     expect(new Set(results.map((r) => r.message.id)).size).toBe(1);
     expect(results[0]?.message.seq).toBe(1);
     await log.wait('message.created');
-    await settle();
-    expect(log.of('message.created')).toHaveLength(1);
-    expect(await messages().countDocuments({ conversationId: conversation.id })).toBe(1);
+    // Another message after them is the marker: pushes arrive in order, so once it is here a
+    // second push of the first would have been too.
+    await ok(sender, 'message:send', { conversationId: conversation.id, clientMessageId: 'm-2', text: 'marker' });
+    await log.wait(
+      'message.created',
+      (e: { message: { clientMessageId: string } }) => e.message.clientMessageId === 'm-2',
+    );
+    expect(log.of<{ message: { seq: number } }>('message.created').map((e) => e.message.seq)).toEqual([1, 2]);
+    expect(await messages().countDocuments({ conversationId: conversation.id, clientMessageId: 'm-1' })).toBe(1);
   });
 
   it('makes one lead when 4 tabs of a new visitor race first conversations and form submits', async () => {
@@ -256,8 +256,15 @@ describe('visitors chatting', () => {
       clientMessageId: 'y',
       text: 'still private',
     });
-    await settle();
-    expect(log.of('message.created')).toEqual([]);
+    // The stranger's own message, sent after it, is the marker: this node pushes in order.
+    const own = await ok<ConversationStartResult>(stranger.socket, 'conversation:start', { text: 'mine' });
+    await log.wait(
+      'message.created',
+      (e: { message: { conversationId: string } }) => e.message.conversationId === own.conversation.id,
+    );
+    expect(
+      log.of<{ message: { conversationId: string } }>('message.created').map((e) => e.message.conversationId),
+    ).toEqual([own.conversation.id]);
     expect(await messages().countDocuments({ conversationId: conversation.id })).toBe(2);
   });
 

@@ -11,7 +11,7 @@ import { startDatabase, type TestDatabase } from './support/database';
 import { anonymousVisitor, createAgent, createProject } from './support/fixtures';
 import { client } from './support/http';
 import { startParley, type ParleyProcess } from './support/parley-process';
-import { command, connectAgent, connectVisitor, EventLog, ok, settle } from './support/sockets';
+import { command, connectAgent, connectVisitor, EventLog, ok } from './support/sockets';
 
 const now = () => Math.floor(Date.now() / 1000);
 
@@ -212,8 +212,11 @@ describe('visitor writes keep their integrity', () => {
         text: 'stored, then the node died',
       });
       expect(retry.message).toMatchObject({ seq: 2, id: 'orphan-message-2' });
-      await settle();
-      expect(agentEvents.of('message.created')).toHaveLength(0);
+      // A new message after the retry is the marker: pushes arrive in order (through Redis too, one
+      // stream), so once it is here an announcement of the retry would have been too.
+      await ok(socket, 'message:send', { conversationId: conversation.id, clientMessageId: 'marker', text: 'marker' });
+      await agentEvents.wait<{ message: Message }>('message.created', (e) => e.message.clientMessageId === 'marker');
+      expect(agentEvents.of<{ message: Message }>('message.created').map((e) => e.message.seq)).toEqual([4]);
     } finally {
       socket.close();
       agentSocket.close();
@@ -250,7 +253,10 @@ describe('visitor writes keep their integrity', () => {
       expect(new Set(retries.map((r) => r.conversation.id))).toEqual(new Set(['crashed-start']));
       const created = await agentEvents.wait<{ lead: { conversationCount: number } }>('conversation.created');
       expect(created.lead.conversationCount).toBe(1);
-      await settle();
+      // A message in it after the retries is the marker: pushes arrive in order, so once it is
+      // here a second announcement of the start would have been too.
+      await ok(socket, 'message:send', { conversationId: 'crashed-start', clientMessageId: 'marker', text: 'marker' });
+      await agentEvents.wait<{ message: Message }>('message.created', (e) => e.message.clientMessageId === 'marker');
       expect(agentEvents.of('conversation.created')).toHaveLength(1);
       const after = await database.db.collection('leads').findOne({ _id: lead?.['_id'] });
       expect(after?.['conversationCount']).toBe(1);

@@ -56,7 +56,9 @@ export function runCommand(ctx: CommandContext, cmd: Document, log: (message: st
   try {
     ctx.engine.commit(concern.journal);
   } catch (error) {
-    // Never acknowledge what could not be made durable.
+    // Never acknowledge what could not be made durable. A full disk is MongoDB's OutOfDiskSpace
+    // (the journal logs when it starts and ends, not once per refused write).
+    if (error instanceof MongoCommandError) return error.toReply();
     const message = error instanceof Error ? error.message : String(error);
     log(message);
     return { ok: 0, errmsg: message, code: 1, codeName: 'InternalError' };

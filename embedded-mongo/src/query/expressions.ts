@@ -9,6 +9,7 @@ import { MongoCommandError, notSupported } from '../errors';
 import { asDouble, exactNumber, numberOfType, numericType, widestType, type NumericType } from '../storage/numbers';
 import { hasField, isPlainObject, setField, typeName, valueKey } from '../storage/values';
 import { assertExact, averageOf, compareExpressionValues, extremeOf, isTruthy, sumOf } from './expression-values';
+import { arrayToObjectExpression, mergeObjectsAccumulator, mergeObjectsExpression } from './object-operators';
 import { PcreRegExp, toRegExp } from './regex';
 
 /**
@@ -402,6 +403,8 @@ export const expressionOperators: Record<string, ExpressionOperator> = {
     if (value instanceof Date) return value.toISOString();
     return withOperands(original['$toString'] as ExpressionOperator, obj, expr, [value], options);
   },
+  $mergeObjects: mergeObjectsExpression,
+  $arrayToObject: arrayToObjectExpression,
   $regexMatch: (obj, expr, options) => {
     const { input, re } = regexSpec('$regexMatch', obj, expr, options);
     return input !== null && findAll(re, input, 1).length > 0;
@@ -437,7 +440,7 @@ export const accumulatorOperators: Record<string, AccumulatorOperator> = {
   $last: mingoAccumulator['$last'] as AccumulatorOperator,
   $firstN: mingoAccumulator['$firstN'] as AccumulatorOperator,
   $lastN: mingoAccumulator['$lastN'] as AccumulatorOperator,
-  $mergeObjects: mingoAccumulator['$mergeObjects'] as AccumulatorOperator,
+  $mergeObjects: (collection, expr, options) => mergeObjectsAccumulator(valuesOf(collection, expr, options)),
   $count: mingoAccumulator['$count'] as AccumulatorOperator,
 };
 

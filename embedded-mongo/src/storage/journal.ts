@@ -1,5 +1,6 @@
 import { closeSync, fsyncSync, ftruncateSync, openSync, readdirSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
+import { MongoCommandError } from '../errors';
 import { Compaction, journalFile, snapshotFile } from './compaction';
 import { lockDirectory } from './lock';
 import { readRecords, type JournalRecord } from './records';
@@ -33,6 +34,10 @@ export class Journal {
   /** The generation of the journal being appended to. */
   private generation = 0;
   private pending: Buffer[] = [];
+  /** Bytes of whole records in the journal being appended to: where a failed append is cut back to. */
+  private fileBytes = 0;
+  /** Whether the last append failed for lack of space (to log the start and the end of it once). */
+  private outOfSpace = false;
   /** Bytes in the journals since the newest complete snapshot. */
   private journalBytes = 0;
   private snapshotBytes = 0;
@@ -105,6 +110,7 @@ export class Journal {
     this.fd = openSync(path.join(this.dir, journalFile(this.generation)), 'a');
     // Cut a torn tail so the next append does not follow garbage.
     if (tail.size !== tail.validBytes) ftruncateSync(this.fd, tail.validBytes);
+    this.fileBytes = journals.length > 0 ? tail.validBytes : 0;
     this.snapshotBytes = snapshot.validBytes;
     this.removeStaleFiles(files, base);
     return records;
@@ -127,9 +133,17 @@ export class Journal {
   /**
    * Writes what the current command journaled; call before answering it. With `sync` (a `j: true`
    * write concern) the journal is also fsynced, even if this command wrote nothing: earlier writes
-   * become durable against power loss too. Once a write has failed (a full disk, say) every later
-   * flush fails too: the journal no longer matches memory, and no further write may be
-   * acknowledged as durable.
+   * become durable against power loss too.
+   *
+   * A failed append is cut back off the file, so the journal holds exactly what memory holds once
+   * the caller has undone the command: part of its records left behind would be replayed at the
+   * next start (a write refused now, back after a restart), or, followed by later records, be
+   * damage in the middle of the journal that refuses the next start. A disk that is full (ENOSPC,
+   * EDQUOT, or EFBIG past a file-size limit; Node ignores SIGXFSZ, so such a limit arrives as
+   * EFBIG) is answered with MongoDB's `OutOfDiskSpace`, and writes resume by themselves once there
+   * is room. Any other failure, a failed fsync above all (the kernel may have dropped the pages it
+   * could not write), or a cut that failed, leaves the file in doubt: every later flush fails too,
+   * and no further write is acknowledged until a restart replays the journal.
    */
   flush(sync = false): void {
     if (this.fd === undefined || (this.pending.length === 0 && !sync)) return;
@@ -139,9 +153,13 @@ export class Journal {
     }
     const data = this.pending.length === 1 ? (this.pending[0] as Buffer) : Buffer.concat(this.pending);
     this.pending = [];
+    let written = 0;
     try {
-      let written = 0;
       while (written < data.length) written += writeSync(this.fd, data, written, data.length - written);
+    } catch (error) {
+      throw this.failed(error, written, false);
+    }
+    try {
       if (sync) {
         fsyncSync(this.fd);
         // A journal file created since the last sync is only durable once its directory entry is.
@@ -149,12 +167,43 @@ export class Journal {
         this.entrySynced = true;
       }
     } catch (error) {
-      this.failure = new Error(
-        `the journal in ${this.dir} could not be written (${error instanceof Error ? error.message : String(error)}); restart embedded-mongo once the cause is fixed`,
-      );
-      throw this.failure;
+      throw this.failed(error, written, true);
     }
+    this.fileBytes += data.length;
     this.journalBytes += data.length;
+    if (this.outOfSpace) {
+      this.outOfSpace = false;
+      this.log(`the journal in ${this.dir} takes writes again`);
+    }
+  }
+
+  /** Cuts a failed append off the journal and says what the command is answered with. */
+  private failed(error: unknown, written: number, syncing: boolean): Error {
+    const reason = error instanceof Error ? error.message : String(error);
+    let cut = written === 0;
+    if (!cut) {
+      try {
+        ftruncateSync(this.fd as number, this.fileBytes);
+        cut = true;
+      } catch {
+        // part of the command stays in the file: no later append may follow it (the failure below sticks)
+      }
+    }
+    const code = (error as NodeJS.ErrnoException | null)?.code;
+    if (cut && !syncing && (code === 'ENOSPC' || code === 'EDQUOT' || code === 'EFBIG')) {
+      if (!this.outOfSpace) {
+        this.outOfSpace = true;
+        this.log(`the journal in ${this.dir} is out of space (${reason}); refusing writes until there is room`);
+      }
+      return new MongoCommandError(
+        'OutOfDiskSpace',
+        `embedded-mongo is out of disk space for the journal in ${this.dir} (${reason}); the write was not applied, and writes resume once space is freed`,
+      );
+    }
+    this.failure = new Error(
+      `the journal in ${this.dir} could not be written (${reason}); restart embedded-mongo once the cause is fixed`,
+    );
+    return this.failure;
   }
 
   shouldCompact(): boolean {
@@ -177,6 +226,7 @@ export class Journal {
     const fd = openSync(path.join(this.dir, journalFile(next)), 'a');
     closeSync(this.fd);
     this.fd = fd;
+    this.fileBytes = 0;
     this.entrySynced = false;
     this.generation = next;
     const covered = this.journalBytes;

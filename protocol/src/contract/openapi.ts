@@ -48,7 +48,7 @@ function errorResponse(code: ErrorCode): ZodOpenApiResponseObject {
   const response: ZodOpenApiResponseObject = {
     id: code,
     description: `\`${code}\`: the protocol's error body.`,
-    ...(code === 'RATE_LIMITED'
+    ...(code === 'RATE_LIMITED' || code === 'UNAVAILABLE'
       ? { headers: z.object({ 'Retry-After': z.string().meta({ description: 'Seconds to wait.' }) }) }
       : {}),
     content: { 'application/json': { schema } },

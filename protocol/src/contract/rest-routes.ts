@@ -529,13 +529,17 @@ export const REST_ROUTES: RestRoute[] = [
 ];
 
 /**
- * The error codes a route can answer, from its shape: any `/v1` route can fail inside (500) or
+ * The error codes a route can answer, from its shape: any route can be refused as unreadable (400)
+ * or too large (413) by the HTTP parser; any `/v1` route can fail inside (500) or
  * lose its database or Redis (503), and refuse a malformed (400) or too large (413) body; a
  * query can be refused (400); a token can be missing (401) or not allowed here (403); a path names something that may not exist
  * (404). `route.errors` adds the rest.
  */
 export function errorCodesOf(route: RestRoute): ErrorCode[] {
   const codes = new Set<ErrorCode>(route.errors ?? []);
+  // Node's HTTP parser refuses, before any route, a request line or headers over its limit and
+  // bytes that are not HTTP (server/src/http/client-errors.ts): any path can be answered so.
+  codes.add('BAD_REQUEST').add('PAYLOAD_TOO_LARGE');
   // Every /v1 route sits behind the JSON body parser, which refuses a malformed or oversized body
   // whatever the method.
   if (route.path.startsWith('/v1/'))

@@ -1,8 +1,9 @@
-import { Router } from 'express';
+import type { Router } from 'express';
 import type { AgentResponse } from '@parley/protocol';
 import { agentPasswordResetSchema, agentUpdateSchema } from '@parley/protocol/schemas';
 import type { HttpAuth } from '../http/http-auth';
 import { bodyOf, param } from '../http/request-input';
+import { exactRouter } from '../http/router';
 import { parseInput } from '../validation';
 import type { AgentService } from './agent-service';
 
@@ -16,7 +17,7 @@ export interface AgentRoutesDeps {
  * passwords and remove agents (each of which signs the agent out everywhere).
  */
 export function agentRoutes({ auth, agents }: AgentRoutesDeps): Router {
-  const router = Router();
+  const router = exactRouter();
   const base = '/projects/:projectId/agents';
   router.use(base, auth.requireProjectAgent);
 

@@ -122,10 +122,13 @@ export class AgentService {
     return doc.name;
   }
 
-  /** One answer for an unknown email and a wrong password, in about the same time. */
+  /**
+   * One answer for an unknown email and a wrong password, after the same work: one scrypt either
+   * way (`verifyAccount` checks an unknown email against a decoy hash at the current cost).
+   */
   async authenticate(email: string, password: string): Promise<AgentAccount> {
     const doc = await this.agents.findOne({ email }).lean<AgentDoc>().exec();
-    const ok = await this.passwords.verify(password, doc?.passwordHash ?? (await this.passwords.decoyHash()));
+    const ok = await this.passwords.verifyAccount(password, doc?.passwordHash);
     if (!doc || !ok) throw new AppError('UNAUTHORIZED', 'Invalid email or password');
     if (this.passwords.needsRehash(doc.passwordHash)) await this.rehash(doc, password);
     return { agent: toAgent(doc), credentialVersion: doc.credentialVersion ?? 0 };

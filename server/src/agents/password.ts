@@ -47,9 +47,26 @@ function parse(stored: string): { cost: ScryptCost; salt: Buffer; hash: Buffer }
 }
 
 export class PasswordHasher {
-  private decoy: Promise<string> | undefined;
+  /**
+   * What an unknown email (or an unreadable stored hash) is checked against: a hash in the stored
+   * format at the current parameters, with random bytes for salt and key. Checking a password
+   * against it costs the one scrypt a real hash costs, and no password matches it. Random bytes
+   * rather than a real hash of some password: making one would cost the first unknown email a
+   * second scrypt, which is the very difference it hides.
+   */
+  private readonly decoy: string;
 
-  constructor(readonly cost: ScryptCost = SCRYPT_COST) {}
+  constructor(readonly cost: ScryptCost = SCRYPT_COST) {
+    const { N, r, p } = cost;
+    this.decoy = [
+      'scrypt',
+      N,
+      r,
+      p,
+      randomBytes(16).toString('base64'),
+      randomBytes(KEY_LENGTH).toString('base64'),
+    ].join('$');
+  }
 
   async hash(password: string): Promise<string> {
     const salt = randomBytes(16);
@@ -66,20 +83,28 @@ export class PasswordHasher {
     return actual.length === parsed.hash.length && timingSafeEqual(actual, parsed.hash);
   }
 
-  /** A hash made with other parameters than the current ones: store a new one at the next login. */
+  /**
+   * A login's check: the account's stored hash when there is an account with a readable one, else
+   * the decoy. Either way exactly one scrypt runs, at the current cost for an unknown email, so a
+   * login for an email nobody has takes as long as a wrong password for an agent's email, and the
+   * answer's timing does not tell which emails are agents'.
+   */
+  async verifyAccount(password: string, stored: string | undefined): Promise<boolean> {
+    const readable = stored !== undefined && parse(stored) !== undefined;
+    const ok = await this.verify(password, readable ? stored : this.decoy);
+    return readable && ok;
+  }
+
+  /**
+   * Whether a hash that just verified should be made again at the current parameters: when it is
+   * unreadable or any of its parameters is below the current one. Never when it is stronger (made
+   * while a higher N was configured, e.g. a database that a test or a lowered PASSWORD_SCRYPT_N now
+   * serves): re-making it would lower its cost.
+   */
   needsRehash(stored: string): boolean {
     const parsed = parse(stored);
     if (!parsed) return true;
     const { N, r, p } = parsed.cost;
-    return N !== this.cost.N || r !== this.cost.r || p !== this.cost.p;
-  }
-
-  /**
-   * A real hash of a random password, checked when the email is unknown, so that a login attempt
-   * takes as long for an unknown email as for a wrong password and reveals nothing.
-   */
-  decoyHash(): Promise<string> {
-    this.decoy ??= this.hash(randomBytes(16).toString('hex'));
-    return this.decoy;
+    return N < this.cost.N || r < this.cost.r || p < this.cost.p;
   }
 }

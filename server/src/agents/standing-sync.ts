@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Schema, type Connection, type Model } from 'mongoose';
+import type { Clock } from '../infra/clock';
 import type { Logger } from '../infra/logger';
 import type { AgentDoc, AgentModel } from './agent-model';
 import { removedStanding, type AgentStanding, type StandingStore } from './agent-standing';
@@ -65,13 +66,17 @@ export class StandingSync {
     private readonly pending: PendingStandingModel,
     private readonly agents: AgentModel,
     private readonly store: StandingStore,
+    /** Marks are written by one node and judged settled by another: on the cluster's clock. */
+    private readonly clock: Clock,
     private readonly logger?: Logger,
   ) {}
 
   /** Before a change to the agent's standing is written to the database. */
   async mark(agentId: string): Promise<string> {
     const nonce = randomUUID();
-    await this.pending.updateOne({ _id: agentId }, { $set: { nonce, markedAt: new Date() } }, { upsert: true }).exec();
+    await this.pending
+      .updateOne({ _id: agentId }, { $set: { nonce, markedAt: this.clock.date() } }, { upsert: true })
+      .exec();
     return nonce;
   }
 
@@ -142,7 +147,7 @@ export class StandingSync {
       .lean<AgentDoc[]>()
       .exec();
     const found = new Map(docs.map((doc) => [doc._id, standingOf(doc)]));
-    const settledBefore = Date.now() - MARK_SETTLE_MS;
+    const settledBefore = this.clock.now() - MARK_SETTLE_MS;
     for (const mark of marks) {
       await this.store.raise(mark._id, found.get(mark._id) ?? removedStanding());
       if (mark.markedAt.getTime() < settledBefore) {

@@ -3,6 +3,7 @@ import type { AgentLoginResponse, MeResponse, Project, VisitorAuthResponse, Widg
 import type { AgentService, AgentAccount } from '../agents/agent-service';
 import type { Config } from '../config';
 import { forbidden } from '../errors';
+import type { Clock } from '../infra/clock';
 import { loginDelayMs, type RateLimits } from '../infra/rate-limits';
 import type { LeadService } from '../leads/lead-service';
 import type { ProjectService } from '../projects/project-service';
@@ -30,6 +31,7 @@ export interface AuthServiceDeps {
   agents: AgentService;
   leads: LeadService;
   rateLimits: RateLimits;
+  clock: Clock;
 }
 
 /**
@@ -44,8 +46,10 @@ export class AuthService {
   private readonly agents: AgentService;
   private readonly leads: LeadService;
   private readonly rateLimits: RateLimits;
+  private readonly clock: Clock;
 
-  constructor({ settings, tokens, projects, agents, leads, rateLimits }: AuthServiceDeps) {
+  constructor({ settings, tokens, projects, agents, leads, rateLimits, clock }: AuthServiceDeps) {
+    this.clock = clock;
     this.settings = settings;
     this.tokens = tokens;
     this.projects = projects;
@@ -81,6 +85,7 @@ export class AuthService {
       customerToken,
       await this.projects.activeSecrets(project.id),
       this.settings.verifiedTokenMaxLifetimeSeconds,
+      this.clock.seconds(),
     );
     const profile = {
       ...(claims.fullname !== undefined ? { fullname: claims.fullname } : {}),
@@ -94,7 +99,7 @@ export class AuthService {
     if (Object.keys(profile).length > 0) {
       await this.leads.resolveForUser(project.id, claims.sub, 'verified', profile, 'customer');
     }
-    const issued = this.tokens.issueVerified(project.id, claims.sub, new Date());
+    const issued = this.tokens.issueVerified(project.id, claims.sub, this.clock.date());
     return {
       token: issued.token,
       user: { id: claims.sub, kind: 'verified' },

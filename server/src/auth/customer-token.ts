@@ -12,7 +12,13 @@ const CLOCK_TOLERANCE_SECONDS = 30;
  * leaked token is useless soon. `secrets` are the project's active secrets, current first: during a
  * rotation both the new and the previous secret verify.
  */
-export function verifyCustomerToken(token: string, secrets: string[], maxLifetimeSeconds: number): VerifiedClaims {
+export function verifyCustomerToken(
+  token: string,
+  secrets: string[],
+  maxLifetimeSeconds: number,
+  /** Now, in seconds: the cluster's clock (see Clock). */
+  now: number = Math.floor(Date.now() / 1000),
+): VerifiedClaims {
   let payload: unknown;
   let lastError: unknown;
   for (const secret of secrets) {
@@ -20,6 +26,7 @@ export function verifyCustomerToken(token: string, secrets: string[], maxLifetim
       payload = jwt.verify(token, secret, {
         algorithms: ['HS256'],
         clockTolerance: CLOCK_TOLERANCE_SECONDS,
+        clockTimestamp: now,
       });
       break;
     } catch (error) {
@@ -40,7 +47,6 @@ export function verifyCustomerToken(token: string, secrets: string[], maxLifetim
     throw unauthorized(`Verified token claims are invalid or missing: ${fields}`);
   }
   const claims = parsed.data;
-  const now = Math.floor(Date.now() / 1000);
   const issuedAt = claims.iat ?? now;
   if (claims.exp - issuedAt > maxLifetimeSeconds || claims.exp - now > maxLifetimeSeconds + CLOCK_TOLERANCE_SECONDS) {
     throw unauthorized(`Verified token lives longer than the allowed ${maxLifetimeSeconds} s`);

@@ -3,6 +3,7 @@ import jwt, { type JwtPayload } from 'jsonwebtoken';
 import type { Agent } from '@parley/protocol';
 import type { JwtConfig } from '../config';
 import { unauthorized } from '../errors';
+import { Clock } from '../infra/clock';
 import type { AgentPrincipal, VisitorPrincipal } from './principal';
 
 export const VISITOR_AUDIENCE = 'parley:visitor';
@@ -44,7 +45,11 @@ export class TokenService {
   private readonly verifyKeys: Map<string, KeyObject>;
   private readonly signingKey: KeyObject;
 
-  constructor(private readonly config: JwtConfig) {
+  constructor(
+    private readonly config: JwtConfig,
+    /** Tokens are issued and judged on the cluster's clock: a node's own may have jumped. */
+    private readonly clock: Clock = new Clock(),
+  ) {
     this.currentKid = keyId(config.verifyKey);
     this.signingKey = signingKeyObject(config);
     this.verifyKeys = new Map([[this.currentKid, verifyKeyObject(config.algorithm, config.verifyKey)]]);
@@ -64,7 +69,7 @@ export class TokenService {
    */
   issueVerified(projectId: string, userId: string, verifiedAt: Date): IssuedToken {
     const vat = Math.floor(verifiedAt.getTime() / 1000);
-    const now = Math.floor(Date.now() / 1000);
+    const now = this.clock.seconds();
     const sessionEnd = vat + this.config.verifiedSessionMaxAgeSeconds;
     const ttl = Math.min(this.config.verifiedVisitorTtlSeconds, sessionEnd - now);
     if (ttl <= 0)
@@ -140,7 +145,7 @@ export class TokenService {
     audience: string,
     ttlSeconds: number,
   ): IssuedToken {
-    const now = Math.floor(Date.now() / 1000);
+    const now = this.clock.seconds();
     const exp = now + ttlSeconds;
     const token = jwt.sign({ ...claims, iat: now, exp }, this.signingKey, {
       algorithm: this.config.algorithm,
@@ -162,8 +167,10 @@ export class TokenService {
         algorithms: [this.config.algorithm],
         issuer: this.config.issuer,
         audience,
-        // Our own tokens, on our own clocks: valid until `exp`, exactly when sockets are closed.
+        // Our own tokens, on the clock every node shares: valid until `exp`, exactly when sockets
+        // are closed. `iat` is not judged: it is only ever our own.
         clockTolerance: 0,
+        clockTimestamp: this.clock.seconds(),
       });
       if (typeof payload === 'string') throw unauthorized('Malformed token');
       return payload;

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import express, { Router, type RequestHandler } from 'express';
+import { exactRouter } from './router';
 
 /** The documents the protocol's build wrote (`npm run build`); read once, at start. */
 function readDocument(specifier: '@parley/protocol/openapi.json' | '@parley/protocol/asyncapi.json'): string {
@@ -15,7 +16,7 @@ function readDocument(specifier: '@parley/protocol/openapi.json' | '@parley/prot
 
 /** `/v1/openapi.json` and `/v1/asyncapi.json`: the published contract, mounted under /v1. */
 export function contractRoutes(): Router {
-  const router = Router();
+  const router = exactRouter();
   const documents = {
     '/openapi.json': readDocument('@parley/protocol/openapi.json'),
     '/asyncapi.json': readDocument('@parley/protocol/asyncapi.json'),

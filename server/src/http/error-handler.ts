@@ -42,10 +42,23 @@ function clientError(error: unknown): AppError | undefined {
   return new AppError('BAD_REQUEST', 'Malformed request');
 }
 
+/**
+ * Seconds a client is asked to wait after `UNAVAILABLE` when nothing tells how long (a database
+ * that went away): enough not to hammer a recovering database, short enough to notice it is back.
+ */
+export const UNAVAILABLE_RETRY_AFTER_SECONDS = 2;
+
+/** `Retry-After` for what a client should try again (RATE_LIMITED, UNAVAILABLE), in whole seconds. */
+function retryAfterSeconds(error: AppError): number | undefined {
+  if (error.code !== 'RATE_LIMITED' && error.code !== 'UNAVAILABLE') return undefined;
+  const ms = error.details?.retryAfterMs;
+  if (typeof ms === 'number') return Math.max(1, Math.ceil(ms / 1000));
+  return error.code === 'UNAVAILABLE' ? UNAVAILABLE_RETRY_AFTER_SECONDS : undefined;
+}
+
 export function sendError(res: Parameters<RequestHandler>[1], error: AppError): void {
-  if (error.code === 'RATE_LIMITED' && typeof error.details?.retryAfterMs === 'number') {
-    res.setHeader('Retry-After', String(Math.max(1, Math.ceil(error.details.retryAfterMs / 1000))));
-  }
+  const retryAfter = retryAfterSeconds(error);
+  if (retryAfter !== undefined) res.setHeader('Retry-After', String(retryAfter));
   res.status(error.status).json({ error: error.toBody() });
 }
 

@@ -11,6 +11,8 @@ export interface Database {
   /** The in-process embedded server, when no MONGODB_URI was given. */
   embedded?: EmbeddedMongo;
   ping(timeoutMs?: number): Promise<boolean>;
+  /** The database server's own clock (`hello.localTime`): the time every node can agree on. */
+  serverTime(): Promise<Date>;
   close(): Promise<void>;
 }
 
@@ -42,6 +44,14 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
     // acknowledged, or gets UNAVAILABLE; it never hangs in a buffer.
     bufferCommands: false,
     serverSelectionTimeoutMS: 5000,
+    // A database that hangs (connections open, nothing answered) must fail requests too, not hold
+    // them. The driver's monitor notices when its check goes unanswered for connectTimeoutMS, and
+    // then fails every operation waiting on that server at once; with the defaults (a check every
+    // 10 s, 30 s to answer) commands waited 35 to 65 s, past any client's patience. With these,
+    // about 15 s at most, and a slow operation on a database that still answers its monitor is
+    // never cut short (no socketTimeoutMS: an index build at start may take minutes).
+    heartbeatFrequencyMS: 5000,
+    connectTimeoutMS: 5000,
     maxPoolSize: 50,
     autoIndex: true,
     autoCreate: true,
@@ -69,6 +79,14 @@ export async function openDatabase(config: Config, logger: Logger): Promise<Data
       } catch {
         return false;
       }
+    },
+    async serverTime() {
+      const db = connection.db;
+      if (!db) throw new Error('database not connected');
+      const hello = await withTimeout(db.command({ hello: 1 }), 2000);
+      const time: unknown = hello['localTime'];
+      if (!(time instanceof Date)) throw new Error('the database does not tell its time');
+      return time;
     },
     async close() {
       await connection.close();

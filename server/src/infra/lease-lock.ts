@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Schema, type Connection, type Model } from 'mongoose';
 import { AppError, isDuplicateKeyError } from '../errors';
+import { monotonicMs, type Clock } from './clock';
 import { rawCollection } from './raw-collection';
 
 interface LockDoc {
@@ -42,9 +43,16 @@ const RETRY_MS = 50;
  * inserting it takes the lock. A holder that dies leaves it until its lease ends; then the next
  * caller takes it over with a compare-and-set on the expiry. Operations under it are written to be
  * finished by running them again, so a lease taken over from a crashed holder is safe.
+ *
+ * Expiries are written and judged on the cluster's clock (see Clock), not on each node's wall
+ * clock: a node whose clock jumped ahead would otherwise take over leases still held, and the
+ * leases it wrote would outlive a crash by as much as it is ahead.
  */
 export class LeaseLocks {
-  constructor(private readonly locks: LockModel) {}
+  constructor(
+    private readonly locks: LockModel,
+    private readonly clock: Clock,
+  ) {}
 
   async withLock<T>(name: string, options: LeaseOptions, run: () => Promise<T>): Promise<T> {
     const owner = randomUUID();
@@ -57,9 +65,9 @@ export class LeaseLocks {
   }
 
   private async acquire(name: string, owner: string, { leaseMs, waitMs, busyMessage }: LeaseOptions): Promise<void> {
-    const deadline = Date.now() + waitMs;
+    const deadline = monotonicMs() + waitMs;
     for (;;) {
-      const now = new Date();
+      const now = this.clock.date();
       const expiresAt = new Date(now.getTime() + leaseMs);
       try {
         await rawCollection(this.locks).insertOne({ _id: name, owner, expiresAt });
@@ -71,7 +79,7 @@ export class LeaseLocks {
         .updateOne({ _id: name, expiresAt: { $lt: now } }, { $set: { owner, expiresAt } })
         .exec();
       if (takenOver.modifiedCount === 1) return;
-      if (Date.now() + RETRY_MS > deadline) {
+      if (monotonicMs() + RETRY_MS > deadline) {
         throw new AppError(
           'CONFLICT',
           busyMessage ?? 'Another change to these contacts is in progress; try again in a moment',

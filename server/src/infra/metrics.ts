@@ -44,6 +44,18 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly slowConsumerDisconnects = new Counter({
+    name: 'parley_slow_consumer_disconnects_total',
+    help: 'Connections closed because more than SOCKET_SEND_BUFFER_LIMIT waited for a client that did not read',
+    registers: [this.registry],
+  });
+
+  readonly socketSendBufferPeak = new Gauge({
+    name: 'parley_socket_send_buffer_peak_bytes',
+    help: 'The most bytes that ever waited to be sent to one connection since the start',
+    registers: [this.registry],
+  });
+
   readonly clusterPendingPushes = new Gauge({
     name: 'parley_cluster_pending_pushes',
     help: 'Broadcasts waiting for Redis to carry them to the other nodes',

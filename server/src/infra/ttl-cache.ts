@@ -1,3 +1,5 @@
+import { monotonicMs } from './clock';
+
 /**
  * A small cache whose entries are fresh for `freshMs` and usable (stale) for `maxAgeMs`. `peek`
  * answers synchronously from either; callers refresh stale entries in the background.
@@ -14,7 +16,8 @@ export class TtlCache<V> {
   peek(key: string): { value: V; fresh: boolean } | undefined {
     const entry = this.entries.get(key);
     if (!entry) return undefined;
-    const age = Date.now() - entry.at;
+    // Ages on the monotonic clock: a wall clock set back an hour must not keep entries for an hour.
+    const age = monotonicMs() - entry.at;
     if (age > this.maxAgeMs) {
       this.entries.delete(key);
       return undefined;
@@ -29,7 +32,7 @@ export class TtlCache<V> {
       if (oldest !== undefined) this.entries.delete(oldest);
     }
     this.entries.delete(key);
-    this.entries.set(key, { value, at: Date.now() });
+    this.entries.set(key, { value, at: monotonicMs() });
   }
 
   delete(key: string): void {

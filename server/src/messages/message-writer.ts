@@ -390,23 +390,29 @@ export class MessageWriter {
     }
   }
 
-  /**
-   * A retry: the message its first attempt stored (or, if that is gone, a store like any other).
-   * When the conversation's end is still before that message, the first attempt stored it but its
-   * node stopped before recording it on the conversation and announcing it: finish both now, so a
-   * crash half-way is completed by the retry (nothing was announced the first time).
-   */
+  /** A retry: the message its first attempt stored (or, if that is gone, a store like any other). */
   private async existing(send: PendingSend, cached: ConversationDoc): Promise<SendResult> {
     const found = await this.findByClientId(cached._id, senderOf(send.actor).id, send.input.clientMessageId);
     if (!found) return this.storeOne(send.actor, cached, send.input);
+    return this.retried(send.actor, found, cached._id);
+  }
+
+  /**
+   * A retry's answer: the message its first attempt stored. When the conversation's end is still
+   * before that message, the first attempt stored it but never recorded it on the conversation or
+   * announced it (its node crashed, or the database went away between the insert and the update,
+   * so it was never acknowledged either): finish both now, so the retry completes what was cut
+   * half-way (nothing was announced the first time).
+   */
+  private async retried(actor: Actor, found: MessageDoc, conversationId: string): Promise<SendResult> {
     const message = toMessage(found);
     // Whether it was recorded is decided on the conversation as it is now, not as cached.
-    const conversation = await this.fresh(cached._id);
+    const conversation = await this.fresh(conversationId);
     if (conversation.lastSeq >= found.seq) return { message, conversation, created: false };
     // Stored before it by the same crashed writer and not recorded either (their own retries will
     // find them recorded and announce nothing): announced with it, or live listeners never hear them.
     const unrecorded = await this.unrecordedBetween(conversation._id, conversation.lastSeq, found.seq);
-    const reopens = send.actor.role === 'visitor';
+    const reopens = actor.role === 'visitor';
     const updated = await this.recordOne({ conversation, doc: found, reopens });
     const view = toConversation(updated);
     for (const orphan of unrecorded)
@@ -452,7 +458,8 @@ export class MessageWriter {
       } catch (error) {
         if (!isDuplicateKeyError(error)) throw error;
         const existing = await this.findByClientId(conversation._id, doc.sender.id, input.clientMessageId);
-        if (existing) return { message: toMessage(existing), conversation, created: false };
+        // A retry whose seq was taken, here by its own first attempt (the seq index answered first).
+        if (existing) return this.retried(actor, existing, conversation._id);
         continue;
       }
       const recordedEnd =

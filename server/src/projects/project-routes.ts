@@ -1,7 +1,8 @@
-import { Router } from 'express';
+import type { Router } from 'express';
 import { projectUpdateSchema } from '@parley/protocol/schemas';
 import type { HttpAuth } from '../http/http-auth';
 import { bodyOf, param } from '../http/request-input';
+import { exactRouter } from '../http/router';
 import { parseInput } from '../validation';
 import type { ProjectService } from './project-service';
 
@@ -12,7 +13,7 @@ export interface ProjectRoutesDeps {
 
 /** A project's settings, for its agents: every agent reads them, owners alone change them. */
 export function projectRoutes({ auth, projects }: ProjectRoutesDeps): Router {
-  const router = Router();
+  const router = exactRouter();
   const path = '/projects/:projectId';
 
   router.get(path, auth.requireProjectAgent, async (req, res) => {

@@ -8,6 +8,7 @@ import type {
   WidgetConfig,
 } from '@parley/protocol';
 import { AppError, notFound } from '../errors';
+import type { Clock } from '../infra/clock';
 import { iso } from '../infra/ids';
 import { TtlCache } from '../infra/ttl-cache';
 import type { ProjectDoc, ProjectModel } from './project-model';
@@ -59,6 +60,8 @@ export class ProjectService {
   constructor(
     private readonly projects: ProjectModel,
     private readonly secretRotationGraceSeconds: number,
+    /** Grace periods are written by one node and honoured by all: on the cluster's clock. */
+    private readonly clock: Clock,
   ) {}
 
   /** Like `get`, through the cache. */
@@ -135,7 +138,7 @@ export class ProjectService {
    */
   async rotateSecret(projectId: string): Promise<{ secret: string; previousSecretExpiresAt: string }> {
     for (let attempt = 0; attempt < MAX_ROTATE_ATTEMPTS; attempt++) {
-      const now = new Date();
+      const now = this.clock.date();
       const graceEnd = new Date(now.getTime() + this.secretRotationGraceSeconds * 1000);
       const doc = await this.getDoc(projectId);
       const [current, ...older] = doc.secrets;
@@ -160,7 +163,7 @@ export class ProjectService {
   /** Secrets that verify a customer's token right now, current first. */
   async activeSecrets(projectId: string): Promise<string[]> {
     const doc = await this.getDoc(projectId);
-    const now = Date.now();
+    const now = this.clock.now();
     return doc.secrets.filter((s) => !s.expiresAt || s.expiresAt.getTime() > now).map((s) => s.value);
   }
 

@@ -8,9 +8,11 @@ import type { ConversationService } from '../conversations/conversation-service'
 import type { ConversationWorkflow } from '../conversations/conversation-workflow';
 import type { ReadPositions } from '../conversations/read-positions';
 import { AppError, unauthorized } from '../errors';
+import type { Clock } from '../infra/clock';
 import type { Logger } from '../infra/logger';
 import type { Metrics } from '../infra/metrics';
 import type { RateLimits } from '../infra/rate-limits';
+import type { SendBufferGuard } from './send-buffer-guard';
 import type { MessageService } from '../messages/message-service';
 import { handshakeToken } from './handshake';
 import { buildNamespace } from './namespace-builder';
@@ -28,6 +30,8 @@ export interface AgentNamespaceDeps {
   reads: ReadPositions;
   messages: MessageService;
   rateLimits: RateLimits;
+  sendBuffer: SendBufferGuard;
+  clock: Clock;
 }
 
 /** How often each node re-checks the standing of every agent socket it holds (one Redis MGET). */
@@ -38,7 +42,20 @@ const SIGNED_OUT_SWEEP_MS = 10_000;
  * conversation and message event of that project, and nothing of any other.
  */
 export function setupAgentNamespace(io: Server, deps: AgentNamespaceDeps): AgentNamespace {
-  const { config, logger, metrics, tokens, agents, conversations, workflow, reads, messages, rateLimits } = deps;
+  const {
+    config,
+    logger,
+    metrics,
+    tokens,
+    agents,
+    conversations,
+    workflow,
+    reads,
+    messages,
+    rateLimits,
+    sendBuffer,
+    clock,
+  } = deps;
 
   const namespace = buildNamespace<typeof AGENT_NAMESPACE, AgentSocketData, AgentActor>(
     io,
@@ -163,7 +180,7 @@ export function setupAgentNamespace(io: Server, deps: AgentNamespaceDeps): Agent
         };
       },
     },
-    { logger, metrics },
+    { logger, metrics, sendBuffer, clock },
   );
 
   // A node that missed a sign-out (its copy of the broadcast lost) still stops pushing to the

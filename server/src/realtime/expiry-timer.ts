@@ -1,3 +1,5 @@
+import type { Clock } from '../infra/clock';
+
 /** setTimeout fires at once for delays over 2^31-1 ms (~24.8 days); visitor tokens live 90 days. */
 const MAX_TIMEOUT_MS = 2 ** 31 - 1;
 
@@ -10,6 +12,8 @@ export class ExpiryTimer {
 
   constructor(
     private expiresAt: Date,
+    /** `expiresAt` is a token's `exp`: on the cluster's clock, not this node's wall clock. */
+    private readonly clock: Clock,
     /** Gets the deadline that passed: the latest one `reset` set. */
     private readonly onExpire: (expiresAt: Date) => void,
   ) {
@@ -28,7 +32,7 @@ export class ExpiryTimer {
 
   private arm(): void {
     this.clear();
-    const delay = this.expiresAt.getTime() - Date.now();
+    const delay = this.expiresAt.getTime() - this.clock.now();
     if (delay <= 0) {
       this.onExpire(this.expiresAt);
       return;

@@ -1,12 +1,14 @@
 import type { Server } from 'socket.io';
 import type { CommandAck, CommandName, CommandParsedInput, ParleyNamespace } from '@parley/protocol';
 import { resumeSession, type Resumption } from '@parley/realtime-adapter';
+import type { Clock } from '../infra/clock';
 import type { Logger } from '../infra/logger';
 import type { Metrics } from '../infra/metrics';
 import { commandRegistrar } from './command';
 import type { ExpiryTimer } from './expiry-timer';
 import { handshake } from './handshake';
 import { restoredPrincipal } from './restored-principal';
+import type { SendBufferGuard } from './send-buffer-guard';
 import { closeOnExpiry } from './session';
 import type { NamespaceOf, SocketOf } from './socket-types';
 
@@ -59,6 +61,10 @@ export interface NamespaceSpec<N extends ParleyNamespace, D extends PrincipalDat
 export interface NamespaceBuilderDeps {
   logger: Logger;
   metrics: Metrics;
+  /** Lets a recovery replay pass the bound on what waits for a connection (see SendBufferGuard). */
+  sendBuffer: SendBufferGuard;
+  /** Judges when a socket's token expires. */
+  clock: Clock;
 }
 
 /**
@@ -70,7 +76,7 @@ export interface NamespaceBuilderDeps {
 export function buildNamespace<N extends ParleyNamespace, D extends PrincipalData, A>(
   io: Server,
   spec: NamespaceSpec<N, D, A>,
-  { logger, metrics }: NamespaceBuilderDeps,
+  { logger, metrics, sendBuffer, clock }: NamespaceBuilderDeps,
 ): NamespaceOf<N, D> {
   // One Server carries two namespaces with different event maps, so each is typed here.
   const namespace = io.of(spec.name) as unknown as NamespaceOf<N, D>;
@@ -78,14 +84,16 @@ export function buildNamespace<N extends ParleyNamespace, D extends PrincipalDat
 
   namespace.on('connection', (socket: SocketOf<N, D>) => {
     const principal: D['principal'] = socket.data.principal;
-    const resumed = resumeSession(socket, (data) => {
-      const restored = restoredPrincipal(data);
-      return restored?.[spec.holder] === principal[spec.holder] && restored?.['projectId'] === principal.projectId;
-    });
+    const resumed = sendBuffer.whileReplaying(socket.conn, () =>
+      resumeSession(socket, (data) => {
+        const restored = restoredPrincipal(data);
+        return restored?.[spec.holder] === principal[spec.holder] && restored?.['projectId'] === principal.projectId;
+      }),
+    );
     metrics.connections.inc({ namespace: spec.name });
     socket.on('disconnect', () => metrics.connections.dec({ namespace: spec.name }));
     void socket.join(spec.rooms(socket.data));
-    const expiry = closeOnExpiry(socket, principal.expiresAt);
+    const expiry = closeOnExpiry(socket, principal.expiresAt, clock);
     spec.connected?.(socket, resumed);
 
     const command = commandRegistrar(socket, spec.name, { logger, metrics });

@@ -6,9 +6,11 @@ import type { VisitorActor } from '../conversations/actor';
 import type { ConversationService } from '../conversations/conversation-service';
 import type { ReadPositions } from '../conversations/read-positions';
 import { AppError, unauthorized } from '../errors';
+import type { Clock } from '../infra/clock';
 import type { Logger } from '../infra/logger';
 import type { Metrics } from '../infra/metrics';
 import type { RateLimits } from '../infra/rate-limits';
+import type { SendBufferGuard } from './send-buffer-guard';
 import type { LeadService } from '../leads/lead-service';
 import { visitorView } from '../leads/lead-origins';
 import type { MessageService } from '../messages/message-service';
@@ -28,6 +30,8 @@ export interface VisitorNamespaceDeps {
   reads: ReadPositions;
   messages: MessageService;
   rateLimits: RateLimits;
+  sendBuffer: SendBufferGuard;
+  clock: Clock;
 }
 
 function actorOf(principal: VisitorPrincipal): VisitorActor {
@@ -41,7 +45,8 @@ function actorOf(principal: VisitorPrincipal): VisitorActor {
 
 /** `/visitor`: a website visitor's sockets, one per tab, all in the visitor's own room. */
 export function setupVisitorNamespace(io: Server, deps: VisitorNamespaceDeps): VisitorNamespace {
-  const { logger, metrics, tokens, projects, leads, conversations, reads, messages, rateLimits } = deps;
+  const { logger, metrics, tokens, projects, leads, conversations, reads, messages, rateLimits, sendBuffer, clock } =
+    deps;
 
   return buildNamespace<typeof VISITOR_NAMESPACE, VisitorSocketData, VisitorActor>(
     io,
@@ -142,6 +147,6 @@ export function setupVisitorNamespace(io: Server, deps: VisitorNamespaceDeps): V
         },
       }),
     },
-    { logger, metrics },
+    { logger, metrics, sendBuffer, clock },
   );
 }

@@ -2,7 +2,8 @@
 // commands, backoff sleeps and reconnects in flight) must be free to exit at once: close() leaves
 // no timer, socket or request behind.
 import { createAgentClient, createVisitorClient, memoryStorage } from '@parley/client-sdk';
-import { env, report, run, sleep, until } from './script-env';
+import { RecordingClock } from './recording-clock';
+import { env, report, run, until } from './script-env';
 
 run(async () => {
   const direct = env('PARLEY_URL');
@@ -10,12 +11,15 @@ run(async () => {
   const projectId = env('PROJECT_ID');
   const credentials = { email: env('AGENT_EMAIL'), password: env('AGENT_PASSWORD') };
   // Long enough that a timer left running by close() would keep the process alive for a minute.
-  const slow = { ackTimeoutMs: 60_000, requestTimeoutMs: 60_000 };
+  const ACK_WAIT_MS = 60_000;
+  const slow = { ackTimeoutMs: ACK_WAIT_MS, requestTimeoutMs: 60_000 };
+  // The offline clients' timers, counted, to see when their work is waiting on them.
+  const clock = new RecordingClock();
 
   const online = createVisitorClient({ url: direct, projectId, storage: memoryStorage(), ...slow });
   const onlineAgent = createAgentClient({ url: direct, ...credentials, ...slow });
-  const offline = createVisitorClient({ url: proxied, projectId, storage: memoryStorage(), ...slow });
-  const offlineAgent = createAgentClient({ url: proxied, ...credentials, ...slow });
+  const offline = createVisitorClient({ url: proxied, projectId, storage: memoryStorage(), clock, ...slow });
+  const offlineAgent = createAgentClient({ url: proxied, ...credentials, clock, ...slow });
   await Promise.all([online.ready, onlineAgent.ready, offline.ready, offlineAgent.ready]);
   const conversation = await offline.startConversation({ text: 'before the outage' });
   await until('the first message to be stored', () => conversation.messages[0]?.status === 'sent');
@@ -43,7 +47,15 @@ run(async () => {
       (error: { code?: string }) => `rejected ${error.code}`,
     ),
   );
-  await sleep(1500); // backoff sleeps, ack waits and reconnect attempts are all under way now
+  // Under way: the two sends wait in their outboxes for the connection, the four commands (the
+  // list, the form, the start, the join) each on a one-minute timer, and Socket.IO keeps trying
+  // to reconnect.
+  await until(
+    'four commands waiting for the connection',
+    () => clock.armed(ACK_WAIT_MS) >= 4,
+    20_000,
+    () => `timers armed: ${clock.lengths().join(', ')}`,
+  );
 
   report({ phase: 'closing', at: Date.now() });
   for (const client of [online, onlineAgent, offline, offlineAgent]) client.close();

@@ -8,10 +8,15 @@ export function env(name: string): string {
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Polls `check` until it holds (or throws after `timeoutMs`, which fails the script). */
-export async function until(what: string, check: () => boolean, timeoutMs = 20_000): Promise<void> {
+export async function until(
+  what: string,
+  check: () => boolean,
+  timeoutMs = 20_000,
+  describe?: () => string,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${describe ? `: ${describe()}` : ''}`);
     await sleep(20);
   }
 }

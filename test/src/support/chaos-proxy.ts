@@ -2,11 +2,11 @@ import net, { type AddressInfo } from 'node:net';
 import { Transform, type TransformCallback } from 'node:stream';
 
 /**
- * A TCP proxy in front of a Parley server, for network-chaos tests. Clients talk to the proxy's
- * URL; the test cuts every live connection whenever it likes (the server's side is reset, the
- * client's side closed, exactly what a dropped route or a crashed load balancer looks like) and
- * can point the proxy at another port, so a server restarted on a fresh port keeps the same URL
- * for the clients.
+ * A TCP proxy in front of a Parley server (or of its database), for network-chaos tests. Clients
+ * talk to the proxy's URL; the test cuts every live connection whenever it likes (the server's
+ * side is reset, the client's side closed, exactly what a dropped route or a crashed load balancer
+ * looks like) and can point the proxy at another port, so a server restarted on a fresh port keeps
+ * the same URL for the clients.
  */
 export interface ChaosProxy {
   /** `http://127.0.0.1:<proxy port>`: give this to the clients. */
@@ -22,7 +22,12 @@ export interface ChaosProxy {
   retarget(port: number): void;
   /** The server becomes unreachable: live connections are cut and new ones closed at once. */
   refuse(): void;
-  /** Connections go through again. */
+  /**
+   * Every connection, live and new, becomes a black hole (accepted, nothing goes through either
+   * way, nothing is closed): a server that hangs, or a network that silently stopped.
+   */
+  stallAll(): void;
+  /** Connections go through again; those stalled by `stallAll` are cut (their bytes were lost). */
   resume(): void;
   /** How many connections were closed at once while refusing: proof that clients kept trying. */
   readonly refusedCount: number;
@@ -59,6 +64,7 @@ export async function startChaosProxy(targetPort: number, host = '127.0.0.1'): P
   let target = targetPort;
   let cuts = 0;
   let refusing = false;
+  let stallingAll = false;
   let refused = 0;
   const pairs = new Set<Pair>();
   const droppers: { matches: (text: string) => boolean; dropped: () => void }[] = [];
@@ -71,7 +77,7 @@ export async function startChaosProxy(targetPort: number, host = '127.0.0.1'): P
       return;
     }
     const upstream = net.connect({ host, port: target });
-    const pair: Pair = { client, upstream, stalled: false, websocket: false };
+    const pair: Pair = { client, upstream, stalled: stallingAll, websocket: false };
     pairs.add(pair);
     // Either side ending or failing ends both: a proxy never keeps half a connection alive.
     const drop = () => {
@@ -143,8 +149,20 @@ export async function startChaosProxy(targetPort: number, host = '127.0.0.1'): P
       refusing = true;
       cutAll();
     },
+    stallAll() {
+      stallingAll = true;
+      for (const pair of pairs) pair.stalled = true;
+    },
     resume() {
       refusing = false;
+      stallingAll = false;
+      for (const pair of [...pairs]) {
+        if (!pair.stalled) continue;
+        pairs.delete(pair);
+        pair.upstream.resetAndDestroy();
+        pair.client.destroy();
+        cuts++;
+      }
     },
     get refusedCount() {
       return refused;

@@ -21,17 +21,55 @@ export async function startSharedMongo(): Promise<SharedMongo> {
   const real = testMongoUri();
   if (real) return { uri: real, description: 'MongoDB from MONGODB_URI', stop: async () => undefined };
   const dbPath = makeTempDir('parley-mongo-');
-  const child: ChildProcess = spawn(process.execPath, [EMBEDDED_MONGO_BIN, '--port', '0', '--dbpath', dbPath], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const match = await waitForLine(child, /listening on (mongodb:\/\/[^\s]+)/, 'embedded-mongo');
-  const base = (match[1] as string).replace(/\/$/, '');
+  const mongo = await startMongoProcess(dbPath);
   return {
-    uri: `${base}/parley`,
-    description: `embedded-mongo at ${base}`,
+    uri: `${mongo.uri}/parley`,
+    description: `embedded-mongo at ${mongo.uri}`,
     async stop() {
-      await killAndWait(child, 'SIGTERM');
+      await mongo.stop();
       removeDir(dbPath);
     },
+  };
+}
+
+export interface MongoProcess {
+  /** `mongodb://127.0.0.1:<port>`, without a database name. */
+  uri: string;
+  port: number;
+  pid: number;
+  dbPath: string;
+  process: ChildProcess;
+  /** Everything it printed (its log goes to stderr), for failure messages. */
+  output(): string;
+  /** SIGTERM: a clean stop (the journal flushed, the directory's lock released). */
+  stop(): Promise<void>;
+  /** SIGKILL: a crash; what was acknowledged must still be in `dbPath` for the next start. */
+  kill(): Promise<void>;
+}
+
+/**
+ * A standalone `embedded-mongo` process (the bin, as operators run it) on `dbPath`, which outlives
+ * it: a test can stop or kill it and start another on the same directory. Not for MONGODB_URI.
+ */
+export async function startMongoProcess(dbPath: string, options: { port?: number } = {}): Promise<MongoProcess> {
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [EMBEDDED_MONGO_BIN, '--port', String(options.port ?? 0), '--dbpath', dbPath],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const match = await waitForLine(child, /listening on (mongodb:\/\/[^\s]+)/, 'embedded-mongo');
+  const uri = (match[1] as string).replace(/\/$/, '');
+  return {
+    uri,
+    port: Number(new URL(uri).port),
+    pid: child.pid as number,
+    dbPath,
+    process: child,
+    output: () => output,
+    stop: () => killAndWait(child, 'SIGTERM'),
+    kill: () => killAndWait(child, 'SIGKILL'),
   };
 }

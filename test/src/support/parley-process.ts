@@ -5,6 +5,9 @@ import { makeTempDir, removeDir } from './temp-dir';
 
 export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
 
+/** Generous: on a loaded 2-core machine a start (the build already done) has taken over 20 s. */
+const START_TIMEOUT_MS = 60_000;
+
 export interface ParleyProcess {
   url: string;
   port: number;
@@ -30,6 +33,8 @@ export interface StartOptions {
   timeoutMs?: number;
   /** Another build of the server to run (a copy installed elsewhere); `server/dist/main.js` by default. */
   main?: string;
+  /** Options for node itself, before the script (e.g. `--require` of a preload). */
+  nodeArgs?: string[];
 }
 
 /**
@@ -106,7 +111,10 @@ export async function startParley(options: StartOptions = {}): Promise<ParleyPro
     ...(options.env?.['REDIS_URL'] ? {} : sharedRedisEnv()),
     ...options.env,
   };
-  const child = spawn(process.execPath, [options.main ?? SERVER_MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), options.main ?? SERVER_MAIN], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   let exited = false;
   const exit = new Promise<number | null>((resolve) =>
@@ -121,7 +129,7 @@ export async function startParley(options: StartOptions = {}): Promise<ParleyPro
       // Not left running: a late start would hold the data directory (and its port) of the retry.
       child.kill('SIGKILL');
       reject(new Error(`server did not start in time:\n${output}`));
-    }, options.timeoutMs ?? 20_000);
+    }, options.timeoutMs ?? START_TIMEOUT_MS);
     let scanned = 0;
     let found = false;
     const onData = (chunk: Buffer) => {

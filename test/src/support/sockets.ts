@@ -171,9 +171,6 @@ export class EventLog {
   }
 }
 
-/** Gives events in flight a moment to arrive, to check that something did NOT happen. */
-export const settle = (ms = 300) => new Promise((r) => setTimeout(r, ms));
-
 /** A packet as it arrived on the wire, before the client decided what to do with it. */
 export interface WirePacket {
   type: number;

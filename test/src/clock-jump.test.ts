@@ -1,0 +1,191 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { AgentLoginResponse, Lead, VisitorAuthResponse } from '@parley/protocol';
+import { startDatabase, type TestDatabase } from './support/database';
+import { createAgent, createProject, type TestAgent } from './support/fixtures';
+import { client } from './support/http';
+import { startParley, type ParleyProcess } from './support/parley-process';
+import { REPO_ROOT } from './support/paths';
+import { startRedis, type RedisProcess } from './support/redis-process';
+import { connectAgent, connectVisitor } from './support/sockets';
+import { makeTempDir, removeDir } from './support/temp-dir';
+import { waitFor } from './support/wait';
+
+const PRELOAD = path.join(REPO_ROOT, 'test', 'dist', 'child', 'clock-jump.js');
+const HOURS_3 = 3 * 3600_000;
+/** Short enough to wait out; the agent tokens (1 h) are shorter than the jumps (3 h). */
+const VISITOR_TTL_MS = 5_000;
+/**
+ * How far past a token's real expiry the test waits before asking: the documented agreement of
+ * the nodes' clocks (half a round trip to the database) and the whole second `exp` is rounded to,
+ * with room to spare. A node off by hours is far beyond it.
+ */
+const LEEWAY_MS = 1_500;
+
+describe('one node of two whose wall clock jumps hours forward, then back', () => {
+  let database: TestDatabase;
+  let redis: RedisProcess;
+  let jumpy: ParleyProcess;
+  let steady: ParleyProcess;
+  let dir: string;
+  let jumps = 0;
+  let projectId: string;
+  let agent: TestAgent;
+
+  beforeAll(async () => {
+    database = await startDatabase();
+    redis = await startRedis();
+    dir = makeTempDir('parley-clock-');
+    const env = {
+      MONGODB_URI: database.uri,
+      REDIS_URL: redis.url,
+      VISITOR_TOKEN_TTL: `${VISITOR_TTL_MS / 1000}s`,
+      AGENT_TOKEN_TTL: '1h',
+    };
+    [steady, jumpy] = await Promise.all([
+      startParley({ env, timeoutMs: 45_000 }),
+      startParley({
+        env: { ...env, CLOCK_JUMP_FILE: path.join(dir, 'offset') },
+        nodeArgs: ['--require', PRELOAD],
+        timeoutMs: 45_000,
+      }),
+    ]);
+    const { project } = await createProject(steady.url);
+    projectId = project.id;
+    agent = await createAgent(steady.url, projectId);
+  }, 90_000);
+  afterAll(async () => {
+    await Promise.all([jumpy?.stop(), steady?.stop()]);
+    jumpy?.cleanup();
+    steady?.cleanup();
+    await redis?.stop();
+    await database?.stop();
+    removeDir(dir);
+  });
+
+  /** The jumpy node's wall clock moves to `offset` ms from the real time. */
+  async function jump(offset: number): Promise<void> {
+    writeFileSync(path.join(dir, 'offset'), String(offset));
+    jumps++;
+    jumpy.process.kill('SIGUSR2');
+    await jumpy.waitForOutput(`clock jumped to ${offset} (${jumps})`);
+  }
+
+  const meStatus = async (node: ParleyProcess, token: string) =>
+    (await client(node.url).get('/v1/me', { token })).status;
+
+  async function login(node: ParleyProcess): Promise<string> {
+    const res = await client(node.url).post<AgentLoginResponse>('/v1/agents/login', {
+      body: { email: agent.email, password: agent.password },
+    });
+    expect(res.status).toBe(200);
+    return res.body.token;
+  }
+
+  /** A visitor token, and a moment by which it has really expired (by the test's own clock). */
+  async function visitor(node: ParleyProcess): Promise<{ token: string; expiredBy: number }> {
+    const res = await client(node.url).post<VisitorAuthResponse>(`/v1/projects/${projectId}/auth/anonymous`, {
+      body: {},
+    });
+    expect(res.status).toBe(201);
+    return { token: res.body.token, expiredBy: Date.now() + VISITOR_TTL_MS + LEEWAY_MS };
+  }
+
+  const pastRealExpiry = (expiredBy: number) =>
+    waitFor('the token to have expired in real time', () => Date.now() >= expiredBy, { timeoutMs: 30_000 });
+
+  /** Two leads to merge, and the merge asked of `node`: 200, or 409 when the lease stays held. */
+  async function mergeOn(node: ParleyProcess, token: string): Promise<number> {
+    const api = client(node.url);
+    const create = async () =>
+      (await api.post<Lead>(`/v1/projects/${projectId}/leads`, { token, body: { fullname: 'Ada' } })).body;
+    const [target, source] = [await create(), await create()];
+    const res = await api.post(`/v1/projects/${projectId}/leads/${target.id}/merge`, {
+      token,
+      body: { sourceLeadIds: [source.id] },
+    });
+    return res.status;
+  }
+
+  const locks = () => database.db.collection<{ _id: string; owner: string; expiresAt: Date }>('locks');
+
+  describe('ahead by 3 hours', () => {
+    beforeAll(() => jump(HOURS_3));
+
+    it("takes the other node's valid tokens, and its own are valid on the other node", async () => {
+      const fromJumpy = await login(jumpy);
+      const fromSteady = await login(steady);
+      for (const node of [jumpy, steady]) {
+        for (const token of [fromJumpy, fromSteady]) expect(await meStatus(node, token)).toBe(200);
+      }
+      const socket = await connectAgent(jumpy.url, fromSteady);
+      socket.close();
+    });
+
+    it('refuses, on both nodes, a visitor token either issued once it has really expired', async () => {
+      const [a, b] = [await visitor(jumpy), await visitor(steady)];
+      await pastRealExpiry(Math.max(a.expiredBy, b.expiredBy));
+      for (const node of [jumpy, steady]) {
+        for (const { token } of [a, b]) expect(await meStatus(node, token)).toBe(401);
+      }
+    });
+
+    it('does not take over a lease another node still holds', async () => {
+      // Its own token, which it takes whatever its clock says: the lease is what is tried here.
+      const token = await login(jumpy);
+      // A merge in progress on the steady node: its lease ends in a minute.
+      await locks().insertOne({
+        _id: `contacts:${projectId}`,
+        owner: 'steady',
+        expiresAt: new Date(Date.now() + 60_000),
+      });
+      try {
+        expect(await mergeOn(jumpy, token)).toBe(409);
+        expect(await locks().findOne({ _id: `contacts:${projectId}` })).toMatchObject({ owner: 'steady' });
+      } finally {
+        await locks().deleteOne({ _id: `contacts:${projectId}` });
+      }
+    }, 30_000);
+  });
+
+  describe('then behind by 3 hours', () => {
+    beforeAll(() => jump(-HOURS_3));
+
+    it('issues tokens the other node takes, and still takes those issued before the jump', async () => {
+      const fromJumpy = await login(jumpy);
+      const fromSteady = await login(steady);
+      for (const node of [jumpy, steady]) {
+        for (const token of [fromJumpy, fromSteady]) expect(await meStatus(node, token)).toBe(200);
+      }
+    });
+
+    it("refuses the other node's visitor token once it has really expired, and closes its socket then", async () => {
+      const issued = await visitor(steady);
+      const socket = await connectVisitor(jumpy.url, issued.token);
+      let closed = false;
+      socket.on('disconnect', () => (closed = true));
+      try {
+        await pastRealExpiry(issued.expiredBy);
+        expect(await meStatus(jumpy, issued.token)).toBe(401);
+        await waitFor('the expired socket to be closed', () => closed, { timeoutMs: 10_000 });
+      } finally {
+        socket.close();
+      }
+      const own = await visitor(jumpy);
+      await pastRealExpiry(own.expiredBy);
+      for (const node of [jumpy, steady]) expect(await meStatus(node, own.token)).toBe(401);
+    });
+
+    it('takes over a lease whose holder died once its lease has really ended', async () => {
+      const token = await login(jumpy);
+      // A node that crashed mid-merge; its lease ended a moment ago.
+      await locks().insertOne({
+        _id: `contacts:${projectId}`,
+        owner: 'crashed',
+        expiresAt: new Date(Date.now() - 1_000),
+      });
+      expect(await mergeOn(jumpy, token)).toBe(200);
+      expect(await locks().findOne({ _id: `contacts:${projectId}` })).toBeNull();
+    }, 30_000);
+  });
+});
