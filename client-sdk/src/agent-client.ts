@@ -3,7 +3,11 @@ import {
   type Agent,
   type AgentLoginResponse,
   type AgentServerToClientEvents,
+  type CannedResponse,
+  type CannedResponseCreateInput,
+  type CannedResponsePatchInput,
   type Conversation,
+  type ConversationReadResult,
   type ConversationStatus,
   type Lead,
   type LeadCreateInput,
@@ -13,6 +17,7 @@ import {
   type Message,
   type MessagePage,
   type Page,
+  type RenderedTextResponse,
   type SyncReloadReason,
 } from '@parley/protocol';
 import { retryDelay, untilAvailable } from './backoff';
@@ -27,8 +32,9 @@ import type { Clock } from './clock';
 import { Timers } from './timers';
 import { refreshDelay, type HeldToken } from './token';
 import { TypingThrottle } from './typing-throttle';
+import { UnreadTracker } from './unread-tracker';
 import { baseUrlOf } from './url';
-import type { MessageEvent } from './visitor-client';
+import type { MessageEvent, UnreadEvent } from './visitor-client';
 
 interface AgentConnectionOptions {
   url: string;
@@ -57,7 +63,11 @@ export interface AgentClientEvents {
   'conversation.created': (event: Payload<'conversation.created'>) => void;
   'conversation.updated': (event: Payload<'conversation.updated'>) => void;
   'message.created': (event: Payload<'message.created'>) => void;
+  /** Someone read up to `seq`: the visitor (a read receipt), or this agent elsewhere (with its count). */
+  'message.read': (event: Payload<'message.read'>) => void;
   typing: (event: Payload<'typing'>) => void;
+  /** A conversation's unread count for this agent changed (the visitor's messages after its read position). */
+  unread: (event: UnreadEvent) => void;
   /** A held conversation's ordered message list changed (live, acked, caught up, failed, discarded). */
   message: (event: MessageEvent) => void;
   /** Events were missed and could not be replayed: reload lead and conversation lists over REST. */
@@ -76,6 +86,17 @@ export interface LeadSearch {
 
 /** @deprecated since 0.2: use LeadSearch (kept one version for code written against 0.1). */
 export type ContactSearch = LeadSearch;
+
+/** The inbox's filters (see the REST list): `assignee` is `me`, `none` or an agent id; `teamId` a team or `none`. */
+export interface ConversationFilter {
+  leadId?: string;
+  status?: ConversationStatus;
+  assignee?: string;
+  teamId?: string;
+  sort?: 'lastActivity' | 'oldest';
+  page?: number;
+  limit?: number;
+}
 
 function query(params: Record<string, string | number | undefined>): string {
   const entries = Object.entries(params).filter((e): e is [string, string | number] => e[1] !== undefined);
@@ -104,6 +125,7 @@ export class AgentClient {
   private readonly session: SocketSession<typeof AGENT_NAMESPACE>;
   private readonly book: ConversationBook;
   private readonly typing = new Map<string, TypingThrottle>();
+  private readonly unread: UnreadTracker;
   private held: HeldToken | undefined;
   private me: Agent | undefined;
   private closed = false;
@@ -139,6 +161,9 @@ export class AgentClient {
         this.events.emit('error', error);
       },
     });
+    this.unread = new UnreadTracker('visitor', (conversationId, unreadCount) =>
+      this.events.emit('unread', { conversationId, unreadCount, total: this.unread.total() }),
+    );
     this.book = createSessionBook({
       session: this.session,
       timers: this.timers,
@@ -146,7 +171,10 @@ export class AgentClient {
       holdOnLiveMessage: false,
       ...(options.maxConversations !== undefined ? { maxConversations: options.maxConversations } : {}),
       isCurrent: () => !this.closed,
-      onMessage: (event) => this.events.emit('message', event),
+      onMessage: (event) => {
+        if (event.message.status === 'sent') this.unread.message(event.message);
+        this.events.emit('message', event);
+      },
       onError: (error) => this.events.emit('error', error),
     });
     this.listen();
@@ -192,6 +220,26 @@ export class AgentClient {
       ),
   };
 
+  /** Replies agents insert by short code; `render` fills in a conversation's contact and this agent. */
+  readonly cannedResponses = {
+    /** Sorted by short code; `q` is a prefix of it. */
+    list: async (search: { q?: string; page?: number; limit?: number } = {}): Promise<Page<CannedResponse>> =>
+      this.rest('GET', `/canned-responses${query({ ...search })}`),
+    get: async (id: string): Promise<CannedResponse> => this.rest('GET', `/canned-responses/${encodeURIComponent(id)}`),
+    create: async (input: CannedResponseCreateInput): Promise<CannedResponse> =>
+      this.rest('POST', '/canned-responses', input),
+    update: async (id: string, patch: CannedResponsePatchInput): Promise<CannedResponse> =>
+      this.rest('PATCH', `/canned-responses/${encodeURIComponent(id)}`, patch),
+    remove: async (id: string): Promise<void> => this.rest('DELETE', `/canned-responses/${encodeURIComponent(id)}`),
+    /** The text to send in `conversationId`, its `{{fields}}` filled in by the server. */
+    render: async (id: string, conversationId: string): Promise<string> =>
+      (
+        await this.rest<RenderedTextResponse>('POST', `/canned-responses/${encodeURIComponent(id)}/render`, {
+          conversationId,
+        })
+      ).text,
+  };
+
   /** @deprecated since 0.2: use `leads` (the same object, kept one version for code written against 0.1). */
   get contacts(): AgentClient['leads'] {
     return this.leads;
@@ -199,9 +247,21 @@ export class AgentClient {
 
   /** Conversations of the project, and messages with delivery that survives drops. */
   readonly conversations = {
-    list: async (
-      filter: { leadId?: string; status?: ConversationStatus; page?: number; limit?: number } = {},
-    ): Promise<Page<Conversation>> => this.rest('GET', `/conversations${query({ ...filter })}`),
+    /** A page of the inbox, each with this agent's `unreadCount` (which the client keeps live from then on). */
+    list: async (filter: ConversationFilter = {}): Promise<Page<Conversation>> => {
+      const page = await this.rest<Page<Conversation>>('GET', `/conversations${query({ ...filter })}`);
+      for (const conversation of page.items) this.track(conversation);
+      return page;
+    },
+    /** One conversation, with this agent's `unreadCount`. */
+    get: async (conversationId: string): Promise<Conversation> => {
+      const { conversation } = await this.rest<{ conversation: Conversation }>(
+        'GET',
+        `/conversations/${encodeURIComponent(conversationId)}`,
+      );
+      this.track(conversation);
+      return conversation;
+    },
     /** Become assignee and participant. The client holds the conversation's list from then on. */
     join: async (conversationId: string): Promise<Conversation> => {
       await this.ready;
@@ -210,10 +270,42 @@ export class AgentClient {
       this.book.requestCatchUp(conversationId);
       return conversation;
     },
+    resolve: (conversationId: string): Promise<Conversation> => this.move('conversation:resolve', conversationId),
+    /** Open a pending, snoozed or resolved conversation again. */
+    reopen: (conversationId: string): Promise<Conversation> => this.move('conversation:reopen', conversationId),
+    /** Waiting for the visitor. */
+    pend: (conversationId: string): Promise<Conversation> => this.move('conversation:pend', conversationId),
+    /** Set aside until `until` (in the future, at most a year ahead) or until the visitor writes. */
+    snooze: async (conversationId: string, until: Date | string): Promise<Conversation> => {
+      await this.ready;
+      const at = typeof until === 'string' ? until : until.toISOString();
+      return (await this.session.call('conversation:snooze', { conversationId, until: at })).conversation;
+    },
+    /** @deprecated use `resolve` (the same command; `conversation:close` is kept one version). */
     close: async (conversationId: string): Promise<Conversation> => {
       await this.ready;
       return (await this.session.call('conversation:close', { conversationId })).conversation;
     },
+    /**
+     * Marks the conversation read up to `seq` (only forward), by default up to the last message this
+     * client knows of. Resolves with the read position and the unread count after it.
+     */
+    read: async (conversationId: string, seq?: number): Promise<ConversationReadResult> => {
+      await this.ready;
+      const upTo = seq ?? Math.max(this.book.lastStoredSeq(conversationId), this.unread.knownSeq(conversationId));
+      if (upTo < 1) throw new ParleyError('BAD_REQUEST', 'Nothing of this conversation is known to be read yet');
+      const result = await this.session.call('conversation:read', { conversationId, seq: upTo });
+      this.unread.snapshot(conversationId, {
+        unreadCount: result.unreadCount,
+        readSeq: result.seq,
+        lastSeq: result.lastSeq,
+      });
+      return result;
+    },
+    /** This agent's unread count, kept live; `undefined` until a list, a read or a new conversation said it. */
+    unreadCount: (conversationId: string): number | undefined => this.unread.unreadCount(conversationId),
+    /** Across the conversations the client knows of. */
+    unreadTotal: (): number => this.unread.total(),
     /** Shows at once as pending; resolves once stored (retried across drops until then). */
     send: (conversationId: string, text: string): Promise<Message> => this.book.send(conversationId, text),
     /** Sends a failed message again (same clientMessageId); resolves once it is stored. */
@@ -288,11 +380,26 @@ export class AgentClient {
     socket.on('lead.updated', (event) => this.events.emit('lead.updated', event));
     socket.on('lead.merged', (event) => this.events.emit('lead.merged', event));
     socket.on('lead.deleted', (event) => this.events.emit('lead.deleted', event));
-    socket.on('conversation.created', (event) => this.events.emit('conversation.created', event));
+    socket.on('conversation.created', (event) => {
+      // Nothing of a new conversation is read yet: its visitor's messages count as they come.
+      this.unread.snapshot(event.conversation.id, { unreadCount: 0, readSeq: 0, lastSeq: event.conversation.lastSeq });
+      this.events.emit('conversation.created', event);
+    });
+    socket.on('message.read', (event) => {
+      // This agent read elsewhere (another console): the count there is the count here.
+      if (event.reader.id === this.me?.id && event.unreadCount !== undefined && event.lastSeq !== undefined)
+        this.unread.snapshot(event.conversationId, {
+          unreadCount: event.unreadCount,
+          readSeq: event.seq,
+          lastSeq: event.lastSeq,
+        });
+      this.events.emit('message.read', event);
+    });
     socket.on('conversation.updated', (event) => this.events.emit('conversation.updated', event));
     socket.on('typing', (event) => this.events.emit('typing', event));
     socket.on('message.created', (event: Payload<'message.created'>) => {
       this.events.emit('message.created', event);
+      this.unread.message(event.message);
       this.book.ingest(event.message, { live: true });
     });
     socket.on('sync.reload', (event: Payload<'sync.reload'>) => {
@@ -304,6 +411,25 @@ export class AgentClient {
       // always worth a reload, and the open conversations catch up by seq.
       this.events.emit('reload', { reason: event.reason });
       this.book.catchUpAll();
+    });
+  }
+
+  /** A status command, once ready. */
+  private async move(
+    name: 'conversation:resolve' | 'conversation:reopen' | 'conversation:pend',
+    conversationId: string,
+  ): Promise<Conversation> {
+    await this.ready;
+    return (await this.session.call(name, { conversationId })).conversation;
+  }
+
+  /** A conversation as listed for this agent: its unread count is the server's word. */
+  private track(conversation: Conversation): void {
+    if (conversation.unreadCount === undefined || conversation.readSeq === undefined) return;
+    this.unread.snapshot(conversation.id, {
+      unreadCount: conversation.unreadCount,
+      readSeq: conversation.readSeq,
+      lastSeq: conversation.lastSeq,
     });
   }
 

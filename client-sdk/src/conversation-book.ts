@@ -63,7 +63,13 @@ export class ConversationBook {
       sendOnce: deps.sendOnce,
       whenOnline: deps.whenOnline,
       timers: deps.timers,
-      onSent: (_message, stored) => this.ingest(stored, { live: false }),
+      onSent: (message, stored) => {
+        // Stored in another conversation (the one it was sent to is resolved, and the project
+        // starts a new one then): it leaves the list it was shown in as pending.
+        if (stored.conversationId !== message.conversationId)
+          this.moved(message.conversationId, message.clientMessageId);
+        this.ingest(stored, { live: false });
+      },
       onFailed: (message, error) => this.fail(message, error),
     });
   }
@@ -92,6 +98,11 @@ export class ConversationBook {
   /** The list held now (empty if the conversation is not held). */
   messages(conversationId: string): ClientMessage[] {
     return this.stores.get(conversationId)?.list() ?? [];
+  }
+
+  /** The highest seq of a stored message held of the conversation (0 if none). */
+  lastStoredSeq(conversationId: string): number {
+    return this.stores.get(conversationId)?.lastSeq() ?? 0;
   }
 
   /** Stops holding a conversation's list (unless it has unsent messages); true if dropped. */
@@ -268,6 +279,12 @@ export class ConversationBook {
     store.markFailed(message.clientMessageId, error);
     const failed = store.get(message.clientMessageId);
     if (failed) this.announce(message.conversationId, failed, store);
+  }
+
+  private moved(conversationId: string, clientMessageId: string): void {
+    const store = this.stores.get(conversationId);
+    const removed = store?.dropUnsent(clientMessageId);
+    if (store && removed) this.announce(conversationId, removed, store);
   }
 
   /** Drops the least recently used lists beyond the limit, never one with unsent messages. */

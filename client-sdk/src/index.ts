@@ -3,9 +3,15 @@
  * They handle tokens, reconnects, retries, ordering and duplicates, so UIs don't have to.
  */
 export { createVisitorClient, VisitorClient, VisitorConversation } from './visitor-client';
-export type { VisitorClientOptions, VisitorClientEvents, MessageEvent } from './visitor-client';
+export type { VisitorClientOptions, VisitorClientEvents, MessageEvent, UnreadEvent } from './visitor-client';
 export { createAgentClient, AgentClient } from './agent-client';
-export type { AgentClientOptions, AgentClientEvents, LeadSearch, ContactSearch } from './agent-client';
+export type {
+  AgentClientOptions,
+  AgentClientEvents,
+  ConversationFilter,
+  LeadSearch,
+  ContactSearch,
+} from './agent-client';
 export { ParleyError } from './errors';
 export type { ClientMessage, MessageStatus } from './message-store';
 export type { ConnectionStatus } from './socket-session';

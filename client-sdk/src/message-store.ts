@@ -72,6 +72,13 @@ export class MessageStore {
     return message;
   }
 
+  /** Removes an unsent message whatever its state (it was stored in another conversation); returns it. */
+  dropUnsent(clientMessageId: string): Unsent | undefined {
+    const message = this.unsent.get(clientMessageId);
+    this.unsent.delete(clientMessageId);
+    return message;
+  }
+
   hasUnsent(): boolean {
     return this.unsent.size > 0;
   }

@@ -1,4 +1,4 @@
-import type { ParleyNamespace, Sender } from '@parley/protocol';
+import type { MessageSendResult, ParleyNamespace, Sender } from '@parley/protocol';
 import { ConversationBook, DEFAULT_MAX_CONVERSATIONS } from './conversation-book';
 import type { ParleyError } from './errors';
 import type { SocketSession } from './socket-session';
@@ -25,6 +25,11 @@ export interface SessionBookOptions {
    * book (a visitor who signed out); its late messages and errors then reach nobody.
    */
   isCurrent(book: ConversationBook): boolean;
+  /**
+   * Every `message:send` ack while the book is current, before its message is taken: a visitor's
+   * may name a new conversation the message started (the one it was sent to being resolved).
+   */
+  onSendAck?(sent: { conversationId: string }, ack: MessageSendResult): void;
   onMessage(event: MessageEvent): void;
   /** A background catch-up failed for good (the conversation is gone, access was lost). */
   onError(error: ParleyError): void;
@@ -39,8 +44,11 @@ export function createSessionBook(options: SessionBookOptions): ConversationBook
   const { session } = options;
   const book: ConversationBook = new ConversationBook({
     sender: () => options.sender(),
-    sendOnce: async ({ conversationId, clientMessageId, text }) =>
-      (await session.call('message:send', { conversationId, clientMessageId, text })).message,
+    sendOnce: async ({ conversationId, clientMessageId, text }) => {
+      const ack = await session.call('message:send', { conversationId, clientMessageId, text });
+      if (options.onSendAck && options.isCurrent(book)) options.onSendAck({ conversationId }, ack);
+      return ack.message;
+    },
     fetchPage: (conversationId, afterSeq, limit) =>
       session.call('conversation:history', { conversationId, afterSeq, limit }),
     whenOnline: () => session.whenOnline(),

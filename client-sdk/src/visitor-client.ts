@@ -1,8 +1,10 @@
 import {
   VISITOR_NAMESPACE,
   type Conversation,
+  type ConversationReadResult,
   type LeadUpdateInput,
   type Message,
+  type MessageReadEvent,
   type TypingEvent,
   type VisitorLeadView,
   type VisitorUser,
@@ -22,6 +24,7 @@ import type { Clock } from './clock';
 import { Timers } from './timers';
 import { refreshDelay } from './token';
 import { TypingThrottle } from './typing-throttle';
+import { UnreadTracker } from './unread-tracker';
 import { VisitorAuth, type VerifiedTokenSource } from './visitor-auth';
 import { baseUrlOf } from './url';
 
@@ -60,10 +63,26 @@ export interface MessageEvent {
   messages: ClientMessage[];
 }
 
+/** A conversation's unread count for this visitor changed (agents' messages after its read position). */
+export interface UnreadEvent {
+  conversationId: string;
+  unreadCount: number;
+  /** Across the visitor's conversations. */
+  total: number;
+}
+
 export interface VisitorClientEvents {
   message: (event: MessageEvent) => void;
   conversation: (conversation: Conversation) => void;
   typing: (event: TypingEvent) => void;
+  /** An agent read up to `seq` (a read receipt). */
+  read: (event: MessageReadEvent) => void;
+  unread: (event: UnreadEvent) => void;
+  /**
+   * A message to a resolved conversation started a new one (the project's setting): show
+   * `conversation` from now on. Messages sent to the old one go there too.
+   */
+  continued: (event: { from: string; conversation: Conversation }) => void;
   status: (status: ConnectionStatus) => void;
   /** Something failed that no call of yours may be waiting on (above all: refused for good). */
   error: (error: ParleyError) => void;
@@ -129,6 +148,27 @@ export class VisitorConversation {
   setTyping(typing: boolean): void {
     this.typing.set(typing);
   }
+
+  /** The agents' messages after the visitor's read position; `undefined` until the server said. */
+  get unreadCount(): number | undefined {
+    return this.client.unreadOf(this.id);
+  }
+
+  /**
+   * Marks as read every stored message this client holds of the conversation (call it when the
+   * conversation is on screen). Only forward; calls while one is on its way are folded into one.
+   */
+  markRead(): Promise<void> {
+    return this.client.markRead(this.id);
+  }
+
+  /**
+   * While visible, everything that arrives is marked read as it arrives (and what is there now, at
+   * once). A widget sets it when its panel opens and clears it when it closes or the tab hides.
+   */
+  setVisible(visible: boolean): void {
+    this.client.setVisible(this.id, visible);
+  }
 }
 
 /**
@@ -146,6 +186,13 @@ export class VisitorClient {
   private book: ConversationBook;
   private readonly conversationsById = new Map<string, Conversation>();
   private readonly handles = new Map<string, VisitorConversation>();
+  private readonly unread: UnreadTracker;
+  /** Conversations on screen: what arrives is marked read. */
+  private readonly visible = new Set<string>();
+  /** Per conversation: the read on its way, and the furthest seq asked for meanwhile. */
+  private readonly reading = new Map<string, { done: Promise<void>; next: number }>();
+  /** Conversations announced as continuing a resolved one (`continued`). */
+  private readonly continuations = new Set<string>();
   private cancelRefresh: () => void = () => undefined;
   private closed = false;
   private readyPromise: Promise<void>;
@@ -188,6 +235,9 @@ export class VisitorClient {
         this.events.emit('error', error);
       },
     });
+    this.unread = new UnreadTracker('agent', (conversationId, unreadCount) =>
+      this.events.emit('unread', { conversationId, unreadCount, total: this.unread.total() }),
+    );
     this.book = this.newBook();
     this.listen();
     this.readyPromise = this.begin();
@@ -234,6 +284,7 @@ export class VisitorClient {
     const result = await untilAvailable(() => this.session.call('conversation:start', payload), this.timers);
     if (book !== this.book) throw signedOutError();
     this.rememberConversation(result.conversation);
+    this.unread.snapshot(result.conversation.id, { unreadCount: 0, readSeq: 0, lastSeq: result.conversation.lastSeq });
     const conversation = this.conversation(result.conversation.id);
     if (input.text !== undefined) void conversation.send(input.text);
     return conversation;
@@ -258,8 +309,56 @@ export class VisitorClient {
     const book = this.book;
     const { conversations } = await this.session.call('conversation:list', {});
     if (book !== this.book) throw signedOutError();
-    for (const conversation of conversations) this.rememberConversation(conversation);
+    for (const conversation of conversations) this.rememberListed(conversation);
     return conversations.map((c) => this.conversation(c.id));
+  }
+
+  /** Agents' messages after the visitor's read position, across its conversations known here. */
+  get unreadTotal(): number {
+    return this.unread.total();
+  }
+
+  unreadOf(conversationId: string): number | undefined {
+    return this.unread.unreadCount(conversationId);
+  }
+
+  /** See `VisitorConversation.markRead`. */
+  async markRead(conversationId: string): Promise<void> {
+    const seq = this.book.lastStoredSeq(conversationId);
+    if (seq <= (this.unread.readSeq(conversationId) ?? 0)) return;
+    const inFlight = this.reading.get(conversationId);
+    if (inFlight) {
+      inFlight.next = Math.max(inFlight.next, seq);
+      return inFlight.done;
+    }
+    const state = { next: seq, done: Promise.resolve() };
+    state.done = (async () => {
+      try {
+        const book = this.book;
+        for (let sent = 0; state.next > sent;) {
+          sent = state.next;
+          const result = await this.retrying(() =>
+            this.session.call('conversation:read', { conversationId, seq: sent }),
+          );
+          if (book !== this.book) return;
+          this.applyRead(result);
+        }
+      } finally {
+        this.reading.delete(conversationId);
+      }
+    })();
+    this.reading.set(conversationId, state);
+    return state.done;
+  }
+
+  /** See `VisitorConversation.setVisible`. */
+  setVisible(conversationId: string, visible: boolean): void {
+    if (!visible) {
+      this.visible.delete(conversationId);
+      return;
+    }
+    this.visible.add(conversationId);
+    this.markReadQuietly(conversationId);
   }
 
   /** The pre-chat form (`lead:update`): stored on the visitor's lead. */
@@ -336,7 +435,24 @@ export class VisitorClient {
       holdOnLiveMessage: true,
       ...(this.options.maxConversations !== undefined ? { maxConversations: this.options.maxConversations } : {}),
       isCurrent: (book) => book === this.book && !this.closed,
-      onMessage: (event) => this.events.emit('message', event),
+      onSendAck: (sent, { conversation }) => {
+        if (!conversation) return;
+        // The message started a new conversation (the one it was sent to is resolved).
+        this.rememberConversation(conversation);
+        this.unread.snapshot(conversation.id, { unreadCount: 0, readSeq: 0, lastSeq: 0 });
+        // Said once per new conversation, whichever message (or retry) learnt of it first.
+        if (!this.continuations.has(conversation.id)) {
+          this.continuations.add(conversation.id);
+          this.events.emit('continued', { from: sent.conversationId, conversation });
+        }
+      },
+      onMessage: (event) => {
+        if (event.message.status === 'sent') {
+          this.unread.message(event.message);
+          if (this.visible.has(event.conversationId)) this.markReadQuietly(event.conversationId);
+        }
+        this.events.emit('message', event);
+      },
       onError: (error) => this.events.emit('error', error),
     });
   }
@@ -347,6 +463,25 @@ export class VisitorClient {
     this.book = this.newBook();
     this.conversationsById.clear();
     this.handles.clear();
+    this.visible.clear();
+    this.reading.clear();
+    this.continuations.clear();
+    this.unread.forget();
+  }
+
+  /** In the background: a failure is reported as an `error` event (a later read covers it anyway). */
+  private markReadQuietly(conversationId: string): void {
+    this.markRead(conversationId).catch((error: unknown) => {
+      if (!this.closed) this.events.emit('error', toParleyError(error));
+    });
+  }
+
+  private applyRead(result: ConversationReadResult): void {
+    this.unread.snapshot(result.conversationId, {
+      unreadCount: result.unreadCount,
+      readSeq: result.seq,
+      lastSeq: result.lastSeq,
+    });
   }
 
   /** Signs in (retrying while the server cannot be reached) and connects: the `ready` promise. */
@@ -377,15 +512,40 @@ export class VisitorClient {
   private listen(): void {
     const socket = this.session.socket;
     socket.on('message.created', ({ message }) => this.book.ingest(message, { live: true }));
-    socket.on('conversation.created', ({ conversation }) => this.rememberConversation(conversation));
+    socket.on('conversation.created', ({ conversation }) => {
+      this.rememberConversation(conversation);
+      // Nothing of a new conversation is read yet; its messages are counted as they come.
+      this.unread.snapshot(conversation.id, { unreadCount: 0, readSeq: 0, lastSeq: conversation.lastSeq });
+    });
     socket.on('conversation.updated', ({ conversation }) => this.rememberConversation(conversation));
     socket.on('typing', (event) => this.events.emit('typing', event));
+    socket.on('message.read', (event) => {
+      if (event.reader.role === 'visitor') {
+        // This visitor read in another tab: its count there is the count here.
+        if (event.unreadCount !== undefined && event.lastSeq !== undefined)
+          this.unread.snapshot(event.conversationId, {
+            unreadCount: event.unreadCount,
+            readSeq: event.seq,
+            lastSeq: event.lastSeq,
+          });
+        return;
+      }
+      this.events.emit('read', event);
+    });
     // The server could not guarantee this socket every push (a node lost, Redis lost entries):
     // catch up as after a reconnect, at a random moment of the next two seconds, since every
     // visitor of the cluster may be told at once.
     socket.on('sync.reload', () => {
       this.timers.after(Math.random() * RELOAD_SPREAD_MS, () => this.afterReconnect());
     });
+  }
+
+  /** A conversation of `conversation:list`, with the visitor's unread count in it. */
+  private rememberListed(conversation: Conversation): void {
+    const { unreadCount, readSeq, ...rest } = conversation;
+    this.rememberConversation(rest);
+    if (unreadCount !== undefined && readSeq !== undefined)
+      this.unread.snapshot(conversation.id, { unreadCount, readSeq, lastSeq: conversation.lastSeq });
   }
 
   private rememberConversation(conversation: Conversation): void {
@@ -409,7 +569,7 @@ export class VisitorClient {
     try {
       const { conversations } = await untilAvailable(() => this.session.call('conversation:list', {}), this.timers);
       if (book !== this.book) return;
-      for (const conversation of conversations) this.rememberConversation(conversation);
+      for (const conversation of conversations) this.rememberListed(conversation);
     } catch (error) {
       if (!this.closed && book === this.book && !this.session.fatal) this.events.emit('error', toParleyError(error));
     }

@@ -21,11 +21,18 @@ export interface PreChatForm {
   fields: PreChatField[];
 }
 
+/**
+ * What a visitor's message into a resolved conversation does: `reopen` it (the default), or start
+ * a `new` conversation that continues it (see `MessageSendResult.conversation`).
+ */
+export type ResolvedConversationReply = 'reopen' | 'new';
+
 export interface Project {
   id: string;
   name: string;
   allowedOrigins: string[];
   preChatForm: PreChatForm;
+  resolvedConversationReply: ResolvedConversationReply;
   createdAt: string;
 }
 
@@ -89,7 +96,14 @@ export interface Lead {
  */
 export type LeadField = 'fullname' | 'lastname' | 'email' | 'phone' | 'attributes' | 'tags' | 'conversationCount';
 
-export type ConversationStatus = 'open' | 'assigned' | 'closed';
+/**
+ * `open`: waiting for an agent; `pending`: waiting for the visitor; `snoozed`: set aside until
+ * `snoozedUntil` (or until the visitor writes); `resolved`: done. Stored data of protocol 1.0's
+ * `assigned` reads as `open` (its `assigneeId` kept) and `closed` as `resolved`.
+ */
+export type ConversationStatus = 'open' | 'pending' | 'snoozed' | 'resolved';
+
+export const CONVERSATION_STATUSES: readonly ConversationStatus[] = ['open', 'pending', 'snoozed', 'resolved'];
 
 export type SenderRole = 'visitor' | 'agent' | 'system';
 
@@ -114,13 +128,62 @@ export interface Conversation {
   assigneeId?: string;
   participants: string[];
   lastMessage?: LastMessage;
+  /** When the last message (of anyone, system notes included) was written; absent before the first. */
+  lastMessageAt?: string;
   messageCount: number;
   lastSeq: number;
   /** Context the widget attached at start (page URL, referrer…). Extension of protocol v1. */
   attributes: Attributes;
+  /** While `snoozed`: when it comes back to `open` by itself. */
+  snoozedUntil?: string;
+  /** While `resolved`: when it was resolved. */
+  resolvedAt?: string;
   createdAt: string;
   updatedAt: string;
+  /** @deprecated the same as `resolvedAt`, kept one version for clients written for `closed`. */
   closedAt?: string;
+  /**
+   * In lists and reads made for one reader (an agent's REST list and reads, the visitor's
+   * `conversation:list`): how many messages of the other side (for an agent: the visitor's; for the
+   * visitor: the agents'; never system notes) come after that reader's read position, up to
+   * `lastSeq`. Absent in pushes, which go to many readers at once.
+   */
+  unreadCount?: number;
+  /** With `unreadCount`: the reader's read position (`conversation:read`), 0 before any. */
+  readSeq?: number;
+}
+
+/** Who made a change: an agent, the visitor, or the server itself (a snooze ending). */
+export interface ChangeActor {
+  type: 'agent' | 'visitor' | 'system';
+  /** The agent id or the visitor's user id; absent for the system. */
+  id?: string;
+  /** An agent's name, to show "Ana resolved the conversation". */
+  name?: string;
+}
+
+/** Why an assignee changed: by routing (`auto`), by hand, by a transfer, or by a re-queue. */
+export type AssignmentReason = 'auto' | 'manual' | 'transfer' | 'requeue';
+
+/** What `conversation.updated` says about the change it announces. */
+export interface ConversationChange {
+  by: ChangeActor;
+  /** When the status changed: the status before (the conversation carries the new one). */
+  previousStatus?: ConversationStatus;
+  /** When the assignee changed: why. */
+  reason?: AssignmentReason;
+}
+
+/** Extension: a canned response, a reply agents insert by its short code. */
+export interface CannedResponse {
+  id: string;
+  projectId: string;
+  /** Lower case, unique in the project: what an agent types after `/` to find it. */
+  shortCode: string;
+  /** May hold fields such as `{{contact.fullname}}` (see `TEMPLATE_FIELDS`), filled in by `render`. */
+  text: string;
+  createdAt: string;
+  updatedAt: string;
 }
 
 export interface Message {

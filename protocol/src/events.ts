@@ -11,7 +11,7 @@
  * `@parley/protocol/schemas`, which is checked against this map.
  */
 import type { z } from 'zod';
-import type { Conversation, Lead, LeadField, Message, Sender } from './entities';
+import type { Conversation, ConversationChange, Lead, LeadField, Message, Sender } from './entities';
 import type { Ack } from './errors';
 import type {
   conversationHistorySchema,
@@ -23,6 +23,13 @@ import type {
   typingSchema,
 } from './schemas/visitor';
 import type { conversationCloseSchema, conversationJoinSchema } from './schemas/agent';
+import type {
+  conversationPendSchema,
+  conversationReadSchema,
+  conversationReopenSchema,
+  conversationResolveSchema,
+  conversationSnoozeSchema,
+} from './schemas/workflow';
 
 export const VISITOR_NAMESPACE = '/visitor';
 export const AGENT_NAMESPACE = '/agent';
@@ -39,6 +46,23 @@ export interface ConversationCreatedEvent {
 }
 export interface ConversationUpdatedEvent {
   conversation: Conversation;
+  /** Who changed it, and how (see `ConversationChange`). */
+  change: ConversationChange;
+}
+/** Someone read a conversation up to `seq`: a read receipt for the other side. */
+export interface MessageReadEvent {
+  conversationId: string;
+  /** The visitor (`role: 'visitor'`) or an agent (`role: 'agent'`, with `name`). */
+  reader: Sender;
+  seq: number;
+  readAt: string;
+  /**
+   * On the reader's own sockets only (its other tabs and consoles): its unread count after this
+   * read, counting the other side's messages up to `lastSeq`.
+   */
+  unreadCount?: number;
+  /** With `unreadCount`: the conversation's last message when it was counted. */
+  lastSeq?: number;
 }
 export interface TypingEvent {
   conversationId: string;
@@ -91,6 +115,12 @@ export interface ConversationStartResult {
 }
 export interface MessageSendResult {
   message: Message;
+  /**
+   * Present when the message started a new conversation because the one it was sent to is
+   * resolved and the project's `resolvedConversationReply` is `new`: `message.conversationId` is
+   * this conversation's id, and later messages belong there.
+   */
+  conversation?: Conversation;
 }
 export interface LeadUpdateResult {
   lead: VisitorLeadView;
@@ -104,6 +134,15 @@ export interface ConversationHistoryResult {
 }
 export interface ConversationResult {
   conversation: Conversation;
+}
+export interface ConversationReadResult {
+  conversationId: string;
+  /** The reader's read position now: the `seq` given, or a later one read before. */
+  seq: number;
+  /** The other side's messages after `seq`, up to `lastSeq`. */
+  unreadCount: number;
+  /** The conversation's last message when `unreadCount` was counted. */
+  lastSeq: number;
 }
 export type EmptyResult = Record<string, never>;
 export interface SessionRenewResult {
@@ -138,12 +177,14 @@ export interface VisitorCommands {
   'lead:update': CommandSpec<typeof leadUpdateSchema, LeadUpdateResult>;
   'conversation:list': CommandSpec<typeof conversationListSchema, ConversationListResult>;
   'conversation:history': CommandSpec<typeof conversationHistorySchema, ConversationHistoryResult>;
+  'conversation:read': CommandSpec<typeof conversationReadSchema, ConversationReadResult>;
   typing: CommandSpec<typeof typingSchema, EmptyResult>;
   'session:renew': CommandSpec<typeof sessionRenewSchema, SessionRenewResult>;
 }
 
 export interface VisitorPushes {
   'message.created': MessageCreatedEvent;
+  'message.read': MessageReadEvent;
   'conversation.created': ConversationCreatedEvent;
   'conversation.updated': ConversationUpdatedEvent;
   typing: TypingEvent;
@@ -153,7 +194,13 @@ export interface VisitorPushes {
 
 export interface AgentCommands {
   'conversation:join': CommandSpec<typeof conversationJoinSchema, ConversationResult>;
+  /** @deprecated since `conversation:resolve`: the same command, kept one version. */
   'conversation:close': CommandSpec<typeof conversationCloseSchema, ConversationResult>;
+  'conversation:resolve': CommandSpec<typeof conversationResolveSchema, ConversationResult>;
+  'conversation:reopen': CommandSpec<typeof conversationReopenSchema, ConversationResult>;
+  'conversation:snooze': CommandSpec<typeof conversationSnoozeSchema, ConversationResult>;
+  'conversation:pend': CommandSpec<typeof conversationPendSchema, ConversationResult>;
+  'conversation:read': CommandSpec<typeof conversationReadSchema, ConversationReadResult>;
   'message:send': CommandSpec<typeof messageSendSchema, MessageSendResult>;
   'conversation:history': CommandSpec<typeof conversationHistorySchema, ConversationHistoryResult>;
   typing: CommandSpec<typeof typingSchema, EmptyResult>;
@@ -168,6 +215,7 @@ export interface AgentPushes {
   'conversation.created': ConversationCreatedEvent;
   'conversation.updated': ConversationUpdatedEvent;
   'message.created': MessageCreatedEvent;
+  'message.read': MessageReadEvent;
   typing: TypingEvent;
   'sync.reload': SyncReloadEvent;
   'session.expiring': SessionExpiringEvent;
@@ -220,6 +268,11 @@ export type AgentCommand = CommandName<typeof AGENT_NAMESPACE>;
 export const AGENT_COMMANDS = Object.keys({
   'conversation:join': true,
   'conversation:close': true,
+  'conversation:resolve': true,
+  'conversation:reopen': true,
+  'conversation:snooze': true,
+  'conversation:pend': true,
+  'conversation:read': true,
   'message:send': true,
   'conversation:history': true,
   typing: true,

@@ -14,4 +14,6 @@ export type * from './schemas/admin';
 export type * from './schemas/auth';
 export type * from './schemas/leads';
 export type * from './schemas/conversations';
+export type * from './schemas/workflow';
+export type * from './schemas/canned-responses';
 export { PROTOCOL_VERSION } from './version';

@@ -25,4 +25,10 @@ export const LIMITS = {
   passwordMax: 200,
   allowedOriginsMax: 50,
   preChatFieldsMax: 20,
+  /** The furthest a conversation can be snoozed ahead. */
+  snoozeMaxDays: 365,
+  shortCodeMax: 50,
+  cannedResponseTextMax: 4000,
+  /** `seq`s are at most this large (a conversation of a billion messages is not a chat). */
+  seqMax: 1_000_000_000,
 } as const;

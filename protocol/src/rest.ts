@@ -62,6 +62,11 @@ export interface LeadMergedResponse {
   lead: Lead;
 }
 
+/** Extension: a canned response rendered for one conversation. */
+export interface RenderedTextResponse {
+  text: string;
+}
+
 export interface HealthResponse {
   status: 'ok' | 'unavailable';
   checks?: Record<string, 'ok' | 'down'>;

@@ -7,7 +7,13 @@ import type { z } from 'zod';
 import type {
   Agent,
   AgentLoginResponse,
+  CannedResponse,
   Conversation,
+  ConversationReadResult,
+  ConversationUpdatedEvent,
+  MessageReadEvent,
+  MessageSendResult,
+  RenderedTextResponse,
   ConversationCreatedEvent,
   ConversationHistoryResult,
   ConversationStartResult,
@@ -62,6 +68,13 @@ const checks: true[] = [
   true as Same<Out<typeof s.conversationStartResultSchema>, ConversationStartResult>,
   true as Same<Out<typeof s.conversationHistoryResultSchema>, ConversationHistoryResult>,
   true as Same<Out<typeof s.leadUpdateResultSchema>, LeadUpdateResult>,
+  true as Same<Out<typeof s.conversationUpdatedEventSchema>, ConversationUpdatedEvent>,
+  true as Same<Out<typeof s.messageReadEventSchema>, MessageReadEvent>,
+  true as Same<Out<typeof s.conversationReadResultSchema>, ConversationReadResult>,
+  true as Same<Out<typeof s.messageSendResultSchema>, MessageSendResult>,
+  true as Same<Out<typeof s.cannedResponseSchema>, CannedResponse>,
+  true as Same<Out<typeof s.cannedResponsePageSchema>, Page<CannedResponse>>,
+  true as Same<Out<typeof s.renderedTextResponseSchema>, RenderedTextResponse>,
 ];
 
 describe('response schemas', () => {

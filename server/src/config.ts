@@ -75,6 +75,11 @@ export interface Config {
   seedDemo: boolean;
   /** scrypt's N for new password hashes (r=8, p=1); lower only outside production (tests). */
   passwordScryptN: number;
+  /**
+   * Every node sweeps the database at least this often for snoozes that are due and status notes a
+   * dead node left: the longest a snooze ends late when the node that snoozed it died.
+   */
+  workflowSweepIntervalMs: number;
 }
 
 export class ConfigError extends Error {
@@ -105,6 +110,17 @@ export function parseDurationSeconds(variable: string, value: string): number {
   const seconds = Number(match[1]) * (UNIT_SECONDS[match[2] ?? 's'] ?? 1);
   if (seconds < 1) throw new ConfigError(variable, 'must be at least one second');
   return Math.floor(seconds);
+}
+
+/** A duration in milliseconds: `250ms`, `5s`, `1m`; at least `minMs`. */
+function readDurationMs(env: Env, variable: string, fallback: string, minMs: number, maxMs: number): number {
+  const raw = env[variable];
+  const value = raw === undefined || raw === '' ? fallback : raw;
+  const match = DURATION.exec(value.trim());
+  if (!match) throw new ConfigError(variable, `must be a duration such as 250ms, 5s or 1m (got "${value}")`);
+  const ms = Number(match[1]) * (UNIT_SECONDS[match[2] ?? 's'] ?? 1) * 1000;
+  if (ms < minMs || ms > maxMs) throw new ConfigError(variable, `must be between ${minMs} ms and ${maxMs} ms`);
+  return Math.round(ms);
 }
 
 function readInt(env: Env, variable: string, fallback: number, min: number, max: number): number {
@@ -477,5 +493,6 @@ export function loadConfig(env: Env = process.env): Config {
     redisKeyPrefix: readKeyPrefix(env),
     seedDemo: readBool(env, 'SEED_DEMO', !mongodbUri),
     passwordScryptN,
+    workflowSweepIntervalMs: readDurationMs(env, 'WORKFLOW_SWEEP_INTERVAL', '5s', 50, 3_600_000),
   };
 }

@@ -14,6 +14,14 @@ import { ConfigError, loadConfig, type Config } from './config';
 import { ConversationService } from './conversations/conversation-service';
 import { ConversationList } from './conversations/conversation-list';
 import { registerConversationModel } from './conversations/conversation-model';
+import { ConversationWorkflow } from './conversations/conversation-workflow';
+import { ReadPositions } from './conversations/read-positions';
+import { StatusNotes } from './conversations/status-notes';
+import { migrateConversationStatuses } from './conversations/status-migration';
+import { systemSweepClock, WorkflowSweeper } from './conversations/workflow-sweeper';
+import { registerCannedResponseModel } from './canned-responses/canned-response-model';
+import { CannedResponseService } from './canned-responses/canned-response-service';
+import { cannedResponseRoutes } from './canned-responses/canned-response-routes';
 import { createHttpApp, createMetricsApp } from './http/app';
 import { contractRoutes, docsRoutes } from './http/contract-routes';
 import { listRoutes, type RegisteredRoute } from './http/route-list';
@@ -87,9 +95,12 @@ export async function startServer(
     messages: registerMessageModel(database.connection),
     locks: registerLockModel(database.connection),
     pendingStandings: registerPendingStandingModel(database.connection),
+    cannedResponses: registerCannedResponseModel(database.connection),
   };
   // Unique indexes carry correctness (one lead per user, no duplicate seq): build them before serving.
   await Promise.all(Object.values(models).map((model) => model.init()));
+  // Statuses of the previous version (assigned, closed) become this version's before anything reads them.
+  await migrateConversationStatuses(database.connection, models.conversations, logger);
 
   const bus = new EventBus({
     onPublish: (name) => metrics.domainEvents.inc({ event: name }),
@@ -113,9 +124,25 @@ export async function startServer(
   const locks = new LeaseLocks(models.locks, clock);
   const agents = new AgentService(models.agents, bus, passwords, standings, standingSync, locks);
   const leads = new LeadService(models.leads, models.conversations, bus);
-  const messages = new MessageService(models.messages, models.conversations, bus, config.messageMaxLength);
-  const conversations = new ConversationService(models.conversations, leads, messages, bus);
-  const conversationList = new ConversationList(models.conversations);
+  const messages = new MessageService(models.messages, models.conversations, bus, config.messageMaxLength, {
+    resolvedReply: (projectId) => projects.resolvedConversationReply(projectId),
+  });
+  const reads = new ReadPositions(models.conversations, models.messages, bus);
+  const conversations = new ConversationService(models.conversations, leads, messages, reads, bus);
+  // Snoozes are set by one node and ended by another: both read the time from the shared clock.
+  const workflow = new ConversationWorkflow(models.conversations, bus, () => clock.now());
+  const statusNotes = new StatusNotes(models.conversations, messages, bus, logger);
+  const sweeper = new WorkflowSweeper(
+    models.conversations,
+    workflow,
+    statusNotes,
+    bus,
+    logger,
+    config.workflowSweepIntervalMs,
+    { ...systemSweepClock, now: () => clock.now() },
+  );
+  const conversationList = new ConversationList(models.conversations, reads);
+  const cannedResponses = new CannedResponseService(models.cannedResponses, models.conversations, leads, agents);
   const leadSearch = new LeadSearch(models.leads);
   const leadMerge = new LeadMerge(models.leads, models.conversations, leads, locks, bus);
   const leadErasure = new LeadErasure(models.leads, models.conversations, models.messages, leads, locks, bus);
@@ -138,6 +165,7 @@ export async function startServer(
       conversations: conversationList,
     }),
     conversationRoutes({ auth, conversations: conversationList, messages }),
+    cannedResponseRoutes({ auth, responses: cannedResponses }),
   ];
   const metricsRouter = metricsRoutes({
     metrics,
@@ -174,6 +202,7 @@ export async function startServer(
     projects,
     leads,
     conversations,
+    reads,
     messages,
     rateLimits,
     sendBuffer,
@@ -186,6 +215,8 @@ export async function startServer(
     tokens,
     agents,
     conversations,
+    workflow,
+    reads,
     messages,
     rateLimits,
     sendBuffer,
@@ -199,6 +230,7 @@ export async function startServer(
   );
   capConnections(connectionCaps, addressResolver(app), visitorNamespace, agentNamespace);
   connectionCaps.start();
+  sweeper.start();
 
   // On by default only on embedded defaults; SEED_DEMO=true asks for it on any database.
   const demo = config.seedDemo ? await seedDemo(config.dataDir, projects, agents) : undefined;
@@ -218,6 +250,7 @@ export async function startServer(
       logger.info('shutting down');
       detachBroadcaster();
       standingSync.stop();
+      await sweeper.stop();
       clock.stop();
       // io.close() disconnects every socket and closes the HTTP server to new connections. Its
       // callback runs once the HTTP server has closed (later than its own promise settles); a

@@ -235,6 +235,16 @@ describe('configuration', () => {
     expect(() => parseDurationSeconds('X', '0s')).toThrow(ConfigError);
   });
 
+  it('sweeps the workflow every 5 s by default, as often as every 50 ms when asked', () => {
+    expect(loadConfig({ DATA_DIR: dataDir }).workflowSweepIntervalMs).toBe(5000);
+    expect(loadConfig({ DATA_DIR: dataDir, WORKFLOW_SWEEP_INTERVAL: '250ms' }).workflowSweepIntervalMs).toBe(250);
+    expect(loadConfig({ DATA_DIR: dataDir, WORKFLOW_SWEEP_INTERVAL: '1m' }).workflowSweepIntervalMs).toBe(60_000);
+    for (const value of ['10ms', '2h', 'often'])
+      expect(() => loadConfig({ DATA_DIR: dataDir, WORKFLOW_SWEEP_INTERVAL: value })).toThrow(
+        expect.objectContaining({ variable: 'WORKFLOW_SWEEP_INTERVAL' }),
+      );
+  });
+
   it('reads SOCKET_SEND_BUFFER_LIMIT as a size, 4 MB by default, at least 64 KB', () => {
     expect(loadConfig({ DATA_DIR: dataDir }).socketSendBufferLimit).toBe(4 * 1024 * 1024);
     const limit = (value: string) =>

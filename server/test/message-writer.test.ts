@@ -9,7 +9,12 @@ import {
 import { AppError } from '../src/errors';
 import { EventBus } from '../src/infra/event-bus';
 import { newId } from '../src/infra/ids';
-import { MessageWriter, type PendingSend, type SendResult } from '../src/messages/message-writer';
+import {
+  ConversationResolvedError,
+  MessageWriter,
+  type PendingSend,
+  type SendResult,
+} from '../src/messages/message-writer';
 import { registerMessageModel, type MessageDoc, type MessageModel } from '../src/messages/message-model';
 
 /**
@@ -90,7 +95,7 @@ describe('MessageWriter', () => {
       }),
     );
     const writer = new MessageWriter(messages, conversations, bus);
-    return { writer, published };
+    return { writer, published, bus };
   }
 
   const stored = async (conversationId: string) =>
@@ -237,21 +242,81 @@ describe('MessageWriter', () => {
     expect(await stored(c._id)).toEqual([{ seq: 1, clientMessageId: 'o1' }]);
   });
 
-  it('reopens a closed conversation a visitor writes to, not one an agent writes to', async () => {
-    const { writer } = setup();
-    const byVisitor = await conversation('u-c1');
-    const byAgent = await conversation('u-c2');
-    await conversations.updateMany(
-      { _id: { $in: [byVisitor._id, byAgent._id] } },
-      { $set: { status: 'closed', closedAt: new Date() } },
+  it('opens again a pending, snoozed or resolved conversation a visitor writes to, not one an agent writes to', async () => {
+    const { writer, bus } = setup();
+    const changes: { id: string; by: string; from?: string }[] = [];
+    bus.subscribe('conversation.updated', ({ conversation, change }) =>
+      changes.push({
+        id: conversation.id,
+        by: change.by.type,
+        ...(change.previousStatus ? { from: change.previousStatus } : {}),
+      }),
     );
-    const v = send(visitor('u-c1'), byVisitor._id, 'v1');
-    const a = send(agent, byAgent._id, 'g1');
+    const pending = await conversation('u-p');
+    const snoozed = await conversation('u-s');
+    const resolved = await conversation('u-r');
+    const legacy = await conversation('u-l');
+    const byAgent = await conversation('u-a2');
+    await conversations.updateOne({ _id: pending._id }, { $set: { status: 'pending' } });
+    await conversations.updateOne(
+      { _id: snoozed._id },
+      { $set: { status: 'snoozed', snoozedUntil: new Date(Date.now() + 60_000) } },
+    );
+    await conversations.updateMany(
+      { _id: { $in: [resolved._id, byAgent._id] } },
+      { $set: { status: 'resolved', resolvedAt: new Date() } },
+    );
+    // Written by a node of the previous version during a deploy: read as resolved.
+    await conversations.updateOne({ _id: legacy._id }, { $set: { status: 'closed', closedAt: new Date() } });
+    const sends = [
+      send(visitor('u-p'), pending._id, 'p1'),
+      send(visitor('u-s'), snoozed._id, 's1'),
+      send(visitor('u-r'), resolved._id, 'r1'),
+      send(visitor('u-l'), legacy._id, 'l1'),
+      send(agent, byAgent._id, 'g1'),
+    ];
+    await writer.writeBatch(sends.map((x) => x.pending));
+    for (const { outcome } of sends.slice(0, 4)) expect(outcome.result?.conversation.status).toBe('open');
+    for (const c of [pending, snoozed, resolved, legacy]) {
+      const after = await conversations.findById(c._id).lean<ConversationDoc>().exec();
+      expect(after).toMatchObject({ status: 'open' });
+      expect([after?.snoozedUntil, after?.resolvedAt, after?.closedAt]).toEqual([undefined, undefined, undefined]);
+    }
+    expect((await conversations.findById(byAgent._id).lean<ConversationDoc>().exec())?.status).toBe('resolved');
+    expect(changes.sort((a, b) => a.id.localeCompare(b.id))).toEqual(
+      [
+        { id: pending._id, by: 'visitor', from: 'pending' },
+        { id: snoozed._id, by: 'visitor', from: 'snoozed' },
+        { id: resolved._id, by: 'visitor', from: 'resolved' },
+        { id: legacy._id, by: 'visitor', from: 'resolved' },
+      ].sort((a, b) => a.id.localeCompare(b.id)),
+    );
+  });
+
+  it('refuses a visitor message into a resolved conversation when the project starts a new one, before anything is written, even when its cache says open', async () => {
+    const bus = new EventBus();
+    const writer = new MessageWriter(messages, conversations, bus, { resolvedReply: async () => 'new' });
+    const resolved = await conversation('u-n');
+    // The writer knows it open (it wrote to it), then another node resolves it.
+    const first = send(agent, resolved._id, 'n0');
+    await writer.writeBatch([first.pending]);
+    expect(first.outcome.result?.conversation.status).toBe('open');
+    await conversations.updateOne({ _id: resolved._id }, { $set: { status: 'resolved', resolvedAt: new Date() } });
+    let limited = 0;
+    const v = send(visitor('u-n'), resolved._id, 'n1');
+    v.pending.beforeWrite = async () => {
+      limited++;
+    };
+    const a = send(agent, resolved._id, 'n2');
     await writer.writeBatch([v.pending, a.pending]);
-    expect(v.outcome.result?.conversation.status).toBe('open');
-    const reopened = await conversations.findById(byVisitor._id).lean<ConversationDoc>().exec();
-    expect(reopened?.status).toBe('open');
-    expect(reopened?.closedAt).toBeUndefined();
-    expect((await conversations.findById(byAgent._id).lean<ConversationDoc>().exec())?.status).toBe('closed');
+    expect(v.outcome.error).toBeInstanceOf(ConversationResolvedError);
+    expect(limited).toBe(0);
+    // An agent's message is a message like any other: it does not reopen, and is not refused.
+    expect(a.outcome.result?.message.seq).toBe(2);
+    expect(await stored(resolved._id)).toEqual([
+      { seq: 1, clientMessageId: 'n0' },
+      { seq: 2, clientMessageId: 'n2' },
+    ]);
+    expect((await conversations.findById(resolved._id).lean<ConversationDoc>().exec())?.status).toBe('resolved');
   });
 });

@@ -162,18 +162,19 @@ describe('agents', () => {
     expect(target?.['lastname']).toBe('Teller');
   });
 
-  it('joins, replies, types and closes; the visitor hears each', async () => {
+  it('joins, replies, types and closes (the deprecated alias of resolve); the visitor hears each', async () => {
     const v = await browser();
     const visitorLog = new EventLog(v.socket);
     const { conversation } = await ok<ConversationStartResult>(v.socket, 'conversation:start', { text: 'anyone?' });
     const joined = await ok<{ conversation: Conversation }>(console, 'conversation:join', {
       conversationId: conversation.id,
     });
-    expect(joined.conversation).toMatchObject({ status: 'assigned', assigneeId: agent.id });
+    // An assignee does not change the status: open is waiting for an agent, assigned or not.
+    expect(joined.conversation).toMatchObject({ status: 'open', assigneeId: agent.id });
     expect(joined.conversation.participants).toContain(agent.id);
     await visitorLog.wait(
       'conversation.updated',
-      (e: { conversation: Conversation }) => e.conversation.status === 'assigned',
+      (e: { conversation: Conversation }) => e.conversation.assigneeId === agent.id,
     );
     await events.wait(
       'conversation.updated',
@@ -195,11 +196,12 @@ describe('agents', () => {
     const closed = await ok<{ conversation: Conversation }>(console, 'conversation:close', {
       conversationId: conversation.id,
     });
-    expect(closed.conversation.status).toBe('closed');
-    expect(closed.conversation.closedAt).toBeDefined();
+    expect(closed.conversation.status).toBe('resolved');
+    expect(closed.conversation.resolvedAt).toBeDefined();
+    expect(closed.conversation.closedAt).toBe(closed.conversation.resolvedAt);
     await visitorLog.wait(
       'conversation.updated',
-      (e: { conversation: Conversation }) => e.conversation.status === 'closed',
+      (e: { conversation: Conversation }) => e.conversation.status === 'resolved',
     );
 
     const history = await api().get<MessagePage>(
@@ -208,7 +210,10 @@ describe('agents', () => {
     );
     expect(history.body.items.map((m) => m.seq)).toEqual([1]);
     expect(history.body.hasMore).toBe(true);
-    const list = await api().get<Page<Conversation>>(`/v1/projects/${projectId}/conversations?status=closed`, asAgent);
+    const list = await api().get<Page<Conversation>>(
+      `/v1/projects/${projectId}/conversations?status=resolved`,
+      asAgent,
+    );
     expect(list.body.items.map((c) => c.id)).toContain(conversation.id);
   });
 

@@ -175,11 +175,11 @@ describe('messages written in groups', () => {
     await ok(socket, 'message:send', { conversationId, clientMessageId: 'c1', text: 'one' });
     const conversations = database.db.collection('conversations');
     {
-      // Closed by another node: this node's cached view still says open. The visitor writing
+      // Resolved by another node: this node's cached view still says open. The visitor writing
       // reopens it all the same.
       await conversations.updateOne(
         { _id: conversation.id as never },
-        { $set: { status: 'closed', closedAt: new Date() } },
+        { $set: { status: 'resolved', resolvedAt: new Date() } },
       );
       const two = await ok<MessageSendResult>(socket, 'message:send', {
         conversationId: conversation.id,

@@ -6,6 +6,7 @@ import {
   VISITOR_NAMESPACE,
   type AgentCommand,
   type AgentResponse,
+  type CannedResponse,
   type ConversationStartResult,
   type ErrorResponse,
   type Lead,
@@ -163,6 +164,18 @@ const REST = {
   'GET /v1/projects/:projectId/conversations/:conversationId · a conversation of another project':          AGENTS_NOT_FOUND,
   'GET /v1/projects/:projectId/conversations/:conversationId/messages': PROJECT_AGENTS,
   'GET /v1/projects/:projectId/conversations/:conversationId/messages · a conversation of another project': AGENTS_NOT_FOUND,
+  // Canned responses: every agent of the project writes and uses them.
+  'GET /v1/projects/:projectId/canned-responses':                       PROJECT_AGENTS,
+  'POST /v1/projects/:projectId/canned-responses':                      PROJECT_AGENTS,
+  'GET /v1/projects/:projectId/canned-responses/:cannedResponseId':     PROJECT_AGENTS,
+  'GET /v1/projects/:projectId/canned-responses/:cannedResponseId · a canned response of another project':           AGENTS_NOT_FOUND,
+  'PATCH /v1/projects/:projectId/canned-responses/:cannedResponseId':   PROJECT_AGENTS,
+  'PATCH /v1/projects/:projectId/canned-responses/:cannedResponseId · a canned response of another project':         AGENTS_NOT_FOUND,
+  'DELETE /v1/projects/:projectId/canned-responses/:cannedResponseId':  PROJECT_AGENTS,
+  'DELETE /v1/projects/:projectId/canned-responses/:cannedResponseId · a canned response of another project':        AGENTS_NOT_FOUND,
+  'POST /v1/projects/:projectId/canned-responses/:cannedResponseId/render': PROJECT_AGENTS,
+  'POST /v1/projects/:projectId/canned-responses/:cannedResponseId/render · a canned response of another project': AGENTS_NOT_FOUND,
+  'POST /v1/projects/:projectId/canned-responses/:cannedResponseId/render · a conversation of another project':    AGENTS_NOT_FOUND,
 } satisfies Record<string, Row>;
 type RestKey = keyof typeof REST;
 
@@ -202,6 +215,8 @@ const SOCKET = {
   '/visitor conversation:list':                                              VISITORS,
   '/visitor conversation:history':                                           OWNING_VISITOR,
   "/visitor conversation:history · the merged-away visitor's own conversation": MERGED_AWAY_OWN,
+  '/visitor conversation:read':                                              OWNING_VISITOR,
+  "/visitor conversation:read · the merged-away visitor's own conversation":  MERGED_AWAY_OWN,
   '/visitor typing':                                                         OWNING_VISITOR,
   "/visitor typing · the merged-away visitor's own conversation":            MERGED_AWAY_OWN,
   '/visitor session:renew':                                                  VISITORS,
@@ -210,6 +225,16 @@ const SOCKET = {
   '/agent conversation:join · a conversation of another project':            FOREIGN_CONVERSATION,
   '/agent conversation:close':                                               PROJECT_CONVERSATION,
   '/agent conversation:close · a conversation of another project':           FOREIGN_CONVERSATION,
+  '/agent conversation:resolve':                                             PROJECT_CONVERSATION,
+  '/agent conversation:resolve · a conversation of another project':         FOREIGN_CONVERSATION,
+  '/agent conversation:reopen':                                              PROJECT_CONVERSATION,
+  '/agent conversation:reopen · a conversation of another project':          FOREIGN_CONVERSATION,
+  '/agent conversation:pend':                                                PROJECT_CONVERSATION,
+  '/agent conversation:pend · a conversation of another project':            FOREIGN_CONVERSATION,
+  '/agent conversation:snooze':                                              PROJECT_CONVERSATION,
+  '/agent conversation:snooze · a conversation of another project':          FOREIGN_CONVERSATION,
+  '/agent conversation:read':                                                PROJECT_CONVERSATION,
+  '/agent conversation:read · a conversation of another project':            FOREIGN_CONVERSATION,
   '/agent message:send':                                                     PROJECT_CONVERSATION,
   '/agent message:send · a conversation of another project':                 FOREIGN_CONVERSATION,
   '/agent conversation:history':                                             PROJECT_CONVERSATION,
@@ -258,8 +283,11 @@ interface World {
   /** The agents removed through node A and through node B. */
   removed: Record<MatrixNode['name'], TestAgent>;
   visitors: Record<VisitorCaller, VisitorFixture>;
-  /** The owning visitor's second conversation, which agents close. */
+  /** The owning visitor's second conversation, which agents close (and resolve, reopen, pend, snooze). */
   closable: string;
+  /** A canned response of the home project, and one of the other project. */
+  cannedResponseId: string;
+  foreignCannedResponseId: string;
   /** The forged tokens, each with what it forges. */
   forged: [label: string, token: string][];
   expired: [label: string, token: string][];
@@ -274,7 +302,7 @@ interface Cell {
 
 interface RestRequest {
   /** Path parameters beyond the defaults (the home project, the owning visitor's lead and conversation, the spare agent). */
-  params?: Partial<Record<'projectId' | 'leadId' | 'conversationId' | 'agentId', string>>;
+  params?: Partial<Record<'projectId' | 'leadId' | 'conversationId' | 'agentId' | 'cannedResponseId', string>>;
   body?: unknown;
   /** Instead of the caller's token (a fresh account of the caller's kind). */
   token?: string;
@@ -304,6 +332,10 @@ const foreignLead =
 const foreignConversation: RestCall = (c) => ({
   params: { conversationId: c.w.visitors.foreignVisitor.conversationId },
 });
+const foreignCannedResponse =
+  (body?: unknown): RestCall =>
+  (c) => ({ params: { cannedResponseId: c.w.foreignCannedResponseId }, ...(body === undefined ? {} : { body }) });
+const renderFor: RestCall = (c) => ({ body: { conversationId: c.w.visitors.visitor.conversationId } });
 
 /** An agent changes its own password: a fresh account of the caller's kind, since it signs the agent out. */
 const ownPasswordChange: RestCall = async (c) => {
@@ -388,6 +420,28 @@ const REST_CALLS: Record<RestKey, RestCall> = {
   'GET /v1/projects/:projectId/conversations/:conversationId/messages': nothing,
   'GET /v1/projects/:projectId/conversations/:conversationId/messages · a conversation of another project':
     foreignConversation,
+  'GET /v1/projects/:projectId/canned-responses': nothing,
+  'POST /v1/projects/:projectId/canned-responses': () => ({
+    body: { shortCode: `matrix-${process.pid}-${unique++}`, text: 'Hello {{contact.fullname}}' },
+  }),
+  'GET /v1/projects/:projectId/canned-responses/:cannedResponseId': nothing,
+  'GET /v1/projects/:projectId/canned-responses/:cannedResponseId · a canned response of another project':
+    foreignCannedResponse(),
+  'PATCH /v1/projects/:projectId/canned-responses/:cannedResponseId': () => ({ body: { text: 'Matrix text' } }),
+  'PATCH /v1/projects/:projectId/canned-responses/:cannedResponseId · a canned response of another project':
+    foreignCannedResponse({ text: 'Matrix text' }),
+  'DELETE /v1/projects/:projectId/canned-responses/:cannedResponseId': async (c) => ({
+    params: { cannedResponseId: await freshCannedResponse(c.w) },
+  }),
+  'DELETE /v1/projects/:projectId/canned-responses/:cannedResponseId · a canned response of another project':
+    foreignCannedResponse(),
+  'POST /v1/projects/:projectId/canned-responses/:cannedResponseId/render': renderFor,
+  'POST /v1/projects/:projectId/canned-responses/:cannedResponseId/render · a canned response of another project': (
+    c,
+  ) => ({ ...foreignCannedResponse()(c), ...renderFor(c) }),
+  'POST /v1/projects/:projectId/canned-responses/:cannedResponseId/render · a conversation of another project': (
+    c,
+  ) => ({ body: { conversationId: c.w.visitors.foreignVisitor.conversationId } }),
 };
 
 type SocketCall = (c: Cell, token: string | undefined) => unknown;
@@ -395,6 +449,7 @@ const send = (conversationId: string) => ({ conversationId, clientMessageId: ran
 const owning = (c: Cell) => c.w.visitors.visitor.conversationId;
 const mergedAway = (c: Cell) => c.w.visitors.mergedVisitor.conversationId;
 const foreign = (c: Cell) => c.w.visitors.foreignVisitor.conversationId;
+const anHourAhead = () => new Date(Date.now() + 3_600_000).toISOString();
 
 /** What each socket row sends with its command. */
 const SOCKET_CALLS: Record<SocketKey, SocketCall> = {
@@ -407,6 +462,11 @@ const SOCKET_CALLS: Record<SocketKey, SocketCall> = {
   "/visitor conversation:history · the merged-away visitor's own conversation": (c) => ({
     conversationId: mergedAway(c),
   }),
+  '/visitor conversation:read': (c) => ({ conversationId: owning(c), seq: 1 }),
+  "/visitor conversation:read · the merged-away visitor's own conversation": (c) => ({
+    conversationId: mergedAway(c),
+    seq: 1,
+  }),
   '/visitor typing': (c) => ({ conversationId: owning(c), typing: false }),
   "/visitor typing · the merged-away visitor's own conversation": (c) => ({
     conversationId: mergedAway(c),
@@ -418,6 +478,19 @@ const SOCKET_CALLS: Record<SocketKey, SocketCall> = {
   '/agent conversation:join · a conversation of another project': (c) => ({ conversationId: foreign(c) }),
   '/agent conversation:close': (c) => ({ conversationId: c.w.closable }),
   '/agent conversation:close · a conversation of another project': (c) => ({ conversationId: foreign(c) }),
+  '/agent conversation:resolve': (c) => ({ conversationId: c.w.closable }),
+  '/agent conversation:resolve · a conversation of another project': (c) => ({ conversationId: foreign(c) }),
+  '/agent conversation:reopen': (c) => ({ conversationId: c.w.closable }),
+  '/agent conversation:reopen · a conversation of another project': (c) => ({ conversationId: foreign(c) }),
+  '/agent conversation:pend': (c) => ({ conversationId: c.w.closable }),
+  '/agent conversation:pend · a conversation of another project': (c) => ({ conversationId: foreign(c) }),
+  '/agent conversation:snooze': (c) => ({ conversationId: c.w.closable, until: anHourAhead() }),
+  '/agent conversation:snooze · a conversation of another project': (c) => ({
+    conversationId: foreign(c),
+    until: anHourAhead(),
+  }),
+  '/agent conversation:read': (c) => ({ conversationId: owning(c), seq: 1 }),
+  '/agent conversation:read · a conversation of another project': (c) => ({ conversationId: foreign(c), seq: 1 }),
   '/agent message:send': (c) => send(owning(c)),
   '/agent message:send · a conversation of another project': (c) => send(foreign(c)),
   '/agent conversation:history': (c) => ({ conversationId: owning(c) }),
@@ -437,6 +510,15 @@ async function freshAgent(w: World): Promise<string> {
   });
   if (res.status !== 201) throw new Error(`fresh agent: ${res.status} ${res.text}`);
   return res.body.agent.id;
+}
+
+async function freshCannedResponse(w: World): Promise<string> {
+  const res = await client(w.nodes[0].url).post<CannedResponse>(`/v1/projects/${w.home.id}/canned-responses`, {
+    token: w.owner.token,
+    body: { shortCode: `matrix-target-${process.pid}-${unique++}`, text: 'Matrix target' },
+  });
+  if (res.status !== 201) throw new Error(`fresh canned response: ${res.status} ${res.text}`);
+  return res.body.id;
 }
 
 async function freshLead(w: World): Promise<string> {
@@ -566,6 +648,7 @@ async function restCell(key: RestKey, c: Cell): Promise<string> {
     leadId: c.w.visitors.visitor.leadId,
     conversationId: c.w.visitors.visitor.conversationId,
     agentId: c.w.spare.id,
+    cannedResponseId: c.w.cannedResponseId,
     ...call.params,
   };
   const path = template.replace(/:(\w+)/g, (_, name: string) => params[name as keyof typeof params]);
@@ -849,6 +932,19 @@ describe('role matrix', () => {
         listen(caller, node, staleSockets.get(`${node.name} ${removed.token}`)!);
       }
     }
+    const [cannedResponse, foreignCannedResponse] = await Promise.all(
+      [
+        [P, owner],
+        [Q, foreignAgent],
+      ].map(async ([projectId, author]) => {
+        const res = await client(A.url).post<CannedResponse>(`/v1/projects/${projectId as string}/canned-responses`, {
+          token: (author as TestAgent).token,
+          body: { shortCode: 'matrix', text: 'Hello {{contact.fullname}}' },
+        });
+        if (res.status !== 201) throw new Error(`canned response: ${res.status} ${res.text}`);
+        return res.body.id;
+      }),
+    );
     const V = visitors.visitor;
     w = {
       nodes,
@@ -863,6 +959,8 @@ describe('role matrix', () => {
       removed: { A: removedA, B: removedB },
       visitors,
       closable,
+      cannedResponseId: cannedResponse as string,
+      foreignCannedResponseId: foreignCannedResponse as string,
       forged: [
         ['wrong key, as the owner', resigned(owner.token, WRONG_SECRET)],
         ['wrong key, as the owning visitor', resigned(V.token, WRONG_SECRET)],

@@ -214,9 +214,9 @@ describe('SDK: visitor and agent clients against a real server', () => {
 
     // The agent joins: both sides hear the assignment.
     const joined = await agent.conversations.join(conversation.id);
-    expect(joined).toMatchObject({ status: 'assigned', assigneeId: agentAccount.id });
+    expect(joined).toMatchObject({ status: 'open', assigneeId: agentAccount.id });
     await agentEvents.wait('conversation.updated', (e) => e.conversation.id === conversation.id);
-    await v.events.wait('conversation', (c) => c.id === conversation.id && c.status === 'assigned');
+    await v.events.wait('conversation', (c) => c.id === conversation.id && c.assigneeId === agentAccount.id);
     expect(conversation.data?.assigneeId).toBe(agentAccount.id);
 
     // Typing both ways.
@@ -243,9 +243,9 @@ describe('SDK: visitor and agent clients against a real server', () => {
     const page = await agent.conversations.page(conversation.id);
     expect(page.items.map((m) => m.text)).toEqual(agentView.map((m) => m.text));
 
-    const closed = await agent.conversations.close(conversation.id);
-    expect(closed.status).toBe('closed');
-    await v.events.wait('conversation', (c) => c.id === conversation.id && c.status === 'closed');
+    const resolved = await agent.conversations.resolve(conversation.id);
+    expect(resolved.status).toBe('resolved');
+    await v.events.wait('conversation', (c) => c.id === conversation.id && c.status === 'resolved');
   });
 
   it('sends the first message of startConversation like any other: pending at once, then stored, or failed', async () => {

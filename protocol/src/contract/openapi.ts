@@ -113,6 +113,7 @@ export function buildOpenApiDocument(routes: readonly RestRoute[] = REST_ROUTES)
         { name: 'Agents', description: 'Agent sign-in.' },
         { name: 'Leads', description: 'Leads, shown as "contacts" to people.' },
         { name: 'Conversations', description: 'Conversations and their messages, for agents.' },
+        { name: 'CannedResponses', description: 'Replies agents insert by a short code.' },
         { name: 'Admin', description: 'Enabled by `ADMIN_TOKEN`.' },
         { name: 'Operations', description: 'Health and metrics.' },
         { name: 'Contract', description: 'The documents of this contract.' },

@@ -18,6 +18,12 @@ import {
   agentResponseSchema,
   agentUpdateSchema,
   anonymousAuthSchema,
+  cannedResponseCreateSchema,
+  cannedResponseListQuerySchema,
+  cannedResponsePageSchema,
+  cannedResponsePatchSchema,
+  cannedResponseRenderSchema,
+  cannedResponseSchema,
   conversationListQuerySchema,
   conversationPageSchema,
   conversationResponseSchema,
@@ -39,6 +45,7 @@ import {
   projectResponseSchema,
   projectUpdateSchema,
   refreshSchema,
+  renderedTextResponseSchema,
   secretRotatedResponseSchema,
   verifiedAuthSchema,
   visitorAuthResponseSchema,
@@ -55,7 +62,8 @@ export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
  */
 export type Access = 'none' | 'visitor-site' | 'token' | 'agent' | 'owner' | 'admin' | 'metrics';
 
-export type Tag = 'Admin' | 'Visitors' | 'Agents' | 'Leads' | 'Conversations' | 'Operations' | 'Contract';
+export type Tag =
+  'Admin' | 'Visitors' | 'Agents' | 'Leads' | 'Conversations' | 'CannedResponses' | 'Operations' | 'Contract';
 
 export interface SuccessResponse {
   description: string;
@@ -432,15 +440,18 @@ export const REST_ROUTES: RestRoute[] = [
     method: 'get',
     path: '/v1/projects/:projectId/conversations',
     summary: 'List conversations',
+    description:
+      'Filtered by `status`, `assignee` (`me`, `none` or an agent id), `teamId` (or `none`) and `leadId`; sorted by `lastActivity` (the latest message or change first, the default) or `oldest` (created first). Each carries `unreadCount` and `readSeq` for the calling agent.',
     tag: 'Conversations',
     access: 'agent',
     query: conversationListQuerySchema,
-    responses: { 200: json('One page, most recently updated first.', conversationPageSchema) },
+    responses: { 200: json('One page.', conversationPageSchema) },
   },
   {
     method: 'get',
     path: '/v1/projects/:projectId/conversations/:conversationId',
     summary: 'Read a conversation',
+    description: 'With `unreadCount` and `readSeq` for the calling agent.',
     tag: 'Conversations',
     access: 'agent',
     responses: { 200: json('The conversation.', conversationResponseSchema) },
@@ -454,6 +465,66 @@ export const REST_ROUTES: RestRoute[] = [
     access: 'agent',
     query: messageListQuerySchema,
     responses: { 200: json('Messages and whether more follow.', messagePageSchema) },
+  },
+
+  // ---- canned responses ----
+  {
+    method: 'get',
+    path: '/v1/projects/:projectId/canned-responses',
+    summary: 'List or search canned responses',
+    description: '`q` is a prefix of the short code; sorted by short code.',
+    tag: 'CannedResponses',
+    access: 'agent',
+    query: cannedResponseListQuerySchema,
+    responses: { 200: json('One page of responses.', cannedResponsePageSchema) },
+  },
+  {
+    method: 'post',
+    path: '/v1/projects/:projectId/canned-responses',
+    summary: 'Create a canned response',
+    description: 'The text may hold fields such as `{{contact.fullname}}`; an unknown field is refused.',
+    tag: 'CannedResponses',
+    access: 'agent',
+    body: cannedResponseCreateSchema,
+    responses: { 201: json('Created.', cannedResponseSchema) },
+    errors: ['CONFLICT'],
+  },
+  {
+    method: 'get',
+    path: '/v1/projects/:projectId/canned-responses/:cannedResponseId',
+    summary: 'Read a canned response',
+    tag: 'CannedResponses',
+    access: 'agent',
+    responses: { 200: json('The response.', cannedResponseSchema) },
+  },
+  {
+    method: 'patch',
+    path: '/v1/projects/:projectId/canned-responses/:cannedResponseId',
+    summary: 'Change a canned response',
+    tag: 'CannedResponses',
+    access: 'agent',
+    body: cannedResponsePatchSchema,
+    responses: { 200: json('The changed response.', cannedResponseSchema) },
+    errors: ['CONFLICT'],
+  },
+  {
+    method: 'delete',
+    path: '/v1/projects/:projectId/canned-responses/:cannedResponseId',
+    summary: 'Delete a canned response',
+    tag: 'CannedResponses',
+    access: 'agent',
+    responses: { 204: noContent },
+  },
+  {
+    method: 'post',
+    path: '/v1/projects/:projectId/canned-responses/:cannedResponseId/render',
+    summary: 'Render a canned response for a conversation',
+    description:
+      "Fills in the fields from the conversation's contact and the calling agent; a field without a value becomes empty.",
+    tag: 'CannedResponses',
+    access: 'agent',
+    body: cannedResponseRenderSchema,
+    responses: { 200: json('The text to send.', renderedTextResponseSchema) },
   },
 ];
 

@@ -22,6 +22,7 @@ import {
   conversationCreatedEventSchema,
   conversationHistoryResultSchema,
   conversationListResultSchema,
+  conversationReadResultSchema,
   conversationResultSchema,
   conversationStartResultSchema,
   conversationUpdatedEventSchema,
@@ -32,6 +33,7 @@ import {
   leadUpdatedEventSchema,
   leadUpdateResultSchema,
   messageCreatedEventSchema,
+  messageReadEventSchema,
   messageSendResultSchema,
   sessionExpiringEventSchema,
   sessionRenewResultSchema,
@@ -95,10 +97,21 @@ const messageSend = {
   summary: 'Send a message; `clientMessageId` makes a resend idempotent.',
   result: messageSendResultSchema,
 };
+const read = {
+  summary: 'Record that the caller read up to `seq` (only forward); answers its unread count.',
+  result: conversationReadResultSchema,
+};
 const commonPushes = {
   'message.created': { summary: 'A message was written.', payload: messageCreatedEventSchema },
+  'message.read': {
+    summary: "The other side read up to `seq` (a read receipt); on the reader's own sockets, with its unread count.",
+    payload: messageReadEventSchema,
+  },
   'conversation.created': { summary: 'A conversation started.', payload: conversationCreatedEventSchema },
-  'conversation.updated': { summary: 'A conversation changed.', payload: conversationUpdatedEventSchema },
+  'conversation.updated': {
+    summary: 'A conversation changed (`change` says who did it and how).',
+    payload: conversationUpdatedEventSchema,
+  },
   typing: { summary: 'Someone is typing, or stopped.', payload: typingEventSchema },
   'sync.reload': { summary: 'Pushes may have been missed: reload.', payload: syncReloadEventSchema },
   'session.expiring': { summary: "The socket's token is about to expire.", payload: sessionExpiringEventSchema },
@@ -109,13 +122,18 @@ const visitorCommands = {
     summary: 'Start a conversation, with an optional first message.',
     result: conversationStartResultSchema,
   },
-  'message:send': messageSend,
+  'message:send': {
+    ...messageSend,
+    summary:
+      'Send a message; `clientMessageId` makes a resend idempotent. Into a resolved conversation it reopens it, or starts a new one (see `conversation` in the ack).',
+  },
   'lead:update': {
     summary: "Change the visitor's own contact values (the pre-chat form).",
     result: leadUpdateResultSchema,
   },
   'conversation:list': { summary: "The visitor's conversations.", result: conversationListResultSchema },
   'conversation:history': history,
+  'conversation:read': read,
   typing,
   'session:renew': sessionRenew,
 };
@@ -127,7 +145,21 @@ const agentCommands = {
     summary: 'Take part in a conversation (assigns it when open).',
     result: conversationResultSchema,
   },
-  'conversation:close': { summary: 'Close a conversation.', result: conversationResultSchema },
+  'conversation:close': {
+    summary: 'Deprecated: the same as `conversation:resolve` (kept one version).',
+    result: conversationResultSchema,
+  },
+  'conversation:resolve': { summary: 'Resolve a conversation.', result: conversationResultSchema },
+  'conversation:reopen': {
+    summary: 'Open a pending, snoozed or resolved conversation again.',
+    result: conversationResultSchema,
+  },
+  'conversation:snooze': {
+    summary: 'Set a conversation aside until `until` (or until the visitor writes).',
+    result: conversationResultSchema,
+  },
+  'conversation:pend': { summary: 'Mark a conversation as waiting for the visitor.', result: conversationResultSchema },
+  'conversation:read': read,
   'message:send': messageSend,
   'conversation:history': history,
   typing,

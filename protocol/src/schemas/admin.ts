@@ -26,18 +26,23 @@ export const preChatFormSchema = z.strictObject({
   fields: z.array(preChatFieldSchema).max(LIMITS.preChatFieldsMax),
 });
 
+/** What a visitor's message into a resolved conversation does (see `ResolvedConversationReply`). */
+export const resolvedConversationReplySchema = z.enum(['reopen', 'new']);
+
 export const projectCreateSchema = z.strictObject({
   name: nameSchema,
   allowedOrigins: z.array(originSchema).max(LIMITS.allowedOriginsMax).optional(),
   preChatForm: preChatFormSchema.optional(),
+  resolvedConversationReply: resolvedConversationReplySchema.optional(),
 });
 
-/** Extension: change a project's name, origins or pre-chat form. */
+/** Extension: change a project's name, origins, pre-chat form or workflow settings. */
 export const projectUpdateSchema = z
   .strictObject({
     name: nameSchema.optional(),
     allowedOrigins: z.array(originSchema).max(LIMITS.allowedOriginsMax).optional(),
     preChatForm: preChatFormSchema.optional(),
+    resolvedConversationReply: resolvedConversationReplySchema.optional(),
   })
   .refine((v) => Object.values(v).some((x) => x !== undefined), 'must set at least one field');
 

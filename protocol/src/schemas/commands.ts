@@ -16,6 +16,13 @@ import {
   sessionRenewSchema,
   typingSchema,
 } from './visitor';
+import {
+  conversationPendSchema,
+  conversationReadSchema,
+  conversationReopenSchema,
+  conversationResolveSchema,
+  conversationSnoozeSchema,
+} from './workflow';
 
 /**
  * The schema values of the command map (`ProtocolMap`, which holds them as types so that the main
@@ -29,12 +36,18 @@ export const COMMAND_SCHEMAS = {
     'lead:update': leadUpdateSchema,
     'conversation:list': conversationListSchema,
     'conversation:history': conversationHistorySchema,
+    'conversation:read': conversationReadSchema,
     typing: typingSchema,
     'session:renew': sessionRenewSchema,
   },
   [AGENT_NAMESPACE]: {
     'conversation:join': conversationJoinSchema,
     'conversation:close': conversationCloseSchema,
+    'conversation:resolve': conversationResolveSchema,
+    'conversation:reopen': conversationReopenSchema,
+    'conversation:snooze': conversationSnoozeSchema,
+    'conversation:pend': conversationPendSchema,
+    'conversation:read': conversationReadSchema,
     'message:send': messageSendSchema,
     'conversation:history': conversationHistorySchema,
     typing: typingSchema,

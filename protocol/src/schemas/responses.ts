@@ -42,6 +42,9 @@ export const projectSchema = z
     name: z.string(),
     allowedOrigins: z.array(z.string()),
     preChatForm: preChatFormOutSchema,
+    resolvedConversationReply: z.enum(['reopen', 'new']).meta({
+      description: "What a visitor's message into a resolved conversation does: reopen it, or start a new one.",
+    }),
     createdAt: timeSchema,
   })
   .meta({ id: 'Project' });
@@ -104,24 +107,56 @@ export const senderSchema = z
   .strictObject({ id: z.string(), role: senderRoleSchema, name: z.string().optional() })
   .meta({ id: 'Sender' });
 
+export const conversationStatusOutSchema = z.enum(['open', 'pending', 'snoozed', 'resolved']).meta({
+  id: 'ConversationStatus',
+  description:
+    '`open`: waiting for an agent; `pending`: waiting for the visitor; `snoozed`: until `snoozedUntil`; `resolved`: done.',
+});
+
 export const conversationSchema = z
   .strictObject({
     id: z.string(),
     projectId: z.string(),
     leadId: z.string(),
     userId: z.string(),
-    status: z.enum(['open', 'assigned', 'closed']),
+    status: conversationStatusOutSchema,
     assigneeId: z.string().optional(),
     participants: z.array(z.string()),
     lastMessage: z.strictObject({ text: z.string(), senderRole: senderRoleSchema, createdAt: timeSchema }).optional(),
+    lastMessageAt: timeSchema.optional(),
     messageCount: z.number().int(),
     lastSeq: z.number().int(),
     attributes: attributesOut,
+    snoozedUntil: timeSchema.optional(),
+    resolvedAt: timeSchema.optional(),
     createdAt: timeSchema,
     updatedAt: timeSchema,
-    closedAt: timeSchema.optional(),
+    closedAt: timeSchema.optional().meta({ description: 'Deprecated: the same as `resolvedAt`.' }),
+    unreadCount: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .meta({ description: "In one reader's lists: the other side's messages after that reader's read position." }),
+    readSeq: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .meta({ description: "With `unreadCount`: the reader's read position." }),
   })
   .meta({ id: 'Conversation' });
+
+export const cannedResponseSchema = z
+  .strictObject({
+    id: z.string(),
+    projectId: z.string(),
+    shortCode: z.string(),
+    text: z.string(),
+    createdAt: timeSchema,
+    updatedAt: timeSchema,
+  })
+  .meta({ id: 'CannedResponse', description: 'A reply agents insert by its short code.' });
 
 export const messageSchema = z
   .strictObject({
@@ -150,6 +185,11 @@ function pageOf<T extends z.ZodType>(item: T, id: string) {
 
 export const leadPageSchema = pageOf(leadSchema, 'LeadPage');
 export const conversationPageSchema = pageOf(conversationSchema, 'ConversationPage');
+export const cannedResponsePageSchema = pageOf(cannedResponseSchema, 'CannedResponsePage');
+
+export const renderedTextResponseSchema = z
+  .strictObject({ text: z.string() })
+  .meta({ id: 'RenderedTextResponse', description: "A canned response's text with its fields filled in." });
 
 export const messagePageSchema = z
   .strictObject({ items: z.array(messageSchema), hasMore: z.boolean() })

@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import {
   conversationSchema,
+  conversationStatusOutSchema,
   errorBodySchema,
   leadSchema,
   messageSchema,
@@ -25,9 +26,49 @@ export const conversationCreatedEventSchema = z
     lead: leadSchema.optional().meta({ description: 'Present on the agent namespace.' }),
   })
   .meta({ id: 'ConversationCreatedEvent' });
+export const changeActorSchema = z
+  .strictObject({
+    type: z.enum(['agent', 'visitor', 'system']),
+    id: z.string().optional(),
+    name: z.string().optional(),
+  })
+  .meta({
+    id: 'ChangeActor',
+    description: 'Who made a change: an agent, the visitor, or the server (a snooze ending).',
+  });
+export const conversationChangeSchema = z
+  .strictObject({
+    by: changeActorSchema,
+    previousStatus: conversationStatusOutSchema.optional(),
+    reason: z.enum(['auto', 'manual', 'transfer', 'requeue']).optional(),
+  })
+  .meta({
+    id: 'ConversationChange',
+    description: '`previousStatus` when the status changed; `reason` when the assignee changed.',
+  });
 export const conversationUpdatedEventSchema = z
-  .strictObject({ conversation: conversationSchema })
+  .strictObject({ conversation: conversationSchema, change: conversationChangeSchema })
   .meta({ id: 'ConversationUpdatedEvent' });
+export const messageReadEventSchema = z
+  .strictObject({
+    conversationId: z.string(),
+    reader: senderSchema,
+    seq: z.number().int().min(1),
+    readAt: z.iso.datetime(),
+    unreadCount: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .meta({ description: "On the reader's own sockets only: the reader's unread count after this read." }),
+    lastSeq: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .meta({ description: 'With `unreadCount`: the last message it counts up to.' }),
+  })
+  .meta({ id: 'MessageReadEvent', description: 'Someone read a conversation up to `seq` (a read receipt).' });
 export const typingEventSchema = z
   .strictObject({ conversationId: z.string(), sender: senderSchema, typing: z.boolean() })
   .meta({ id: 'TypingEvent' });
@@ -51,7 +92,15 @@ export const sessionExpiringEventSchema = z
 export const conversationStartResultSchema = z
   .strictObject({ conversation: conversationSchema, message: messageSchema.optional() })
   .meta({ id: 'ConversationStartResult' });
-export const messageSendResultSchema = z.strictObject({ message: messageSchema }).meta({ id: 'MessageSendResult' });
+export const messageSendResultSchema = z
+  .strictObject({
+    message: messageSchema,
+    conversation: conversationSchema.optional().meta({
+      description:
+        "Present when the message started a new conversation, the one it was sent to being resolved (the project's `resolvedConversationReply` is `new`).",
+    }),
+  })
+  .meta({ id: 'MessageSendResult' });
 export const leadUpdateResultSchema = z.strictObject({ lead: visitorLeadViewSchema }).meta({ id: 'LeadUpdateResult' });
 export const conversationListResultSchema = z
   .strictObject({ conversations: z.array(conversationSchema) })
@@ -62,6 +111,18 @@ export const conversationHistoryResultSchema = z
 export const conversationResultSchema = z
   .strictObject({ conversation: conversationSchema })
   .meta({ id: 'ConversationResult' });
+export const conversationReadResultSchema = z
+  .strictObject({
+    conversationId: z.string(),
+    seq: z.number().int().min(0).meta({ description: "The reader's read position now (never moves back)." }),
+    unreadCount: z
+      .number()
+      .int()
+      .min(0)
+      .meta({ description: "The other side's messages after `seq`, up to `lastSeq`." }),
+    lastSeq: z.number().int().min(0),
+  })
+  .meta({ id: 'ConversationReadResult' });
 export const emptyResultSchema = z.strictObject({}).meta({ id: 'EmptyResult' });
 export const sessionRenewResultSchema = z
   .strictObject({ expiresAt: z.iso.datetime() })

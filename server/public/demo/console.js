@@ -171,9 +171,9 @@
   $('reply-text').addEventListener('input', () => {
     if (openConversationId) client.conversations.setTyping(openConversationId, $('reply-text').value.length > 0);
   });
-  $('close-conversation').addEventListener('click', async () => {
+  $('resolve-conversation').addEventListener('click', async () => {
     try {
-      if (openConversationId) await client.conversations.close(openConversationId);
+      if (openConversationId) await client.conversations.resolve(openConversationId);
     } catch (error) {
       showError('contact-error', error);
     }

@@ -1,18 +1,44 @@
 import { Schema, type Connection, type Model } from 'mongoose';
 import type { AttributeValue, ConversationStatus, SenderRole } from '@parley/protocol';
 
+/** Statuses of protocol 1.0, still read (a node of the previous version may write them during a deploy). */
+export type LegacyStatus = 'assigned' | 'closed';
+export type StoredStatus = ConversationStatus | LegacyStatus;
+
+/**
+ * A system message a status change owes the conversation's history ("Ana resolved the
+ * conversation"). It is pushed in the same write as the change, so a node that dies before writing
+ * the message leaves it here for another node to write (see StatusNotes).
+ */
+export interface PendingNote {
+  id: string;
+  text: string;
+  at: Date;
+}
+
 export interface ConversationDoc {
   _id: string;
   projectId: string;
   leadId: string;
   userId: string;
-  status: ConversationStatus;
+  status: StoredStatus;
   assigneeId?: string;
+  /** Set by routing and transfers (the routing part of the workflow); listed by `teamId`. */
+  teamId?: string | null;
   participants: string[];
   lastMessage?: { text: string; senderRole: SenderRole; createdAt: Date };
+  lastMessageAt?: Date;
   messageCount: number;
   lastSeq: number;
   attributes: Record<string, AttributeValue>;
+  /** While snoozed: when any node wakes it (see SnoozeSweeper). */
+  snoozedUntil?: Date;
+  resolvedAt?: Date;
+  /** How far the visitor has read (only forward). */
+  visitorReadSeq?: number;
+  /** How far each agent has read, by agent id (only forward). */
+  agentReads?: Record<string, number>;
+  pendingNotes?: PendingNote[];
   /** The visitor's idempotency key for `conversation:start`. */
   requestId?: string;
   /**
@@ -22,6 +48,7 @@ export interface ConversationDoc {
   announced?: boolean;
   createdAt: Date;
   updatedAt: Date;
+  /** Protocol 1.0's `resolvedAt`; renamed by the status migration. */
   closedAt?: Date;
 }
 
@@ -34,9 +61,10 @@ const conversationSchema = new Schema<ConversationDoc>(
     status: {
       type: String,
       required: true,
-      enum: ['open', 'assigned', 'closed'],
+      enum: ['open', 'pending', 'snoozed', 'resolved', 'assigned', 'closed'],
     },
     assigneeId: String,
+    teamId: String,
     participants: { type: [String], default: [] },
     lastMessage: {
       _id: false,
@@ -44,9 +72,15 @@ const conversationSchema = new Schema<ConversationDoc>(
       senderRole: String,
       createdAt: Date,
     },
+    lastMessageAt: Date,
     messageCount: { type: Number, default: 0 },
     lastSeq: { type: Number, default: 0 },
     attributes: { type: Schema.Types.Mixed, default: {} },
+    snoozedUntil: Date,
+    resolvedAt: Date,
+    visitorReadSeq: Number,
+    agentReads: Schema.Types.Mixed,
+    pendingNotes: { type: [{ _id: false, id: String, text: String, at: Date }], default: undefined },
     requestId: String,
     announced: Boolean,
     createdAt: { type: Date, required: true },
@@ -70,6 +104,16 @@ conversationSchema.index({ projectId: 1, leadId: 1, createdAt: -1, _id: -1 });
 // come off the index in order.
 conversationSchema.index({ projectId: 1, status: 1, updatedAt: -1, _id: -1 });
 conversationSchema.index({ projectId: 1, updatedAt: -1, _id: -1 });
+// The inbox longest waiting first (by status); keyed on what messages do not move.
+conversationSchema.index({ projectId: 1, status: 1, createdAt: 1, _id: 1 });
+// The inbox by assignee or by team (then status). Not keyed on `updatedAt` either: these lists
+// are sorted in memory, over one agent's or one team's conversations.
+conversationSchema.index({ projectId: 1, assigneeId: 1, status: 1 });
+conversationSchema.index({ projectId: 1, teamId: 1, status: 1 });
+// Snoozes due, across projects (sparse: only snoozed conversations have the field).
+conversationSchema.index({ snoozedUntil: 1 }, { sparse: true });
+// Status notes a node died before writing (sparse: almost always empty).
+conversationSchema.index({ 'pendingNotes.at': 1 }, { sparse: true });
 
 export type ConversationModel = Model<ConversationDoc>;
 

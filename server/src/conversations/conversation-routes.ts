@@ -2,7 +2,7 @@ import type { Router } from 'express';
 import type { MessagePage } from '@parley/protocol';
 import { LIMITS } from '@parley/protocol';
 import { conversationListQuerySchema, messageListQuerySchema } from '@parley/protocol/schemas';
-import type { HttpAuth } from '../http/http-auth';
+import { agentOf, type HttpAuth } from '../http/http-auth';
 import { param } from '../http/request-input';
 import type { MessageService } from '../messages/message-service';
 import { parseInput } from '../validation';
@@ -23,11 +23,17 @@ export function conversationRoutes({ auth, conversations, messages }: Conversati
 
   router.get(base, async (req, res) => {
     const { page, limit, ...filters } = parseInput(conversationListQuerySchema, req.query);
-    res.json(await conversations.page(param(req, 'projectId'), filters, page, limit));
+    res.json(await conversations.page(param(req, 'projectId'), agentOf(res).agentId, filters, page, limit));
   });
 
   router.get(`${base}/:conversationId`, async (req, res) => {
-    res.json({ conversation: await conversations.get(param(req, 'projectId'), param(req, 'conversationId')) });
+    res.json({
+      conversation: await conversations.get(
+        param(req, 'projectId'),
+        agentOf(res).agentId,
+        param(req, 'conversationId'),
+      ),
+    });
   });
 
   router.get(`${base}/:conversationId/messages`, async (req, res) => {

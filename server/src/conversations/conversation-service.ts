@@ -1,17 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import type { Attributes, Conversation, Message } from '@parley/protocol';
-import { isDuplicateKeyError, notFound } from '../errors';
+import { AppError, isDuplicateKeyError } from '../errors';
 import type { EventBus } from '../infra/event-bus';
 import { newId } from '../infra/ids';
 import { rawCollection } from '../infra/raw-collection';
 import type { LeadDoc } from '../leads/lead-model';
 import type { LeadService } from '../leads/lead-service';
 import { toLead } from '../leads/lead-view';
-import type { MessageService } from '../messages/message-service';
-import { senderOf, type Actor } from './actor';
+import type { MessageService, SendInput } from '../messages/message-service';
+import { ConversationResolvedError } from '../messages/message-writer';
+import { changeActorOf, senderOf, type Actor, type AgentActor, type VisitorActor } from './actor';
 import { loadAccessibleConversation } from './conversation-access';
 import type { ConversationDoc, ConversationModel } from './conversation-model';
+import { statusOf } from './conversation-status';
 import { toConversation } from './conversation-view';
+import type { ReadPositions } from './read-positions';
+import { newNote } from './status-notes';
 
 /** How many of a visitor's own conversations `conversation:list` returns, newest first. */
 const VISITOR_LIST_LIMIT = 100;
@@ -34,8 +38,23 @@ export interface StartResult {
   created: boolean;
 }
 
-type VisitorActor = Extract<Actor, { role: 'visitor' }>;
-type AgentActor = Extract<Actor, { role: 'agent' }>;
+export interface ReplyOptions {
+  /** Rate limits of the message, before it is written; may throw. */
+  beforeWrite?: () => Promise<void>;
+  /** Rate limits of a new conversation the message starts (see `reply`), before it is created. */
+  beforeContinue?: () => Promise<void>;
+}
+
+export interface ReplyResult {
+  message: Message;
+  /** The conversation the message started, when the one it was sent to is resolved. */
+  conversation?: Conversation;
+}
+
+/** Resolved continuations followed for one message, at most (each one resolved again in between). */
+const MAX_CONTINUATIONS = 5;
+/** Joins retried when the status changed between the read and the write. */
+const MAX_JOIN_ATTEMPTS = 5;
 
 /**
  * Conversations between a visitor and the project's agents. Every conversation of a user lands in
@@ -47,6 +66,7 @@ export class ConversationService {
     private readonly conversations: ConversationModel,
     private readonly leads: LeadService,
     private readonly messages: MessageService,
+    private readonly reads: ReadPositions,
     private readonly bus: EventBus,
   ) {}
 
@@ -136,6 +156,51 @@ export class ConversationService {
     });
   }
 
+  /**
+   * A visitor's message. Into a resolved conversation of a project that starts a new conversation
+   * then (`resolvedConversationReply: new`), it starts one instead, and every later message to the
+   * resolved one goes there too: the new conversation's `requestId` is derived from the resolved
+   * one's id, so there is exactly one, however many messages and retries race to make it. If that
+   * one is resolved as well, the next one continues it. Call without awaiting anything first: the
+   * send takes its place in line synchronously.
+   */
+  async reply(actor: VisitorActor, input: SendInput, options: ReplyOptions = {}): Promise<ReplyResult> {
+    try {
+      const { message } = await this.messages.send(actor, input, {
+        ...(options.beforeWrite ? { beforeWrite: options.beforeWrite } : {}),
+      });
+      return { message };
+    } catch (error) {
+      if (!(error instanceof ConversationResolvedError)) throw error;
+      return this.continueAfter(actor, error.conversation, input, options);
+    }
+  }
+
+  private async continueAfter(
+    actor: VisitorActor,
+    resolved: ConversationDoc,
+    input: SendInput,
+    options: ReplyOptions,
+  ): Promise<ReplyResult> {
+    let target = resolved;
+    for (let i = 0; i < MAX_CONTINUATIONS; i++) {
+      try {
+        const started = await this.start(
+          actor,
+          { requestId: `continue:${target._id}`, text: input.text, clientMessageId: input.clientMessageId },
+          options.beforeContinue ? { beforeCreate: options.beforeContinue } : {},
+        );
+        if (!started.message) throw new Error('a continuation started without its message');
+        return { message: started.message, conversation: started.conversation };
+      } catch (error) {
+        if (!(error instanceof ConversationResolvedError)) throw error;
+        target = error.conversation;
+      }
+    }
+    throw new AppError('UNAVAILABLE', 'The conversation keeps being resolved; try again');
+  }
+
+  /** The visitor's own conversations, most recently active first, with the visitor's unread counts. */
   async listForVisitor(actor: VisitorActor): Promise<Conversation[]> {
     const docs = await this.conversations
       .find({ projectId: actor.projectId, userId: actor.userId })
@@ -143,64 +208,56 @@ export class ConversationService {
       .limit(VISITOR_LIST_LIMIT)
       .lean<ConversationDoc[]>()
       .exec();
-    return docs.map(toConversation);
+    return this.reads.forReader(docs, { role: 'visitor' });
   }
 
   async get(actor: Actor, conversationId: string): Promise<Conversation> {
     return toConversation(await loadAccessibleConversation(this.conversations, actor, conversationId));
   }
 
-  /** The agent becomes assignee and participant; a closed conversation is reopened as assigned. */
+  /**
+   * The agent becomes assignee and participant. A resolved conversation is reopened (with its
+   * note, like `conversation:reopen`); other statuses stay as they are. The write is conditional on
+   * the status read, so a change made meanwhile is seen and the join made again on top of it.
+   */
   async join(actor: AgentActor, conversationId: string): Promise<Conversation> {
-    const before = await loadAccessibleConversation(this.conversations, actor, conversationId);
-    const alreadyThere =
-      before.assigneeId === actor.agentId &&
-      before.status === 'assigned' &&
-      before.participants.includes(actor.agentId);
-    if (alreadyThere) return toConversation(before);
-    const after = await this.conversations
-      .findOneAndUpdate(
-        { _id: conversationId, projectId: actor.projectId },
-        {
-          $set: {
-            assigneeId: actor.agentId,
-            status: 'assigned',
-            updatedAt: new Date(),
+    for (let attempt = 0; attempt < MAX_JOIN_ATTEMPTS; attempt++) {
+      const before = await loadAccessibleConversation(this.conversations, actor, conversationId);
+      const status = statusOf(before.status);
+      const reopens = status === 'resolved';
+      const assigns = before.assigneeId !== actor.agentId;
+      // Stored by the previous version (`assigned`): written out as this version's status.
+      const normalizes = before.status !== status;
+      if (!assigns && !reopens && !normalizes && before.participants.includes(actor.agentId))
+        return toConversation(before);
+      const now = new Date();
+      const note = reopens ? newNote(`${actor.name} reopened the conversation`, now) : undefined;
+      const after = await this.conversations
+        .findOneAndUpdate(
+          { _id: conversationId, projectId: actor.projectId, status: before.status },
+          {
+            $set: { assigneeId: actor.agentId, status: reopens ? 'open' : status, updatedAt: now },
+            $addToSet: { participants: actor.agentId },
+            ...(note ? { $unset: { resolvedAt: '', closedAt: '' }, $push: { pendingNotes: note } } : {}),
           },
-          $addToSet: { participants: actor.agentId },
-          $unset: { closedAt: '' },
+          { returnDocument: 'after' },
+        )
+        .lean<ConversationDoc>()
+        .exec();
+      if (!after) continue;
+      const conversation = toConversation(after);
+      this.bus.publish('conversation.updated', {
+        conversation,
+        change: {
+          by: changeActorOf(actor),
+          ...(reopens ? { previousStatus: status } : {}),
+          ...(assigns ? { reason: 'manual' as const } : {}),
         },
-        { returnDocument: 'after' },
-      )
-      .lean<ConversationDoc>()
-      .exec();
-    if (!after) throw notFound('Conversation');
-    const conversation = toConversation(after);
-    this.bus.publish('conversation.updated', { conversation });
-    return conversation;
-  }
-
-  async close(actor: AgentActor, conversationId: string): Promise<Conversation> {
-    const before = await loadAccessibleConversation(this.conversations, actor, conversationId);
-    if (before.status === 'closed') return toConversation(before);
-    const now = new Date();
-    const after = await this.conversations
-      .findOneAndUpdate(
-        {
-          _id: conversationId,
-          projectId: actor.projectId,
-          status: { $ne: 'closed' },
-        },
-        { $set: { status: 'closed', closedAt: now, updatedAt: now } },
-        { returnDocument: 'after' },
-      )
-      .lean<ConversationDoc>()
-      .exec();
-    // Someone else closed it between our read and write: report it closed, publish nothing twice.
-    if (!after) return this.get(actor, conversationId);
-    const conversation = toConversation(after);
-    this.bus.publish('conversation.updated', { conversation });
-    return conversation;
+        ...(note ? { note } : {}),
+      });
+      return conversation;
+    }
+    throw new AppError('UNAVAILABLE', 'The conversation keeps changing; try again');
   }
 
   /** Typing indicators are not stored; access is checked so nobody can type into others' chats. */

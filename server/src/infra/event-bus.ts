@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
-import type { Conversation, Lead, LeadField, Message, Sender } from '@parley/protocol';
+import type { Conversation, ConversationChange, Lead, LeadField, Message, Sender } from '@parley/protocol';
+import type { PendingNote } from '../conversations/conversation-model';
 
 /**
  * Domain events: what happened, in the domain's words. Services publish them and know nothing of
@@ -11,7 +12,25 @@ export interface DomainEvents {
   'lead.merged': { lead: Lead; mergedLeadIds: string[] };
   'lead.deleted': { projectId: string; leadId: string; userIds: string[] };
   'conversation.created': { conversation: Conversation; lead: Lead };
-  'conversation.updated': { conversation: Conversation };
+  'conversation.updated': {
+    conversation: Conversation;
+    change: ConversationChange;
+    /** The status note this change stored as pending, for StatusNotes to write (never pushed). */
+    note?: PendingNote;
+  };
+  /** A reader's position moved forward. */
+  'message.read': {
+    projectId: string;
+    /** The conversation's visitor: their sockets hear an agent's read, and their own. */
+    userId: string;
+    conversationId: string;
+    reader: Sender;
+    seq: number;
+    readAt: string;
+    /** The reader's unread count after the read (up to `lastSeq`), for the reader's own sockets only. */
+    unreadCount: number;
+    lastSeq: number;
+  };
   'message.created': { message: Message; conversation: Conversation };
   /** Removed, or its password or role changed: every open socket of the agent is closed, on every node. */
   'agent.signedOut': { projectId: string; agentId: string };

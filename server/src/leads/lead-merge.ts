@@ -1,4 +1,4 @@
-import type { AttributeValue, Lead, Origin } from '@parley/protocol';
+import type { AttributeValue, ChangeActor, Lead, Origin } from '@parley/protocol';
 import { AppError, notFound } from '../errors';
 import type { ConversationDoc, ConversationModel } from '../conversations/conversation-model';
 import { toConversation } from '../conversations/conversation-view';
@@ -76,16 +76,24 @@ export class LeadMerge {
     private readonly bus: EventBus,
   ) {}
 
-  async merge(projectId: string, targetId: string, sourceIds: string[]): Promise<Lead> {
+  /** `by`: who merged, as the `conversation.updated` of each moved conversation says. */
+  async merge(
+    projectId: string,
+    targetId: string,
+    sourceIds: string[],
+    by: ChangeActor = { type: 'agent' },
+  ): Promise<Lead> {
     const ids = [...new Set(sourceIds)];
     if (ids.includes(targetId))
       throw new AppError('BAD_REQUEST', 'A lead cannot be merged into itself', {
         fields: [{ field: 'sourceLeadIds', message: 'contains the target lead' }],
       });
-    return this.locks.withLock(leadLockName(projectId), LEAD_LOCK, () => this.mergeLocked(projectId, targetId, ids));
+    return this.locks.withLock(leadLockName(projectId), LEAD_LOCK, () =>
+      this.mergeLocked(projectId, targetId, ids, by),
+    );
   }
 
-  private async mergeLocked(projectId: string, targetId: string, ids: string[]): Promise<Lead> {
+  private async mergeLocked(projectId: string, targetId: string, ids: string[], by: ChangeActor): Promise<Lead> {
     const target = await this.leadService.getDoc(projectId, targetId);
     if (target.mergedInto)
       throw new AppError('CONFLICT', 'The target lead was itself merged into another lead', {
@@ -124,7 +132,10 @@ export class LeadMerge {
     this.bus.publish('lead.merged', { lead, mergedLeadIds: ids });
     // Consoles that show these conversations learn their new contact without reloading.
     for (const conversation of moved) {
-      this.bus.publish('conversation.updated', { conversation: toConversation({ ...conversation, leadId: targetId }) });
+      this.bus.publish('conversation.updated', {
+        conversation: toConversation({ ...conversation, leadId: targetId }),
+        change: { by },
+      });
     }
     return lead;
   }

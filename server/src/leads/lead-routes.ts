@@ -10,7 +10,7 @@ import {
   leadPatchSchema,
 } from '@parley/protocol/schemas';
 import type { ConversationList } from '../conversations/conversation-list';
-import type { HttpAuth } from '../http/http-auth';
+import { agentOf, type HttpAuth } from '../http/http-auth';
 import { bodyOf, param } from '../http/request-input';
 import type { Logger } from '../infra/logger';
 import { parseInput } from '../validation';
@@ -81,7 +81,10 @@ export function leadRoutes({ auth, logger, leads, search, merge, erasure, conver
 
   router.get(`${base}/:leadId`, async (req, res) => {
     const lead = await leads.get(param(req, 'projectId'), param(req, 'leadId'));
-    const body: LeadDetailResponse = { lead, conversations: await conversations.ofLead(lead.projectId, lead.id) };
+    const body: LeadDetailResponse = {
+      lead,
+      conversations: await conversations.ofLead(lead.projectId, agentOf(res).agentId, lead.id),
+    };
     res.json(body);
   });
 
@@ -93,7 +96,10 @@ export function leadRoutes({ auth, logger, leads, search, merge, erasure, conver
   router.post(`${base}/:leadId/merge`, async (req, res) => {
     const input = parseInput(leadMergeSchema, bodyOf(req));
     const body: LeadMergedResponse = {
-      lead: await merge.merge(param(req, 'projectId'), param(req, 'leadId'), input.sourceLeadIds),
+      lead: await merge.merge(param(req, 'projectId'), param(req, 'leadId'), input.sourceLeadIds, {
+        type: 'agent',
+        id: agentOf(res).agentId,
+      }),
     };
     res.json(body);
   });

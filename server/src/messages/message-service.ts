@@ -7,7 +7,13 @@ import type { ConversationModel } from '../conversations/conversation-model';
 import { GroupCommit } from './group-commit';
 import type { MessageDoc, MessageModel } from './message-model';
 import { toMessage } from './message-view';
-import { MessageWriter, type PendingSend, type SendInput, type SendResult } from './message-writer';
+import {
+  MessageWriter,
+  type MessageWriterOptions,
+  type PendingSend,
+  type SendInput,
+  type SendResult,
+} from './message-writer';
 
 export type { SendInput, SendResult } from './message-writer';
 
@@ -48,8 +54,9 @@ export class MessageService {
     private readonly conversations: ConversationModel,
     bus: EventBus,
     private readonly maxTextLength: number,
+    writerOptions: MessageWriterOptions = {},
   ) {
-    this.writer = new MessageWriter(messages, conversations, bus);
+    this.writer = new MessageWriter(messages, conversations, bus, writerOptions);
     this.commits = new GroupCommit((batch) => this.writer.writeBatch(batch), {
       maxBatch: MAX_BATCH,
       maxInFlight: MAX_IN_FLIGHT,

@@ -1,4 +1,4 @@
-import type { Message } from '@parley/protocol';
+import type { ConversationStatus, Message, ResolvedConversationReply } from '@parley/protocol';
 import type { mongo } from 'mongoose';
 import { AppError, isDuplicateKeyError, notFound } from '../errors';
 import type { EventBus } from '../infra/event-bus';
@@ -7,6 +7,7 @@ import { rawCollection } from '../infra/raw-collection';
 import { senderOf, type Actor } from '../conversations/actor';
 import { assertAccessible } from '../conversations/conversation-access';
 import type { ConversationDoc, ConversationModel } from '../conversations/conversation-model';
+import { statusOf } from '../conversations/conversation-status';
 import { toConversation } from '../conversations/conversation-view';
 import { TtlCache } from '../infra/ttl-cache';
 import type { MessageDoc, MessageModel } from './message-model';
@@ -14,7 +15,7 @@ import { toMessage } from './message-view';
 
 /** Attempts at a free seq when other nodes keep taking the next one; each attempt re-reads the end. */
 const MAX_SEQ_ATTEMPTS = 20;
-/** Re-records when the conversation changed under the writer (another node joined or closed it). */
+/** Re-records when the conversation changed under the writer (another node joined or resolved it). */
 const MAX_RECORD_ATTEMPTS = 5;
 /** Enough for every conversation active on a busy node at once; a miss costs one read. */
 const CACHED_CONVERSATIONS = 10_000;
@@ -46,8 +47,35 @@ export interface PendingSend {
 interface Entry {
   conversation: ConversationDoc;
   doc: MessageDoc;
-  /** A visitor wrote to a closed conversation: it opens again. */
+  /** A visitor wrote: a pending, snoozed or resolved conversation opens again. */
   reopens: boolean;
+}
+
+/**
+ * What a visitor's message does to the status: every status but `open` means nobody is waiting for
+ * an agent, and the visitor now is, so the conversation opens again (`from` is what it was). No
+ * status note is written: the visitor's message, in the history, is what reopened it.
+ */
+function reopeningOf(entry: Entry): ConversationStatus | undefined {
+  if (!entry.reopens) return undefined;
+  const from = statusOf(entry.conversation.status);
+  return from === 'open' ? undefined : from;
+}
+
+/**
+ * A visitor's message into a resolved conversation of a project that starts a new conversation
+ * instead (`resolvedConversationReply: new`): refused before anything is written, for the caller to
+ * continue in a new conversation (ConversationService.reply).
+ */
+export class ConversationResolvedError extends AppError {
+  constructor(readonly conversation: ConversationDoc) {
+    super('CONFLICT', 'The conversation is resolved; the message starts a new one');
+  }
+}
+
+export interface MessageWriterOptions {
+  /** What a visitor's message into a resolved conversation of this project does; `reopen` if unset. */
+  resolvedReply?: (projectId: string) => Promise<ResolvedConversationReply>;
 }
 
 /** A send with its message, numbered, ready to insert. */
@@ -121,7 +149,7 @@ export class MessageWriter {
    * The conversations this node writes to, so that a batch does not start with a read of each.
    * What the writer relies on is either immutable (project, visitor) or checked by the database
    * when it records a message (see recordOnConversations), so an entry never needs to expire: a
-   * stale one (another node wrote, joined, closed or erased) costs a round trip, never a wrong
+   * stale one (another node wrote, joined, resolved or erased) costs a round trip, never a wrong
    * answer. Entries are re-set on every record, so the least recently written go first.
    */
   private readonly cache = new TtlCache<ConversationDoc>(Infinity, Infinity, CACHED_CONVERSATIONS);
@@ -130,6 +158,7 @@ export class MessageWriter {
     private readonly messages: MessageModel,
     private readonly conversations: ConversationModel,
     private readonly bus: EventBus,
+    private readonly options: MessageWriterOptions = {},
   ) {
     // Changes made elsewhere on this node (join, close, merge) are read afresh by the next batch.
     bus.subscribe('conversation.updated', ({ conversation }) => this.cache.delete(conversation.id));
@@ -147,7 +176,8 @@ export class MessageWriter {
 
   private async stageAndWrite(batch: PendingSend[]): Promise<void> {
     const byId = await this.conversationsOf(batch);
-    const groups = this.stage(await this.admit(batch, byId));
+    const continuing = await this.underContinuation(batch, byId);
+    const groups = this.stage(await this.admit(batch, byId, continuing));
     // A group's sends are contiguous here (group after group), which is what the rounds rely on.
     let left = [...groups.values()].flatMap((group) => group.staged.map((staged) => ({ group, staged })));
     if (left.length === 0) return;
@@ -208,11 +238,19 @@ export class MessageWriter {
   private async admit(
     batch: PendingSend[],
     byId: Map<string, ConversationDoc>,
+    continuing: Set<string>,
   ): Promise<{ send: PendingSend; conversation: ConversationDoc }[]> {
     const admitted = await Promise.all(
       batch.map(async (send) => {
         try {
           const conversation = assertAccessible(byId.get(send.input.conversationId), send.actor);
+          // Refused before its rate limits count: the caller continues in a new conversation.
+          if (
+            send.actor.role === 'visitor' &&
+            continuing.has(conversation._id) &&
+            statusOf(conversation.status) === 'resolved'
+          )
+            throw new ConversationResolvedError(conversation);
           await send.beforeWrite?.();
           return { send, conversation };
         } catch (error) {
@@ -222,6 +260,42 @@ export class MessageWriter {
       }),
     );
     return admitted.filter((a) => a !== undefined);
+  }
+
+  /**
+   * The conversations visitors write to in projects that continue a resolved conversation in a
+   * new one (`resolvedConversationReply: new`), read afresh into `byId`: a cached status may be
+   * stale (resolved through another node), and a message written into a resolved conversation
+   * cannot be moved. One read per such conversation and batch; projects that reopen pay nothing.
+   * A conversation resolved elsewhere between this read and the write is reopened by the message
+   * instead, the safe way round (a message is never left where nobody looks).
+   */
+  private async underContinuation(batch: PendingSend[], byId: Map<string, ConversationDoc>): Promise<Set<string>> {
+    const continuing = new Set<string>();
+    const resolvedReply = this.options.resolvedReply;
+    if (!resolvedReply) return continuing;
+    const candidates = new Map<string, ConversationDoc>();
+    for (const send of batch) {
+      const conversation = byId.get(send.input.conversationId);
+      if (send.actor.role === 'visitor' && conversation?.projectId === send.actor.projectId)
+        candidates.set(conversation._id, conversation);
+    }
+    await Promise.all(
+      [...candidates.values()].map(async (conversation) => {
+        if ((await resolvedReply(conversation.projectId)) !== 'new') return;
+        continuing.add(conversation._id);
+        const fresh = await this.conversations.findById(conversation._id).lean<ConversationDoc>().exec();
+        if (fresh) {
+          this.cache.set(fresh._id, fresh);
+          byId.set(fresh._id, fresh);
+        } else {
+          // Erased meanwhile: its sends are refused as not found.
+          this.cache.delete(conversation._id);
+          byId.delete(conversation._id);
+        }
+      }),
+    );
+    return continuing;
   }
 
   /**
@@ -414,8 +488,8 @@ export class MessageWriter {
 
   /**
    * Moves each conversation's end forward, in one bulk write with one statement per conversation:
-   * `lastSeq`, `lastMessage`, `updatedAt` (and reopening a closed conversation a visitor writes
-   * to). `messageCount` is the number of messages, which with gapless seqs is the highest seq
+   * `lastSeq`, `lastMessage`, `lastMessageAt`, `updatedAt` (and opening again a pending, snoozed or
+   * resolved conversation a visitor writes to, see `reopeningOf`). `messageCount` is the number of messages, which with gapless seqs is the highest seq
    * recorded, so it moves with `lastSeq` and recording a message twice (a retry finishing a crashed
    * send) can never count it twice.
    *
@@ -427,16 +501,21 @@ export class MessageWriter {
    * is recorded again from what was read; one that is gone was erased (undefined).
    */
   private async recordOnConversations(entries: Entry[], attempt = 0): Promise<(ConversationDoc | undefined)[]> {
-    const reopening = entries.map(({ reopens, conversation }) => reopens && conversation.status === 'closed');
+    const reopening = entries.map(reopeningOf);
     const operations: mongo.AnyBulkWriteOperation<ConversationDoc>[] = entries.map(({ conversation, doc }, i) => {
       const lastMessage = { text: doc.text, senderRole: doc.sender.role, createdAt: doc.createdAt };
       const set: Record<string, unknown> = {
         lastSeq: doc.seq,
         messageCount: doc.seq,
         lastMessage,
+        lastMessageAt: doc.createdAt,
         updatedAt: doc.createdAt,
       };
-      if (reopening[i]) set['status'] = conversation.assigneeId ? 'assigned' : 'open';
+      const update: mongo.UpdateFilter<ConversationDoc> = { $set: set };
+      if (reopening[i]) {
+        set['status'] = 'open';
+        update.$unset = { resolvedAt: '', closedAt: '', snoozedUntil: '' };
+      }
       return {
         updateOne: {
           filter: {
@@ -445,7 +524,7 @@ export class MessageWriter {
             status: conversation.status,
             assigneeId: { $exists: conversation.assigneeId !== undefined },
           },
-          update: reopening[i] ? { $set: set, $unset: { closedAt: '' } } : { $set: set },
+          update,
         },
       };
     });
@@ -458,12 +537,16 @@ export class MessageWriter {
           lastSeq: doc.seq,
           messageCount: doc.seq,
           updatedAt: doc.createdAt,
+          lastMessageAt: doc.createdAt,
           lastMessage: { text: doc.text, senderRole: doc.sender.role, createdAt: doc.createdAt },
         };
-        if (reopening[i]) {
-          updated.status = conversation.assigneeId ? 'assigned' : 'open';
+        const from = reopening[i];
+        if (from) {
+          updated.status = 'open';
+          delete updated.resolvedAt;
           delete updated.closedAt;
-          this.bus.publish('conversation.updated', { conversation: toConversation(updated) });
+          delete updated.snoozedUntil;
+          this.announceReopen(updated, from);
         }
         this.cache.set(updated._id, updated);
         return updated;
@@ -488,8 +571,8 @@ export class MessageWriter {
       } else if (fresh.lastSeq >= entry.doc.seq) {
         // Recorded (by this statement or by another node, further): its state stands. A reopen is
         // announced anyway (harmless if someone else announced it too).
-        if (reopening[i] && fresh.status !== 'closed')
-          this.bus.publish('conversation.updated', { conversation: toConversation(fresh) });
+        const from = reopening[i];
+        if (from && statusOf(fresh.status) === 'open') this.announceReopen(fresh, from);
         this.cache.set(fresh._id, fresh);
         results[i] = fresh;
       } else {
@@ -506,6 +589,13 @@ export class MessageWriter {
       again.forEach((a, j) => (results[a.index] = retried[j]));
     }
     return results;
+  }
+
+  private announceReopen(conversation: ConversationDoc, from: ConversationStatus): void {
+    this.bus.publish('conversation.updated', {
+      conversation: toConversation(conversation),
+      change: { by: { type: 'visitor', id: conversation.userId }, previousStatus: from },
+    });
   }
 
   private async findByClientId(

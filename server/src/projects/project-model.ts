@@ -1,5 +1,5 @@
 import { Schema, type Connection, type Model } from 'mongoose';
-import type { PreChatFieldType } from '@parley/protocol';
+import type { PreChatFieldType, ResolvedConversationReply } from '@parley/protocol';
 import { newId } from '../infra/ids';
 
 export interface ProjectSecret {
@@ -22,6 +22,8 @@ export interface ProjectDoc {
       required: boolean;
     }[];
   };
+  /** What a visitor's message into a resolved conversation does; `reopen` when absent (older projects). */
+  resolvedConversationReply?: ResolvedConversationReply;
   /** Newest first. HS256 needs the secret itself, so it cannot be stored as a hash. */
   secrets: ProjectSecret[];
   createdAt: Date;
@@ -48,6 +50,7 @@ const projectSchema = new Schema<ProjectDoc>(
         default: [],
       },
     },
+    resolvedConversationReply: { type: String, enum: ['reopen', 'new'] },
     secrets: {
       type: [{ _id: false, value: String, createdAt: Date, expiresAt: Date }],
       default: [],

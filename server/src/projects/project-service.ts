@@ -1,5 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import type { PreChatForm, Project, ProjectCreateInput, ProjectUpdateInput, WidgetConfig } from '@parley/protocol';
+import type {
+  PreChatForm,
+  Project,
+  ProjectCreateInput,
+  ProjectUpdateInput,
+  ResolvedConversationReply,
+  WidgetConfig,
+} from '@parley/protocol';
 import { AppError, notFound } from '../errors';
 import type { Clock } from '../infra/clock';
 import { iso } from '../infra/ids';
@@ -32,6 +39,7 @@ export function toProject(doc: ProjectDoc): Project {
         required: f.required,
       })),
     },
+    resolvedConversationReply: doc.resolvedConversationReply ?? 'reopen',
     createdAt: iso(doc.createdAt),
   };
 }
@@ -77,12 +85,18 @@ export class ProjectService {
     return project;
   }
 
+  /** What a visitor's message into a resolved conversation does (through the cache: seconds behind a change). */
+  async resolvedConversationReply(projectId: string): Promise<ResolvedConversationReply> {
+    return (await this.getCached(projectId)).resolvedConversationReply;
+  }
+
   async create(input: ProjectCreateInput): Promise<{ project: Project; secret: string }> {
     const secret = newSecret();
     const doc = await this.projects.create({
       name: input.name,
       allowedOrigins: input.allowedOrigins ?? [],
       preChatForm: input.preChatForm ?? DEFAULT_PRE_CHAT_FORM,
+      resolvedConversationReply: input.resolvedConversationReply ?? 'reopen',
       secrets: [{ value: secret, createdAt: new Date() }],
     });
     return { project: toProject(doc.toObject()), secret };

@@ -3,8 +3,10 @@ import { AGENT_NAMESPACE, type SyncReloadEvent } from '@parley/protocol';
 import type { AgentService } from '../agents/agent-service';
 import type { TokenService } from '../auth/token-service';
 import type { Config } from '../config';
-import type { Actor } from '../conversations/actor';
+import type { AgentActor } from '../conversations/actor';
 import type { ConversationService } from '../conversations/conversation-service';
+import type { ConversationWorkflow } from '../conversations/conversation-workflow';
+import type { ReadPositions } from '../conversations/read-positions';
 import { AppError, unauthorized } from '../errors';
 import type { Clock } from '../infra/clock';
 import type { Logger } from '../infra/logger';
@@ -24,13 +26,13 @@ export interface AgentNamespaceDeps {
   tokens: TokenService;
   agents: AgentService;
   conversations: ConversationService;
+  workflow: ConversationWorkflow;
+  reads: ReadPositions;
   messages: MessageService;
   rateLimits: RateLimits;
   sendBuffer: SendBufferGuard;
   clock: Clock;
 }
-
-type AgentActor = Extract<Actor, { role: 'agent' }>;
 
 /** How often each node re-checks the standing of every agent socket it holds (one Redis MGET). */
 const SIGNED_OUT_SWEEP_MS = 10_000;
@@ -40,7 +42,20 @@ const SIGNED_OUT_SWEEP_MS = 10_000;
  * conversation and message event of that project, and nothing of any other.
  */
 export function setupAgentNamespace(io: Server, deps: AgentNamespaceDeps): AgentNamespace {
-  const { config, logger, metrics, tokens, agents, conversations, messages, rateLimits, sendBuffer, clock } = deps;
+  const {
+    config,
+    logger,
+    metrics,
+    tokens,
+    agents,
+    conversations,
+    workflow,
+    reads,
+    messages,
+    rateLimits,
+    sendBuffer,
+    clock,
+  } = deps;
 
   const namespace = buildNamespace<typeof AGENT_NAMESPACE, AgentSocketData, AgentActor>(
     io,
@@ -99,9 +114,35 @@ export function setupAgentNamespace(io: Server, deps: AgentNamespaceDeps): Agent
             return { conversation: await conversations.join(actor(), input.conversationId) };
           },
 
+          // Deprecated alias of conversation:resolve, kept one version.
           'conversation:close': async (input) => {
             await admit();
-            return { conversation: await conversations.close(actor(), input.conversationId) };
+            return { conversation: await workflow.resolve(actor(), input.conversationId) };
+          },
+
+          'conversation:resolve': async (input) => {
+            await admit();
+            return { conversation: await workflow.resolve(actor(), input.conversationId) };
+          },
+
+          'conversation:reopen': async (input) => {
+            await admit();
+            return { conversation: await workflow.reopen(actor(), input.conversationId) };
+          },
+
+          'conversation:snooze': async (input) => {
+            await admit();
+            return { conversation: await workflow.snooze(actor(), input.conversationId, input.until) };
+          },
+
+          'conversation:pend': async (input) => {
+            await admit();
+            return { conversation: await workflow.pend(actor(), input.conversationId) };
+          },
+
+          'conversation:read': async (input) => {
+            await admit();
+            return reads.read(actor(), input.conversationId, input.seq);
           },
 
           'message:send': async (input) => {

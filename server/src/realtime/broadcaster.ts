@@ -28,12 +28,26 @@ export function attachBroadcaster(bus: EventBus, visitors: VisitorNamespace, age
       // The visitor's other tabs learn about the new conversation too.
       visitor(conversation.projectId, conversation.userId).emit('conversation.created', { conversation });
     }),
-    bus.subscribe('conversation.updated', ({ conversation }) => {
-      project(conversation.projectId).emit('conversation.updated', {
-        conversation,
-      });
-      visitor(conversation.projectId, conversation.userId).emit('conversation.updated', { conversation });
+    bus.subscribe('conversation.updated', ({ conversation, change }) => {
+      project(conversation.projectId).emit('conversation.updated', { conversation, change });
+      visitor(conversation.projectId, conversation.userId).emit('conversation.updated', { conversation, change });
     }),
+    bus.subscribe(
+      'message.read',
+      ({ projectId, userId, conversationId, reader, seq, readAt, unreadCount, lastSeq }) => {
+        const receipt = { conversationId, reader, seq, readAt };
+        // The other side gets a receipt; the reader's own sockets (other tabs, other consoles of the
+        // same agent) get its new unread count too. Other agents keep their own counts.
+        const own = { ...receipt, unreadCount, lastSeq };
+        if (reader.role === 'visitor') {
+          project(projectId).emit('message.read', receipt);
+          visitor(projectId, userId).emit('message.read', own);
+        } else {
+          visitor(projectId, userId).emit('message.read', receipt);
+          agents.to(rooms.agent(reader.id)).emit('message.read', own);
+        }
+      },
+    ),
     bus.subscribe('message.created', ({ message, conversation }) => {
       project(message.projectId).emit('message.created', { message });
       visitor(conversation.projectId, conversation.userId).emit('message.created', { message });

@@ -2,8 +2,9 @@ import type { Server } from 'socket.io';
 import { VISITOR_NAMESPACE, type Project } from '@parley/protocol';
 import type { VisitorPrincipal } from '../auth/principal';
 import type { TokenService } from '../auth/token-service';
-import type { Actor } from '../conversations/actor';
+import type { VisitorActor } from '../conversations/actor';
 import type { ConversationService } from '../conversations/conversation-service';
+import type { ReadPositions } from '../conversations/read-positions';
 import { AppError, unauthorized } from '../errors';
 import type { Clock } from '../infra/clock';
 import type { Logger } from '../infra/logger';
@@ -26,13 +27,12 @@ export interface VisitorNamespaceDeps {
   projects: ProjectService;
   leads: LeadService;
   conversations: ConversationService;
+  reads: ReadPositions;
   messages: MessageService;
   rateLimits: RateLimits;
   sendBuffer: SendBufferGuard;
   clock: Clock;
 }
-
-type VisitorActor = Extract<Actor, { role: 'visitor' }>;
 
 function actorOf(principal: VisitorPrincipal): VisitorActor {
   return {
@@ -45,7 +45,8 @@ function actorOf(principal: VisitorPrincipal): VisitorActor {
 
 /** `/visitor`: a website visitor's sockets, one per tab, all in the visitor's own room. */
 export function setupVisitorNamespace(io: Server, deps: VisitorNamespaceDeps): VisitorNamespace {
-  const { logger, metrics, tokens, projects, leads, conversations, messages, rateLimits, sendBuffer, clock } = deps;
+  const { logger, metrics, tokens, projects, leads, conversations, reads, messages, rateLimits, sendBuffer, clock } =
+    deps;
 
   return buildNamespace<typeof VISITOR_NAMESPACE, VisitorSocketData, VisitorActor>(
     io,
@@ -91,12 +92,17 @@ export function setupVisitorNamespace(io: Server, deps: VisitorNamespaceDeps): V
           return message ? { conversation, message } : { conversation };
         },
 
-        'message:send': async (input) => {
-          const { message } = await messages.send(actor(), input, {
+        'message:send': async (input) =>
+          // Called before any await: the send takes its place in the conversation's line at once.
+          conversations.reply(actor(), input, {
             beforeWrite: () => rateLimits.messages.consume(rateKey()),
-          });
-          return { message };
-        },
+            // A message that starts a new conversation (the one it was sent to is resolved) counts
+            // as both, as at conversation:start.
+            beforeContinue: async () => {
+              await rateLimits.conversations.consume(rateKey());
+              await rateLimits.messages.consume(rateKey());
+            },
+          }),
 
         'lead:update': async (input) => {
           await rateLimits.commands.consume(rateKey());
@@ -114,6 +120,11 @@ export function setupVisitorNamespace(io: Server, deps: VisitorNamespaceDeps): V
         'conversation:history': async (input) => {
           await rateLimits.commands.consume(rateKey());
           return messages.history(actor(), input.conversationId, input.afterSeq, input.limit);
+        },
+
+        'conversation:read': async (input) => {
+          await rateLimits.commands.consume(rateKey());
+          return reads.read(actor(), input.conversationId, input.seq);
         },
 
         typing: async (input) => {

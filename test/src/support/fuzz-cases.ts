@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { ERROR_CODES, type AckResponse } from '@parley/protocol';
+import { ERROR_CODES, LIMITS, type AckResponse } from '@parley/protocol';
 import { REST_ROUTES, SOCKET_NAMESPACES, type RestRoute } from '@parley/protocol/contract';
 import {
   ackSchema,
@@ -111,6 +111,16 @@ const symbolOf = (name: string) => fc.nat({ max: 63 }).map((i) => `§${name}:${i
 
 const conversationIds = weighted<unknown>([8, symbolOf('conv')], [1, inputArbitrary(idSchema)]);
 const leadIds = weighted<unknown>([8, symbolOf('lead')], [1, inputArbitrary(idSchema)]);
+/** A read position: mostly one the conversations have, sometimes anywhere up to the schema's bound. */
+const readSeqs = weighted<unknown>(
+  [4, fc.integer({ min: 1, max: 3 })],
+  [1, fc.integer({ min: 1, max: LIMITS.seqMax })],
+);
+/** A snooze's end: mostly an hour ahead (taken), else any time (the past and beyond a year refused). */
+const snoozeEnds = weighted<unknown>(
+  [4, fc.constant('§until-soon')],
+  [1, fc.date({ noInvalidDate: true, min: new Date(0), max: new Date(4e12) }).map((d) => d.toISOString())],
+);
 const clientKeys = weighted<unknown>([1, fc.constantFrom('k1', 'k2', 'seed-1')], [2, inputArbitrary(clientKeySchema)]);
 /** Tokens for `session:renew`: the socket's own (which renews), and every other kind (which must not). */
 const parleyTokens = (own: string) =>
@@ -159,6 +169,8 @@ function socketOverrides(entry: SocketEntry): ArbitraryOptions {
       conversationId: conversationIds,
       clientMessageId: clientKeys,
       requestId: clientKeys,
+      seq: readSeqs,
+      until: snoozeEnds,
       ...(entry.command === 'session:renew'
         ? { token: parleyTokens(entry.namespace === '/visitor' ? '§token-v1' : '§token-agent') }
         : {}),
@@ -174,6 +186,8 @@ function restOverrides(entry: RestEntry): ArbitraryOptions {
       [1, fc.array(inputArbitrary(idSchema), { minLength: 1, maxLength: 3 })],
     ),
     leadId: leadIds,
+    // A canned response rendered for a conversation.
+    conversationId: conversationIds,
   };
   if (path.endsWith('/auth/verified')) overrides['token'] = customerTokens;
   if (path === '/v1/agents/login') {
@@ -223,6 +237,7 @@ const PATH_PARAMS: Record<string, fc.Arbitrary<string>> = {
   leadId: weighted([10, symbolOf('lead')], [1, fc.constantFrom(...HOSTILE_SEGMENTS)]),
   conversationId: weighted([10, symbolOf('conv')], [1, fc.constantFrom(...HOSTILE_SEGMENTS)]),
   agentId: weighted([8, fc.constant('§spare')], [1, fc.constant('§agentB')], [1, fc.constantFrom(...HOSTILE_SEGMENTS)]),
+  cannedResponseId: weighted([10, symbolOf('canned')], [1, fc.constantFrom(...HOSTILE_SEGMENTS)]),
 };
 
 function callersFor(route: RestRoute): fc.Arbitrary<Caller> {

@@ -76,6 +76,8 @@ export interface World {
   conversations: string[];
   /** Lead ids inputs pick from (`§lead:i`): v1's, v2's, B's, and each one created. */
   leads: string[];
+  /** Canned response ids inputs pick from (`§canned:i`): project A's, project B's, and each one created. */
+  cannedResponses: string[];
   ledger: Ledger;
   /** Problems seen outside an answer (pushes), each with where it was seen. */
   pushProblems: string[];
@@ -144,6 +146,19 @@ export async function seedWorld(url: string): Promise<World> {
     text: `reply to ${markers.visitorB}`,
   });
   agentBSocket.close();
+  // A canned response in each project; B's carries B's mark, so that showing it to A is a leak.
+  const cannedResponses: string[] = [];
+  for (const [projectId, author, text] of [
+    [projectA.id, owner, 'Hello {{contact.fullname}}'],
+    [projectB.id, agentB, `Hello from ${markers.projectB}`],
+  ] as const) {
+    const res = await client(url).post<{ id: string }>(`/v1/projects/${projectId}/canned-responses`, {
+      token: author.token,
+      body: { shortCode: 'hello', text },
+    });
+    if (res.status !== 201) throw new Error(`canned response: ${res.status} ${res.text}`);
+    cannedResponses.push(res.body.id);
+  }
   const agentSocket = await connectAgent(url, agent.token);
   await ok(agentSocket, 'message:send', {
     conversationId: two.visitor.conversationId,
@@ -167,6 +182,7 @@ export async function seedWorld(url: string): Promise<World> {
     markers,
     conversations: [one.visitor.conversationId, two.visitor.conversationId, bee.visitor.conversationId],
     leads: [one.visitor.leadId, two.visitor.leadId, bee.visitor.leadId],
+    cannedResponses,
     ledger: {
       projects: new Set(),
       agents: new Set(),
@@ -247,6 +263,10 @@ function symbolValue(world: World, name: string, index: number): unknown {
       return pick(world.conversations);
     case 'lead':
       return pick(world.leads);
+    case 'canned':
+      return pick(world.cannedResponses);
+    case 'until-soon':
+      return new Date(Date.now() + 3_600_000).toISOString();
     case 'spare':
       return world.spare.id;
     case 'agentB':
@@ -351,10 +371,22 @@ export function recordAnswer(world: World, entry: string, data: unknown): void {
       add(ledger.messages, body['message']?.['id']);
       break;
     }
-    case '/visitor message:send':
+    case '/visitor message:send': {
+      add(ledger.messages, body['message']?.['id']);
+      // Into a resolved conversation of a project that starts a new one: the message started it.
+      const continued = id(body['conversation']?.['id']);
+      if (continued && !world.conversations.includes(continued)) world.conversations.push(continued);
+      add(ledger.conversations, continued);
+      break;
+    }
     case '/agent message:send':
       add(ledger.messages, body['message']?.['id']);
       break;
+    case 'POST /v1/projects/:projectId/canned-responses': {
+      const responseId = id((data as Record<string, unknown>)['id']);
+      if (responseId && !world.cannedResponses.includes(responseId)) world.cannedResponses.push(responseId);
+      break;
+    }
     case '/visitor lead:update':
       add(ledger.leads, body['lead']?.['id']);
       break;

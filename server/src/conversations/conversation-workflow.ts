@@ -1,0 +1,156 @@
+import { LIMITS, type Conversation, type ConversationChange, type ConversationStatus } from '@parley/protocol';
+import { AppError } from '../errors';
+import type { EventBus } from '../infra/event-bus';
+import { changeActorOf, type AgentActor } from './actor';
+import { loadAccessibleConversation } from './conversation-access';
+import type { ConversationDoc, ConversationModel, PendingNote } from './conversation-model';
+import { statusOf, storedOtherThan } from './conversation-status';
+import { toConversation } from './conversation-view';
+import { newNote } from './status-notes';
+
+/** The fields that belong to one status (`closedAt`: protocol 1.0's `resolvedAt`). */
+type StatusField = 'resolvedAt' | 'closedAt' | 'snoozedUntil';
+
+/** What a change sets and clears besides the status. */
+interface Move {
+  set?: Partial<Pick<ConversationDoc, StatusField>>;
+  unset?: StatusField[];
+}
+
+/** Every status change clears what belonged to the status it leaves. */
+const LEAVING: StatusField[] = ['resolvedAt', 'closedAt', 'snoozedUntil'];
+
+/**
+ * The statuses agents move a conversation between (`resolve`, `reopen`, `snooze`, `pend`), and a
+ * snooze's end (`wake`). Each change is one conditional write (`findOneAndUpdate` on the status it
+ * may come from), so two agents, or two nodes waking the same snooze, change it once: the loser
+ * finds it already there and changes, stores and announces nothing. The winner stores the change's
+ * note in the same write and announces the change with it (StatusNotes writes the note as a system
+ * message). A change to the status the conversation already has is a no-op.
+ */
+export class ConversationWorkflow {
+  constructor(
+    private readonly conversations: ConversationModel,
+    private readonly bus: EventBus,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  resolve(actor: AgentActor, conversationId: string): Promise<Conversation> {
+    const at = new Date(this.now());
+    return this.move(actor, conversationId, 'resolved', `${actor.name} resolved the conversation`, {
+      set: { resolvedAt: at },
+      unset: ['closedAt', 'snoozedUntil'],
+    });
+  }
+
+  reopen(actor: AgentActor, conversationId: string): Promise<Conversation> {
+    return this.move(actor, conversationId, 'open', `${actor.name} reopened the conversation`, { unset: LEAVING });
+  }
+
+  pend(actor: AgentActor, conversationId: string): Promise<Conversation> {
+    return this.move(actor, conversationId, 'pending', `${actor.name} marked the conversation as pending`, {
+      unset: LEAVING,
+    });
+  }
+
+  /** Until `until`, in the future and at most `LIMITS.snoozeMaxDays` ahead; snoozing again moves it. */
+  async snooze(actor: AgentActor, conversationId: string, until: string): Promise<Conversation> {
+    const at = new Date(until);
+    const now = this.now();
+    if (at.getTime() <= now) throw untilRefused('must be in the future');
+    if (at.getTime() > now + LIMITS.snoozeMaxDays * 86_400_000)
+      throw untilRefused(`must be at most ${LIMITS.snoozeMaxDays} days ahead`);
+    return this.move(
+      actor,
+      conversationId,
+      'snoozed',
+      `${actor.name} snoozed the conversation until ${at.toISOString()}`,
+      { set: { snoozedUntil: at }, unset: ['resolvedAt', 'closedAt'] },
+      // Snoozed already: a new time is a change, the same time (a retried command) is not.
+      { $or: [{ status: { $in: storedOtherThan('snoozed') } }, { status: 'snoozed', snoozedUntil: { $ne: at } }] },
+    );
+  }
+
+  /**
+   * Ends a snooze that is due: back to `open`, by the system. False when it was not (any more)
+   * snoozed and due: woken by another node, reopened, or snoozed again for later.
+   */
+  async wake(conversationId: string): Promise<boolean> {
+    const at = new Date(this.now());
+    const note = newNote('The snooze ended: the conversation is open again', at);
+    const before = await this.conversations
+      .findOneAndUpdate(
+        { _id: conversationId, status: 'snoozed', snoozedUntil: { $lte: at } },
+        { $set: { status: 'open', updatedAt: at }, $unset: { snoozedUntil: '' }, $push: { pendingNotes: note } },
+        { returnDocument: 'before' },
+      )
+      .lean<ConversationDoc>()
+      .exec();
+    if (!before) return false;
+    this.announce(applied(before, 'open', at, { unset: ['snoozedUntil'] }, note), note, {
+      by: { type: 'system' },
+      previousStatus: 'snoozed',
+    });
+    return true;
+  }
+
+  private async move(
+    actor: AgentActor,
+    conversationId: string,
+    to: ConversationStatus,
+    noteText: string,
+    move: Move,
+    from: Record<string, unknown> = { status: { $in: storedOtherThan(to) } },
+  ): Promise<Conversation> {
+    const at = new Date(this.now());
+    const note = newNote(noteText, at);
+    const unset = Object.fromEntries((move.unset ?? []).map((key) => [key, '']));
+    const before = await this.conversations
+      .findOneAndUpdate(
+        { _id: conversationId, projectId: actor.projectId, ...from },
+        {
+          $set: { ...move.set, status: to, updatedAt: at },
+          ...(Object.keys(unset).length > 0 ? { $unset: unset } : {}),
+          $push: { pendingNotes: note },
+        },
+        { returnDocument: 'before' },
+      )
+      .lean<ConversationDoc>()
+      .exec();
+    // Not changed: already there (or gone, which the read says with NOT_FOUND).
+    if (!before) return toConversation(await loadAccessibleConversation(this.conversations, actor, conversationId));
+    return this.announce(applied(before, to, at, move, note), note, {
+      by: changeActorOf(actor),
+      previousStatus: statusOf(before.status),
+    });
+  }
+
+  private announce(after: ConversationDoc, note: PendingNote, change: ConversationChange): Conversation {
+    const conversation = toConversation(after);
+    this.bus.publish('conversation.updated', { conversation, change, note });
+    return conversation;
+  }
+}
+
+/** The document as the update left it: the one read before, with the update applied. */
+function applied(
+  before: ConversationDoc,
+  to: ConversationStatus,
+  at: Date,
+  move: Move,
+  note: PendingNote,
+): ConversationDoc {
+  const after: ConversationDoc = {
+    ...before,
+    ...move.set,
+    status: to,
+    updatedAt: at,
+    pendingNotes: [...(before.pendingNotes ?? []), note],
+  };
+  for (const key of move.unset ?? []) delete after[key];
+  return after;
+}
+
+function untilRefused(message: string): AppError {
+  return new AppError('BAD_REQUEST', `Invalid input: until ${message}`, { fields: [{ field: 'until', message }] });
+}
