@@ -121,6 +121,10 @@ export interface Conversation {
   createdAt: string;
   updatedAt: string;
   closedAt?: string;
+  /** The team it is routed to (set by a transfer to a team); absent: the whole project. */
+  teamId?: string;
+  /** Started outside business hours or while no agent was online: answered first when they are back. */
+  offline?: boolean;
 }
 
 export interface Message {

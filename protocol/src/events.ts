@@ -23,6 +23,8 @@ import type {
   typingSchema,
 } from './schemas/visitor';
 import type { conversationCloseSchema, conversationJoinSchema } from './schemas/agent';
+import type { agentStatusSchema, conversationTransferSchema } from './schemas/workflow';
+import type { AgentPresence, ConversationChange } from './workflow';
 
 export const VISITOR_NAMESPACE = '/visitor';
 export const AGENT_NAMESPACE = '/agent';
@@ -39,6 +41,8 @@ export interface ConversationCreatedEvent {
 }
 export interface ConversationUpdatedEvent {
   conversation: Conversation;
+  /** Extension: who changed it and, for an assignment or a transfer, why. */
+  change?: ConversationChange;
 }
 export interface TypingEvent {
   conversationId: string;
@@ -78,6 +82,8 @@ export type SyncReloadReason = 'recovery_failed' | 'stream_gap' | 'node_lost' | 
 export interface SyncReloadEvent {
   reason: SyncReloadReason;
 }
+/** Extension: an agent of the project came online, went away or went offline. */
+export type AgentPresenceEvent = AgentPresence;
 /** Extension: the socket's token is about to expire (or expired: the socket is then closed). */
 export interface SessionExpiringEvent {
   expiresAt: string;
@@ -109,6 +115,8 @@ export type EmptyResult = Record<string, never>;
 export interface SessionRenewResult {
   expiresAt: string;
 }
+/** The agent's presence as it is now (`agent:status`). */
+export type AgentStatusResult = AgentPresence;
 
 /**
  * What a visitor may see of its lead: only the values its own `userId` set (its `lead:update`s and
@@ -154,6 +162,8 @@ export interface VisitorPushes {
 export interface AgentCommands {
   'conversation:join': CommandSpec<typeof conversationJoinSchema, ConversationResult>;
   'conversation:close': CommandSpec<typeof conversationCloseSchema, ConversationResult>;
+  'conversation:transfer': CommandSpec<typeof conversationTransferSchema, ConversationResult>;
+  'agent:status': CommandSpec<typeof agentStatusSchema, AgentStatusResult>;
   'message:send': CommandSpec<typeof messageSendSchema, MessageSendResult>;
   'conversation:history': CommandSpec<typeof conversationHistorySchema, ConversationHistoryResult>;
   typing: CommandSpec<typeof typingSchema, EmptyResult>;
@@ -169,6 +179,7 @@ export interface AgentPushes {
   'conversation.updated': ConversationUpdatedEvent;
   'message.created': MessageCreatedEvent;
   typing: TypingEvent;
+  'agent.presence': AgentPresenceEvent;
   'sync.reload': SyncReloadEvent;
   'session.expiring': SessionExpiringEvent;
 }
@@ -220,6 +231,8 @@ export type AgentCommand = CommandName<typeof AGENT_NAMESPACE>;
 export const AGENT_COMMANDS = Object.keys({
   'conversation:join': true,
   'conversation:close': true,
+  'conversation:transfer': true,
+  'agent:status': true,
   'message:send': true,
   'conversation:history': true,
   typing: true,

@@ -5,6 +5,22 @@
  */
 import type { z } from 'zod';
 import type {
+  AgentPresence,
+  AgentPresenceEvent,
+  AgentRouting,
+  AgentRoutingListResponse,
+  AgentStatusResult,
+  BusinessHours,
+  BusinessHoursResponse,
+  ConversationChange,
+  ConversationUpdatedEvent,
+  PresenceListResponse,
+  RoutingSettings,
+  RoutingSettingsResponse,
+  Team,
+  TeamListResponse,
+  TeamResponse,
+  WidgetAvailability,
   Agent,
   AgentLoginResponse,
   Conversation,
@@ -62,6 +78,23 @@ const checks: true[] = [
   true as Same<Out<typeof s.conversationStartResultSchema>, ConversationStartResult>,
   true as Same<Out<typeof s.conversationHistoryResultSchema>, ConversationHistoryResult>,
   true as Same<Out<typeof s.leadUpdateResultSchema>, LeadUpdateResult>,
+  // the conversation workflow (routing half)
+  true as Same<Out<typeof s.conversationUpdatedEventSchema>, ConversationUpdatedEvent>,
+  true as Same<Out<typeof s.conversationChangeSchema>, ConversationChange>,
+  true as Same<Out<typeof s.agentPresenceSchema>, AgentPresence>,
+  true as Same<Out<typeof s.agentPresenceEventSchema>, AgentPresenceEvent>,
+  true as Same<Out<typeof s.agentStatusResultSchema>, AgentStatusResult>,
+  true as Same<Out<typeof s.teamSchema>, Team>,
+  true as Same<Out<typeof s.teamResponseSchema>, TeamResponse>,
+  true as Same<Out<typeof s.teamListResponseSchema>, TeamListResponse>,
+  true as Same<Out<typeof s.routingSettingsSchema>, RoutingSettings>,
+  true as Same<Out<typeof s.routingSettingsResponseSchema>, RoutingSettingsResponse>,
+  true as Same<Out<typeof s.agentRoutingSchema>, AgentRouting>,
+  true as Same<Out<typeof s.agentRoutingListResponseSchema>, AgentRoutingListResponse>,
+  true as Same<Out<typeof s.presenceListResponseSchema>, PresenceListResponse>,
+  true as Same<Out<typeof s.businessHoursOutSchema>, BusinessHours>,
+  true as Same<Out<typeof s.businessHoursResponseSchema>, BusinessHoursResponse>,
+  true as Same<Out<typeof s.widgetAvailabilitySchema>, WidgetAvailability>,
 ];
 
 describe('response schemas', () => {

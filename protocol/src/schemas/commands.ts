@@ -7,6 +7,7 @@ import {
   type ParleyNamespace,
 } from '../events';
 import { conversationCloseSchema, conversationJoinSchema } from './agent';
+import { agentStatusSchema, conversationTransferSchema } from './workflow';
 import {
   conversationHistorySchema,
   conversationListSchema,
@@ -35,6 +36,8 @@ export const COMMAND_SCHEMAS = {
   [AGENT_NAMESPACE]: {
     'conversation:join': conversationJoinSchema,
     'conversation:close': conversationCloseSchema,
+    'conversation:transfer': conversationTransferSchema,
+    'agent:status': agentStatusSchema,
     'message:send': messageSendSchema,
     'conversation:history': conversationHistorySchema,
     typing: typingSchema,

@@ -9,6 +9,8 @@ export * from './admin';
 export * from './auth';
 export * from './leads';
 export * from './conversations';
+export * from './workflow';
 export * from './commands';
 export * from './responses';
 export * from './socket-payloads';
+export * from './workflow-responses';

@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { ERROR_CODES, type ErrorCode } from '../errors';
+import { widgetAvailabilitySchema } from './workflow-responses';
 
 /** ISO 8601 time in UTC, as the server writes it (`Date.prototype.toISOString`). */
 const timeSchema = z.iso.datetime();
@@ -120,6 +121,8 @@ export const conversationSchema = z
     createdAt: timeSchema,
     updatedAt: timeSchema,
     closedAt: timeSchema.optional(),
+    teamId: z.string().optional(),
+    offline: z.boolean().optional(),
   })
   .meta({ id: 'Conversation' });
 
@@ -175,7 +178,12 @@ export const agentListResponseSchema = z
   .meta({ id: 'AgentListResponse' });
 
 export const widgetConfigSchema = z
-  .strictObject({ projectId: z.string(), name: z.string(), preChatForm: preChatFormOutSchema })
+  .strictObject({
+    projectId: z.string(),
+    name: z.string(),
+    preChatForm: preChatFormOutSchema,
+    availability: widgetAvailabilitySchema,
+  })
   .meta({ id: 'WidgetConfig' });
 
 export const visitorAuthResponseSchema = z

@@ -13,6 +13,7 @@ import {
   senderSchema,
   visitorLeadViewSchema,
 } from './responses';
+import { conversationChangeSchema } from './workflow-responses';
 
 const leadFieldSchema = z.enum(['fullname', 'lastname', 'email', 'phone', 'attributes', 'tags', 'conversationCount']);
 
@@ -26,7 +27,7 @@ export const conversationCreatedEventSchema = z
   })
   .meta({ id: 'ConversationCreatedEvent' });
 export const conversationUpdatedEventSchema = z
-  .strictObject({ conversation: conversationSchema })
+  .strictObject({ conversation: conversationSchema, change: conversationChangeSchema.optional() })
   .meta({ id: 'ConversationUpdatedEvent' });
 export const typingEventSchema = z
   .strictObject({ conversationId: z.string(), sender: senderSchema, typing: z.boolean() })
