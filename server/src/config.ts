@@ -70,6 +70,10 @@ export interface Config {
   seedDemo: boolean;
   /** scrypt's N for new password hashes (r=8, p=1); lower only outside production (tests). */
   passwordScryptN: number;
+  /** An agent whose last socket has been gone this long is offline (a reload is not an absence). */
+  presenceGraceMs: number;
+  /** How often every node sweeps the routing queues, so that a missed event forgets nothing. */
+  routingSweepMs: number;
 }
 
 export class ConfigError extends Error {
@@ -115,6 +119,16 @@ function readOptionalPort(env: Env, variable: string): number | undefined {
   const raw = env[variable];
   if (raw === undefined || raw.trim() === '') return undefined;
   return readInt(env, variable, 0, 0, 65535);
+}
+
+/** A duration in milliseconds (`500ms`, `2s`, `30s`, `1m`), at least `minMs`. */
+function readDurationMs(env: Env, variable: string, fallback: string, minMs: number, maxMs: number): number {
+  const raw = env[variable]?.trim() || fallback;
+  const match = DURATION.exec(raw);
+  if (!match) throw new ConfigError(variable, `must be a duration such as 500ms, 30s or 1m (got "${raw}")`);
+  const ms = Math.round(Number(match[1]) * (UNIT_SECONDS[match[2] ?? 's'] ?? 1) * 1000);
+  if (ms < minMs || ms > maxMs) throw new ConfigError(variable, `must be between ${minMs} ms and ${maxMs / 1000} s`);
+  return ms;
 }
 
 function readDuration(env: Env, variable: string, fallback: string): number {
@@ -457,5 +471,7 @@ export function loadConfig(env: Env = process.env): Config {
     redisKeyPrefix: readKeyPrefix(env),
     seedDemo: readBool(env, 'SEED_DEMO', !mongodbUri),
     passwordScryptN,
+    presenceGraceMs: readDurationMs(env, 'PRESENCE_GRACE', '30s', 100, 24 * 3600_000),
+    routingSweepMs: readDurationMs(env, 'ROUTING_SWEEP_INTERVAL', '5s', 100, 3600_000),
   };
 }

@@ -47,6 +47,22 @@ import { setupVisitorNamespace } from './realtime/visitor-namespace';
 import { capConnections, ConnectionCaps } from './realtime/connection-caps';
 import { addressResolver } from './http/client-address';
 import { seedDemo, type DemoCredentials } from './seed/demo-seed';
+import { PresenceService } from './presence/presence-service';
+import { presenceTiming } from './presence/presence-store';
+import { MemoryPresenceStore } from './presence/memory-presence-store';
+import { RedisPresenceStore } from './presence/redis-presence-store';
+import { registerTeamModel } from './teams/team-model';
+import { TeamService } from './teams/team-service';
+import { registerAgentRoutingModel } from './routing/agent-routing-model';
+import { registerRoutingSettingsModel } from './routing/routing-settings-model';
+import { RoutingSettingsService } from './routing/routing-settings-service';
+import { AgentSlots } from './routing/agent-slots';
+import { Queue } from './routing/queue';
+import { Assigner } from './routing/assigner';
+import { RoutingService } from './routing/routing-service';
+import { registerBusinessHoursModel } from './hours/business-hours-model';
+import { BusinessHoursService } from './hours/business-hours-service';
+import { AvailabilityService } from './hours/availability-service';
 import { printBanner } from './banner';
 
 export interface RunningServer {
@@ -84,6 +100,10 @@ export async function startServer(
     messages: registerMessageModel(database.connection),
     locks: registerLockModel(database.connection),
     pendingStandings: registerPendingStandingModel(database.connection),
+    teams: registerTeamModel(database.connection),
+    agentRouting: registerAgentRoutingModel(database.connection),
+    routingSettings: registerRoutingSettingsModel(database.connection),
+    businessHours: registerBusinessHoursModel(database.connection),
   };
   // Unique indexes carry correctness (one lead per user, no duplicate seq): build them before serving.
   await Promise.all(Object.values(models).map((model) => model.init()));
@@ -107,13 +127,48 @@ export async function startServer(
   const agents = new AgentService(models.agents, bus, passwords, standings, standingSync, locks);
   const leads = new LeadService(models.leads, models.conversations, bus);
   const messages = new MessageService(models.messages, models.conversations, bus, config.messageMaxLength);
-  const conversations = new ConversationService(models.conversations, leads, messages, bus);
+  // Presence: in Redis across nodes (a killed node's agents go offline after the grace period),
+  // else in this node's memory.
+  const timing = presenceTiming(config.presenceGraceMs);
+  const presenceStore = redis
+    ? new RedisPresenceStore(redis.command, config.redisKeyPrefix, timing)
+    : new MemoryPresenceStore(config.presenceGraceMs);
+  const presence = new PresenceService(presenceStore, bus, logger, timing);
+  const businessHours = new BusinessHoursService(models.businessHours);
+  const availability = new AvailabilityService(businessHours, presence, logger);
+  const conversations = new ConversationService(models.conversations, leads, messages, bus, {
+    startFields: (projectId, now) => availability.startFields(projectId, now),
+  });
+  const teams = new TeamService(models.teams, agents, bus);
+  const routingSettings = new RoutingSettingsService(models.routingSettings);
+  const slots = new AgentSlots(models.agentRouting);
+  const queue = new Queue(models.conversations);
+  const routing = new RoutingService({
+    conversations: models.conversations,
+    slots,
+    assigner: new Assigner({ conversations: models.conversations, slots, queue, teams, presence, bus }),
+    settings: routingSettings,
+    teams,
+    agents,
+    presence,
+    bus,
+    logger,
+    sweepMs: config.routingSweepMs,
+  });
   const conversationList = new ConversationList(models.conversations);
   const leadSearch = new LeadSearch(models.leads);
   const leadMerge = new LeadMerge(models.leads, models.conversations, leads, locks, bus);
   const leadErasure = new LeadErasure(models.leads, models.conversations, models.messages, leads, locks, bus);
 
-  const authService = new AuthService({ settings: config, tokens, projects, agents, leads, rateLimits });
+  const authService = new AuthService({
+    settings: config,
+    tokens,
+    projects,
+    agents,
+    leads,
+    rateLimits,
+    availability: (projectId) => availability.of(projectId),
+  });
 
   const auth = new HttpAuth(tokens, agents, config.adminToken);
   const api = [
@@ -185,6 +240,8 @@ export async function startServer(
   );
   capConnections(connectionCaps, addressResolver(app), visitorNamespace, agentNamespace);
   connectionCaps.start();
+  presence.start();
+  routing.start();
 
   // On by default only on embedded defaults; SEED_DEMO=true asks for it on any database.
   const demo = config.seedDemo ? await seedDemo(config.dataDir, projects, agents) : undefined;
@@ -201,6 +258,7 @@ export async function startServer(
   const stop = () =>
     (stopping ??= (async () => {
       logger.info('shutting down');
+      await routing.stop();
       detachBroadcaster();
       standingSync.stop();
       // io.close() disconnects every socket and closes the HTTP server to new connections. Its
@@ -214,6 +272,8 @@ export async function startServer(
       await closed;
       clearTimeout(cut);
       await connectionCaps.stop();
+      // After the sockets closed: this node leaves presence, so its agents' grace periods start now.
+      await presence.stop();
       if (metricsServer) {
         metricsServer.closeAllConnections();
         await new Promise<void>((resolve) => metricsServer.close(() => resolve()));

@@ -23,6 +23,16 @@ export interface ConversationDoc {
   createdAt: Date;
   updatedAt: Date;
   closedAt?: Date;
+  /** The team it is routed to (a transfer to a team); absent: the whole project. */
+  teamId?: string;
+  /** Started outside business hours or while no agent was online. */
+  offline?: boolean;
+  /**
+   * Routing's order of the queue: when the conversation last started waiting for an agent (set at
+   * start, on a reopen, a requeue or a transfer to a team; cleared on assignment). Not in the
+   * protocol's entity: the queue endpoint gives the order.
+   */
+  queuedAt?: Date;
 }
 
 const conversationSchema = new Schema<ConversationDoc>(
@@ -52,6 +62,9 @@ const conversationSchema = new Schema<ConversationDoc>(
     createdAt: { type: Date, required: true },
     updatedAt: { type: Date, required: true },
     closedAt: Date,
+    teamId: String,
+    offline: Boolean,
+    queuedAt: Date,
   },
   { versionKey: false, minimize: false },
 );
@@ -70,6 +83,10 @@ conversationSchema.index({ projectId: 1, leadId: 1, createdAt: -1, _id: -1 });
 // come off the index in order.
 conversationSchema.index({ projectId: 1, status: 1, updatedAt: -1, _id: -1 });
 conversationSchema.index({ projectId: 1, updatedAt: -1, _id: -1 });
+// Routing: the queue in its order (`assigneeId: null, status: 'open'`, a missing field indexed as
+// null, by `queuedAt`), an agent's active conversations (capacity, requeue). Keyed on nothing a
+// message moves, so writing a message does not rewrite it.
+conversationSchema.index({ projectId: 1, assigneeId: 1, status: 1, queuedAt: 1 });
 
 export type ConversationModel = Model<ConversationDoc>;
 

@@ -37,6 +37,18 @@ export interface StartResult {
 type VisitorActor = Extract<Actor, { role: 'visitor' }>;
 type AgentActor = Extract<Actor, { role: 'agent' }>;
 
+/** Fields another domain decides when a conversation starts, written with its insert. */
+export type StartFields = Partial<Pick<ConversationDoc, 'offline' | 'queuedAt' | 'teamId'>>;
+
+export interface ConversationServiceOptions {
+  /**
+   * The workflow's say on a new conversation (routing: whether it starts `offline`, its place in
+   * the queue), so that it is part of the insert and of `conversation.created`, never a second
+   * write a crash could lose.
+   */
+  startFields?: (projectId: string, now: Date) => Promise<StartFields>;
+}
+
 /**
  * Conversations between a visitor and the project's agents. Every conversation of a user lands in
  * that user's lead (created on the first one). `requestId` makes a retried start idempotent through
@@ -48,6 +60,7 @@ export class ConversationService {
     private readonly leads: LeadService,
     private readonly messages: MessageService,
     private readonly bus: EventBus,
+    private readonly options: ConversationServiceOptions = {},
   ) {}
 
   /**
@@ -60,6 +73,7 @@ export class ConversationService {
     await options.beforeCreate?.();
     const { lead } = await this.leads.resolveForUser(actor.projectId, actor.userId, actor.visitorKind);
     const now = new Date();
+    const decided = (await this.options.startFields?.(actor.projectId, now)) ?? {};
     const attributes: Attributes = {};
     for (const [key, value] of Object.entries(input.attributes ?? {})) if (value !== null) attributes[key] = value;
     const doc: ConversationDoc = {
@@ -75,6 +89,7 @@ export class ConversationService {
       createdAt: now,
       updatedAt: now,
       announced: false,
+      ...decided,
       ...(input.requestId ? { requestId: input.requestId } : {}),
     };
 
@@ -176,7 +191,12 @@ export class ConversationService {
       .exec();
     if (!after) throw notFound('Conversation');
     const conversation = toConversation(after);
-    this.bus.publish('conversation.updated', { conversation });
+    // An assignment: who and why (a join is an agent taking the conversation by hand).
+    const change =
+      before.assigneeId !== actor.agentId
+        ? { by: { type: 'agent' as const, id: actor.agentId }, reason: 'manual' as const }
+        : { by: { type: 'agent' as const, id: actor.agentId } };
+    this.bus.publish('conversation.updated', { conversation, change });
     return conversation;
   }
 
@@ -199,7 +219,7 @@ export class ConversationService {
     // Someone else closed it between our read and write: report it closed, publish nothing twice.
     if (!after) return this.get(actor, conversationId);
     const conversation = toConversation(after);
-    this.bus.publish('conversation.updated', { conversation });
+    this.bus.publish('conversation.updated', { conversation, change: { by: { type: 'agent', id: actor.agentId } } });
     return conversation;
   }
 

@@ -26,5 +26,7 @@ export function toConversation(doc: ConversationDoc): Conversation {
   }
   const closedAt = isoOrUndefined(doc.closedAt);
   if (closedAt) conversation.closedAt = closedAt;
+  if (doc.teamId) conversation.teamId = doc.teamId;
+  if (doc.offline) conversation.offline = true;
   return conversation;
 }

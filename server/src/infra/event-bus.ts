@@ -1,5 +1,13 @@
 import { EventEmitter } from 'node:events';
-import type { Conversation, Lead, LeadField, Message, Sender } from '@parley/protocol';
+import type {
+  Conversation,
+  ConversationChange,
+  Lead,
+  LeadField,
+  Message,
+  PresenceStatus,
+  Sender,
+} from '@parley/protocol';
 
 /**
  * Domain events: what happened, in the domain's words. Services publish them and know nothing of
@@ -11,8 +19,13 @@ export interface DomainEvents {
   'lead.merged': { lead: Lead; mergedLeadIds: string[] };
   'lead.deleted': { projectId: string; leadId: string; userIds: string[] };
   'conversation.created': { conversation: Conversation; lead: Lead };
-  'conversation.updated': { conversation: Conversation };
+  /** `change` says who changed it and, for an assignment or a transfer, why. */
+  'conversation.updated': { conversation: Conversation; change?: ConversationChange };
   'message.created': { message: Message; conversation: Conversation };
+  /** An agent came online, went away or went offline: announced once, by the node that saw it first. */
+  'agent.presence': { projectId: string; agentId: string; status: PresenceStatus };
+  /** A team was created, changed or removed: routing looks at its waiting conversations again. */
+  'team.changed': { projectId: string; teamId: string; removed: boolean };
   /** Removed, or its password or role changed: every open socket of the agent is closed, on every node. */
   'agent.signedOut': { projectId: string; agentId: string };
   typing: {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { PreChatForm, Project, ProjectCreateInput, ProjectUpdateInput, WidgetConfig } from '@parley/protocol';
+import type { PreChatForm, Project, ProjectCreateInput, ProjectUpdateInput } from '@parley/protocol';
 import { AppError, notFound } from '../errors';
 import { iso } from '../infra/ids';
 import { TtlCache } from '../infra/ttl-cache';
@@ -91,15 +91,6 @@ export class ProjectService {
 
   async exists(projectId: string): Promise<boolean> {
     return (await this.projects.exists({ _id: projectId })) !== null;
-  }
-
-  async widget(projectId: string): Promise<WidgetConfig> {
-    const project = await this.get(projectId);
-    return {
-      projectId: project.id,
-      name: project.name,
-      preChatForm: project.preChatForm,
-    };
   }
 
   async update(projectId: string, input: ProjectUpdateInput): Promise<Project> {
