@@ -53,6 +53,7 @@ import { MemoryPresenceStore } from './presence/memory-presence-store';
 import { RedisPresenceStore } from './presence/redis-presence-store';
 import { registerTeamModel } from './teams/team-model';
 import { TeamService } from './teams/team-service';
+import { teamRoutes } from './teams/team-routes';
 import { registerAgentRoutingModel } from './routing/agent-routing-model';
 import { registerRoutingSettingsModel } from './routing/routing-settings-model';
 import { RoutingSettingsService } from './routing/routing-settings-service';
@@ -60,9 +61,11 @@ import { AgentSlots } from './routing/agent-slots';
 import { Queue } from './routing/queue';
 import { Assigner } from './routing/assigner';
 import { RoutingService } from './routing/routing-service';
+import { routingRoutes } from './routing/routing-routes';
 import { registerBusinessHoursModel } from './hours/business-hours-model';
 import { BusinessHoursService } from './hours/business-hours-service';
 import { AvailabilityService } from './hours/availability-service';
+import { hoursRoutes } from './hours/hours-routes';
 import { printBanner } from './banner';
 
 export interface RunningServer {
@@ -186,6 +189,9 @@ export async function startServer(
       conversations: conversationList,
     }),
     conversationRoutes({ auth, conversations: conversationList, messages }),
+    teamRoutes({ auth, teams }),
+    routingRoutes({ auth, routing, queue, presence, agents }),
+    hoursRoutes({ auth, hours: businessHours }),
   ];
   const metricsRouter = metricsRoutes({
     metrics,
@@ -231,6 +237,8 @@ export async function startServer(
     conversations,
     messages,
     rateLimits,
+    presence,
+    routing,
   });
   const detachBroadcaster = attachBroadcaster(bus, visitorNamespace, agentNamespace);
   const connectionCaps = new ConnectionCaps(

@@ -71,12 +71,28 @@ const REST: Record<string, Row> = {
   'GET /v1/projects/:projectId/conversations': AGENTS,
   'GET /v1/projects/:projectId/conversations/:conversationId': AGENTS,
   'GET /v1/projects/:projectId/conversations/:conversationId/messages': AGENTS,
+  // Teams and routing: every agent reads them (the console shows them); owners configure them.
+  'GET /v1/projects/:projectId/teams': AGENTS,
+  'POST /v1/projects/:projectId/teams': OWNERS,
+  'GET /v1/projects/:projectId/teams/:teamId': AGENTS,
+  'PATCH /v1/projects/:projectId/teams/:teamId': OWNERS,
+  'DELETE /v1/projects/:projectId/teams/:teamId': OWNERS,
+  'GET /v1/projects/:projectId/routing': AGENTS,
+  'PATCH /v1/projects/:projectId/routing': OWNERS,
+  'GET /v1/projects/:projectId/routing/agents': AGENTS,
+  'PATCH /v1/projects/:projectId/routing/agents/:agentId': OWNERS,
+  'GET /v1/projects/:projectId/presence': AGENTS,
+  'GET /v1/projects/:projectId/queue': AGENTS,
+  'GET /v1/projects/:projectId/business-hours': AGENTS,
+  'PUT /v1/projects/:projectId/business-hours': OWNERS,
 };
 
 /** Every `/agent` command is conversation work: both roles; the admin token and no token cannot connect. */
 const SOCKET: Record<AgentCommand, Row> = {
   'conversation:join': AGENTS,
   'conversation:close': AGENTS,
+  'conversation:transfer': AGENTS,
+  'agent:status': AGENTS,
   'message:send': AGENTS,
   'conversation:history': AGENTS,
   typing: AGENTS,
@@ -146,7 +162,8 @@ describe('role matrix', () => {
       .replace(':projectId', projectId)
       .replace(':leadId', 'no-such-lead')
       .replace(':conversationId', conversationId)
-      .replace(':agentId', 'no-such-agent');
+      .replace(':agentId', 'no-such-agent')
+      .replace(':teamId', 'no-such-team');
     for (const [i, caller] of CALLERS.entries()) {
       const token = tokenOf(caller);
       const res = await request<ErrorResponse>(server.url, method, path, {
@@ -163,6 +180,8 @@ describe('role matrix', () => {
     const payloads: Record<AgentCommand, (token: string) => unknown> = {
       'conversation:join': () => ({ conversationId }),
       'conversation:close': () => ({ conversationId: 'no-such-conversation' }),
+      'conversation:transfer': () => ({ conversationId: 'no-such-conversation', agentId: 'no-such-agent' }),
+      'agent:status': () => ({ status: 'online' }),
       'message:send': () => ({ conversationId, clientMessageId: `matrix-${Date.now()}`, text: 'matrix' }),
       'conversation:history': () => ({ conversationId }),
       typing: () => ({ conversationId, typing: false }),

@@ -10,6 +10,8 @@ import type { Logger } from '../infra/logger';
 import type { Metrics } from '../infra/metrics';
 import type { RateLimits } from '../infra/rate-limits';
 import type { MessageService } from '../messages/message-service';
+import type { PresenceService } from '../presence/presence-service';
+import type { RoutingService } from '../routing/routing-service';
 import { handshakeToken } from './handshake';
 import { buildNamespace } from './namespace-builder';
 import { assertOriginAllowed } from './origin-check';
@@ -24,6 +26,8 @@ export interface AgentNamespaceDeps {
   conversations: ConversationService;
   messages: MessageService;
   rateLimits: RateLimits;
+  presence: PresenceService;
+  routing: RoutingService;
 }
 
 type AgentActor = Extract<Actor, { role: 'agent' }>;
@@ -36,7 +40,7 @@ const SIGNED_OUT_SWEEP_MS = 10_000;
  * conversation and message event of that project, and nothing of any other.
  */
 export function setupAgentNamespace(io: Server, deps: AgentNamespaceDeps): AgentNamespace {
-  const { config, logger, metrics, tokens, agents, conversations, messages, rateLimits } = deps;
+  const { config, logger, metrics, tokens, agents, conversations, messages, rateLimits, presence, routing } = deps;
 
   const namespace = buildNamespace<typeof AGENT_NAMESPACE, AgentSocketData, AgentActor>(
     io,
@@ -61,6 +65,11 @@ export function setupAgentNamespace(io: Server, deps: AgentNamespaceDeps): Agent
       }),
       rateKey: (principal) => `agent:${principal.agentId}`,
       connected: (socket, resumed) => {
+        // Presence counts the agent's sockets on every node: online while one is open, offline once
+        // the last has been gone for the grace period.
+        const { projectId, agentId } = socket.data.principal;
+        presence.connected(projectId, agentId);
+        socket.once('disconnect', () => presence.disconnected(projectId, agentId));
         // The client asked to recover a session (it sent its previous session id) and the server
         // could not replay what it missed: its lists may be stale, so it must reload them over REST.
         const triedRecovery = typeof (socket.handshake.auth as { pid?: unknown } | undefined)?.pid === 'string';
@@ -98,6 +107,17 @@ export function setupAgentNamespace(io: Server, deps: AgentNamespaceDeps): Agent
           'conversation:close': async (input) => {
             await admit();
             return { conversation: await conversations.close(actor(), input.conversationId) };
+          },
+
+          'conversation:transfer': async (input) => {
+            await admit();
+            return { conversation: await routing.transfer(actor(), input) };
+          },
+
+          'agent:status': async (input) => {
+            await admit();
+            const { projectId, agentId } = socket.data.principal;
+            return presence.choose(projectId, agentId, input.status);
           },
 
           'message:send': async (input) => {

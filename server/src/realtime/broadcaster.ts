@@ -28,12 +28,15 @@ export function attachBroadcaster(bus: EventBus, visitors: VisitorNamespace, age
       // The visitor's other tabs learn about the new conversation too.
       visitor(conversation.projectId, conversation.userId).emit('conversation.created', { conversation });
     }),
-    bus.subscribe('conversation.updated', ({ conversation }) => {
-      project(conversation.projectId).emit('conversation.updated', {
-        conversation,
-      });
-      visitor(conversation.projectId, conversation.userId).emit('conversation.updated', { conversation });
+    bus.subscribe('conversation.updated', ({ conversation, change }) => {
+      const event = change ? { conversation, change } : { conversation };
+      project(conversation.projectId).emit('conversation.updated', event);
+      visitor(conversation.projectId, conversation.userId).emit('conversation.updated', event);
     }),
+    // Agents only: visitors learn whether anyone can answer from the widget endpoint, never who.
+    bus.subscribe('agent.presence', ({ projectId, agentId, status }) =>
+      project(projectId).emit('agent.presence', { agentId, status }),
+    ),
     bus.subscribe('message.created', ({ message, conversation }) => {
       project(message.projectId).emit('message.created', { message });
       visitor(conversation.projectId, conversation.userId).emit('message.created', { message });
