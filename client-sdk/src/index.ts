@@ -5,7 +5,14 @@
 export { createVisitorClient, VisitorClient, VisitorConversation } from './visitor-client';
 export type { VisitorClientOptions, VisitorClientEvents, MessageEvent } from './visitor-client';
 export { createAgentClient, AgentClient } from './agent-client';
-export type { AgentClientOptions, AgentClientEvents, LeadSearch, ContactSearch } from './agent-client';
+export type {
+  AgentClientOptions,
+  AgentClientEvents,
+  LeadSearch,
+  ContactSearch,
+  QueueQuery,
+  TransferTarget,
+} from './agent-client';
 export { ParleyError } from './errors';
 export type { ClientMessage, MessageStatus } from './message-store';
 export type { ConnectionStatus } from './socket-session';
