@@ -60,6 +60,9 @@ export class PresenceService {
 
   /** The agent's own choice; answered with its presence as it now stands. */
   async choose(projectId: string, agentId: string, status: ChosenStatus): Promise<AgentPresence> {
+    // Kept with this node's counts too, so that a store that lost its data gets it back.
+    const entry = this.local.get(agentId);
+    if (entry) entry.chosen = status;
     try {
       await this.apply(() => this.store.choose(projectId, agentId, status));
     } catch {
@@ -71,7 +74,12 @@ export class PresenceService {
 
   /** What was last announced for the project's agents; an agent not listed is offline. */
   async statuses(projectId: string): Promise<Map<string, PresenceStatus>> {
-    return this.store.statuses(projectId);
+    try {
+      return await this.store.statuses(projectId);
+    } catch {
+      // The store is Redis, away for now: a client should try again, not see an internal error.
+      throw new AppError('UNAVAILABLE', 'Presence cannot be read right now; try again');
+    }
   }
 
   /** Every agent of `agentIds` with its status. */

@@ -22,6 +22,8 @@ export interface LocalCount {
   projectId: string;
   agentId: string;
   count: number;
+  /** The agent's choice, when it was made through this node: restored if the store lost it. */
+  chosen?: ChosenStatus;
 }
 
 /** An agent announced offline whose conversations routing has not handled yet. */

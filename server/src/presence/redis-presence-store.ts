@@ -115,11 +115,15 @@ settle(ARGV[5])
 return changes
 `;
 
-/** ARGV[4..]: project, agent, count of each agent with sockets on this node. */
+/**
+ * ARGV[4..]: project, agent, count and choice ('' if unknown here) of each agent with sockets on
+ * this node. A choice is written only where the store has none (it lost its data): a choice the
+ * store holds may be newer, made through another node.
+ */
 const RESTORE = `${PRELUDE}
 redis.call('HSET', P .. 'nodes', NODE, now)
 local kept = {}
-for i = 4, #ARGV, 3 do kept[ARGV[i + 1]] = true end
+for i = 4, #ARGV, 4 do kept[ARGV[i + 1]] = true end
 for _, agent in ipairs(redis.call('SMEMBERS', P .. 'node:' .. NODE)) do
   if not kept[agent] then
     redis.call('HDEL', P .. 'conn:' .. agent, NODE)
@@ -127,9 +131,10 @@ for _, agent in ipairs(redis.call('SMEMBERS', P .. 'node:' .. NODE)) do
     settle(agent)
   end
 end
-for i = 4, #ARGV, 3 do
+for i = 4, #ARGV, 4 do
   local agent = ARGV[i + 1]
   redis.call('HSET', P .. 'agent:' .. agent, 'project', ARGV[i])
+  if ARGV[i + 3] ~= '' then redis.call('HSETNX', P .. 'agent:' .. agent, 'chosen', ARGV[i + 3]) end
   redis.call('HSET', P .. 'conn:' .. agent, NODE, ARGV[i + 2])
   redis.call('SADD', P .. 'node:' .. NODE, agent)
   settle(agent)
@@ -223,7 +228,7 @@ export class RedisPresenceStore implements PresenceStore {
   }
 
   async restore(local: LocalCount[]): Promise<PresenceAnswer> {
-    return this.run(RESTORE, ...local.flatMap((l) => [l.projectId, l.agentId, l.count]));
+    return this.run(RESTORE, ...local.flatMap((l) => [l.projectId, l.agentId, l.count, l.chosen ?? '']));
   }
 
   async sweep(judge: boolean): Promise<PresenceAnswer> {
