@@ -248,6 +248,20 @@ describe('conversation workflow: routing on one node', () => {
       expect((await updated(log, c3.id, 'auto')).conversation.assigneeId).toBe(agent.id);
     });
 
+    it("an erased contact's conversation frees its agent's capacity for the next one waiting", async () => {
+      const s = await setup(1, { mode: 'auto', defaultCapacity: 1 });
+      const [agent] = s.agents as [TestAgent];
+      const { log } = await watch(s);
+      await online(agent);
+      await log.wait<AgentPresenceEvent>('agent.presence', (e) => e.agentId === agent.id && e.status === 'online');
+      const erased = await start(s.projectId, 'forget me');
+      await updated(log, erased.id, 'auto');
+      const next = await start(s.projectId, 'me next');
+      const res = await api().delete(`/v1/projects/${s.projectId}/leads/${erased.leadId}`, { token: s.owner.token });
+      expect(res.status).toBe(204);
+      expect((await updated(log, next.id, 'auto')).conversation.assigneeId).toBe(agent.id);
+    });
+
     it('switching to auto assigns what is already waiting', async () => {
       const s = await setup(1);
       const [agent] = s.agents as [TestAgent];

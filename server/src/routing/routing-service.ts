@@ -90,8 +90,13 @@ export class RoutingService {
           .catch((error: unknown) => this.deps.logger.warn({ err: error, teamId }, 'detaching a removed team failed'))
           .then(() => this.poke(projectId));
       }),
-      // An erasure deletes conversations: whatever they held is freed.
-      bus.subscribe('lead.deleted', ({ projectId }) => void this.reconcileProject(projectId).catch(() => undefined)),
+      // An erasure deletes conversations: whatever they held is freed (slots are kept in auto mode only).
+      bus.subscribe('lead.deleted', ({ projectId }) => {
+        void this.deps.settings
+          .get(projectId)
+          .then((settings) => (settings.mode === 'auto' ? this.reconcileProject(projectId) : undefined))
+          .catch((error: unknown) => this.deps.logger.warn({ err: error, projectId }, 'routing reconcile failed'));
+      }),
     );
     // Jittered, so that nodes started together do not sweep in lockstep.
     const every = this.deps.sweepMs;
