@@ -1,6 +1,24 @@
 import {
   AGENT_NAMESPACE,
   type Agent,
+  type AgentPresence,
+  type AgentRouting,
+  type AgentRoutingListResponse,
+  type AgentRoutingResponse,
+  type BusinessHours,
+  type BusinessHoursInput,
+  type BusinessHoursResponse,
+  type ChosenStatus,
+  type PresenceListResponse,
+  type PresenceStatus,
+  type RoutingSettings,
+  type RoutingSettingsResponse,
+  type RoutingSettingsUpdateInput,
+  type Team,
+  type TeamCreateInput,
+  type TeamListResponse,
+  type TeamResponse,
+  type TeamUpdateInput,
   type AgentLoginResponse,
   type AgentServerToClientEvents,
   type CannedResponse,
@@ -34,6 +52,7 @@ import { refreshDelay, type HeldToken } from './token';
 import { TypingThrottle } from './typing-throttle';
 import { UnreadTracker } from './unread-tracker';
 import { baseUrlOf } from './url';
+import { PresenceBook } from './presence-book';
 import type { MessageEvent, UnreadEvent } from './visitor-client';
 
 interface AgentConnectionOptions {
@@ -68,12 +87,28 @@ export interface AgentClientEvents {
   typing: (event: Payload<'typing'>) => void;
   /** A conversation's unread count for this agent changed (the visitor's messages after its read position). */
   unread: (event: UnreadEvent) => void;
+  /** An agent of the project came online, went away or went offline (the push, as the server sends it). */
+  'agent.presence': (event: Payload<'agent.presence'>) => void;
+  /** An agent's status in `presence` changed: from a push, or from a reload of the list. */
+  presence: (event: AgentPresence) => void;
   /** A held conversation's ordered message list changed (live, acked, caught up, failed, discarded). */
   message: (event: MessageEvent) => void;
   /** Events were missed and could not be replayed: reload lead and conversation lists over REST. */
   reload: (event: { reason: SyncReloadReason }) => void;
   status: (status: ConnectionStatus) => void;
   error: (error: ParleyError) => void;
+}
+
+/** Where `conversations.transfer` sends a conversation: an agent, a team (its queue), or an agent of that team. */
+export interface TransferTarget {
+  agentId?: string;
+  teamId?: string;
+}
+
+export interface QueueQuery {
+  teamId?: string;
+  page?: number;
+  limit?: number;
 }
 
 export interface LeadSearch {
@@ -124,6 +159,7 @@ export class AgentClient {
   private readonly events = new Emitter<AgentClientEvents>();
   private readonly session: SocketSession<typeof AGENT_NAMESPACE>;
   private readonly book: ConversationBook;
+  private readonly presenceBook: PresenceBook;
   private readonly typing = new Map<string, TypingThrottle>();
   private readonly unread: UnreadTracker;
   private held: HeldToken | undefined;
@@ -150,6 +186,9 @@ export class AgentClient {
       onStatus: (status) => this.events.emit('status', status),
       onConnect: ({ first, recovered }) => {
         this.reloadSignaled = false;
+        // Presence is loaded once connected (pushes from then on keep it), and again whenever
+        // pushes may have been missed.
+        if (first || !recovered) this.refreshPresence();
         if (!first) {
           if (!recovered) this.signalReload();
           this.book.catchUpAll();
@@ -177,6 +216,10 @@ export class AgentClient {
       },
       onError: (error) => this.events.emit('error', error),
     });
+    this.presenceBook = new PresenceBook(
+      async () => (await this.rest<PresenceListResponse>('GET', '/presence')).items,
+      (presence) => this.events.emit('presence', presence),
+    );
     this.listen();
     this.ready = this.start();
     this.ready.catch(() => undefined);
@@ -262,6 +305,14 @@ export class AgentClient {
       this.track(conversation);
       return conversation;
     },
+    /**
+     * To an agent of the project (assigned to them), to a team (unassigned, waiting for the team's
+     * online members), or to an agent of that team; resolves with the `Conversation`.
+     */
+    transfer: async (conversationId: string, to: TransferTarget): Promise<Conversation> => {
+      await this.ready;
+      return (await this.session.call('conversation:transfer', { conversationId, ...to })).conversation;
+    },
     /** Become assignee and participant. The client holds the conversation's list from then on. */
     join: async (conversationId: string): Promise<Conversation> => {
       await this.ready;
@@ -337,6 +388,66 @@ export class AgentClient {
     },
   };
 
+  /**
+   * The presence of the project's agents, loaded once connected and kept live by pushes (a
+   * `presence` event for each change), and this agent's own choice.
+   */
+  readonly presence = {
+    /** An agent's status now; `offline` for one not heard of. */
+    of: (agentId: string): PresenceStatus => this.presenceBook.of(agentId),
+    /** Every agent heard of, with its status. */
+    all: (): AgentPresence[] => this.presenceBook.all(),
+    /** Loads every agent's status again over REST. */
+    refresh: (): Promise<AgentPresence[]> => this.presenceBook.refresh(),
+    /** Be online or away (offline is what the server concludes once every socket is gone). */
+    set: async (status: ChosenStatus): Promise<AgentPresence> => {
+      await this.ready;
+      const presence = await this.session.call('agent:status', { status });
+      this.presenceBook.apply(presence);
+      return presence;
+    },
+  };
+
+  /** Teams of the project: every agent reads them; owners change them. */
+  readonly teams = {
+    list: async (): Promise<Team[]> => (await this.rest<TeamListResponse>('GET', '/teams')).items,
+    get: async (teamId: string): Promise<Team> =>
+      (await this.rest<TeamResponse>('GET', `/teams/${encodeURIComponent(teamId)}`)).team,
+    create: async (input: TeamCreateInput): Promise<Team> =>
+      (await this.rest<TeamResponse>('POST', '/teams', input)).team,
+    update: async (teamId: string, input: TeamUpdateInput): Promise<Team> =>
+      (await this.rest<TeamResponse>('PATCH', `/teams/${encodeURIComponent(teamId)}`, input)).team,
+    remove: async (teamId: string): Promise<void> => this.rest('DELETE', `/teams/${encodeURIComponent(teamId)}`),
+  };
+
+  /** Routing: settings and capacities (owners change them), each agent's load, the queue. */
+  readonly routing = {
+    get: async (): Promise<RoutingSettings> => (await this.rest<RoutingSettingsResponse>('GET', '/routing')).routing,
+    update: async (input: RoutingSettingsUpdateInput): Promise<RoutingSettings> =>
+      (await this.rest<RoutingSettingsResponse>('PATCH', '/routing', input)).routing,
+    /** Every agent's capacity, active conversations and presence. */
+    agents: async (): Promise<AgentRouting[]> =>
+      (await this.rest<AgentRoutingListResponse>('GET', '/routing/agents')).items,
+    /** An agent's own capacity; `null` for the project's default. */
+    setCapacity: async (agentId: string, capacity: number | null): Promise<AgentRouting> =>
+      (
+        await this.rest<AgentRoutingResponse>('PATCH', `/routing/agents/${encodeURIComponent(agentId)}`, {
+          capacity,
+        })
+      ).agent,
+    /** Conversations waiting for an agent, in the order routing assigns them (oldest first). */
+    queue: async (filter: QueueQuery = {}): Promise<Page<Conversation>> =>
+      this.rest('GET', `/queue${query({ ...filter })}`),
+  };
+
+  /** Business hours and what visitors are told when nobody can answer (owners replace them). */
+  readonly businessHours = {
+    get: async (): Promise<BusinessHours> =>
+      (await this.rest<BusinessHoursResponse>('GET', '/business-hours')).businessHours,
+    replace: async (input: BusinessHoursInput): Promise<BusinessHours> =>
+      (await this.rest<BusinessHoursResponse>('PUT', '/business-hours', input)).businessHours,
+  };
+
   /** Disconnects, stops every timer and request, rejects what is still queued, removes listeners. */
   close(): void {
     if (this.closed) return;
@@ -397,6 +508,10 @@ export class AgentClient {
     });
     socket.on('conversation.updated', (event) => this.events.emit('conversation.updated', event));
     socket.on('typing', (event) => this.events.emit('typing', event));
+    socket.on('agent.presence', (event) => {
+      this.presenceBook.apply(event);
+      this.events.emit('agent.presence', event);
+    });
     socket.on('message.created', (event: Payload<'message.created'>) => {
       this.events.emit('message.created', event);
       this.unread.message(event.message);
@@ -411,6 +526,17 @@ export class AgentClient {
       // always worth a reload, and the open conversations catch up by seq.
       this.events.emit('reload', { reason: event.reason });
       this.book.catchUpAll();
+      this.refreshPresence();
+    });
+  }
+
+  /**
+   * Reloads presence in the background, waiting out a server that cannot answer right now; only a
+   * refusal is reported (the next reconnect tries again).
+   */
+  private refreshPresence(): void {
+    untilAvailable(() => this.presenceBook.refresh(), this.timers).catch((error: unknown) => {
+      if (!this.closed && !this.session.fatal) this.events.emit('error', toParleyError(error));
     });
   }
 

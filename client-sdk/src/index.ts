@@ -11,6 +11,8 @@ export type {
   ConversationFilter,
   LeadSearch,
   ContactSearch,
+  QueueQuery,
+  TransferTarget,
 } from './agent-client';
 export { ParleyError } from './errors';
 export type { ClientMessage, MessageStatus } from './message-store';

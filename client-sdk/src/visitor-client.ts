@@ -8,6 +8,7 @@ import {
   type TypingEvent,
   type VisitorLeadView,
   type VisitorUser,
+  type WidgetAvailability,
   type WidgetConfig,
 } from '@parley/protocol';
 import { retryDelay, untilAvailable } from './backoff';
@@ -268,6 +269,14 @@ export class VisitorClient {
 
   async getWidgetConfig(): Promise<WidgetConfig> {
     return this.http.json<WidgetConfig>('GET', `/v1/projects/${encodeURIComponent(this.options.projectId)}/widget`);
+  }
+
+  /**
+   * Whether someone can answer now (within business hours, an agent online; never who), and if
+   * not, the project's away message and whether to ask for an email. Public: no sign-in needed.
+   */
+  async availability(): Promise<WidgetAvailability> {
+    return (await this.getWidgetConfig()).availability;
   }
 
   /**

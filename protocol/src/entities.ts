@@ -151,6 +151,10 @@ export interface Conversation {
   unreadCount?: number;
   /** With `unreadCount`: the reader's read position (`conversation:read`), 0 before any. */
   readSeq?: number;
+  /** The team it is routed to (set by a transfer to a team); absent: the whole project. */
+  teamId?: string;
+  /** Started outside business hours or while no agent was online: answered first when they are back. */
+  offline?: boolean;
 }
 
 /** Who made a change: an agent, the visitor, or the server itself (a snooze ending). */

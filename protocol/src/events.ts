@@ -30,6 +30,8 @@ import type {
   conversationResolveSchema,
   conversationSnoozeSchema,
 } from './schemas/workflow';
+import type { agentStatusSchema, conversationTransferSchema } from './schemas/routing';
+import type { AgentPresence } from './routing';
 
 export const VISITOR_NAMESPACE = '/visitor';
 export const AGENT_NAMESPACE = '/agent';
@@ -102,6 +104,8 @@ export type SyncReloadReason = 'recovery_failed' | 'stream_gap' | 'node_lost' | 
 export interface SyncReloadEvent {
   reason: SyncReloadReason;
 }
+/** Extension: an agent of the project came online, went away or went offline. */
+export type AgentPresenceEvent = AgentPresence;
 /** Extension: the socket's token is about to expire (or expired: the socket is then closed). */
 export interface SessionExpiringEvent {
   expiresAt: string;
@@ -148,6 +152,8 @@ export type EmptyResult = Record<string, never>;
 export interface SessionRenewResult {
   expiresAt: string;
 }
+/** The agent's presence as it is now (`agent:status`). */
+export type AgentStatusResult = AgentPresence;
 
 /**
  * What a visitor may see of its lead: only the values its own `userId` set (its `lead:update`s and
@@ -201,6 +207,8 @@ export interface AgentCommands {
   'conversation:snooze': CommandSpec<typeof conversationSnoozeSchema, ConversationResult>;
   'conversation:pend': CommandSpec<typeof conversationPendSchema, ConversationResult>;
   'conversation:read': CommandSpec<typeof conversationReadSchema, ConversationReadResult>;
+  'conversation:transfer': CommandSpec<typeof conversationTransferSchema, ConversationResult>;
+  'agent:status': CommandSpec<typeof agentStatusSchema, AgentStatusResult>;
   'message:send': CommandSpec<typeof messageSendSchema, MessageSendResult>;
   'conversation:history': CommandSpec<typeof conversationHistorySchema, ConversationHistoryResult>;
   typing: CommandSpec<typeof typingSchema, EmptyResult>;
@@ -217,6 +225,7 @@ export interface AgentPushes {
   'message.created': MessageCreatedEvent;
   'message.read': MessageReadEvent;
   typing: TypingEvent;
+  'agent.presence': AgentPresenceEvent;
   'sync.reload': SyncReloadEvent;
   'session.expiring': SessionExpiringEvent;
 }
@@ -273,6 +282,8 @@ export const AGENT_COMMANDS = Object.keys({
   'conversation:snooze': true,
   'conversation:pend': true,
   'conversation:read': true,
+  'conversation:transfer': true,
+  'agent:status': true,
   'message:send': true,
   'conversation:history': true,
   typing: true,

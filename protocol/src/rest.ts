@@ -1,5 +1,6 @@
 /** Response bodies of the REST API (`/v1`). */
 import type { Agent, Conversation, Lead, Message, PreChatForm, Project, VisitorUser } from './entities';
+import type { AgentPresence, AgentRouting, BusinessHours, RoutingSettings, Team, WidgetAvailability } from './routing';
 
 export interface Page<T> {
   items: T[];
@@ -33,6 +34,8 @@ export interface WidgetConfig {
   projectId: string;
   name: string;
   preChatForm: PreChatForm;
+  /** Extension: whether someone can answer now, and what to tell the visitor if not. */
+  availability: WidgetAvailability;
 }
 
 export interface VisitorAuthResponse {
@@ -70,4 +73,35 @@ export interface RenderedTextResponse {
 export interface HealthResponse {
   status: 'ok' | 'unavailable';
   checks?: Record<string, 'ok' | 'down'>;
+}
+
+// ---- the conversation workflow: teams, routing, presence, business hours (extensions) ----
+
+export interface TeamResponse {
+  team: Team;
+}
+
+export interface TeamListResponse {
+  items: Team[];
+}
+
+export interface RoutingSettingsResponse {
+  routing: RoutingSettings;
+}
+
+export interface AgentRoutingResponse {
+  agent: AgentRouting;
+}
+
+export interface AgentRoutingListResponse {
+  items: AgentRouting[];
+}
+
+export interface PresenceListResponse {
+  /** Every agent of the project. */
+  items: AgentPresence[];
+}
+
+export interface BusinessHoursResponse {
+  businessHours: BusinessHours;
 }

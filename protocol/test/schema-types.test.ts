@@ -5,6 +5,21 @@
  */
 import type { z } from 'zod';
 import type {
+  AgentPresence,
+  AgentPresenceEvent,
+  AgentRouting,
+  AgentRoutingListResponse,
+  AgentStatusResult,
+  BusinessHours,
+  BusinessHoursResponse,
+  ConversationChange,
+  PresenceListResponse,
+  RoutingSettings,
+  RoutingSettingsResponse,
+  Team,
+  TeamListResponse,
+  TeamResponse,
+  WidgetAvailability,
   Agent,
   AgentLoginResponse,
   CannedResponse,
@@ -75,6 +90,22 @@ const checks: true[] = [
   true as Same<Out<typeof s.cannedResponseSchema>, CannedResponse>,
   true as Same<Out<typeof s.cannedResponsePageSchema>, Page<CannedResponse>>,
   true as Same<Out<typeof s.renderedTextResponseSchema>, RenderedTextResponse>,
+  // the conversation workflow (routing half)
+  true as Same<Out<typeof s.conversationChangeSchema>, ConversationChange>,
+  true as Same<Out<typeof s.agentPresenceSchema>, AgentPresence>,
+  true as Same<Out<typeof s.agentPresenceEventSchema>, AgentPresenceEvent>,
+  true as Same<Out<typeof s.agentStatusResultSchema>, AgentStatusResult>,
+  true as Same<Out<typeof s.teamSchema>, Team>,
+  true as Same<Out<typeof s.teamResponseSchema>, TeamResponse>,
+  true as Same<Out<typeof s.teamListResponseSchema>, TeamListResponse>,
+  true as Same<Out<typeof s.routingSettingsSchema>, RoutingSettings>,
+  true as Same<Out<typeof s.routingSettingsResponseSchema>, RoutingSettingsResponse>,
+  true as Same<Out<typeof s.agentRoutingSchema>, AgentRouting>,
+  true as Same<Out<typeof s.agentRoutingListResponseSchema>, AgentRoutingListResponse>,
+  true as Same<Out<typeof s.presenceListResponseSchema>, PresenceListResponse>,
+  true as Same<Out<typeof s.businessHoursOutSchema>, BusinessHours>,
+  true as Same<Out<typeof s.businessHoursResponseSchema>, BusinessHoursResponse>,
+  true as Same<Out<typeof s.widgetAvailabilitySchema>, WidgetAvailability>,
 ];
 
 describe('response schemas', () => {

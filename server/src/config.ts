@@ -80,6 +80,10 @@ export interface Config {
    * dead node left: the longest a snooze ends late when the node that snoozed it died.
    */
   workflowSweepIntervalMs: number;
+  /** An agent whose last socket has been gone this long is offline (a reload is not an absence). */
+  presenceGraceMs: number;
+  /** How often every node sweeps the routing queues, so that a missed event forgets nothing. */
+  routingSweepMs: number;
 }
 
 export class ConfigError extends Error {
@@ -494,5 +498,7 @@ export function loadConfig(env: Env = process.env): Config {
     seedDemo: readBool(env, 'SEED_DEMO', !mongodbUri),
     passwordScryptN,
     workflowSweepIntervalMs: readDurationMs(env, 'WORKFLOW_SWEEP_INTERVAL', '5s', 50, 3_600_000),
+    presenceGraceMs: readDurationMs(env, 'PRESENCE_GRACE', '30s', 100, 24 * 3600_000),
+    routingSweepMs: readDurationMs(env, 'ROUTING_SWEEP_INTERVAL', '5s', 100, 3600_000),
   };
 }

@@ -58,6 +58,25 @@ import { capConnections, ConnectionCaps } from './realtime/connection-caps';
 import { SendBufferGuard } from './realtime/send-buffer-guard';
 import { addressResolver } from './http/client-address';
 import { seedDemo, type DemoCredentials } from './seed/demo-seed';
+import { PresenceService } from './presence/presence-service';
+import { presenceTiming } from './presence/presence-store';
+import { MemoryPresenceStore } from './presence/memory-presence-store';
+import { RedisPresenceStore } from './presence/redis-presence-store';
+import { registerTeamModel } from './teams/team-model';
+import { TeamService } from './teams/team-service';
+import { teamRoutes } from './teams/team-routes';
+import { registerAgentRoutingModel } from './routing/agent-routing-model';
+import { registerRoutingSettingsModel } from './routing/routing-settings-model';
+import { RoutingSettingsService } from './routing/routing-settings-service';
+import { AgentSlots } from './routing/agent-slots';
+import { Queue } from './routing/queue';
+import { Assigner } from './routing/assigner';
+import { RoutingService } from './routing/routing-service';
+import { routingRoutes } from './routing/routing-routes';
+import { registerBusinessHoursModel } from './hours/business-hours-model';
+import { BusinessHoursService } from './hours/business-hours-service';
+import { AvailabilityService } from './hours/availability-service';
+import { hoursRoutes } from './hours/hours-routes';
 import { printBanner } from './banner';
 
 export interface RunningServer {
@@ -96,6 +115,10 @@ export async function startServer(
     locks: registerLockModel(database.connection),
     pendingStandings: registerPendingStandingModel(database.connection),
     cannedResponses: registerCannedResponseModel(database.connection),
+    teams: registerTeamModel(database.connection),
+    agentRouting: registerAgentRoutingModel(database.connection),
+    routingSettings: registerRoutingSettingsModel(database.connection),
+    businessHours: registerBusinessHoursModel(database.connection),
   };
   // Unique indexes carry correctness (one lead per user, no duplicate seq): build them before serving.
   await Promise.all(Object.values(models).map((model) => model.init()));
@@ -128,7 +151,35 @@ export async function startServer(
     resolvedReply: (projectId) => projects.resolvedConversationReply(projectId),
   });
   const reads = new ReadPositions(models.conversations, models.messages, bus);
-  const conversations = new ConversationService(models.conversations, leads, messages, reads, bus);
+  // Presence: in Redis across nodes (a killed node's agents go offline after the grace period),
+  // else in this node's memory.
+  const timing = presenceTiming(config.presenceGraceMs);
+  const presenceStore = redis
+    ? new RedisPresenceStore(redis.command, config.redisKeyPrefix, timing)
+    : new MemoryPresenceStore(config.presenceGraceMs);
+  const presence = new PresenceService(presenceStore, bus, logger, timing);
+  const businessHours = new BusinessHoursService(models.businessHours);
+  const availability = new AvailabilityService(businessHours, presence, logger);
+  const conversations = new ConversationService(models.conversations, leads, messages, reads, bus, {
+    startFields: (projectId, now) => availability.startFields(projectId, now),
+  });
+  const teams = new TeamService(models.teams, agents, bus);
+  const routingSettings = new RoutingSettingsService(models.routingSettings);
+  const slots = new AgentSlots(models.agentRouting);
+  const queue = new Queue(models.conversations);
+  const routing = new RoutingService({
+    conversations: models.conversations,
+    slots,
+    assigner: new Assigner({ conversations: models.conversations, slots, queue, teams, presence, bus }),
+    settings: routingSettings,
+    teams,
+    agents,
+    presence,
+    bus,
+    logger,
+    metrics,
+    sweepMs: config.routingSweepMs,
+  });
   // Snoozes are set by one node and ended by another: both read the time from the shared clock.
   const workflow = new ConversationWorkflow(models.conversations, bus, () => clock.now());
   const statusNotes = new StatusNotes(models.conversations, messages, bus, logger);
@@ -147,7 +198,16 @@ export async function startServer(
   const leadMerge = new LeadMerge(models.leads, models.conversations, leads, locks, bus);
   const leadErasure = new LeadErasure(models.leads, models.conversations, models.messages, leads, locks, bus);
 
-  const authService = new AuthService({ settings: config, tokens, projects, agents, leads, rateLimits, clock });
+  const authService = new AuthService({
+    settings: config,
+    tokens,
+    projects,
+    agents,
+    leads,
+    rateLimits,
+    clock,
+    availability: (projectId) => availability.of(projectId),
+  });
 
   const auth = new HttpAuth(tokens, agents, config.adminToken);
   const api = [
@@ -166,6 +226,9 @@ export async function startServer(
     }),
     conversationRoutes({ auth, conversations: conversationList, messages }),
     cannedResponseRoutes({ auth, responses: cannedResponses }),
+    teamRoutes({ auth, teams }),
+    routingRoutes({ auth, routing, queue, presence, agents }),
+    hoursRoutes({ auth, hours: businessHours }),
   ];
   const metricsRouter = metricsRoutes({
     metrics,
@@ -221,6 +284,8 @@ export async function startServer(
     rateLimits,
     sendBuffer,
     clock,
+    presence,
+    routing,
   });
   const detachBroadcaster = attachBroadcaster(bus, visitorNamespace, agentNamespace);
   const connectionCaps = new ConnectionCaps(
@@ -231,6 +296,8 @@ export async function startServer(
   capConnections(connectionCaps, addressResolver(app), visitorNamespace, agentNamespace);
   connectionCaps.start();
   sweeper.start();
+  presence.start();
+  routing.start();
 
   // On by default only on embedded defaults; SEED_DEMO=true asks for it on any database.
   const demo = config.seedDemo ? await seedDemo(config.dataDir, projects, agents) : undefined;
@@ -248,6 +315,7 @@ export async function startServer(
   const stop = () =>
     (stopping ??= (async () => {
       logger.info('shutting down');
+      await routing.stop();
       detachBroadcaster();
       standingSync.stop();
       await sweeper.stop();
@@ -263,6 +331,8 @@ export async function startServer(
       await closed;
       clearTimeout(cut);
       await connectionCaps.stop();
+      // After the sockets closed: this node leaves presence, so its agents' grace periods start now.
+      await presence.stop();
       if (metricsServer) {
         metricsServer.closeAllConnections();
         await new Promise<void>((resolve) => metricsServer.close(() => resolve()));

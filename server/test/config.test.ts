@@ -256,4 +256,17 @@ describe('configuration', () => {
       expect(() => limit(bad)).toThrow(expect.objectContaining({ variable: 'SOCKET_SEND_BUFFER_LIMIT' }));
     }
   });
+
+  it('reads the presence grace period and the routing sweep, in milliseconds too', () => {
+    const defaults = loadConfig({ DATA_DIR: dataDir });
+    expect(defaults).toMatchObject({ presenceGraceMs: 30_000, routingSweepMs: 5_000 });
+    const short = loadConfig({ DATA_DIR: dataDir, PRESENCE_GRACE: '1500ms', ROUTING_SWEEP_INTERVAL: '1s' });
+    expect(short).toMatchObject({ presenceGraceMs: 1_500, routingSweepMs: 1_000 });
+    expect(loadConfig({ DATA_DIR: dataDir, PRESENCE_GRACE: '2m' }).presenceGraceMs).toBe(120_000);
+    for (const bad of ['soon', '10ms', '-1s']) {
+      expect(() => loadConfig({ DATA_DIR: dataDir, PRESENCE_GRACE: bad })).toThrow(
+        expect.objectContaining({ variable: 'PRESENCE_GRACE' }),
+      );
+    }
+  });
 });

@@ -675,7 +675,12 @@ describe('agents', () => {
     const wire = wirePackets(victim);
     expect(await reconnect(victim)).toBe('connected');
     await log.wait('sync.reload', () => true);
-    expect(eventNames(wire)).toEqual(['sync.reload']);
+    // Besides the reload, at most the outsider's own arrival in its own project (agent.presence).
+    expect(eventNames(wire).filter((name) => name !== 'agent.presence')).toEqual(['sync.reload']);
+    const arrivals = wire.filter((p) => p.type === PacketType.EVENT && (p.data as unknown[])[0] === 'agent.presence');
+    expect(arrivals.map((p) => (p.data as [string, { agentId: string }])[1].agentId)).toEqual(
+      arrivals.map(() => outsider.id),
+    );
 
     // Nothing of the first project from now on; the outsider's own project, as for any of its sockets.
     await ok(v.socket, 'message:send', { conversationId: conversation.id, clientMessageId: 'later', text: 'later' });

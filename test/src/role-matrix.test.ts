@@ -235,6 +235,9 @@ const SOCKET = {
   '/agent conversation:snooze · a conversation of another project':          FOREIGN_CONVERSATION,
   '/agent conversation:read':                                                PROJECT_CONVERSATION,
   '/agent conversation:read · a conversation of another project':            FOREIGN_CONVERSATION,
+  '/agent conversation:transfer':                                            PROJECT_CONVERSATION,
+  '/agent conversation:transfer · a conversation of another project':        FOREIGN_CONVERSATION,
+  '/agent agent:status':                                                     AGENTS,
   '/agent message:send':                                                     PROJECT_CONVERSATION,
   '/agent message:send · a conversation of another project':                 FOREIGN_CONVERSATION,
   '/agent conversation:history':                                             PROJECT_CONVERSATION,
@@ -491,6 +494,13 @@ const SOCKET_CALLS: Record<SocketKey, SocketCall> = {
   }),
   '/agent conversation:read': (c) => ({ conversationId: owning(c), seq: 1 }),
   '/agent conversation:read · a conversation of another project': (c) => ({ conversationId: foreign(c), seq: 1 }),
+  // The owning visitor's conversation stays open (a resolved one cannot be transferred).
+  '/agent conversation:transfer': (c) => ({ conversationId: owning(c), agentId: c.w.owner.id }),
+  '/agent conversation:transfer · a conversation of another project': (c) => ({
+    conversationId: foreign(c),
+    agentId: c.w.foreignAgent.id,
+  }),
+  '/agent agent:status': () => ({ status: 'online' }),
   '/agent message:send': (c) => send(owning(c)),
   '/agent message:send · a conversation of another project': (c) => send(foreign(c)),
   '/agent conversation:history': (c) => ({ conversationId: owning(c) }),

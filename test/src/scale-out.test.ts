@@ -593,7 +593,9 @@ describe('scale-out over Redis', () => {
       () => eventNames(wire).includes('message.created'),
       () => `the outsider's own project's message: ${eventNames(wire)}`,
     );
-    expect(eventNames(wire)[0]).toBe('sync.reload');
+    // The outsider's own arrival in its own project (agent.presence) may come any time; else the
+    // reload comes first.
+    expect(eventNames(wire).filter((name) => name !== 'agent.presence')[0]).toBe('sync.reload');
     expect(JSON.stringify(wire)).not.toContain(conversation.id);
     expect(JSON.stringify(wire)).not.toMatch(/secret|later|"two"/);
   }, 60_000);

@@ -57,7 +57,13 @@ describe('visitor sign-in', () => {
     const { project } = await createProject(server.url, { name: 'Widgets Inc' });
     const widget = await client(server.url).get<WidgetConfig>(`/v1/projects/${project.id}/widget`);
     expect(widget.status).toBe(200);
-    expect(widget.body).toEqual({ projectId: project.id, name: 'Widgets Inc', preChatForm: project.preChatForm });
+    expect(widget.body).toEqual({
+      projectId: project.id,
+      name: 'Widgets Inc',
+      preChatForm: project.preChatForm,
+      // Nobody of a new project is online; without business hours it is always within them.
+      availability: { available: false, withinHours: true, agentsOnline: false, askForEmail: false },
+    });
   });
 
   it('refreshes a valid visitor token for the same user', async () => {

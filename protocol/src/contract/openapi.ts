@@ -114,6 +114,8 @@ export function buildOpenApiDocument(routes: readonly RestRoute[] = REST_ROUTES)
         { name: 'Leads', description: 'Leads, shown as "contacts" to people.' },
         { name: 'Conversations', description: 'Conversations and their messages, for agents.' },
         { name: 'CannedResponses', description: 'Replies agents insert by a short code.' },
+        { name: 'Teams', description: 'Groups of agents that conversations are routed and transferred to.' },
+        { name: 'Routing', description: 'Presence, automatic assignment with capacity, the queue, business hours.' },
         { name: 'Admin', description: 'Enabled by `ADMIN_TOKEN`.' },
         { name: 'Operations', description: 'Health and metrics.' },
         { name: 'Contract', description: 'The documents of this contract.' },

@@ -50,6 +50,19 @@ import {
   verifiedAuthSchema,
   visitorAuthResponseSchema,
   widgetConfigSchema,
+  agentRoutingListResponseSchema,
+  agentRoutingResponseSchema,
+  agentRoutingUpdateSchema,
+  businessHoursResponseSchema,
+  businessHoursSchema,
+  presenceListResponseSchema,
+  queueQuerySchema,
+  routingSettingsResponseSchema,
+  routingSettingsUpdateSchema,
+  teamCreateSchema,
+  teamListResponseSchema,
+  teamResponseSchema,
+  teamUpdateSchema,
 } from '../schemas';
 
 export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
@@ -63,7 +76,16 @@ export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
 export type Access = 'none' | 'visitor-site' | 'token' | 'agent' | 'owner' | 'admin' | 'metrics';
 
 export type Tag =
-  'Admin' | 'Visitors' | 'Agents' | 'Leads' | 'Conversations' | 'CannedResponses' | 'Operations' | 'Contract';
+  | 'Admin'
+  | 'Visitors'
+  | 'Agents'
+  | 'Leads'
+  | 'Conversations'
+  | 'CannedResponses'
+  | 'Teams'
+  | 'Routing'
+  | 'Operations'
+  | 'Contract';
 
 export interface SuccessResponse {
   description: string;
@@ -238,7 +260,9 @@ export const REST_ROUTES: RestRoute[] = [
     summary: "A project's widget configuration",
     tag: 'Visitors',
     access: 'visitor-site',
-    responses: { 200: json('Name and pre-chat form.', widgetConfigSchema) },
+    description:
+      'With `availability`: whether someone can answer now (within business hours and an agent online, never who), the away message and whether to ask for an email.',
+    responses: { 200: json('Name, pre-chat form and availability.', widgetConfigSchema) },
   },
   {
     method: 'post',
@@ -525,6 +549,131 @@ export const REST_ROUTES: RestRoute[] = [
     access: 'agent',
     body: cannedResponseRenderSchema,
     responses: { 200: json('The text to send.', renderedTextResponseSchema) },
+  },
+
+  // ---- teams ----
+  {
+    method: 'get',
+    path: '/v1/projects/:projectId/teams',
+    summary: "List the project's teams",
+    tag: 'Teams',
+    access: 'agent',
+    responses: { 200: json('Every team, by name.', teamListResponseSchema) },
+  },
+  {
+    method: 'post',
+    path: '/v1/projects/:projectId/teams',
+    summary: 'Create a team (owners)',
+    description: 'Members must be agents of the project (else `BAD_REQUEST`); names are unique in a project.',
+    tag: 'Teams',
+    access: 'owner',
+    body: teamCreateSchema,
+    responses: { 201: json('Created.', teamResponseSchema) },
+    errors: ['CONFLICT'],
+  },
+  {
+    method: 'get',
+    path: '/v1/projects/:projectId/teams/:teamId',
+    summary: 'Read a team',
+    tag: 'Teams',
+    access: 'agent',
+    responses: { 200: json('The team.', teamResponseSchema) },
+  },
+  {
+    method: 'patch',
+    path: '/v1/projects/:projectId/teams/:teamId',
+    summary: 'Rename a team or replace its members (owners)',
+    tag: 'Teams',
+    access: 'owner',
+    body: teamUpdateSchema,
+    responses: { 200: json('The changed team.', teamResponseSchema) },
+    errors: ['CONFLICT'],
+  },
+  {
+    method: 'delete',
+    path: '/v1/projects/:projectId/teams/:teamId',
+    summary: 'Delete a team (owners)',
+    description: 'Its conversations lose their team and are routed to the whole project.',
+    tag: 'Teams',
+    access: 'owner',
+    responses: { 204: noContent },
+  },
+
+  // ---- routing, presence, the queue, business hours ----
+  {
+    method: 'get',
+    path: '/v1/projects/:projectId/routing',
+    summary: "The project's routing settings",
+    tag: 'Routing',
+    access: 'agent',
+    responses: { 200: json('Mode, default capacity, requeue.', routingSettingsResponseSchema) },
+  },
+  {
+    method: 'patch',
+    path: '/v1/projects/:projectId/routing',
+    summary: "Change the project's routing settings (owners)",
+    description: 'Switching to `auto` or raising the default capacity assigns waiting conversations at once.',
+    tag: 'Routing',
+    access: 'owner',
+    body: routingSettingsUpdateSchema,
+    responses: { 200: json('The changed settings.', routingSettingsResponseSchema) },
+  },
+  {
+    method: 'get',
+    path: '/v1/projects/:projectId/routing/agents',
+    summary: 'Every agent as routing sees it',
+    description: 'Capacity (own and effective), active conversations and presence of each agent of the project.',
+    tag: 'Routing',
+    access: 'agent',
+    responses: { 200: json('One entry per agent.', agentRoutingListResponseSchema) },
+  },
+  {
+    method: 'patch',
+    path: '/v1/projects/:projectId/routing/agents/:agentId',
+    summary: "Set an agent's capacity (owners)",
+    description: '`null` goes back to the project default; 0 means never assigned automatically.',
+    tag: 'Routing',
+    access: 'owner',
+    body: agentRoutingUpdateSchema,
+    responses: { 200: json('The agent as routing sees it now.', agentRoutingResponseSchema) },
+  },
+  {
+    method: 'get',
+    path: '/v1/projects/:projectId/presence',
+    summary: "The presence of the project's agents",
+    description: 'Kept live by the `agent.presence` push on `/agent`.',
+    tag: 'Routing',
+    access: 'agent',
+    responses: { 200: json('One entry per agent.', presenceListResponseSchema) },
+  },
+  {
+    method: 'get',
+    path: '/v1/projects/:projectId/queue',
+    summary: 'Conversations waiting for an agent',
+    description:
+      'Open and unassigned, in the order routing assigns them (oldest first); `teamId` keeps those of one team.',
+    tag: 'Routing',
+    access: 'agent',
+    query: queueQuerySchema,
+    responses: { 200: json('One page of the queue.', conversationPageSchema) },
+  },
+  {
+    method: 'get',
+    path: '/v1/projects/:projectId/business-hours',
+    summary: "The project's business hours and away settings",
+    tag: 'Routing',
+    access: 'agent',
+    responses: { 200: json('The settings.', businessHoursResponseSchema) },
+  },
+  {
+    method: 'put',
+    path: '/v1/projects/:projectId/business-hours',
+    summary: "Replace the project's business hours and away settings (owners)",
+    description: 'A day left out is closed all day; a field left out takes its default.',
+    tag: 'Routing',
+    access: 'owner',
+    body: businessHoursSchema,
+    responses: { 200: json('The settings now.', businessHoursResponseSchema) },
   },
 ];
 

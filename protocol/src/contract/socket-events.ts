@@ -18,6 +18,8 @@ import {
   type PushPayload,
 } from '../events';
 import {
+  agentPresenceEventSchema,
+  agentStatusResultSchema,
   COMMAND_SCHEMAS,
   conversationCreatedEventSchema,
   conversationHistoryResultSchema,
@@ -160,6 +162,15 @@ const agentCommands = {
   },
   'conversation:pend': { summary: 'Mark a conversation as waiting for the visitor.', result: conversationResultSchema },
   'conversation:read': read,
+  'conversation:transfer': {
+    summary:
+      "Transfer a conversation to an agent of the project, to a team (it waits in that team's queue, unassigned), or to an agent of that team.",
+    result: conversationResultSchema,
+  },
+  'agent:status': {
+    summary: 'Choose to be online or away (offline is what the server concludes once every socket is gone).',
+    result: agentStatusResultSchema,
+  },
   'message:send': messageSend,
   'conversation:history': history,
   typing,
@@ -172,6 +183,10 @@ const agentPushes = {
   'lead.updated': { summary: 'A contact changed (`changes` names the fields).', payload: leadUpdatedEventSchema },
   'lead.merged': { summary: 'Contacts were merged into `lead`.', payload: leadMergedEventSchema },
   'lead.deleted': { summary: 'A contact was erased.', payload: leadDeletedEventSchema },
+  'agent.presence': {
+    summary: 'An agent of the project came online, went away, or went offline (after the grace period).',
+    payload: agentPresenceEventSchema,
+  },
 };
 
 // The compile-time ties to the map. A failure names the command or push whose row is missing,

@@ -7,6 +7,7 @@ import {
   type ParleyNamespace,
 } from '../events';
 import { conversationCloseSchema, conversationJoinSchema } from './agent';
+import { agentStatusSchema, conversationTransferSchema } from './routing';
 import {
   conversationHistorySchema,
   conversationListSchema,
@@ -48,6 +49,8 @@ export const COMMAND_SCHEMAS = {
     'conversation:snooze': conversationSnoozeSchema,
     'conversation:pend': conversationPendSchema,
     'conversation:read': conversationReadSchema,
+    'conversation:transfer': conversationTransferSchema,
+    'agent:status': agentStatusSchema,
     'message:send': messageSendSchema,
     'conversation:history': conversationHistorySchema,
     typing: typingSchema,

@@ -12,6 +12,8 @@ export * from './conversations';
 export * from './workflow';
 export * from './canned-responses';
 export * from '../templates';
+export * from './routing';
 export * from './commands';
 export * from './responses';
 export * from './socket-payloads';
+export * from './routing-responses';

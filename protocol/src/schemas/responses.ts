@@ -7,6 +7,7 @@
  */
 import { z } from 'zod';
 import { ERROR_CODES, type ErrorCode } from '../errors';
+import { widgetAvailabilitySchema } from './routing-responses';
 
 /** ISO 8601 time in UTC, as the server writes it (`Date.prototype.toISOString`). */
 const timeSchema = z.iso.datetime();
@@ -144,6 +145,8 @@ export const conversationSchema = z
       .min(0)
       .optional()
       .meta({ description: "With `unreadCount`: the reader's read position." }),
+    teamId: z.string().optional(),
+    offline: z.boolean().optional(),
   })
   .meta({ id: 'Conversation' });
 
@@ -215,7 +218,12 @@ export const agentListResponseSchema = z
   .meta({ id: 'AgentListResponse' });
 
 export const widgetConfigSchema = z
-  .strictObject({ projectId: z.string(), name: z.string(), preChatForm: preChatFormOutSchema })
+  .strictObject({
+    projectId: z.string(),
+    name: z.string(),
+    preChatForm: preChatFormOutSchema,
+    availability: widgetAvailabilitySchema,
+  })
   .meta({ id: 'WidgetConfig' });
 
 export const visitorAuthResponseSchema = z

@@ -1,5 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import type { AgentLoginResponse, MeResponse, Project, VisitorAuthResponse, WidgetConfig } from '@parley/protocol';
+import type {
+  AgentLoginResponse,
+  MeResponse,
+  Project,
+  VisitorAuthResponse,
+  WidgetAvailability,
+  WidgetConfig,
+} from '@parley/protocol';
 import type { AgentService, AgentAccount } from '../agents/agent-service';
 import type { Config } from '../config';
 import { forbidden } from '../errors';
@@ -32,6 +39,8 @@ export interface AuthServiceDeps {
   leads: LeadService;
   rateLimits: RateLimits;
   clock: Clock;
+  /** Whether someone can answer the project's visitors now (business hours, presence). */
+  availability: (projectId: string) => Promise<WidgetAvailability>;
 }
 
 /**
@@ -47,8 +56,9 @@ export class AuthService {
   private readonly leads: LeadService;
   private readonly rateLimits: RateLimits;
   private readonly clock: Clock;
+  private readonly availability: AuthServiceDeps['availability'];
 
-  constructor({ settings, tokens, projects, agents, leads, rateLimits, clock }: AuthServiceDeps) {
+  constructor({ settings, tokens, projects, agents, leads, rateLimits, clock, availability }: AuthServiceDeps) {
     this.clock = clock;
     this.settings = settings;
     this.tokens = tokens;
@@ -56,12 +66,18 @@ export class AuthService {
     this.agents = agents;
     this.leads = leads;
     this.rateLimits = rateLimits;
+    this.availability = availability;
   }
 
   /** What the widget needs to show itself, for a page the project accepts. */
   async widgetConfig(projectId: string, origin: string | undefined): Promise<WidgetConfig> {
     const project = await this.visitorProject(projectId, origin);
-    return { projectId: project.id, name: project.name, preChatForm: project.preChatForm };
+    return {
+      projectId: project.id,
+      name: project.name,
+      preChatForm: project.preChatForm,
+      availability: await this.availability(project.id),
+    };
   }
 
   async signInAnonymous(projectId: string, client: ClientContext): Promise<VisitorAuthResponse> {

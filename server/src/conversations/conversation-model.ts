@@ -23,8 +23,6 @@ export interface ConversationDoc {
   userId: string;
   status: StoredStatus;
   assigneeId?: string;
-  /** Set by routing and transfers (the routing part of the workflow); listed by `teamId`. */
-  teamId?: string | null;
   participants: string[];
   lastMessage?: { text: string; senderRole: SenderRole; createdAt: Date };
   lastMessageAt?: Date;
@@ -50,6 +48,16 @@ export interface ConversationDoc {
   updatedAt: Date;
   /** Protocol 1.0's `resolvedAt`; renamed by the status migration. */
   closedAt?: Date;
+  /** The team it is routed to (a transfer to a team); absent: the whole project. */
+  teamId?: string;
+  /** Started outside business hours or while no agent was online. */
+  offline?: boolean;
+  /**
+   * Routing's order of the queue: when the conversation last started waiting for an agent (set at
+   * start, on a reopen, a requeue or a transfer to a team; cleared on assignment). Not in the
+   * protocol's entity: the queue endpoint gives the order.
+   */
+  queuedAt?: Date;
 }
 
 const conversationSchema = new Schema<ConversationDoc>(
@@ -86,6 +94,8 @@ const conversationSchema = new Schema<ConversationDoc>(
     createdAt: { type: Date, required: true },
     updatedAt: { type: Date, required: true },
     closedAt: Date,
+    offline: Boolean,
+    queuedAt: Date,
   },
   { versionKey: false, minimize: false },
 );
@@ -106,14 +116,17 @@ conversationSchema.index({ projectId: 1, status: 1, updatedAt: -1, _id: -1 });
 conversationSchema.index({ projectId: 1, updatedAt: -1, _id: -1 });
 // The inbox longest waiting first (by status); keyed on what messages do not move.
 conversationSchema.index({ projectId: 1, status: 1, createdAt: 1, _id: 1 });
-// The inbox by assignee or by team (then status). Not keyed on `updatedAt` either: these lists
-// are sorted in memory, over one agent's or one team's conversations.
-conversationSchema.index({ projectId: 1, assigneeId: 1, status: 1 });
+// The inbox by team (then status). Not keyed on `updatedAt` either: these lists are sorted in
+// memory, over one team's conversations. By assignee: the routing index below.
 conversationSchema.index({ projectId: 1, teamId: 1, status: 1 });
 // Snoozes due, across projects (sparse: only snoozed conversations have the field).
 conversationSchema.index({ snoozedUntil: 1 }, { sparse: true });
 // Status notes a node died before writing (sparse: almost always empty).
 conversationSchema.index({ 'pendingNotes.at': 1 }, { sparse: true });
+// Routing and the inbox by assignee: the queue in its order (`assigneeId: null, status: 'open'`, a missing field indexed as
+// null, by `queuedAt`), an agent's active conversations (capacity, requeue). Keyed on nothing a
+// message moves, so writing a message does not rewrite it.
+conversationSchema.index({ projectId: 1, assigneeId: 1, status: 1, queuedAt: 1 });
 
 export type ConversationModel = Model<ConversationDoc>;
 

@@ -56,6 +56,18 @@ const MAX_CONTINUATIONS = 5;
 /** Joins retried when the status changed between the read and the write. */
 const MAX_JOIN_ATTEMPTS = 5;
 
+/** Fields another domain decides when a conversation starts, written with its insert. */
+export type StartFields = Partial<Pick<ConversationDoc, 'offline' | 'queuedAt' | 'teamId'>>;
+
+export interface ConversationServiceOptions {
+  /**
+   * The workflow's say on a new conversation (routing: whether it starts `offline`, its place in
+   * the queue), so that it is part of the insert and of `conversation.created`, never a second
+   * write a crash could lose.
+   */
+  startFields?: (projectId: string, now: Date) => Promise<StartFields>;
+}
+
 /**
  * Conversations between a visitor and the project's agents. Every conversation of a user lands in
  * that user's lead (created on the first one). `requestId` makes a retried start idempotent through
@@ -68,6 +80,7 @@ export class ConversationService {
     private readonly messages: MessageService,
     private readonly reads: ReadPositions,
     private readonly bus: EventBus,
+    private readonly options: ConversationServiceOptions = {},
   ) {}
 
   /**
@@ -80,6 +93,7 @@ export class ConversationService {
     await options.beforeCreate?.();
     const { lead } = await this.leads.resolveForUser(actor.projectId, actor.userId, actor.visitorKind);
     const now = new Date();
+    const decided = (await this.options.startFields?.(actor.projectId, now)) ?? {};
     const attributes: Attributes = {};
     for (const [key, value] of Object.entries(input.attributes ?? {})) if (value !== null) attributes[key] = value;
     const doc: ConversationDoc = {
@@ -95,6 +109,7 @@ export class ConversationService {
       createdAt: now,
       updatedAt: now,
       announced: false,
+      ...decided,
       ...(input.requestId ? { requestId: input.requestId } : {}),
     };
 

@@ -37,6 +37,8 @@ export function toConversation(doc: ConversationDoc): Conversation {
     conversation.resolvedAt = resolvedAt;
     conversation.closedAt = resolvedAt;
   }
+  if (doc.teamId) conversation.teamId = doc.teamId;
+  if (doc.offline) conversation.offline = true;
   return conversation;
 }
 

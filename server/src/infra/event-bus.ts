@@ -1,5 +1,13 @@
 import { EventEmitter } from 'node:events';
-import type { Conversation, ConversationChange, Lead, LeadField, Message, Sender } from '@parley/protocol';
+import type {
+  Conversation,
+  ConversationChange,
+  Lead,
+  LeadField,
+  Message,
+  PresenceStatus,
+  Sender,
+} from '@parley/protocol';
 import type { PendingNote } from '../conversations/conversation-model';
 
 /**
@@ -32,6 +40,10 @@ export interface DomainEvents {
     lastSeq: number;
   };
   'message.created': { message: Message; conversation: Conversation };
+  /** An agent came online, went away or went offline: announced once, by the node that saw it first. */
+  'agent.presence': { projectId: string; agentId: string; status: PresenceStatus };
+  /** A team was created, changed or removed: routing looks at its waiting conversations again. */
+  'team.changed': { projectId: string; teamId: string; removed: boolean };
   /** Removed, or its password or role changed: every open socket of the agent is closed, on every node. */
   'agent.signedOut': { projectId: string; agentId: string };
   typing: {

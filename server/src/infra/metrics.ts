@@ -87,6 +87,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly routingSweeps = new Counter({
+    name: 'parley_routing_sweeps_total',
+    help: 'Routing sweeps this node finished (every automatically routed project looked at), by outcome',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'parley_' });
   }

@@ -5,7 +5,6 @@ import type {
   ProjectCreateInput,
   ProjectUpdateInput,
   ResolvedConversationReply,
-  WidgetConfig,
 } from '@parley/protocol';
 import { AppError, notFound } from '../errors';
 import type { Clock } from '../infra/clock';
@@ -108,15 +107,6 @@ export class ProjectService {
 
   async exists(projectId: string): Promise<boolean> {
     return (await this.projects.exists({ _id: projectId })) !== null;
-  }
-
-  async widget(projectId: string): Promise<WidgetConfig> {
-    const project = await this.get(projectId);
-    return {
-      projectId: project.id,
-      name: project.name,
-      preChatForm: project.preChatForm,
-    };
   }
 
   async update(projectId: string, input: ProjectUpdateInput): Promise<Project> {

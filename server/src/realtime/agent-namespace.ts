@@ -14,6 +14,8 @@ import type { Metrics } from '../infra/metrics';
 import type { RateLimits } from '../infra/rate-limits';
 import type { SendBufferGuard } from './send-buffer-guard';
 import type { MessageService } from '../messages/message-service';
+import type { PresenceService } from '../presence/presence-service';
+import type { RoutingService } from '../routing/routing-service';
 import { handshakeToken } from './handshake';
 import { buildNamespace } from './namespace-builder';
 import { assertOriginAllowed } from './origin-check';
@@ -32,6 +34,8 @@ export interface AgentNamespaceDeps {
   rateLimits: RateLimits;
   sendBuffer: SendBufferGuard;
   clock: Clock;
+  presence: PresenceService;
+  routing: RoutingService;
 }
 
 /** How often each node re-checks the standing of every agent socket it holds (one Redis MGET). */
@@ -55,6 +59,8 @@ export function setupAgentNamespace(io: Server, deps: AgentNamespaceDeps): Agent
     rateLimits,
     sendBuffer,
     clock,
+    presence,
+    routing,
   } = deps;
 
   const namespace = buildNamespace<typeof AGENT_NAMESPACE, AgentSocketData, AgentActor>(
@@ -80,6 +86,11 @@ export function setupAgentNamespace(io: Server, deps: AgentNamespaceDeps): Agent
       }),
       rateKey: (principal) => `agent:${principal.agentId}`,
       connected: (socket, resumed) => {
+        // Presence counts the agent's sockets on every node: online while one is open, offline once
+        // the last has been gone for the grace period.
+        const { projectId, agentId } = socket.data.principal;
+        presence.connected(projectId, agentId);
+        socket.once('disconnect', () => presence.disconnected(projectId, agentId));
         // The client asked to recover a session (it sent its previous session id) and the server
         // could not replay what it missed: its lists may be stale, so it must reload them over REST.
         const triedRecovery = typeof (socket.handshake.auth as { pid?: unknown } | undefined)?.pid === 'string';
@@ -143,6 +154,17 @@ export function setupAgentNamespace(io: Server, deps: AgentNamespaceDeps): Agent
           'conversation:read': async (input) => {
             await admit();
             return reads.read(actor(), input.conversationId, input.seq);
+          },
+
+          'conversation:transfer': async (input) => {
+            await admit();
+            return { conversation: await routing.transfer(actor(), input) };
+          },
+
+          'agent:status': async (input) => {
+            await admit();
+            const { projectId, agentId } = socket.data.principal;
+            return presence.choose(projectId, agentId, input.status);
           },
 
           'message:send': async (input) => {

@@ -48,6 +48,10 @@ export function attachBroadcaster(bus: EventBus, visitors: VisitorNamespace, age
         }
       },
     ),
+    // Agents only: visitors learn whether anyone can answer from the widget endpoint, never who.
+    bus.subscribe('agent.presence', ({ projectId, agentId, status }) =>
+      project(projectId).emit('agent.presence', { agentId, status }),
+    ),
     bus.subscribe('message.created', ({ message, conversation }) => {
       project(message.projectId).emit('message.created', { message });
       visitor(conversation.projectId, conversation.userId).emit('message.created', { message });

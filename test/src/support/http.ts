@@ -49,6 +49,7 @@ export function client(baseUrl: string) {
     get: <T = unknown>(path: string, options?: RequestOptions) => request<T>(baseUrl, 'GET', path, options),
     post: <T = unknown>(path: string, options?: RequestOptions) => request<T>(baseUrl, 'POST', path, options),
     patch: <T = unknown>(path: string, options?: RequestOptions) => request<T>(baseUrl, 'PATCH', path, options),
+    put: <T = unknown>(path: string, options?: RequestOptions) => request<T>(baseUrl, 'PUT', path, options),
     delete: <T = unknown>(path: string, options?: RequestOptions) => request<T>(baseUrl, 'DELETE', path, options),
   };
 }
