@@ -297,7 +297,7 @@ describe('conversation workflow: routing on one node', () => {
       const c = await start(s.projectId);
       await ok(console1, 'conversation:join', { conversationId: c.id });
       const joined = await updated(log, c.id, 'manual');
-      expect(joined.change?.by).toEqual({ type: 'agent', id: a1.id });
+      expect(joined.change?.by).toEqual({ type: 'agent', id: a1.id, name: expect.any(String) });
 
       const toAgent = await ok<ConversationResult>(console1, 'conversation:transfer', {
         conversationId: c.id,
@@ -305,7 +305,7 @@ describe('conversation workflow: routing on one node', () => {
       });
       expect(toAgent.conversation.assigneeId).toBe(a2.id);
       const pushed = await updated(log, c.id, 'transfer');
-      expect(pushed.change?.by).toEqual({ type: 'agent', id: a1.id });
+      expect(pushed.change?.by).toEqual({ type: 'agent', id: a1.id, name: expect.any(String) });
 
       const team = (
         await api().post<TeamResponse>(`/v1/projects/${s.projectId}/teams`, {
@@ -360,7 +360,12 @@ describe('conversation workflow: routing on one node', () => {
       expect(await stored(c.id)).toEqual(before);
 
       await ok(console1, 'conversation:resolve', { conversationId: c.id });
-      const closed = await stored(c.id);
+      // The resolve's note ("… resolved the conversation") is written right after the ack: the
+      // snapshot is taken once it is there, so that only the transfer could change it.
+      const closed = await waitFor('the status note', async () => {
+        const doc = await stored(c.id);
+        return (doc['pendingNotes'] as unknown[] | undefined)?.length ? false : doc;
+      });
       const ack = await command(console1, 'conversation:transfer', { conversationId: c.id, agentId: a2.id });
       expect(ack.ok ? 'ok' : ack.error.code).toBe('BAD_REQUEST');
       expect(await stored(c.id)).toEqual(closed);

@@ -7,7 +7,7 @@ import type {
   RoutingSettingsUpdateInput,
 } from '@parley/protocol';
 import type { AgentService } from '../agents/agent-service';
-import type { Actor } from '../conversations/actor';
+import { changeActorOf, type Actor } from '../conversations/actor';
 import { loadAccessibleConversation } from '../conversations/conversation-access';
 import type { ConversationDoc, ConversationModel } from '../conversations/conversation-model';
 import { toConversation } from '../conversations/conversation-view';
@@ -254,7 +254,7 @@ export class RoutingService {
     else await slots.free(after._id);
     bus.publish('conversation.updated', {
       conversation: toConversation(after),
-      change: { by: { type: 'agent', id: actor.agentId }, reason: 'transfer' },
+      change: { by: changeActorOf(actor), reason: 'transfer' },
     });
     void this.poke(projectId);
     return toConversation(after);
