@@ -128,13 +128,15 @@ export interface ConversationFilter {
   status?: ConversationStatus;
   assignee?: string;
   teamId?: string;
+  /** `true`: only those started while nobody could answer (business hours, no agent online). */
+  offline?: boolean;
   sort?: 'lastActivity' | 'oldest';
   page?: number;
   limit?: number;
 }
 
-function query(params: Record<string, string | number | undefined>): string {
-  const entries = Object.entries(params).filter((e): e is [string, string | number] => e[1] !== undefined);
+function query(params: Record<string, string | number | boolean | undefined>): string {
+  const entries = Object.entries(params).filter((e): e is [string, string | number | boolean] => e[1] !== undefined);
   return entries.length === 0
     ? ''
     : `?${entries.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`).join('&')}`;

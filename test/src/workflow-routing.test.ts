@@ -497,6 +497,14 @@ describe('conversation workflow: routing on one node', () => {
       const offline = await start(s.projectId);
       expect(offline.offline).toBe(true);
       expect((await stored(offline.id))['offline']).toBe(true);
+      // Agents find those first: the inbox filtered on them, and on the others.
+      const inbox = (flag: string) =>
+        api().get<Page<Conversation>>(`/v1/projects/${s.projectId}/conversations?offline=${flag}`, {
+          token: s.owner.token,
+        });
+      expect((await inbox('true')).body.items.map((c) => c.id)).toEqual([offline.id]);
+      expect((await inbox('false')).body.items.map((c) => c.id)).toEqual([answered.id]);
+      expect((await inbox('yes')).status).toBe(400);
       agentSocket.close();
 
       // Every agent reads the settings back as stored (a day left out: closed all day).

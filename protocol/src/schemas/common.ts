@@ -130,6 +130,11 @@ export function setsSomething(input: Record<string, unknown>): boolean {
 export const tokenSchema = z.string().min(1).max(LIMITS.tokenMax);
 
 /** A non-negative integer given as a query-string value. */
+/** A query-string flag: `true` or `false`, nothing else. */
+export function queryBool() {
+  return z.enum(['true', 'false']).transform((v) => v === 'true');
+}
+
 export function queryInt(min: number, max: number) {
   return z
     .string()

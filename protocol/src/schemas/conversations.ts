@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { LIMITS } from '../limits';
-import { idSchema, queryInt } from './common';
+import { idSchema, queryBool, queryInt } from './common';
 
 /** Only the statuses of this version: protocol 1.0's `assigned` and `closed` are refused. */
 export const conversationStatusSchema = z.enum(['open', 'pending', 'snoozed', 'resolved']);
@@ -15,6 +15,8 @@ export const conversationListQuerySchema = z.strictObject({
   status: conversationStatusSchema.optional(),
   assignee: idSchema.optional(),
   teamId: idSchema.optional(),
+  /** `true`: only conversations started while nobody could answer (to answer those first). */
+  offline: queryBool().optional(),
   sort: z.enum(['lastActivity', 'oldest']).optional(),
   page: queryInt(1, 1_000_000).optional(),
   limit: queryInt(1, LIMITS.pageLimitMax).optional(),

@@ -13,6 +13,8 @@ export interface ConversationFilters {
   assignee?: string;
   /** A team id or `none`. */
   teamId?: string;
+  /** Started while nobody could answer (`true`), or not (`false`). */
+  offline?: boolean;
   /** `lastActivity`: the latest message or change first; `oldest`: created first. */
   sort?: 'lastActivity' | 'oldest';
 }
@@ -47,6 +49,8 @@ export class ConversationList {
     if (filters.assignee)
       filter.assigneeId = filters.assignee === 'none' ? null : filters.assignee === 'me' ? agentId : filters.assignee;
     if (filters.teamId) filter.teamId = filters.teamId === 'none' ? null : filters.teamId;
+    // Only `true` is stored: `offline: false` is any conversation without it.
+    if (filters.offline !== undefined) filter.offline = filters.offline ? true : { $ne: true };
     const [docs, total] = await Promise.all([
       this.conversations
         .find(filter)
