@@ -73,6 +73,30 @@ describe('business hours', () => {
     expect(nextOpening(never, new Date('2025-06-02T00:00:00Z'))).toBeUndefined();
   });
 
+  it('open, on the day clocks change, when the clock shows the opening time', () => {
+    const sunday = (timeZone: string, from: string, to: string) =>
+      hours(timeZone, { weekly: { ...hours(timeZone).weekly, sunday: [{ from, to }] } });
+    // Los Angeles springs forward on Sunday 9 March 2025 at 02:00 (10:00Z): 08:00 is PDT, 15:00Z.
+    // (Once answered 16:00Z: the offset of the wall time read as UTC, still PST, was the one kept.)
+    const la = sunday('America/Los_Angeles', '08:00', '12:00');
+    expect(nextOpening(la, new Date('2025-03-08T20:00:00Z'))?.toISOString()).toBe('2025-03-09T15:00:00.000Z');
+    // Paris falls back on Sunday 26 October 2025, 03:00 CEST to 02:00 CET: 02:30 shows first at 00:30Z.
+    const back = sunday('Europe/Paris', '02:30', '04:00');
+    expect(nextOpening(back, new Date('2025-10-25T12:00:00Z'))?.toISOString()).toBe('2025-10-26T00:30:00.000Z');
+    // … and again at 01:30Z, an hour after the first one closed: open again then.
+    const short = sunday('Europe/Paris', '02:30', '02:45');
+    expect(nextOpening(short, new Date('2025-10-26T00:50:00Z'))?.toISOString()).toBe('2025-10-26T01:30:00.000Z');
+    // Paris springs forward on Sunday 30 March 2025, 02:00 CET to 03:00 CEST (01:00Z): 02:30 never
+    // shows, and hours from 02:30 to 04:00 open when the clock jumps.
+    const forward = sunday('Europe/Paris', '02:30', '04:00');
+    const jump = nextOpening(forward, new Date('2025-03-29T12:00:00Z'));
+    expect(jump?.toISOString()).toBe('2025-03-30T01:00:00.000Z');
+    expect(isWithinHours(forward, jump!)).toBe(true);
+    // Hours the clocks skip entirely never open: next is Monday 09:00 CEST.
+    const skipped = sunday('Europe/Paris', '02:10', '02:50');
+    expect(nextOpening(skipped, new Date('2025-03-29T12:00:00Z'))?.toISOString()).toBe('2025-03-31T07:00:00.000Z');
+  });
+
   it('end at 24:00 at midnight', () => {
     const late = hours('UTC', { weekly: { ...hours('UTC').weekly, monday: [{ from: '20:00', to: '24:00' }] } });
     expect(isWithinHours(late, new Date('2025-06-02T23:59:30Z'))).toBe(true);

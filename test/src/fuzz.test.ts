@@ -261,6 +261,35 @@ describe('fuzzing every entry point from the contract', () => {
     expect(broken).toEqual([]);
   });
 
+  it("keeps each project's teams and capacities in that project", async () => {
+    const { db } = database;
+    const agents = await db
+      .collection<{ _id: string; projectId: string }>('agents')
+      .find({}, { projection: { projectId: 1 } })
+      .toArray();
+    const projectOf = new Map(agents.map((a) => [String(a._id), a.projectId]));
+    const teams = await db
+      .collection<{ _id: string; projectId: string; memberIds: string[] }>('teams')
+      .find({})
+      .toArray();
+    const routing = await db
+      .collection<{ _id: string; projectId: string }>('agent_routing')
+      .find({}, { projection: { projectId: 1 } })
+      .toArray();
+    // Not vacuous: the seeded teams are there, and (with enough cases) the fuzzing set capacities.
+    expect(teams.map((t) => String(t._id))).toEqual(expect.arrayContaining(world.teams.slice(0, 2)));
+    expect(teams.find((t) => String(t._id) === world.teams[1])?.projectId).toBe(world.projectB.id);
+    if (RUNS >= 50) expect(routing.length).toBeGreaterThan(0);
+    expect({
+      foreignMembers: teams.flatMap((t) =>
+        t.memberIds.filter((id) => projectOf.get(id) !== t.projectId).map((id) => `${String(t._id)}: ${id}`),
+      ),
+      foreignCapacities: routing
+        .filter((r) => projectOf.get(String(r._id)) !== r.projectId)
+        .map((r) => `${String(r._id)} kept in ${r.projectId}, an agent of ${projectOf.get(String(r._id))}`),
+    }).toEqual({ foreignMembers: [], foreignCapacities: [] });
+  });
+
   it('stays up, and logged no failure of its own', async () => {
     expect(await aliveProblems()).toEqual([]);
     const failures = server

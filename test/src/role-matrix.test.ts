@@ -5,12 +5,14 @@ import {
   AGENT_NAMESPACE,
   VISITOR_NAMESPACE,
   type AgentCommand,
+  type AgentRoutingListResponse,
   type AgentResponse,
   type CannedResponse,
   type ConversationStartResult,
   type ErrorResponse,
   type Lead,
   type LeadUpdateResult,
+  type TeamResponse,
   type VisitorCommand,
 } from '@parley/protocol';
 import { COMMAND_SCHEMAS } from '@parley/protocol/schemas';
@@ -176,6 +178,25 @@ const REST = {
   'POST /v1/projects/:projectId/canned-responses/:cannedResponseId/render': PROJECT_AGENTS,
   'POST /v1/projects/:projectId/canned-responses/:cannedResponseId/render · a canned response of another project': AGENTS_NOT_FOUND,
   'POST /v1/projects/:projectId/canned-responses/:cannedResponseId/render · a conversation of another project':    AGENTS_NOT_FOUND,
+  // Teams: every agent reads them, owners change them.
+  'GET /v1/projects/:projectId/teams':                                  PROJECT_AGENTS,
+  'POST /v1/projects/:projectId/teams':                                 PROJECT_OWNERS,
+  'GET /v1/projects/:projectId/teams/:teamId':                          PROJECT_AGENTS,
+  'GET /v1/projects/:projectId/teams/:teamId · a team of another project':                       AGENTS_NOT_FOUND,
+  'PATCH /v1/projects/:projectId/teams/:teamId':                        PROJECT_OWNERS,
+  'PATCH /v1/projects/:projectId/teams/:teamId · a team of another project':                     OWNERS_NOT_FOUND,
+  'DELETE /v1/projects/:projectId/teams/:teamId':                       PROJECT_OWNERS,
+  'DELETE /v1/projects/:projectId/teams/:teamId · a team of another project':                    OWNERS_NOT_FOUND,
+  // Routing, presence, the queue and business hours: every agent reads them, owners change them.
+  'GET /v1/projects/:projectId/routing':                                PROJECT_AGENTS,
+  'PATCH /v1/projects/:projectId/routing':                              PROJECT_OWNERS,
+  'GET /v1/projects/:projectId/routing/agents':                         PROJECT_AGENTS,
+  'PATCH /v1/projects/:projectId/routing/agents/:agentId':              PROJECT_OWNERS,
+  'PATCH /v1/projects/:projectId/routing/agents/:agentId · an agent of another project':         OWNERS_NOT_FOUND,
+  'GET /v1/projects/:projectId/presence':                               PROJECT_AGENTS,
+  'GET /v1/projects/:projectId/queue':                                  PROJECT_AGENTS,
+  'GET /v1/projects/:projectId/business-hours':                         PROJECT_AGENTS,
+  'PUT /v1/projects/:projectId/business-hours':                         PROJECT_OWNERS,
 } satisfies Record<string, Row>;
 type RestKey = keyof typeof REST;
 
@@ -201,7 +222,9 @@ const
   OWNER_TOKEN: Row =          [U,   U,     U,      U,   U,   U,  U,   U,    O,    U,     U,     U,      U],
   /** A conversation of this project: its agents; another project's agent gets "not found". */
   PROJECT_CONVERSATION: Row = [U,   U,     U,      U,   U,   U,  U,   O,    O,    N,     U,     U,      U],
-  FOREIGN_CONVERSATION: Row = [U,   U,     U,      U,   U,   U,  U,   N,    N,    O,     U,     U,      U];
+  FOREIGN_CONVERSATION: Row = [U,   U,     U,      U,   U,   U,  U,   N,    N,    O,     U,     U,      U],
+  /** A conversation of this project sent to another project's agent or team: nobody finds the target. */
+  FOREIGN_TARGET: Row =       [U,   U,     U,      U,   U,   U,  U,   N,    N,    N,     U,     U,      U];
 
 type SocketBaseKey = `${typeof VISITOR_NAMESPACE} ${VisitorCommand}` | `${typeof AGENT_NAMESPACE} ${AgentCommand}`;
 
@@ -237,6 +260,8 @@ const SOCKET = {
   '/agent conversation:read · a conversation of another project':            FOREIGN_CONVERSATION,
   '/agent conversation:transfer':                                            PROJECT_CONVERSATION,
   '/agent conversation:transfer · a conversation of another project':        FOREIGN_CONVERSATION,
+  '/agent conversation:transfer · to an agent of another project':           FOREIGN_TARGET,
+  '/agent conversation:transfer · to a team of another project':             FOREIGN_TARGET,
   '/agent agent:status':                                                     AGENTS,
   '/agent message:send':                                                     PROJECT_CONVERSATION,
   '/agent message:send · a conversation of another project':                 FOREIGN_CONVERSATION,
@@ -291,6 +316,9 @@ interface World {
   /** A canned response of the home project, and one of the other project. */
   cannedResponseId: string;
   foreignCannedResponseId: string;
+  /** A team of the home project (the agent in it), and one of the other project (the foreign spare in it). */
+  teamId: string;
+  foreignTeamId: string;
   /** The forged tokens, each with what it forges. */
   forged: [label: string, token: string][];
   expired: [label: string, token: string][];
@@ -305,7 +333,9 @@ interface Cell {
 
 interface RestRequest {
   /** Path parameters beyond the defaults (the home project, the owning visitor's lead and conversation, the spare agent). */
-  params?: Partial<Record<'projectId' | 'leadId' | 'conversationId' | 'agentId' | 'cannedResponseId', string>>;
+  params?: Partial<
+    Record<'projectId' | 'leadId' | 'conversationId' | 'agentId' | 'cannedResponseId' | 'teamId', string>
+  >;
   body?: unknown;
   /** Instead of the caller's token (a fresh account of the caller's kind). */
   token?: string;
@@ -313,6 +343,8 @@ interface RestRequest {
 type RestCall = (c: Cell) => RestRequest | Promise<RestRequest>;
 
 const PASSWORD = 'correct horse battery staple';
+const HOME_TEAM = 'Matrix home team';
+const FOREIGN_TEAM = 'Matrix foreign team';
 const NEW_PASSWORD = 'a brand new password for the matrix';
 const JWT_SECRET = 'test-jwt-secret-0123456789abcdef0123456789';
 const WRONG_SECRET = 'not-the-jwt-secret-0123456789abcdef012345';
@@ -339,6 +371,9 @@ const foreignCannedResponse =
   (body?: unknown): RestCall =>
   (c) => ({ params: { cannedResponseId: c.w.foreignCannedResponseId }, ...(body === undefined ? {} : { body }) });
 const renderFor: RestCall = (c) => ({ body: { conversationId: c.w.visitors.visitor.conversationId } });
+const foreignTeam =
+  (body?: unknown): RestCall =>
+  (c) => ({ params: { teamId: c.w.foreignTeamId }, ...(body === undefined ? {} : { body }) });
 
 /** An agent changes its own password: a fresh account of the caller's kind, since it signs the agent out. */
 const ownPasswordChange: RestCall = async (c) => {
@@ -445,6 +480,29 @@ const REST_CALLS: Record<RestKey, RestCall> = {
   'POST /v1/projects/:projectId/canned-responses/:cannedResponseId/render · a conversation of another project': (
     c,
   ) => ({ body: { conversationId: c.w.visitors.foreignVisitor.conversationId } }),
+  'GET /v1/projects/:projectId/teams': nothing,
+  'POST /v1/projects/:projectId/teams': (c) => ({
+    body: { name: `Matrix team ${process.pid}-${unique++}`, memberIds: [c.w.agent.id] },
+  }),
+  'GET /v1/projects/:projectId/teams/:teamId': nothing,
+  'GET /v1/projects/:projectId/teams/:teamId · a team of another project': foreignTeam(),
+  // The team as it is: both nodes' owners send it at once.
+  'PATCH /v1/projects/:projectId/teams/:teamId': (c) => ({ body: { name: HOME_TEAM, memberIds: [c.w.agent.id] } }),
+  'PATCH /v1/projects/:projectId/teams/:teamId · a team of another project': (c) =>
+    foreignTeam({ name: 'Matrix', memberIds: [c.w.agent.id] })(c),
+  'DELETE /v1/projects/:projectId/teams/:teamId': async (c) => ({ params: { teamId: await freshTeam(c.w) } }),
+  'DELETE /v1/projects/:projectId/teams/:teamId · a team of another project': foreignTeam(),
+  'GET /v1/projects/:projectId/routing': nothing,
+  // Manual, as by default: automatic routing would assign the conversations other rows act on.
+  'PATCH /v1/projects/:projectId/routing': () => ({ body: { mode: 'manual' } }),
+  'GET /v1/projects/:projectId/routing/agents': nothing,
+  'PATCH /v1/projects/:projectId/routing/agents/:agentId': () => ({ body: { capacity: 3 } }),
+  'PATCH /v1/projects/:projectId/routing/agents/:agentId · an agent of another project': foreignSpare({ capacity: 3 }),
+  'GET /v1/projects/:projectId/presence': nothing,
+  'GET /v1/projects/:projectId/queue': nothing,
+  'GET /v1/projects/:projectId/business-hours': nothing,
+  // Off, as by default: the widget row reads the availability.
+  'PUT /v1/projects/:projectId/business-hours': () => ({ body: { enabled: false, timeZone: 'Europe/Paris' } }),
 };
 
 type SocketCall = (c: Cell, token: string | undefined) => unknown;
@@ -500,6 +558,14 @@ const SOCKET_CALLS: Record<SocketKey, SocketCall> = {
     conversationId: foreign(c),
     agentId: c.w.foreignAgent.id,
   }),
+  '/agent conversation:transfer · to an agent of another project': (c) => ({
+    conversationId: owning(c),
+    agentId: c.w.foreignSpare.id,
+  }),
+  '/agent conversation:transfer · to a team of another project': (c) => ({
+    conversationId: owning(c),
+    teamId: c.w.foreignTeamId,
+  }),
   '/agent agent:status': () => ({ status: 'online' }),
   '/agent message:send': (c) => send(owning(c)),
   '/agent message:send · a conversation of another project': (c) => send(foreign(c)),
@@ -529,6 +595,15 @@ async function freshCannedResponse(w: World): Promise<string> {
   });
   if (res.status !== 201) throw new Error(`fresh canned response: ${res.status} ${res.text}`);
   return res.body.id;
+}
+
+async function freshTeam(w: World): Promise<string> {
+  const res = await client(w.nodes[0].url).post<TeamResponse>(`/v1/projects/${w.home.id}/teams`, {
+    token: w.owner.token,
+    body: { name: `Matrix target ${process.pid}-${unique++}` },
+  });
+  if (res.status !== 201) throw new Error(`fresh team: ${res.status} ${res.text}`);
+  return res.body.team.id;
 }
 
 async function freshLead(w: World): Promise<string> {
@@ -659,6 +734,7 @@ async function restCell(key: RestKey, c: Cell): Promise<string> {
     conversationId: c.w.visitors.visitor.conversationId,
     agentId: c.w.spare.id,
     cannedResponseId: c.w.cannedResponseId,
+    teamId: c.w.teamId,
     ...call.params,
   };
   const path = template.replace(/:(\w+)/g, (_, name: string) => params[name as keyof typeof params]);
@@ -955,6 +1031,21 @@ describe('role matrix', () => {
         return res.body.id;
       }),
     );
+    // A team in each project; only an owner makes one, and the other project's owner is needed for that alone.
+    const foreignOwner = await createAgent(A.url, Q, 'owner');
+    const [team, foreignTeam] = await Promise.all(
+      [
+        [P, owner, HOME_TEAM, agent],
+        [Q, foreignOwner, FOREIGN_TEAM, foreignSpare],
+      ].map(async ([projectId, author, name, member]) => {
+        const res = await client(A.url).post<TeamResponse>(`/v1/projects/${projectId as string}/teams`, {
+          token: (author as TestAgent).token,
+          body: { name, memberIds: [(member as TestAgent).id] },
+        });
+        if (res.status !== 201) throw new Error(`team: ${res.status} ${res.text}`);
+        return res.body.team.id;
+      }),
+    );
     const V = visitors.visitor;
     w = {
       nodes,
@@ -971,6 +1062,8 @@ describe('role matrix', () => {
       closable,
       cannedResponseId: cannedResponse as string,
       foreignCannedResponseId: foreignCannedResponse as string,
+      teamId: team as string,
+      foreignTeamId: foreignTeam as string,
       forged: [
         ['wrong key, as the owner', resigned(owner.token, WRONG_SECRET)],
         ['wrong key, as the owning visitor', resigned(V.token, WRONG_SECRET)],
@@ -1058,6 +1151,27 @@ describe('role matrix', () => {
 
   it.each(Object.keys(SOCKET) as SocketKey[])('%s', async (key) => {
     expect(await rowOutcomes(w, (c) => socketCell(key, c))).toEqual(expectedOf(SOCKET[key]));
+  });
+
+  it("changed nothing of another project's through this project's path", async () => {
+    // A wrong answer is caught by its row; this catches a change made before a right one.
+    const { foreignProjectId: Q, foreignAgent, foreignSpare, foreignTeamId, foreignCannedResponseId } = w;
+    const read = <T>(path: string) =>
+      client(w.nodes[0].url).get<T>(`/v1/projects/${Q}${path}`, { token: foreignAgent.token });
+    const [team, routing, canned] = await Promise.all([
+      read<TeamResponse>(`/teams/${foreignTeamId}`),
+      read<AgentRoutingListResponse>('/routing/agents'),
+      read<CannedResponse>(`/canned-responses/${foreignCannedResponseId}`),
+    ]);
+    expect({
+      team: [team.status, team.body.team?.name, team.body.team?.memberIds],
+      spareCapacity: routing.body.items?.find((a) => a.agentId === foreignSpare.id)?.capacity,
+      canned: [canned.status, canned.body.text],
+    }).toEqual({
+      team: [200, FOREIGN_TEAM, [foreignSpare.id]],
+      spareCapacity: null,
+      canned: [200, 'Hello {{contact.fullname}}'],
+    });
   });
 
   it('pushed nobody anything of a visitor it may not see', () => {

@@ -66,15 +66,35 @@ function offsetAt(at: number, timeZone: string): number {
   return asUtc - Math.floor(at / 1000) * 1000;
 }
 
+const DAY_MS = 86_400_000;
+
+/** What the zone's clock shows at `at`, as if that wall-clock time were UTC (ms). */
+function wallAt(at: number, timeZone: string): number {
+  return at + offsetAt(at, timeZone);
+}
+
 /**
- * The instant a local wall-clock time happens in the zone. Around a daylight-saving change the
- * offset is looked up twice; a time that does not exist (skipped forward) lands just after the gap.
+ * The instants the zone's clock starts showing a local wall-clock time, earliest first. Each offset
+ * in force near it (a day either side: no zone is 14 hours off UTC or more) gives a candidate, kept
+ * when the clock does show that time then: two when clocks went back (the time happens twice), one
+ * on most days. A time clocks skipped forward over never shows: the clock reaches it when it jumps
+ * past it, the one instant returned then.
  */
-function instantOf(local: LocalTime, timeZone: string): number {
+function instantsOf(local: LocalTime, timeZone: string): number[] {
   const wall = Date.UTC(local.year, local.month - 1, local.day, 0, local.minutes);
-  const first = wall - offsetAt(wall, timeZone);
-  const second = wall - offsetAt(first, timeZone);
-  return Math.max(first, second);
+  const candidates = [wall - offsetAt(wall - DAY_MS, timeZone), wall - offsetAt(wall + DAY_MS, timeZone)];
+  const shown = [...new Set(candidates)].filter((t) => wallAt(t, timeZone) === wall).sort((a, b) => a - b);
+  if (shown.length > 0) return shown;
+  // Skipped: before the jump the clock reads earlier than `wall`, after it later. The jump is found
+  // to the second (the clock's resolution here) between the two candidates.
+  let [low, high] = candidates.sort((a, b) => a - b) as [number, number];
+  if (wallAt(low, timeZone) >= wall || wallAt(high, timeZone) < wall) return [];
+  while (high - low > 1000) {
+    const mid = low + Math.floor((high - low) / 2000) * 1000;
+    if (wallAt(mid, timeZone) >= wall) high = mid;
+    else low = mid;
+  }
+  return [high];
 }
 
 /** Whether `at` falls within the project's opening hours (always, when they are not enabled). */
@@ -96,11 +116,12 @@ export function nextOpening(hours: BusinessHours, at: Date, horizonDays = 14): D
     const date = new Date(Date.UTC(today.year, today.month - 1, today.day + offset));
     const day = { year: date.getUTCFullYear(), month: date.getUTCMonth() + 1, day: date.getUTCDate() };
     if (hours.closedDates.includes(dateKey(day))) continue;
-    const starts = hours.weekly[weekdayOf(day)].map((i) => minutesOf(i.from)).sort((a, b) => a - b);
-    for (const minutes of starts) {
-      const instant = instantOf({ ...day, minutes }, hours.timeZone);
-      if (instant > at.getTime()) return new Date(instant);
-    }
+    const instants = hours.weekly[weekdayOf(day)]
+      .flatMap((interval) => instantsOf({ ...day, minutes: minutesOf(interval.from) }, hours.timeZone))
+      .sort((a, b) => a - b);
+    // An interval clocks skipped over entirely never opens; one the jump lands in opens at the jump.
+    const next = instants.find((instant) => instant > at.getTime() && isWithinHours(hours, new Date(instant)));
+    if (next !== undefined) return new Date(next);
   }
   return undefined;
 }

@@ -111,6 +111,13 @@ const symbolOf = (name: string) => fc.nat({ max: 63 }).map((i) => `§${name}:${i
 
 const conversationIds = weighted<unknown>([8, symbolOf('conv')], [1, inputArbitrary(idSchema)]);
 const leadIds = weighted<unknown>([8, symbolOf('lead')], [1, inputArbitrary(idSchema)]);
+/** Teams of either project, `none` (the conversation filter's "no team"), or any id. */
+const teamIds = weighted<unknown>([8, symbolOf('team')], [1, fc.constant('none')], [1, inputArbitrary(idSchema)]);
+/** Agents of project A (the fuzzing ones and the spare), project B's, or any id. */
+const agentIds = weighted<unknown>(
+  [8, fc.constantFrom('§owner', '§agent', '§spare', '§agentB')],
+  [1, inputArbitrary(idSchema)],
+);
 /** A read position: mostly one the conversations have, sometimes anywhere up to the schema's bound. */
 const readSeqs = weighted<unknown>(
   [4, fc.integer({ min: 1, max: 3 })],
@@ -171,6 +178,9 @@ function socketOverrides(entry: SocketEntry): ArbitraryOptions {
       requestId: clientKeys,
       seq: readSeqs,
       until: snoozeEnds,
+      // A transfer's target.
+      agentId: agentIds,
+      teamId: teamIds,
       ...(entry.command === 'session:renew'
         ? { token: parleyTokens(entry.namespace === '/visitor' ? '§token-v1' : '§token-agent') }
         : {}),
@@ -188,8 +198,34 @@ function restOverrides(entry: RestEntry): ArbitraryOptions {
     leadId: leadIds,
     // A canned response rendered for a conversation.
     conversationId: conversationIds,
+    // The queue's and the conversation list's filter.
+    teamId: teamIds,
+    memberIds: weighted<unknown>(
+      [6, fc.uniqueArray(agentIds, { maxLength: 4 })],
+      [1, fc.array(inputArbitrary(idSchema), { maxLength: 3 })],
+    ),
   };
   if (path.endsWith('/auth/verified')) overrides['token'] = customerTokens;
+  if (path.endsWith('/business-hours')) {
+    // Random text is next to never a time zone (the schema's filter would search forever): mostly
+    // real zones, odd offsets and half hours among them, now and then anything.
+    overrides['timeZone'] = weighted<unknown>(
+      [
+        6,
+        fc.constantFrom(
+          'UTC',
+          'Europe/Paris',
+          'America/New_York',
+          'Asia/Kolkata',
+          'Pacific/Chatham',
+          'Australia/Lord_Howe',
+          'Etc/GMT+12',
+          'Pacific/Kiritimati',
+        ),
+      ],
+      [1, fc.string({ maxLength: 40 })],
+    );
+  }
   if (path === '/v1/agents/login') {
     // Mostly the owner's own address and password, so that a fair share of sign-ins succeed.
     overrides['email'] = weighted<unknown>(
@@ -238,6 +274,7 @@ const PATH_PARAMS: Record<string, fc.Arbitrary<string>> = {
   conversationId: weighted([10, symbolOf('conv')], [1, fc.constantFrom(...HOSTILE_SEGMENTS)]),
   agentId: weighted([8, fc.constant('§spare')], [1, fc.constant('§agentB')], [1, fc.constantFrom(...HOSTILE_SEGMENTS)]),
   cannedResponseId: weighted([10, symbolOf('canned')], [1, fc.constantFrom(...HOSTILE_SEGMENTS)]),
+  teamId: weighted([10, symbolOf('team')], [1, fc.constantFrom(...HOSTILE_SEGMENTS)]),
 };
 
 function callersFor(route: RestRoute): fc.Arbitrary<Caller> {

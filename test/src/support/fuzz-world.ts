@@ -4,6 +4,7 @@ import type {
   ConversationStartResult,
   LeadUpdateResult,
   ProjectCreatedResponse,
+  TeamResponse,
   VisitorAuthResponse,
 } from '@parley/protocol';
 import { anonymousVisitor, createAgent, createProject, type TestAgent } from './fixtures';
@@ -78,6 +79,8 @@ export interface World {
   leads: string[];
   /** Canned response ids inputs pick from (`§canned:i`): project A's, project B's, and each one created. */
   cannedResponses: string[];
+  /** Team ids inputs pick from (`§team:i`): project A's, project B's, and each one created. */
+  teams: string[];
   ledger: Ledger;
   /** Problems seen outside an answer (pushes), each with where it was seen. */
   pushProblems: string[];
@@ -159,6 +162,19 @@ export async function seedWorld(url: string): Promise<World> {
     if (res.status !== 201) throw new Error(`canned response: ${res.status} ${res.text}`);
     cannedResponses.push(res.body.id);
   }
+  // A team in each project (the agents in it); B's name carries B's mark.
+  const teams: string[] = [];
+  for (const [projectId, author, name, members] of [
+    [projectA.id, owner, 'Team A', [agent.id, spare.id]],
+    [projectB.id, agentB, `Bee team ${markers.projectB}`, [agentB.id]],
+  ] as const) {
+    const res = await client(url).post<TeamResponse>(`/v1/projects/${projectId}/teams`, {
+      token: author.token,
+      body: { name, memberIds: members },
+    });
+    if (res.status !== 201) throw new Error(`team: ${res.status} ${res.text}`);
+    teams.push(res.body.team.id);
+  }
   const agentSocket = await connectAgent(url, agent.token);
   await ok(agentSocket, 'message:send', {
     conversationId: two.visitor.conversationId,
@@ -183,6 +199,7 @@ export async function seedWorld(url: string): Promise<World> {
     conversations: [one.visitor.conversationId, two.visitor.conversationId, bee.visitor.conversationId],
     leads: [one.visitor.leadId, two.visitor.leadId, bee.visitor.leadId],
     cannedResponses,
+    teams,
     ledger: {
       projects: new Set(),
       agents: new Set(),
@@ -265,8 +282,14 @@ function symbolValue(world: World, name: string, index: number): unknown {
       return pick(world.leads);
     case 'canned':
       return pick(world.cannedResponses);
+    case 'team':
+      return pick(world.teams);
     case 'until-soon':
       return new Date(Date.now() + 3_600_000).toISOString();
+    case 'owner':
+      return world.owner.id;
+    case 'agent':
+      return world.agent.id;
     case 'spare':
       return world.spare.id;
     case 'agentB':
@@ -385,6 +408,11 @@ export function recordAnswer(world: World, entry: string, data: unknown): void {
     case 'POST /v1/projects/:projectId/canned-responses': {
       const responseId = id((data as Record<string, unknown>)['id']);
       if (responseId && !world.cannedResponses.includes(responseId)) world.cannedResponses.push(responseId);
+      break;
+    }
+    case 'POST /v1/projects/:projectId/teams': {
+      const teamId = id(body['team']?.['id']);
+      if (teamId && !world.teams.includes(teamId)) world.teams.push(teamId);
       break;
     }
     case '/visitor lead:update':
