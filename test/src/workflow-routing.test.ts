@@ -238,6 +238,11 @@ describe('conversation workflow: routing on one node', () => {
       const c2 = await start(s.projectId);
       const queue = await api().get<Page<Conversation>>(`/v1/projects/${s.projectId}/queue`, { token: agent.token });
       expect(queue.body.items.map((c) => c.id)).toEqual([c2.id]);
+      // `none`: the conversations of no team, as in the conversation list.
+      const noTeam = await api().get<Page<Conversation>>(`/v1/projects/${s.projectId}/queue?teamId=none`, {
+        token: agent.token,
+      });
+      expect(noTeam.body.items.map((c) => c.id)).toEqual([c2.id]);
 
       await api().patch(`/v1/projects/${s.projectId}/routing/agents/${agent.id}`, {
         token: s.owner.token,
@@ -387,8 +392,16 @@ describe('conversation workflow: routing on one node', () => {
         })
       ).body.team;
       await ok(console1, 'conversation:transfer', { conversationId: c.id, teamId: team.id });
-      // a1 has room, but is not in the team: it waits for a2.
+      // a1 has room, but is not in the team: it waits for a2, in that team's queue only.
       await updated(log, c.id, 'transfer');
+      const queued = async (teamId: string) =>
+        (
+          await api().get<Page<Conversation>>(`/v1/projects/${s.projectId}/queue?teamId=${teamId}`, {
+            token: s.owner.token,
+          })
+        ).body.items.map((q) => q.id);
+      expect(await queued(team.id)).toEqual([c.id]);
+      expect(await queued('none')).toEqual([]);
       log.clear();
       await online(a2);
       const assigned = await updated(log, c.id, 'auto');

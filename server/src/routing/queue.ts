@@ -18,8 +18,11 @@ export function waitingSince(doc: Pick<ConversationDoc, 'queuedAt' | 'createdAt'
 export class Queue {
   constructor(private readonly conversations: ConversationModel) {}
 
+  /** `teamId`: one team's, or `none` for those of no team (as in the conversation list); else all. */
   async waiting(projectId: string, teamId?: string, window = QUEUE_WINDOW): Promise<ConversationDoc[]> {
-    const filter = { projectId, ...WAITING, ...(teamId ? { teamId } : {}) } as QueryFilter<ConversationDoc>;
+    // `null` matches a missing field too: conversations never given a team.
+    const team = teamId === undefined ? {} : { teamId: teamId === 'none' ? null : teamId };
+    const filter = { projectId, ...WAITING, ...team } as QueryFilter<ConversationDoc>;
     const docs = await this.conversations
       .find(filter)
       .sort({ queuedAt: 1, _id: 1 })
