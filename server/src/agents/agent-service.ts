@@ -169,7 +169,7 @@ export class AgentService {
         .findOneAndUpdate(
           { _id: agentId, projectId },
           roleChanges ? { $set: set, $inc: { credentialVersion: 1 } } : { $set: set },
-          { new: true },
+          { returnDocument: 'after' },
         )
         .lean<AgentDoc>()
         .exec();
@@ -182,7 +182,9 @@ export class AgentService {
 
   private async rename(projectId: string, agentId: string, name: string | undefined): Promise<Agent> {
     const doc = await this.agents
-      .findOneAndUpdate({ _id: agentId, projectId }, name === undefined ? {} : { $set: { name } }, { new: true })
+      .findOneAndUpdate({ _id: agentId, projectId }, name === undefined ? {} : { $set: { name } }, {
+        returnDocument: 'after',
+      })
       .lean<AgentDoc>()
       .exec();
     if (!doc) throw notFound('Agent');
@@ -206,7 +208,7 @@ export class AgentService {
       .findOneAndUpdate(
         { _id: agentId, projectId },
         { $set: { passwordHash }, $inc: { credentialVersion: 1 } },
-        { new: true },
+        { returnDocument: 'after' },
       )
       .lean<AgentDoc>()
       .exec();
@@ -235,7 +237,7 @@ export class AgentService {
       .findOneAndUpdate(
         { _id: doc._id, passwordHash: doc.passwordHash },
         { $set: { passwordHash }, $inc: { credentialVersion: 1 } },
-        { new: true },
+        { returnDocument: 'after' },
       )
       .lean<AgentDoc>()
       .exec();
