@@ -25,4 +25,7 @@ export const LIMITS = {
   passwordMax: 200,
   allowedOriginsMax: 50,
   preChatFieldsMax: 20,
+  webhooksPerProject: 20,
+  webhookUrlMax: 2048,
+  webhookDescriptionMax: 500,
 } as const;

@@ -28,6 +28,12 @@ import type {
   SyncReloadEvent,
   TypingEvent,
   VisitorAuthResponse,
+  Webhook,
+  WebhookCreatedResponse,
+  WebhookDelivery,
+  WebhookDeliveryPage,
+  WebhookDisabledEvent,
+  WebhookSecretRotatedResponse,
   WidgetConfig,
 } from '../src';
 import type * as s from '../src/schemas';
@@ -62,6 +68,12 @@ const checks: true[] = [
   true as Same<Out<typeof s.conversationStartResultSchema>, ConversationStartResult>,
   true as Same<Out<typeof s.conversationHistoryResultSchema>, ConversationHistoryResult>,
   true as Same<Out<typeof s.leadUpdateResultSchema>, LeadUpdateResult>,
+  true as Same<Out<typeof s.webhookSchema>, Webhook>,
+  true as Same<Out<typeof s.webhookDeliverySchema>, WebhookDelivery>,
+  true as Same<Out<typeof s.webhookCreatedResponseSchema>, WebhookCreatedResponse>,
+  true as Same<Out<typeof s.webhookSecretRotatedResponseSchema>, WebhookSecretRotatedResponse>,
+  true as Same<Out<typeof s.webhookDeliveryPageSchema>, WebhookDeliveryPage>,
+  true as Same<Out<typeof s.webhookDisabledEventSchema>, WebhookDisabledEvent>,
 ];
 
 describe('response schemas', () => {

@@ -31,6 +31,7 @@ const SECURITY: Record<Access, Record<string, string[]>[] | undefined> = {
   agent: [{ agentToken: [] }],
   owner: [{ agentToken: [] }],
   admin: [{ adminToken: [] }],
+  'owner-or-admin': [{ agentToken: [] }, { adminToken: [] }],
   metrics: [{}, { metricsToken: [] }],
 };
 
@@ -113,6 +114,11 @@ export function buildOpenApiDocument(routes: readonly RestRoute[] = REST_ROUTES)
         { name: 'Agents', description: 'Agent sign-in.' },
         { name: 'Leads', description: 'Leads, shown as "contacts" to people.' },
         { name: 'Conversations', description: 'Conversations and their messages, for agents.' },
+        {
+          name: 'Webhooks',
+          description:
+            "Outbound webhooks (Standard Webhooks): signed, retried, ordered per lead. For the project's owners and the admin token.",
+        },
         { name: 'Admin', description: 'Enabled by `ADMIN_TOKEN`.' },
         { name: 'Operations', description: 'Health and metrics.' },
         { name: 'Contract', description: 'The documents of this contract.' },

@@ -37,6 +37,7 @@ import {
   sessionRenewResultSchema,
   syncReloadEventSchema,
   typingEventSchema,
+  webhookDisabledEventSchema,
 } from '../schemas';
 
 export interface CommandDoc {
@@ -140,6 +141,10 @@ const agentPushes = {
   'lead.updated': { summary: 'A contact changed (`changes` names the fields).', payload: leadUpdatedEventSchema },
   'lead.merged': { summary: 'Contacts were merged into `lead`.', payload: leadMergedEventSchema },
   'lead.deleted': { summary: 'A contact was erased.', payload: leadDeletedEventSchema },
+  'webhook.disabled': {
+    summary: 'A webhook of the project was turned off (its receiver answered 410, or failed for days).',
+    payload: webhookDisabledEventSchema,
+  },
 };
 
 // The compile-time ties to the map. A failure names the command or push whose row is missing,

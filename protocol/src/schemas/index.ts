@@ -9,6 +9,7 @@ export * from './admin';
 export * from './auth';
 export * from './leads';
 export * from './conversations';
+export * from './webhooks';
 export * from './commands';
 export * from './responses';
 export * from './socket-payloads';
