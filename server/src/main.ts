@@ -48,6 +48,16 @@ import { capConnections, ConnectionCaps } from './realtime/connection-caps';
 import { addressResolver } from './http/client-address';
 import { seedDemo, type DemoCredentials } from './seed/demo-seed';
 import { printBanner } from './banner';
+import { registerDeliveryModel } from './webhooks/delivery-model';
+import { DeliveryWorker } from './webhooks/delivery-worker';
+import { DestinationGuard } from './webhooks/destination-guard';
+import { Outbox } from './webhooks/outbox';
+import { OutboxSweeper } from './webhooks/outbox-sweeper';
+import { WebhookDirectory } from './webhooks/webhook-directory';
+import { registerWebhookModel } from './webhooks/webhook-model';
+import { webhookRoutes } from './webhooks/webhook-routes';
+import { WebhookSender } from './webhooks/webhook-sender';
+import { WebhookService } from './webhooks/webhook-service';
 
 export interface RunningServer {
   url: string;
@@ -84,6 +94,8 @@ export async function startServer(
     messages: registerMessageModel(database.connection),
     locks: registerLockModel(database.connection),
     pendingStandings: registerPendingStandingModel(database.connection),
+    webhooks: registerWebhookModel(database.connection),
+    deliveries: registerDeliveryModel(database.connection),
   };
   // Unique indexes carry correctness (one lead per user, no duplicate seq): build them before serving.
   await Promise.all(Object.values(models).map((model) => model.init()));
@@ -105,13 +117,57 @@ export async function startServer(
   standingSync.start();
   const locks = new LeaseLocks(models.locks);
   const agents = new AgentService(models.agents, bus, passwords, standings, standingSync, locks);
-  const leads = new LeadService(models.leads, models.conversations, bus);
-  const messages = new MessageService(models.messages, models.conversations, bus, config.messageMaxLength);
-  const conversations = new ConversationService(models.conversations, leads, messages, bus);
+  // Webhooks: the outbox records the events that leave the system before their change is
+  // acknowledged (it listens on the bus, and services mark their changes through it); the worker
+  // on every node sends them; the sweeper records what a crash left unrecorded.
+  const webhookDirectory = new WebhookDirectory(models.webhooks);
+  const outbox = new Outbox(
+    models.deliveries,
+    webhookDirectory,
+    { leads: models.leads, conversations: models.conversations, messages: models.messages },
+    logger,
+  );
+  const detachOutbox = outbox.attach(bus);
+  const destinationGuard = new DestinationGuard(config.webhooks.allowPrivate);
+  const webhookSender = new WebhookSender(destinationGuard, config.webhooks.timeoutMs);
+  const deliveryWorker = new DeliveryWorker(
+    models.deliveries,
+    models.webhooks,
+    webhookDirectory,
+    webhookSender,
+    bus,
+    metrics,
+    logger,
+    config.webhooks,
+  );
+  outbox.setWaker(() => deliveryWorker.wake());
+  const outboxSweeper = new OutboxSweeper(
+    {
+      leads: models.leads,
+      conversations: models.conversations,
+      messages: models.messages,
+      deliveries: models.deliveries,
+    },
+    outbox,
+    locks,
+    logger,
+  );
+
+  const leads = new LeadService(models.leads, models.conversations, bus, outbox);
+  const messages = new MessageService(models.messages, models.conversations, bus, config.messageMaxLength, outbox);
+  const conversations = new ConversationService(models.conversations, leads, messages, bus, outbox);
   const conversationList = new ConversationList(models.conversations);
   const leadSearch = new LeadSearch(models.leads);
-  const leadMerge = new LeadMerge(models.leads, models.conversations, leads, locks, bus);
-  const leadErasure = new LeadErasure(models.leads, models.conversations, models.messages, leads, locks, bus);
+  const leadMerge = new LeadMerge(models.leads, models.conversations, leads, locks, bus, outbox);
+  const leadErasure = new LeadErasure(models.leads, models.conversations, models.messages, leads, locks, bus, outbox);
+  const webhookService = new WebhookService(
+    models.webhooks,
+    models.deliveries,
+    webhookDirectory,
+    destinationGuard,
+    outbox,
+    projects,
+  );
 
   const authService = new AuthService({ settings: config, tokens, projects, agents, leads, rateLimits });
 
@@ -131,6 +187,7 @@ export async function startServer(
       conversations: conversationList,
     }),
     conversationRoutes({ auth, conversations: conversationList, messages }),
+    webhookRoutes({ auth, webhooks: webhookService }),
   ];
   const metricsRouter = metricsRoutes({
     metrics,
@@ -192,6 +249,8 @@ export async function startServer(
     config.metricsPort === undefined ? undefined : createServer(createMetricsApp(logger, metrics, metricsRouter));
   if (metricsServer) await listen(metricsServer, config.metricsPort ?? 0, config.host, 'METRICS_PORT');
   await listen(httpServer, config.port, config.host);
+  deliveryWorker.start();
+  outboxSweeper.start();
   const { port } = httpServer.address() as AddressInfo;
   const metricsPort = metricsServer ? (metricsServer.address() as AddressInfo).port : undefined;
   const url = `http://${config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host}:${port}`;
@@ -213,6 +272,13 @@ export async function startServer(
       httpServer.closeIdleConnections();
       await closed;
       clearTimeout(cut);
+      // Nothing is published any more: what was, is written; then the sends in flight are cut
+      // and handed back to the other nodes.
+      await outbox.drain();
+      detachOutbox();
+      await deliveryWorker.stop();
+      await outboxSweeper.stop();
+      webhookSender.close();
       await connectionCaps.stop();
       if (metricsServer) {
         metricsServer.closeAllConnections();

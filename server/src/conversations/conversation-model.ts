@@ -1,5 +1,6 @@
 import { Schema, type Connection, type Model } from 'mongoose';
 import type { AttributeValue, ConversationStatus, SenderRole } from '@parley/protocol';
+import { outboxMarksPath, type OutboxMark } from '../infra/outbox-mark';
 
 export interface ConversationDoc {
   _id: string;
@@ -23,6 +24,8 @@ export interface ConversationDoc {
   createdAt: Date;
   updatedAt: Date;
   closedAt?: Date;
+  /** Outbox marks of changes whose webhook events are not recorded yet (see infra/outbox-mark.ts). */
+  outbox?: OutboxMark[];
 }
 
 const conversationSchema = new Schema<ConversationDoc>(
@@ -52,6 +55,7 @@ const conversationSchema = new Schema<ConversationDoc>(
     createdAt: { type: Date, required: true },
     updatedAt: { type: Date, required: true },
     closedAt: Date,
+    outbox: outboxMarksPath,
   },
   { versionKey: false, minimize: false },
 );
@@ -70,6 +74,9 @@ conversationSchema.index({ projectId: 1, leadId: 1, createdAt: -1, _id: -1 });
 // come off the index in order.
 conversationSchema.index({ projectId: 1, status: 1, updatedAt: -1, _id: -1 });
 conversationSchema.index({ projectId: 1, updatedAt: -1, _id: -1 });
+
+// Marks a crash left behind, for the outbox sweeper (sparse: only marked documents are in it).
+conversationSchema.index({ 'outbox.at': 1 }, { sparse: true });
 
 export type ConversationModel = Model<ConversationDoc>;
 

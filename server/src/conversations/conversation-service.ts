@@ -3,6 +3,7 @@ import type { Attributes, Conversation, Message } from '@parley/protocol';
 import { isDuplicateKeyError, notFound } from '../errors';
 import type { EventBus } from '../infra/event-bus';
 import { newId } from '../infra/ids';
+import { marksOf, NO_OUTBOX, type OutboxMarker } from '../infra/outbox-mark';
 import { rawCollection } from '../infra/raw-collection';
 import type { LeadDoc } from '../leads/lead-model';
 import type { LeadService } from '../leads/lead-service';
@@ -48,6 +49,7 @@ export class ConversationService {
     private readonly leads: LeadService,
     private readonly messages: MessageService,
     private readonly bus: EventBus,
+    private readonly outbox: OutboxMarker = NO_OUTBOX,
   ) {}
 
   /**
@@ -62,6 +64,7 @@ export class ConversationService {
     const now = new Date();
     const attributes: Attributes = {};
     for (const [key, value] of Object.entries(input.attributes ?? {})) if (value !== null) attributes[key] = value;
+    const mark = await this.outbox.mark(actor.projectId, 'conversation.created');
     const doc: ConversationDoc = {
       _id: newId(),
       projectId: actor.projectId,
@@ -76,6 +79,8 @@ export class ConversationService {
       updatedAt: now,
       announced: false,
       ...(input.requestId ? { requestId: input.requestId } : {}),
+      // `conversation.created` survives a crash before it was announced (see infra/outbox-mark.ts).
+      ...(mark ? { outbox: [mark] } : {}),
     };
 
     let conversation = doc;
@@ -130,10 +135,15 @@ export class ConversationService {
       .exec();
     if (claimed.modifiedCount !== 1) return;
     delete conversation.announced;
-    this.bus.publish('conversation.created', {
-      conversation: toConversation(conversation),
-      lead: toLead({ ...lead, conversationCount: Math.max(lead.conversationCount, conversationCount) }),
-    });
+    const mark = marksOf(conversation, 'conversation.created');
+    await this.bus.publish(
+      'conversation.created',
+      {
+        conversation: toConversation(conversation),
+        lead: toLead({ ...lead, conversationCount: Math.max(lead.conversationCount, conversationCount) }),
+      },
+      mark ? { mark } : {},
+    );
   }
 
   async listForVisitor(actor: VisitorActor): Promise<Conversation[]> {
@@ -158,6 +168,7 @@ export class ConversationService {
       before.status === 'assigned' &&
       before.participants.includes(actor.agentId);
     if (alreadyThere) return toConversation(before);
+    const mark = await this.outbox.mark(actor.projectId, 'conversation.updated');
     const after = await this.conversations
       .findOneAndUpdate(
         { _id: conversationId, projectId: actor.projectId },
@@ -169,6 +180,7 @@ export class ConversationService {
           },
           $addToSet: { participants: actor.agentId },
           $unset: { closedAt: '' },
+          ...(mark ? { $push: { outbox: mark } } : {}),
         },
         { returnDocument: 'after' },
       )
@@ -176,7 +188,7 @@ export class ConversationService {
       .exec();
     if (!after) throw notFound('Conversation');
     const conversation = toConversation(after);
-    this.bus.publish('conversation.updated', { conversation });
+    await this.bus.publish('conversation.updated', { conversation }, mark ? { mark } : {});
     return conversation;
   }
 
@@ -184,6 +196,7 @@ export class ConversationService {
     const before = await loadAccessibleConversation(this.conversations, actor, conversationId);
     if (before.status === 'closed') return toConversation(before);
     const now = new Date();
+    const mark = await this.outbox.mark(actor.projectId, 'conversation.updated');
     const after = await this.conversations
       .findOneAndUpdate(
         {
@@ -191,7 +204,10 @@ export class ConversationService {
           projectId: actor.projectId,
           status: { $ne: 'closed' },
         },
-        { $set: { status: 'closed', closedAt: now, updatedAt: now } },
+        {
+          $set: { status: 'closed', closedAt: now, updatedAt: now },
+          ...(mark ? { $push: { outbox: mark } } : {}),
+        },
         { returnDocument: 'after' },
       )
       .lean<ConversationDoc>()
@@ -199,14 +215,14 @@ export class ConversationService {
     // Someone else closed it between our read and write: report it closed, publish nothing twice.
     if (!after) return this.get(actor, conversationId);
     const conversation = toConversation(after);
-    this.bus.publish('conversation.updated', { conversation });
+    await this.bus.publish('conversation.updated', { conversation }, mark ? { mark } : {});
     return conversation;
   }
 
   /** Typing indicators are not stored; access is checked so nobody can type into others' chats. */
   async typing(actor: Actor, conversationId: string, typing: boolean, originId?: string): Promise<void> {
     const conversation = await loadAccessibleConversation(this.conversations, actor, conversationId);
-    this.bus.publish('typing', {
+    await this.bus.publish('typing', {
       projectId: conversation.projectId,
       userId: conversation.userId,
       conversationId,

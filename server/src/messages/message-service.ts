@@ -1,6 +1,7 @@
 import type { Message } from '@parley/protocol';
 import { AppError, notFound } from '../errors';
 import type { EventBus } from '../infra/event-bus';
+import { NO_OUTBOX, type OutboxMarker } from '../infra/outbox-mark';
 import type { Actor } from '../conversations/actor';
 import { loadAccessibleConversation } from '../conversations/conversation-access';
 import type { ConversationModel } from '../conversations/conversation-model';
@@ -48,8 +49,9 @@ export class MessageService {
     private readonly conversations: ConversationModel,
     bus: EventBus,
     private readonly maxTextLength: number,
+    outbox: OutboxMarker = NO_OUTBOX,
   ) {
-    this.writer = new MessageWriter(messages, conversations, bus);
+    this.writer = new MessageWriter(messages, conversations, bus, outbox);
     this.commits = new GroupCommit((batch) => this.writer.writeBatch(batch), {
       maxBatch: MAX_BATCH,
       maxInFlight: MAX_IN_FLIGHT,

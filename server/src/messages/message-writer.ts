@@ -1,8 +1,9 @@
-import type { Message } from '@parley/protocol';
+import type { Conversation, Message } from '@parley/protocol';
 import type { mongo } from 'mongoose';
 import { AppError, isDuplicateKeyError, notFound } from '../errors';
 import type { EventBus } from '../infra/event-bus';
 import { newId } from '../infra/ids';
+import { marksOf, newMark, NO_OUTBOX, type OutboxMark, type OutboxMarker } from '../infra/outbox-mark';
 import { rawCollection } from '../infra/raw-collection';
 import { senderOf, type Actor } from '../conversations/actor';
 import { assertAccessible } from '../conversations/conversation-access';
@@ -86,7 +87,13 @@ function hitClientIdIndex(e: WriteErrorLike): boolean {
   return /clientMessageId/.test(e.errmsg ?? '');
 }
 
-function newDoc(actor: Actor, input: SendInput, conversation: ConversationDoc, seq: number): MessageDoc {
+function newDoc(
+  actor: Actor,
+  input: SendInput,
+  conversation: ConversationDoc,
+  seq: number,
+  mark?: OutboxMark,
+): MessageDoc {
   return {
     _id: newId(),
     conversationId: conversation._id,
@@ -96,7 +103,17 @@ function newDoc(actor: Actor, input: SendInput, conversation: ConversationDoc, s
     sender: senderOf(actor),
     text: input.text,
     createdAt: new Date(),
+    // Inserted with the message: its `message.created` survives a crash before it was recorded.
+    ...(mark ? { outbox: [mark] } : {}),
   };
+}
+
+/** Settles a publish now, so that a failed record is never an unhandled rejection while others are awaited. */
+function settle(recorded: Promise<void>): Promise<{ error?: unknown }> {
+  return recorded.then(
+    () => ({}),
+    (error: unknown) => ({ error }),
+  );
 }
 
 /**
@@ -130,6 +147,8 @@ export class MessageWriter {
     private readonly messages: MessageModel,
     private readonly conversations: ConversationModel,
     private readonly bus: EventBus,
+    /** Marks messages (and reopens) whose events webhooks want; see infra/outbox-mark.ts. */
+    private readonly outbox: OutboxMarker = NO_OUTBOX,
   ) {
     // Changes made elsewhere on this node (join, close, merge) are read afresh by the next batch.
     bus.subscribe('conversation.updated', ({ conversation }) => this.cache.delete(conversation.id));
@@ -147,7 +166,11 @@ export class MessageWriter {
 
   private async stageAndWrite(batch: PendingSend[]): Promise<void> {
     const byId = await this.conversationsOf(batch);
-    const groups = this.stage(await this.admit(batch, byId));
+    const marking = await this.outbox.wanting(
+      [...byId.values()].map((c) => c.projectId),
+      'message.created',
+    );
+    const groups = this.stage(await this.admit(batch, byId), marking);
     // A group's sends are contiguous here (group after group), which is what the rounds rely on.
     let left = [...groups.values()].flatMap((group) => group.staged.map((staged) => ({ group, staged })));
     if (left.length === 0) return;
@@ -228,7 +251,10 @@ export class MessageWriter {
    * Groups the sends by conversation, in arrival order, numbered on from each conversation's end.
    * The same sender and clientMessageId twice in one batch is one message: the second is a twin.
    */
-  private stage(admitted: { send: PendingSend; conversation: ConversationDoc }[]): Map<string, Group> {
+  private stage(
+    admitted: { send: PendingSend; conversation: ConversationDoc }[],
+    marking: Set<string>,
+  ): Map<string, Group> {
     const groups = new Map<string, Group>();
     const byClientKey = new Map<string, Staged>();
     for (const { send, conversation } of admitted) {
@@ -240,7 +266,8 @@ export class MessageWriter {
         first.twins.push(send);
         continue;
       }
-      const doc = newDoc(send.actor, send.input, conversation, conversation.lastSeq + 1 + group.staged.length);
+      const mark = marking.has(conversation.projectId) ? newMark('message.created') : undefined;
+      const doc = newDoc(send.actor, send.input, conversation, conversation.lastSeq + 1 + group.staged.length, mark);
       const staged: Staged = { send, doc, twins: [] };
       byClientKey.set(clientKey, staged);
       group.staged.push(staged);
@@ -259,6 +286,7 @@ export class MessageWriter {
       })),
     );
     const vanished: Staged[] = [];
+    const published: { s: Staged; result: SendResult; recorded: Promise<{ error?: unknown }> }[] = [];
     kept.forEach(({ group, staged }, i) => {
       const conversation = updated[i];
       if (!conversation) {
@@ -269,11 +297,27 @@ export class MessageWriter {
       const view = toConversation(conversation);
       for (const s of staged) {
         const message = toMessage(s.doc);
-        this.bus.publish('message.created', { message, conversation: view });
-        s.send.resolve({ message, conversation, created: true });
-        for (const twin of s.twins) twin.resolve({ message, conversation, created: false });
+        const mark = marksOf(s.doc, 'message.created');
+        const recordedEvent = this.bus.publish(
+          'message.created',
+          { message, conversation: view },
+          mark ? { mark } : {},
+        );
+        published.push({ s, result: { message, conversation, created: true }, recorded: settle(recordedEvent) });
       }
     });
+    // Acknowledged once its event is in the webhook outbox (at once when no webhook wants it).
+    await Promise.all(
+      published.map(async ({ s, result, recorded: outcome }) => {
+        const { error } = await outcome;
+        if (error !== undefined) {
+          for (const send of [s.send, ...s.twins]) send.reject(error);
+          return;
+        }
+        s.send.resolve(result);
+        for (const twin of s.twins) twin.resolve({ ...result, created: false });
+      }),
+    );
     // Erased (on another node) since the cache read it: its messages go too, unacknowledged.
     if (vanished.length > 0) {
       await this.messages.deleteMany({ _id: { $in: vanished.map((s) => s.doc._id) } }).exec();
@@ -335,9 +379,7 @@ export class MessageWriter {
     const reopens = send.actor.role === 'visitor';
     const updated = await this.recordOne({ conversation, doc: found, reopens });
     const view = toConversation(updated);
-    for (const orphan of unrecorded)
-      this.bus.publish('message.created', { message: toMessage(orphan), conversation: view });
-    this.bus.publish('message.created', { message, conversation: view });
+    await this.announce([...unrecorded, found], view);
     return { message, conversation: updated, created: false };
   }
 
@@ -370,9 +412,10 @@ export class MessageWriter {
    * de-duplicate by seq, as the SDK does.)
    */
   async storeOne(actor: Actor, conversation: ConversationDoc, input: SendInput): Promise<SendResult> {
+    const wanted = (await this.outbox.wanting([conversation.projectId], 'message.created')).size > 0;
     for (let attempt = 0; attempt < MAX_SEQ_ATTEMPTS; attempt++) {
       const lastStored = await this.lastStoredSeq(conversation._id);
-      const doc = newDoc(actor, input, conversation, lastStored + 1);
+      const doc = newDoc(actor, input, conversation, lastStored + 1, wanted ? newMark('message.created') : undefined);
       try {
         await rawCollection(this.messages).insertOne(doc);
       } catch (error) {
@@ -395,14 +438,21 @@ export class MessageWriter {
           await this.messages.deleteOne({ _id: doc._id }).exec();
         throw error;
       }
-      const fresh = toConversation(updated);
-      for (const orphan of unrecorded)
-        this.bus.publish('message.created', { message: toMessage(orphan), conversation: fresh });
-      const message = toMessage(doc);
-      this.bus.publish('message.created', { message, conversation: fresh });
-      return { message, conversation: updated, created: true };
+      await this.announce([...unrecorded, doc], toConversation(updated));
+      return { message: toMessage(doc), conversation: updated, created: true };
     }
     throw new AppError('UNAVAILABLE', 'The conversation is too busy right now; try again');
+  }
+
+  /** Publishes stored messages in seq order, each with its own mark; settles once every one is recorded. */
+  private async announce(docs: MessageDoc[], conversation: Conversation): Promise<void> {
+    const outcomes = docs.map((doc) => {
+      const mark = marksOf(doc, 'message.created');
+      return settle(
+        this.bus.publish('message.created', { message: toMessage(doc), conversation }, mark ? { mark } : {}),
+      );
+    });
+    for (const { error } of await Promise.all(outcomes)) if (error !== undefined) throw error;
   }
 
   /**
@@ -421,6 +471,37 @@ export class MessageWriter {
    */
   private async recordOnConversations(entries: Entry[], attempt = 0): Promise<(ConversationDoc | undefined)[]> {
     const reopening = entries.map(({ reopens, conversation }) => reopens && conversation.status === 'closed');
+    // A reopen is a `conversation.updated`: marked in the same statement as the reopen itself.
+    const marks = await Promise.all(
+      entries.map(({ conversation }, i) =>
+        reopening[i] ? this.outbox.mark(conversation.projectId, 'conversation.updated') : undefined,
+      ),
+    );
+    const announced: Promise<{ error?: unknown }>[] = [];
+    const announceReopen = (conversation: ConversationDoc, i: number) => {
+      const mark = marks[i];
+      announced.push(
+        settle(
+          this.bus.publish(
+            'conversation.updated',
+            { conversation: toConversation(conversation) },
+            mark ? { mark } : {},
+          ),
+        ),
+      );
+    };
+    const results = await this.recordStatements(entries, reopening, marks, announceReopen, attempt);
+    for (const { error } of await Promise.all(announced)) if (error !== undefined) throw error;
+    return results;
+  }
+
+  private async recordStatements(
+    entries: Entry[],
+    reopening: boolean[],
+    marks: (OutboxMark | undefined)[],
+    announceReopen: (conversation: ConversationDoc, i: number) => void,
+    attempt: number,
+  ): Promise<(ConversationDoc | undefined)[]> {
     const operations: mongo.AnyBulkWriteOperation<ConversationDoc>[] = entries.map(({ conversation, doc }, i) => {
       const lastMessage = { text: doc.text, senderRole: doc.sender.role, createdAt: doc.createdAt };
       const set: Record<string, unknown> = {
@@ -430,6 +511,7 @@ export class MessageWriter {
         updatedAt: doc.createdAt,
       };
       if (reopening[i]) set['status'] = conversation.assigneeId ? 'assigned' : 'open';
+      const mark = marks[i];
       return {
         updateOne: {
           filter: {
@@ -438,7 +520,9 @@ export class MessageWriter {
             status: conversation.status,
             assigneeId: { $exists: conversation.assigneeId !== undefined },
           },
-          update: reopening[i] ? { $set: set, $unset: { closedAt: '' } } : { $set: set },
+          update: reopening[i]
+            ? { $set: set, $unset: { closedAt: '' }, ...(mark ? { $push: { outbox: mark } } : {}) }
+            : { $set: set },
         },
       };
     });
@@ -456,7 +540,7 @@ export class MessageWriter {
         if (reopening[i]) {
           updated.status = conversation.assigneeId ? 'assigned' : 'open';
           delete updated.closedAt;
-          this.bus.publish('conversation.updated', { conversation: toConversation(updated) });
+          announceReopen(updated, i);
         }
         this.cache.set(updated._id, updated);
         return updated;
@@ -481,8 +565,7 @@ export class MessageWriter {
       } else if (fresh.lastSeq >= entry.doc.seq) {
         // Recorded (by this statement or by another node, further): its state stands. A reopen is
         // announced anyway (harmless if someone else announced it too).
-        if (reopening[i] && fresh.status !== 'closed')
-          this.bus.publish('conversation.updated', { conversation: toConversation(fresh) });
+        if (reopening[i] && fresh.status !== 'closed') announceReopen(fresh, i);
         this.cache.set(fresh._id, fresh);
         results[i] = fresh;
       } else {
@@ -492,8 +575,11 @@ export class MessageWriter {
     if (again.length > 0) {
       if (attempt >= MAX_RECORD_ATTEMPTS)
         throw new AppError('UNAVAILABLE', 'The conversation is too busy right now; try again');
-      const retried = await this.recordOnConversations(
+      const retried = await this.recordStatements(
         again.map((a) => a.entry),
+        again.map((a) => a.entry.reopens && a.entry.conversation.status === 'closed'),
+        again.map((a) => marks[a.index]),
+        (conversation, j) => announceReopen(conversation, (again[j] as { index: number }).index),
         attempt + 1,
       );
       again.forEach((a, j) => (results[a.index] = retried[j]));
