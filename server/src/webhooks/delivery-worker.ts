@@ -15,8 +15,15 @@ import { toWebhook } from './webhook-view';
 const LEASE_MARGIN_MS = 5000;
 /** How often an idle worker looks for due deliveries written by other nodes. */
 const POLL_MS = 500;
-/** How soon a delivery held back behind one in flight on another node looks again. */
+/** How soon a delivery held back behind one in its retry schedule looks again, at the earliest. */
 const RECHECK_MS = 1000;
+/**
+ * How long a delivery held back behind one in flight waits at most: the node that finishes that one
+ * sends it next (claimNextInLane), so this only bounds a wait whose waker failed.
+ */
+const PARK_MS = 60_000;
+/** Claims that found nothing are not repeated more often than this, however often work is announced. */
+const MIN_EMPTY_POLL_GAP_MS = 50;
 /** How long finished deliveries stay in the log. */
 export const RETENTION_MS = 30 * 24 * 3600 * 1000;
 /** How long a node trusts what it last wrote about a webhook's health before writing it again. */
@@ -45,8 +52,6 @@ export class DeliveryWorker {
   private claims = 0;
   private inFlight = 0;
   private readonly perWebhook = new Map<string, number>();
-  /** Lanes (leads) with a delivery in flight on this node: not claimed again until it is done. */
-  private readonly busyLanes = new Map<string, number>();
   /** Deliveries of this node put back behind another one: woken when that one is done here. */
   private readonly waiters = new Map<string, string[]>();
   private readonly controllers = new Set<AbortController>();
@@ -54,6 +59,7 @@ export class DeliveryWorker {
   private timer: NodeJS.Timeout | undefined;
   private polling = false;
   private again = false;
+  private lastEmptyPoll = 0;
   private stopped = true;
 
   constructor(
@@ -105,8 +111,11 @@ export class DeliveryWorker {
       return;
     }
     if (this.timer && ms > 0) return;
+    // Work announced right after a claim found none is coalesced, so that a burst of records and
+    // completions does not become a burst of claims that scan for nothing.
+    const delay = Math.max(ms, this.lastEmptyPoll + MIN_EMPTY_POLL_GAP_MS - Date.now());
     clearTimeout(this.timer);
-    this.timer = setTimeout(() => void this.poll(), ms);
+    this.timer = setTimeout(() => void this.poll(), delay);
   }
 
   private async poll(): Promise<void> {
@@ -115,7 +124,10 @@ export class DeliveryWorker {
     try {
       while (!this.stopped && this.inFlight < this.options.maxInFlight) {
         const claimed = await this.claim();
-        if (!claimed) break;
+        if (!claimed) {
+          this.lastEmptyPoll = Date.now();
+          break;
+        }
         this.begin(claimed);
       }
     } catch (error) {
@@ -128,14 +140,16 @@ export class DeliveryWorker {
     }
   }
 
-  /** One due delivery, claimed atomically: of a webhook with room on this node, of a lead not in flight here. */
+  /**
+   * One due delivery, claimed atomically, of a webhook with room on this node. Deliveries held back
+   * behind an earlier one of their lead are parked (not due), so what is due is mostly the head of
+   * each lead's queue, and a claim scans little.
+   */
   private async claim(): Promise<DeliveryDoc | null> {
     const now = Date.now();
     const filter: Record<string, unknown> = { status: 'pending', dueAt: { $lte: new Date(now) } };
     const saturated = [...this.perWebhook].filter(([, n]) => n >= this.options.maxInFlightPerWebhook).map(([id]) => id);
     if (saturated.length > 0) filter['webhookId'] = { $nin: saturated };
-    const busy = [...this.busyLanes.keys()].slice(0, 500);
-    if (busy.length > 0) filter['lane'] = { $nin: busy };
     const lease = `${this.nodeId}:${++this.claims}`;
     return this.deliveries
       .findOneAndUpdate(
@@ -150,36 +164,69 @@ export class DeliveryWorker {
   private begin(delivery: DeliveryDoc): void {
     this.inFlight++;
     this.perWebhook.set(delivery.webhookId, (this.perWebhook.get(delivery.webhookId) ?? 0) + 1);
-    if (delivery.lane) this.busyLanes.set(delivery.lane, (this.busyLanes.get(delivery.lane) ?? 0) + 1);
     this.metrics.webhookInFlight.set(this.inFlight);
     this.process(delivery)
-      .catch((error: unknown) => this.logger.warn({ err: error, delivery: delivery._id }, 'webhook delivery failed'))
-      .finally(() => {
+      .catch((error: unknown) => {
+        this.logger.warn({ err: error, delivery: delivery._id }, 'webhook delivery failed');
+        return false;
+      })
+      .then((done) => (done && delivery.lane && !this.stopped ? this.claimNextInLane(delivery) : null))
+      .catch((error: unknown) => {
+        this.logger.warn({ err: error }, 'webhook claim failed');
+        return null;
+      })
+      .then((next) => {
         this.inFlight--;
         const left = (this.perWebhook.get(delivery.webhookId) ?? 1) - 1;
         if (left > 0) this.perWebhook.set(delivery.webhookId, left);
         else this.perWebhook.delete(delivery.webhookId);
-        if (delivery.lane) {
-          const lane = (this.busyLanes.get(delivery.lane) ?? 1) - 1;
-          if (lane > 0) this.busyLanes.set(delivery.lane, lane);
-          else this.busyLanes.delete(delivery.lane);
-        }
         this.metrics.webhookInFlight.set(this.inFlight);
         this.wakeWaiters(delivery._id);
+        if (next) this.begin(next);
         this.wake();
       });
   }
 
-  private async process(delivery: DeliveryDoc): Promise<void> {
+  /**
+   * After a delivery of a lead is done, the lead's next one goes at once from here, also when it
+   * was put back behind the one just done by another node (which would otherwise look again only
+   * after RECHECK_MS): a lead's events flow from one node without waiting. One in its retry
+   * schedule keeps its time.
+   */
+  private claimNextInLane(done: DeliveryDoc): Promise<DeliveryDoc | null> {
+    const now = Date.now();
+    return this.deliveries
+      .findOneAndUpdate(
+        {
+          webhookId: done.webhookId,
+          lane: done.lane,
+          status: 'pending',
+          lease: { $exists: false },
+          $or: [{ round: 0 }, { dueAt: { $lte: new Date(now) } }],
+        },
+        {
+          $set: {
+            lease: `${this.nodeId}:${++this.claims}`,
+            dueAt: new Date(now + this.options.timeoutMs + LEASE_MARGIN_MS),
+          },
+        },
+        { sort: { order: 1 }, returnDocument: 'after' },
+      )
+      .lean<DeliveryDoc>()
+      .exec();
+  }
+
+  /** Sends one claimed delivery; true when it is done (delivered or failed), freeing its lead's next. */
+  private async process(delivery: DeliveryDoc): Promise<boolean> {
     const webhook = await this.directory.webhook(delivery.projectId, delivery.webhookId);
     if (!webhook) {
       // Deleted with its deliveries; this one was recorded from a view a moment old.
       await this.deliveries.deleteOne({ _id: delivery._id, lease: delivery.lease }).exec();
-      return;
+      return false;
     }
     if (!webhook.active && delivery.eventType !== WEBHOOK_TEST_EVENT) {
       await this.finish(delivery, 'failed', { lastError: 'the webhook is turned off' });
-      return;
+      return true;
     }
     if (delivery.lane) {
       const earlier = await this.deliveries
@@ -193,16 +240,23 @@ export class DeliveryWorker {
         .select({ _id: 1, dueAt: 1, lease: 1 })
         .lean<Pick<DeliveryDoc, '_id' | 'dueAt' | 'lease'>>()
         .exec();
-      if (earlier) return this.waitBehind(delivery, earlier);
+      if (earlier) {
+        await this.waitBehind(delivery, earlier);
+        return false;
+      }
     }
     const result = await this.attempt(webhook, delivery);
-    if (this.stopped && result.outcome !== 'success') return this.putBack(delivery);
-    await this.settle(webhook, delivery, result);
+    if (this.stopped && result.outcome !== 'success') {
+      await this.putBack(delivery);
+      return false;
+    }
+    return this.settle(webhook, delivery, result);
   }
 
   /**
-   * Puts a delivery back until the earlier one of its lead is done: until that one's next attempt
-   * when it waits for one, else a moment (this node wakes it sooner when it sends that one itself).
+   * Puts a delivery back until the earlier one of its lead is done. Whichever node finishes that
+   * one sends this one next (claimNextInLane), so it is parked; one that was tried before (a
+   * redelivery went ahead of it) waits for its own next attempt, or the earlier one's.
    */
   private async waitBehind(
     delivery: DeliveryDoc,
@@ -210,8 +264,7 @@ export class DeliveryWorker {
   ): Promise<void> {
     const now = Date.now();
     const earlierDue = earlier.dueAt?.getTime() ?? now;
-    const mine = earlier.lease?.startsWith(`${this.nodeId}:`) === true;
-    const dueAt = earlier.lease ? (mine ? earlierDue : now + RECHECK_MS) : Math.max(earlierDue, now + RECHECK_MS);
+    const dueAt = delivery.round === 0 ? now + PARK_MS : Math.max(earlierDue, now + RECHECK_MS);
     await this.deliveries
       .updateOne(
         { _id: delivery._id, lease: delivery.lease },
@@ -220,6 +273,10 @@ export class DeliveryWorker {
       .exec();
     const list = this.waiters.get(earlier._id) ?? [];
     if (this.waiters.size < 10_000) this.waiters.set(earlier._id, [...list, delivery._id]);
+    // The earlier one may have finished between the check and the parking, its node then finding
+    // this one still claimed: looked at again now, so that it never waits for nothing.
+    const stillPending = await this.deliveries.exists({ _id: earlier._id, status: 'pending' }).exec();
+    if (!stillPending) this.wakeWaiters(earlier._id);
   }
 
   private wakeWaiters(deliveryId: string): void {
@@ -257,8 +314,8 @@ export class DeliveryWorker {
     }
   }
 
-  /** Records an attempt: delivered, or the next attempt scheduled, or failed for good. */
-  private async settle(webhook: WebhookDoc, delivery: DeliveryDoc, result: AttemptResult): Promise<void> {
+  /** Records an attempt: delivered, or the next attempt scheduled, or failed for good (true when done). */
+  private async settle(webhook: WebhookDoc, delivery: DeliveryDoc, result: AttemptResult): Promise<boolean> {
     const answer = {
       ...(result.statusCode !== undefined ? { lastStatusCode: result.statusCode } : {}),
       ...(result.error ? { lastError: result.error } : {}),
@@ -267,7 +324,7 @@ export class DeliveryWorker {
     if (result.outcome === 'success') {
       await this.finish(delivery, 'delivered', answer, true);
       await this.markHealthy(webhook);
-      return;
+      return true;
     }
     const gone = result.statusCode === 410;
     const round = delivery.round + 1;
@@ -290,6 +347,7 @@ export class DeliveryWorker {
     }
     if (gone) await this.deactivate(webhook, 'gone');
     else await this.markFailing(webhook);
+    return gone || delay === undefined;
   }
 
   private async finish(
