@@ -7,6 +7,8 @@ export type { VisitorClientOptions, VisitorClientEvents, MessageEvent } from './
 export { createAgentClient, AgentClient } from './agent-client';
 export type { AgentClientOptions, AgentClientEvents, LeadSearch, ContactSearch } from './agent-client';
 export { ParleyError } from './errors';
+export { verifyWebhook, WebhookVerificationError } from './webhook';
+export type { VerifyWebhookOptions, WebhookHeaders } from './webhook';
 export type { ClientMessage, MessageStatus } from './message-store';
 export type { ConnectionStatus } from './socket-session';
 export { memoryStorage, type TokenStorage } from './storage';

@@ -21,6 +21,7 @@ const PUBLIC: Row = [O, O, O, O];
 const ADMIN: Row = [U, U, O, U];
 const AGENTS: Row = [O, O, U, U];
 const OWNERS: Row = [O, F, U, U];
+const OWNERS_OR_ADMIN: Row = [O, F, O, U];
 
 /**
  * Who may call each REST endpoint. Every route the server declares must have a row (and every row
@@ -71,6 +72,16 @@ const REST: Record<string, Row> = {
   'GET /v1/projects/:projectId/conversations': AGENTS,
   'GET /v1/projects/:projectId/conversations/:conversationId': AGENTS,
   'GET /v1/projects/:projectId/conversations/:conversationId/messages': AGENTS,
+  // Webhooks: the project's owners configure them, and so does the admin token.
+  'POST /v1/projects/:projectId/webhooks': OWNERS_OR_ADMIN,
+  'GET /v1/projects/:projectId/webhooks': OWNERS_OR_ADMIN,
+  'GET /v1/projects/:projectId/webhooks/:webhookId': OWNERS_OR_ADMIN,
+  'PATCH /v1/projects/:projectId/webhooks/:webhookId': OWNERS_OR_ADMIN,
+  'DELETE /v1/projects/:projectId/webhooks/:webhookId': OWNERS_OR_ADMIN,
+  'POST /v1/projects/:projectId/webhooks/:webhookId/secret/rotate': OWNERS_OR_ADMIN,
+  'POST /v1/projects/:projectId/webhooks/:webhookId/test': OWNERS_OR_ADMIN,
+  'GET /v1/projects/:projectId/webhooks/:webhookId/deliveries': OWNERS_OR_ADMIN,
+  'POST /v1/projects/:projectId/webhooks/:webhookId/deliveries/:deliveryId/redeliver': OWNERS_OR_ADMIN,
 };
 
 /** Every `/agent` command is conversation work: both roles; the admin token and no token cannot connect. */
@@ -146,7 +157,9 @@ describe('role matrix', () => {
       .replace(':projectId', projectId)
       .replace(':leadId', 'no-such-lead')
       .replace(':conversationId', conversationId)
-      .replace(':agentId', 'no-such-agent');
+      .replace(':agentId', 'no-such-agent')
+      .replace(':webhookId', 'no-such-webhook')
+      .replace(':deliveryId', 'no-such-delivery');
     for (const [i, caller] of CALLERS.entries()) {
       const token = tokenOf(caller);
       const res = await request<ErrorResponse>(server.url, method, path, {
