@@ -9,6 +9,8 @@ import type { WebhookDirectory } from './webhook-directory';
 import type { WebhookDoc, WebhookModel } from './webhook-model';
 import type { AttemptResult, WebhookSender } from './webhook-sender';
 import { signatureHeader, signingSecrets } from './webhook-signer';
+import { UpdateBatcher } from './update-batcher';
+import { rawCollection } from '../infra/raw-collection';
 import { toWebhook } from './webhook-view';
 
 /** A claim outlives the longest attempt by this much, so that a live worker never loses its claim. */
@@ -52,6 +54,8 @@ export class DeliveryWorker {
   private claims = 0;
   private inFlight = 0;
   private readonly perWebhook = new Map<string, number>();
+  /** Leads with a delivery in flight from this node: their next ones follow it (claimNextInLane), not a claim. */
+  private readonly busyLanes = new Map<string, number>();
   /** Deliveries of this node put back behind another one: woken when that one is done here. */
   private readonly waiters = new Map<string, string[]>();
   private readonly controllers = new Set<AbortController>();
@@ -61,6 +65,8 @@ export class DeliveryWorker {
   private again = false;
   private lastEmptyPoll = 0;
   private stopped = true;
+  /** Outcomes of attempts, written together when several finish at once. */
+  private readonly updates: UpdateBatcher<DeliveryDoc>;
 
   constructor(
     private readonly deliveries: DeliveryModel,
@@ -71,7 +77,9 @@ export class DeliveryWorker {
     private readonly metrics: Metrics,
     private readonly logger: Logger,
     private readonly options: WorkerOptions,
-  ) {}
+  ) {
+    this.updates = new UpdateBatcher(rawCollection(deliveries));
+  }
 
   start(): void {
     this.stopped = false;
@@ -141,15 +149,17 @@ export class DeliveryWorker {
   }
 
   /**
-   * One due delivery, claimed atomically, of a webhook with room on this node. Deliveries held back
-   * behind an earlier one of their lead are parked (not due), so what is due is mostly the head of
-   * each lead's queue, and a claim scans little.
+   * One due delivery, claimed atomically, of a webhook with room on this node and of a lead with
+   * nothing in flight from it. Deliveries held back behind an earlier one of their lead are parked
+   * (not due), so what is due is mostly the head of each lead's queue, and a claim scans little.
    */
   private async claim(): Promise<DeliveryDoc | null> {
     const now = Date.now();
     const filter: Record<string, unknown> = { status: 'pending', dueAt: { $lte: new Date(now) } };
     const saturated = [...this.perWebhook].filter(([, n]) => n >= this.options.maxInFlightPerWebhook).map(([id]) => id);
     if (saturated.length > 0) filter['webhookId'] = { $nin: saturated };
+    const busy = [...this.busyLanes.keys()].slice(0, 500);
+    if (busy.length > 0) filter['lane'] = { $nin: busy };
     const lease = `${this.nodeId}:${++this.claims}`;
     return this.deliveries
       .findOneAndUpdate(
@@ -164,6 +174,7 @@ export class DeliveryWorker {
   private begin(delivery: DeliveryDoc): void {
     this.inFlight++;
     this.perWebhook.set(delivery.webhookId, (this.perWebhook.get(delivery.webhookId) ?? 0) + 1);
+    if (delivery.lane) this.busyLanes.set(delivery.lane, (this.busyLanes.get(delivery.lane) ?? 0) + 1);
     this.metrics.webhookInFlight.set(this.inFlight);
     this.process(delivery)
       .catch((error: unknown) => {
@@ -180,6 +191,11 @@ export class DeliveryWorker {
         const left = (this.perWebhook.get(delivery.webhookId) ?? 1) - 1;
         if (left > 0) this.perWebhook.set(delivery.webhookId, left);
         else this.perWebhook.delete(delivery.webhookId);
+        if (delivery.lane) {
+          const lane = (this.busyLanes.get(delivery.lane) ?? 1) - 1;
+          if (lane > 0) this.busyLanes.set(delivery.lane, lane);
+          else this.busyLanes.delete(delivery.lane);
+        }
         this.metrics.webhookInFlight.set(this.inFlight);
         this.wakeWaiters(delivery._id);
         if (next) this.begin(next);
@@ -265,12 +281,10 @@ export class DeliveryWorker {
     const now = Date.now();
     const earlierDue = earlier.dueAt?.getTime() ?? now;
     const dueAt = delivery.round === 0 ? now + PARK_MS : Math.max(earlierDue, now + RECHECK_MS);
-    await this.deliveries
-      .updateOne(
-        { _id: delivery._id, lease: delivery.lease },
-        { $set: { dueAt: new Date(dueAt) }, $unset: { lease: '' } },
-      )
-      .exec();
+    await this.updates.updateOne(
+      { _id: delivery._id, lease: delivery.lease },
+      { $set: { dueAt: new Date(dueAt) }, $unset: { lease: '' } },
+    );
     const list = this.waiters.get(earlier._id) ?? [];
     if (this.waiters.size < 10_000) this.waiters.set(earlier._id, [...list, delivery._id]);
     // The earlier one may have finished between the check and the parking, its node then finding
@@ -334,16 +348,14 @@ export class DeliveryWorker {
     } else {
       // Jitter spreads the retries of many deliveries that failed together (a receiver's outage).
       const dueAt = new Date(Date.now() + Math.round(delay * (0.8 + Math.random() * 0.4)));
-      await this.deliveries
-        .updateOne(
-          { _id: delivery._id, lease: delivery.lease },
-          {
-            $set: { dueAt, ...answer },
-            $inc: { attempts: 1, round: 1 },
-            $unset: { lease: '', ...unsetMissing(answer) },
-          },
-        )
-        .exec();
+      await this.updates.updateOne(
+        { _id: delivery._id, lease: delivery.lease },
+        {
+          $set: { dueAt, ...answer },
+          $inc: { attempts: 1, round: 1 },
+          $unset: { lease: '', ...unsetMissing(answer) },
+        },
+      );
     }
     if (gone) await this.deactivate(webhook, 'gone');
     else await this.markFailing(webhook);
@@ -357,29 +369,28 @@ export class DeliveryWorker {
     attempted = false,
   ): Promise<void> {
     const now = new Date();
-    await this.deliveries
-      .updateOne(
-        { _id: delivery._id, lease: delivery.lease },
-        {
-          $set: {
-            status,
-            expiresAt: new Date(now.getTime() + RETENTION_MS),
-            ...(status === 'delivered' ? { deliveredAt: now } : {}),
-            ...answer,
-          },
-          ...(attempted ? { $inc: { attempts: 1, round: 1 } } : {}),
-          $unset: { lease: '', dueAt: '', ...unsetMissing(answer) },
+    await this.updates.updateOne(
+      { _id: delivery._id, lease: delivery.lease },
+      {
+        $set: {
+          status,
+          expiresAt: new Date(now.getTime() + RETENTION_MS),
+          ...(status === 'delivered' ? { deliveredAt: now } : {}),
+          ...answer,
         },
-      )
-      .exec();
+        ...(attempted ? { $inc: { attempts: 1, round: 1 } } : {}),
+        $unset: { lease: '', dueAt: '', ...unsetMissing(answer) },
+      },
+    );
     this.metrics.webhookDeliveries.inc({ status });
   }
 
   /** Shutting down: the claim is given back at once, for any node, and the attempt not counted. */
   private async putBack(delivery: DeliveryDoc): Promise<void> {
-    await this.deliveries
-      .updateOne({ _id: delivery._id, lease: delivery.lease }, { $set: { dueAt: new Date() }, $unset: { lease: '' } })
-      .exec();
+    await this.updates.updateOne(
+      { _id: delivery._id, lease: delivery.lease },
+      { $set: { dueAt: new Date() }, $unset: { lease: '' } },
+    );
   }
 
   private async markHealthy(webhook: WebhookDoc): Promise<void> {

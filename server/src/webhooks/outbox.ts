@@ -21,6 +21,8 @@ import type { WebhookDirectory } from './webhook-directory';
 import type { WebhookDoc } from './webhook-model';
 import { deliveryIdOf, eventIdOf, routeEvent, type SubjectKind } from './webhook-events';
 
+/** Marks are taken off in batches this far apart (only the sweeper, 30 s later, would miss them). */
+const CLEAR_DELAY_MS = 100;
 /** How long a held record waits before the sweeper checks whether its change happened. */
 export const HELD_CHECK_MS = 30_000;
 
@@ -245,7 +247,10 @@ export class Outbox implements OutboxMarker {
   /** Takes marks off their documents, batched and after the acknowledgement: only the sweeper waits on them. */
   private clearLater(mark: MarkToClear): void {
     this.marksToClear.push(mark);
-    if (!this.clearing) void this.clearMarks();
+    if (this.clearing) return;
+    this.clearing = true;
+    // A moment later, so that the marks of many batches go in one write.
+    setTimeout(() => void this.clearMarks(), CLEAR_DELAY_MS);
   }
 
   private async clearMarks(): Promise<void> {
