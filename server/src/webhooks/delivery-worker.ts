@@ -200,7 +200,8 @@ export class DeliveryWorker {
         this.wakeWaiters(delivery._id);
         if (next) this.begin(next);
         this.wake();
-      });
+      })
+      .catch((error: unknown) => this.logger.error({ err: error }, 'webhook worker bookkeeping failed'));
   }
 
   /**
