@@ -17,7 +17,7 @@ export interface DeliveryDoc {
   /** The `webhook-id` header. */
   eventId: string;
   eventType: string;
-  /** The lead whose events leave in order for this webhook; '' when none (a test event). */
+  /** `{webhookId}:{leadId}`: the lead whose events leave in order for this webhook; '' when none (a test event). */
   lane: string;
   /** Position among the lane's events: when it happened, then the order of recording on its node. */
   order: number;

@@ -185,7 +185,8 @@ export class Outbox implements OutboxMarker {
       webhookId: webhook._id,
       eventId,
       eventType: type,
-      lane: routing.lane,
+      // Per webhook: a node busy with one webhook's events of a lead still claims the others'.
+      lane: routing.lane ? `${webhook._id}:${routing.lane}` : '',
       order,
       body,
       status,
