@@ -33,6 +33,7 @@ import type {
   WebhookDelivery,
   WebhookDeliveryPage,
   WebhookDisabledEvent,
+  WebhookPayload,
   WebhookSecretRotatedResponse,
   WidgetConfig,
 } from '../src';
@@ -74,6 +75,7 @@ const checks: true[] = [
   true as Same<Out<typeof s.webhookSecretRotatedResponseSchema>, WebhookSecretRotatedResponse>,
   true as Same<Out<typeof s.webhookDeliveryPageSchema>, WebhookDeliveryPage>,
   true as Same<Out<typeof s.webhookDisabledEventSchema>, WebhookDisabledEvent>,
+  true as Same<Out<typeof s.webhookPayloadSchema>, WebhookPayload>,
 ];
 
 describe('response schemas', () => {

@@ -13,3 +13,4 @@ export * from './webhooks';
 export * from './commands';
 export * from './responses';
 export * from './socket-payloads';
+export * from './webhook-payloads';
