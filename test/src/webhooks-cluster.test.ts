@@ -86,7 +86,7 @@ describe('webhooks across nodes', () => {
     await sender?.kill();
     const survivor = sender === a ? b : a;
 
-    const [, second] = await hook.waitForRequests(2, 40_000);
+    const [, second] = await hook.waitForRequests(2, 90_000);
     expect(second?.headers['webhook-id']).toBe(first?.headers['webhook-id']);
     expect(second?.body).toBe(first?.body);
     expect(() => verifyWithStandardWebhooks(secret, second as ReceivedRequest)).not.toThrow();
@@ -140,7 +140,7 @@ describe('webhooks across nodes', () => {
         },
       );
     // The sweeper runs every 10 s and takes marks older than 30 s.
-    const requests = await hook.waitForRequests(2, 40_000);
+    const requests = await hook.waitForRequests(2, 90_000);
     const events = requests.map(eventOf);
     expect(events).toEqual(
       expect.arrayContaining([
@@ -157,21 +157,25 @@ describe('webhooks across nodes', () => {
         }),
       ]),
     );
-    await waitFor('the marks to be cleared', async () => {
-      const marked = await db
-        .db()
-        .collection('messages')
-        .countDocuments({ _id: messageId as never, outbox: { $exists: true } });
-      const lead = await db
-        .db()
-        .collection('leads')
-        .countDocuments({ projectId, userId, outbox: { $exists: true } });
-      return marked === 0 && lead === 0;
-    });
+    await waitFor(
+      'the marks to be cleared',
+      async () => {
+        const marked = await db
+          .db()
+          .collection('messages')
+          .countDocuments({ _id: messageId as never, outbox: { $exists: true } });
+        const lead = await db
+          .db()
+          .collection('leads')
+          .countDocuments({ projectId, userId, outbox: { $exists: true } });
+        return marked === 0 && lead === 0;
+      },
+      { timeoutMs: 60_000 },
+    );
     await settledDeliveries(node.url, projectId, owner.token, webhook.id);
     await client_delete(node.url, webhook.id);
     await node.stop();
-  }, 120_000);
+  }, 180_000);
 
   async function client_delete(url: string, webhookId: string) {
     await fetch(`${url}/v1/projects/${projectId}/webhooks/${webhookId}`, {

@@ -96,7 +96,7 @@ describe('webhook destinations (SSRF)', () => {
     });
     await server.stop();
     server = undefined;
-  }, 60_000);
+  }, 120_000);
 
   it('checks again at each delivery: a destination allowed when created is refused when sent to', async () => {
     // Created where private destinations are allowed (as development is), to a name that
@@ -116,15 +116,19 @@ describe('webhook destinations (SSRF)', () => {
       return res.ok;
     });
     socket.close();
-    const failed = await waitFor('the delivery to fail', async () => {
-      const [delivery] = (await deliveriesOf(server!.url, projectId, owner.token, webhook.id)).items;
-      return delivery?.status === 'failed' && delivery;
-    });
+    const failed = await waitFor(
+      'the delivery to fail',
+      async () => {
+        const [delivery] = (await deliveriesOf(server!.url, projectId, owner.token, webhook.id)).items;
+        return delivery?.status === 'failed' && delivery;
+      },
+      { timeoutMs: 60_000 },
+    );
     expect(failed).toMatchObject({
       attempts: 2,
       lastError: expect.stringMatching(/^localhost resolves to (127\.0\.0\.1|::1) is not a public address$/),
     });
     expect(failed.lastStatusCode).toBeUndefined();
     expect(receiver.requests).toHaveLength(0);
-  }, 60_000);
+  }, 120_000);
 });

@@ -65,7 +65,7 @@ export class ReceiverProcess {
     this.child = undefined;
   }
 
-  waitForRequests(count: number, timeoutMs = 30_000): Promise<ReceivedRequest[]> {
+  waitForRequests(count: number, timeoutMs = 60_000): Promise<ReceivedRequest[]> {
     return waitFor(`${count} webhook requests`, () => this.requests.length >= count && this.requests, {
       timeoutMs,
       describe: () => `${this.requests.length} received: ${this.requests.map((r) => r.answer).join(',')}`,

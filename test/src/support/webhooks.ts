@@ -46,7 +46,7 @@ export function settledDeliveries(
   projectId: string,
   token: string,
   webhookId: string,
-  timeoutMs = 30_000,
+  timeoutMs = 60_000,
 ) {
   return waitFor(
     'every delivery to be settled',
