@@ -78,6 +78,8 @@ export interface World {
   leads: string[];
   /** Canned response ids inputs pick from (`§canned:i`): project A's, project B's, and each one created. */
   cannedResponses: string[];
+  /** Webhook ids inputs pick from (`§webhook:i`): project A's, project B's, and each one created. */
+  webhooks: string[];
   ledger: Ledger;
   /** Problems seen outside an answer (pushes), each with where it was seen. */
   pushProblems: string[];
@@ -159,6 +161,19 @@ export async function seedWorld(url: string): Promise<World> {
     if (res.status !== 201) throw new Error(`canned response: ${res.status} ${res.text}`);
     cannedResponses.push(res.body.id);
   }
+  // A webhook in each project (where nothing listens); B's carries B's mark, so that showing it to A is a leak.
+  const webhooks: string[] = [];
+  for (const [projectId, description] of [
+    [projectA.id, 'Fuzz'],
+    [projectB.id, `Hook of ${markers.projectB}`],
+  ] as const) {
+    const res = await client(url).post<{ webhook: { id: string } }>(`/v1/projects/${projectId}/webhooks`, {
+      token: TEST_ADMIN_TOKEN,
+      body: { url: 'http://127.0.0.1:9/fuzz', events: ['lead.deleted'], description },
+    });
+    if (res.status !== 201) throw new Error(`webhook: ${res.status} ${res.text}`);
+    webhooks.push(res.body.webhook.id);
+  }
   const agentSocket = await connectAgent(url, agent.token);
   await ok(agentSocket, 'message:send', {
     conversationId: two.visitor.conversationId,
@@ -183,6 +198,7 @@ export async function seedWorld(url: string): Promise<World> {
     conversations: [one.visitor.conversationId, two.visitor.conversationId, bee.visitor.conversationId],
     leads: [one.visitor.leadId, two.visitor.leadId, bee.visitor.leadId],
     cannedResponses,
+    webhooks,
     ledger: {
       projects: new Set(),
       agents: new Set(),
@@ -265,6 +281,8 @@ function symbolValue(world: World, name: string, index: number): unknown {
       return pick(world.leads);
     case 'canned':
       return pick(world.cannedResponses);
+    case 'webhook':
+      return pick(world.webhooks);
     case 'until-soon':
       return new Date(Date.now() + 3_600_000).toISOString();
     case 'spare':
@@ -390,6 +408,11 @@ export function recordAnswer(world: World, entry: string, data: unknown): void {
     case '/visitor lead:update':
       add(ledger.leads, body['lead']?.['id']);
       break;
+    case 'POST /v1/projects/:projectId/webhooks': {
+      const webhookId = id(body['webhook']?.['id']);
+      if (webhookId && !world.webhooks.includes(webhookId)) world.webhooks.push(webhookId);
+      break;
+    }
     case 'POST /v1/admin/projects':
       add(ledger.projects, body['project']?.['id']);
       break;
