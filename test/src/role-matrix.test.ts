@@ -500,7 +500,9 @@ const REST_CALLS: Record<RestKey, RestCall> = {
   'DELETE /v1/projects/:projectId/webhooks/:webhookId': async (c) =>
     c.caller === 'owner' || c.caller === 'admin' ? { params: { webhookId: await freshWebhook(c.w) } } : {},
   'DELETE /v1/projects/:projectId/webhooks/:webhookId · a webhook of another project': foreignWebhook(),
-  'POST /v1/projects/:projectId/webhooks/:webhookId/secret/rotate': nothing,
+  // Two rotations of one secret at once: one is CONFLICT. Each cell that may rotate has a webhook of its own.
+  'POST /v1/projects/:projectId/webhooks/:webhookId/secret/rotate': async (c) =>
+    c.caller === 'owner' || c.caller === 'admin' ? { params: { webhookId: await freshWebhook(c.w) } } : {},
   'POST /v1/projects/:projectId/webhooks/:webhookId/secret/rotate · a webhook of another project': foreignWebhook(),
   'POST /v1/projects/:projectId/webhooks/:webhookId/test': nothing,
   'POST /v1/projects/:projectId/webhooks/:webhookId/test · a webhook of another project': foreignWebhook(),

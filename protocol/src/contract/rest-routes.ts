@@ -742,6 +742,8 @@ export const REST_ROUTES: RestRoute[] = [
     tag: 'Webhooks',
     access: 'owner-or-admin',
     responses: { 200: json('The new secret.', webhookSecretRotatedResponseSchema) },
+    // Two rotations at once: one wins, the other is told to try again (neither keeps the other's secret as its previous).
+    errors: ['CONFLICT'],
   },
   {
     method: 'post',
