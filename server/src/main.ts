@@ -167,6 +167,7 @@ export async function startServer(
     webhookDirectory,
     { leads: models.leads, conversations: models.conversations, messages: models.messages },
     logger,
+    clock,
   );
   const detachOutbox = outbox.attach(bus);
   const destinationGuard = new DestinationGuard(config.webhooks.allowPrivate);
@@ -180,6 +181,7 @@ export async function startServer(
     metrics,
     logger,
     config.webhooks,
+    clock,
   );
   outbox.setWaker(() => deliveryWorker.wake());
   const outboxSweeper = new OutboxSweeper(
@@ -192,6 +194,7 @@ export async function startServer(
     outbox,
     locks,
     logger,
+    clock,
   );
 
   const leads = new LeadService(models.leads, models.conversations, bus, outbox);
@@ -255,6 +258,7 @@ export async function startServer(
     destinationGuard,
     outbox,
     projects,
+    clock,
   );
 
   const authService = new AuthService({

@@ -20,14 +20,17 @@ export interface OutboxMark {
   id: string;
   /** The event's name, e.g. `lead.updated`. */
   type: string;
-  /** When the change happened: the event's timestamp and its place in the lead's order. */
+  /**
+   * When the change happened, on the cluster's clock (see Clock): the event's timestamp, its place
+   * in the lead's order, and, to the sweeper of any node, how long the mark has been waiting.
+   */
   at: Date;
   /** What the event carries beyond the document itself (`changes` of `lead.updated`, …). */
   extra?: Record<string, unknown>;
 }
 
-export function newMark(type: string, extra?: Record<string, unknown>): OutboxMark {
-  return { id: randomBytes(9).toString('base64url'), type, at: new Date(), ...(extra ? { extra } : {}) };
+export function newMark(type: string, extra?: Record<string, unknown>, at = new Date()): OutboxMark {
+  return { id: randomBytes(9).toString('base64url'), type, at, ...(extra ? { extra } : {}) };
 }
 
 /** The field that holds a document's marks. */
@@ -59,6 +62,8 @@ export interface OutboxMarker {
   mark(projectId: string, type: MarkedEventType, extra?: Record<string, unknown>): Promise<OutboxMark | undefined>;
   /** Which of these projects want `type` (for a batch of changes). */
   wanting(projectIds: Iterable<string>, type: MarkedEventType): Promise<Set<string>>;
+  /** A mark now, for a change of a project `wanting` named. */
+  stamp(type: MarkedEventType, extra?: Record<string, unknown>): OutboxMark;
   hold(type: MarkedEventType, payload: object): Promise<HeldEvent | undefined>;
 }
 
@@ -69,6 +74,7 @@ export type MarkedEventType = WebhookEventType;
 export const NO_OUTBOX: OutboxMarker = {
   mark: () => Promise.resolve(undefined),
   wanting: () => Promise.resolve(new Set()),
+  stamp: (type, extra) => newMark(type, extra),
   hold: () => Promise.resolve(undefined),
 };
 

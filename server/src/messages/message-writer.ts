@@ -9,7 +9,7 @@ import type { mongo } from 'mongoose';
 import { AppError, isDuplicateKeyError, notFound } from '../errors';
 import type { EventBus } from '../infra/event-bus';
 import { newId } from '../infra/ids';
-import { marksOf, newMark, NO_OUTBOX, type OutboxMark, type OutboxMarker } from '../infra/outbox-mark';
+import { marksOf, NO_OUTBOX, type OutboxMark, type OutboxMarker } from '../infra/outbox-mark';
 import { rawCollection } from '../infra/raw-collection';
 import { senderOf, type Actor } from '../conversations/actor';
 import { assertAccessible } from '../conversations/conversation-access';
@@ -354,7 +354,7 @@ export class MessageWriter {
         first.twins.push(send);
         continue;
       }
-      const mark = marking.has(conversation.projectId) ? newMark('message.created') : undefined;
+      const mark = marking.has(conversation.projectId) ? this.outbox.stamp('message.created') : undefined;
       const doc = newDoc(send.actor, send.input, conversation, conversation.lastSeq + 1 + group.staged.length, mark);
       const staged: Staged = { send, doc, twins: [] };
       byClientKey.set(clientKey, staged);
@@ -509,7 +509,13 @@ export class MessageWriter {
     const wanted = (await this.outbox.wanting([conversation.projectId], 'message.created')).size > 0;
     for (let attempt = 0; attempt < MAX_SEQ_ATTEMPTS; attempt++) {
       const lastStored = await this.lastStoredSeq(conversation._id);
-      const doc = newDoc(actor, input, conversation, lastStored + 1, wanted ? newMark('message.created') : undefined);
+      const doc = newDoc(
+        actor,
+        input,
+        conversation,
+        lastStored + 1,
+        wanted ? this.outbox.stamp('message.created') : undefined,
+      );
       try {
         await rawCollection(this.messages).insertOne(doc);
       } catch (error) {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { WEBHOOK_TEST_EVENT, type WebhookDisabledReason } from '@parley/protocol';
 import type { WebhookConfig } from '../config';
+import { monotonicMs, type Clock } from '../infra/clock';
 import type { EventBus } from '../infra/event-bus';
 import type { Logger } from '../infra/logger';
 import type { Metrics } from '../infra/metrics';
@@ -77,6 +78,12 @@ export class DeliveryWorker {
     private readonly metrics: Metrics,
     private readonly logger: Logger,
     private readonly options: WorkerOptions,
+    /**
+     * Due times, leases, a failing webhook's start and a previous secret's end are written by one
+     * node and judged by another: on the cluster's clock, as leases are (see Clock). This node's
+     * own waits are measured on the monotonic clock.
+     */
+    private readonly clock: Clock,
   ) {
     this.updates = new UpdateBatcher(rawCollection(deliveries));
   }
@@ -92,7 +99,7 @@ export class DeliveryWorker {
           .select({ createdAt: 1 })
           .lean<{ createdAt: Date }>()
           .exec();
-        return oldest ? Math.max(0, (Date.now() - oldest.createdAt.getTime()) / 1000) : 0;
+        return oldest ? Math.max(0, (this.clock.now() - oldest.createdAt.getTime()) / 1000) : 0;
       },
     });
     this.schedule(0);
@@ -108,8 +115,8 @@ export class DeliveryWorker {
     this.stopped = true;
     clearTimeout(this.timer);
     for (const controller of this.controllers) controller.abort();
-    const deadline = Date.now() + 5000;
-    while ((this.inFlight > 0 || this.polling) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    const deadline = monotonicMs() + 5000;
+    while ((this.inFlight > 0 || this.polling) && monotonicMs() < deadline) await new Promise((r) => setTimeout(r, 10));
   }
 
   private schedule(ms: number): void {
@@ -121,7 +128,7 @@ export class DeliveryWorker {
     if (this.timer && ms > 0) return;
     // Work announced right after a claim found none is coalesced, so that a burst of records and
     // completions does not become a burst of claims that scan for nothing.
-    const delay = Math.max(ms, this.lastEmptyPoll + MIN_EMPTY_POLL_GAP_MS - Date.now());
+    const delay = Math.max(ms, this.lastEmptyPoll + MIN_EMPTY_POLL_GAP_MS - monotonicMs());
     clearTimeout(this.timer);
     this.timer = setTimeout(() => void this.poll(), delay);
   }
@@ -133,7 +140,7 @@ export class DeliveryWorker {
       while (!this.stopped && this.inFlight < this.options.maxInFlight) {
         const claimed = await this.claim();
         if (!claimed) {
-          this.lastEmptyPoll = Date.now();
+          this.lastEmptyPoll = monotonicMs();
           break;
         }
         this.begin(claimed);
@@ -154,7 +161,7 @@ export class DeliveryWorker {
    * (not due), so what is due is mostly the head of each lead's queue, and a claim scans little.
    */
   private async claim(): Promise<DeliveryDoc | null> {
-    const now = Date.now();
+    const now = this.clock.now();
     const filter: Record<string, unknown> = { status: 'pending', dueAt: { $lte: new Date(now) } };
     const saturated = [...this.perWebhook].filter(([, n]) => n >= this.options.maxInFlightPerWebhook).map(([id]) => id);
     if (saturated.length > 0) filter['webhookId'] = { $nin: saturated };
@@ -211,7 +218,7 @@ export class DeliveryWorker {
    * schedule keeps its time.
    */
   private claimNextInLane(done: DeliveryDoc): Promise<DeliveryDoc | null> {
-    const now = Date.now();
+    const now = this.clock.now();
     return this.deliveries
       .findOneAndUpdate(
         {
@@ -279,7 +286,7 @@ export class DeliveryWorker {
     delivery: DeliveryDoc,
     earlier: Pick<DeliveryDoc, '_id' | 'dueAt' | 'lease'>,
   ): Promise<void> {
-    const now = Date.now();
+    const now = this.clock.now();
     const earlierDue = earlier.dueAt?.getTime() ?? now;
     const dueAt = delivery.round === 0 ? now + PARK_MS : Math.max(earlierDue, now + RECHECK_MS);
     await this.updates.updateOne(
@@ -301,7 +308,7 @@ export class DeliveryWorker {
     this.deliveries
       .updateMany(
         { _id: { $in: waiting }, status: 'pending', lease: { $exists: false } },
-        { $set: { dueAt: new Date() } },
+        { $set: { dueAt: this.clock.date() } },
       )
       .exec()
       .then(
@@ -311,11 +318,16 @@ export class DeliveryWorker {
   }
 
   private async attempt(webhook: WebhookDoc, delivery: DeliveryDoc): Promise<AttemptResult> {
-    const timestamp = Math.floor(Date.now() / 1000);
+    const timestamp = this.clock.seconds();
     const headers = {
       'webhook-id': delivery.eventId,
       'webhook-timestamp': String(timestamp),
-      'webhook-signature': signatureHeader(signingSecrets(webhook), delivery.eventId, timestamp, delivery.body),
+      'webhook-signature': signatureHeader(
+        signingSecrets(webhook, this.clock.date()),
+        delivery.eventId,
+        timestamp,
+        delivery.body,
+      ),
     };
     const controller = new AbortController();
     this.controllers.add(controller);
@@ -348,7 +360,7 @@ export class DeliveryWorker {
       await this.finish(delivery, 'failed', answer, true);
     } else {
       // Jitter spreads the retries of many deliveries that failed together (a receiver's outage).
-      const dueAt = new Date(Date.now() + Math.round(delay * (0.8 + Math.random() * 0.4)));
+      const dueAt = new Date(this.clock.now() + Math.round(delay * (0.8 + Math.random() * 0.4)));
       await this.updates.updateOne(
         { _id: delivery._id, lease: delivery.lease },
         {
@@ -369,7 +381,7 @@ export class DeliveryWorker {
     answer: { lastStatusCode?: number; lastError?: string; lastResponseBody?: string },
     attempted = false,
   ): Promise<void> {
-    const now = new Date();
+    const now = this.clock.date();
     await this.updates.updateOne(
       { _id: delivery._id, lease: delivery.lease },
       {
@@ -390,28 +402,28 @@ export class DeliveryWorker {
   private async putBack(delivery: DeliveryDoc): Promise<void> {
     await this.updates.updateOne(
       { _id: delivery._id, lease: delivery.lease },
-      { $set: { dueAt: new Date() }, $unset: { lease: '' } },
+      { $set: { dueAt: this.clock.date() }, $unset: { lease: '' } },
     );
   }
 
   private async markHealthy(webhook: WebhookDoc): Promise<void> {
     const memo = this.health.get(webhook._id);
-    if (memo && !memo.failing && Date.now() - memo.at < HEALTH_MEMO_MS) return;
+    if (memo && !memo.failing && monotonicMs() - memo.at < HEALTH_MEMO_MS) return;
     await this.webhooks
       .updateOne({ _id: webhook._id, failingSince: { $exists: true } }, { $unset: { failingSince: '' } })
       .exec();
-    this.health.set(webhook._id, { failing: false, at: Date.now() });
+    this.health.set(webhook._id, { failing: false, at: monotonicMs() });
   }
 
   /** Notes that the webhook fails; turns it off once it has failed everything for `disableAfterMs`. */
   private async markFailing(webhook: WebhookDoc): Promise<void> {
-    const now = new Date();
+    const now = this.clock.date();
     const memo = this.health.get(webhook._id);
-    if (!memo || !memo.failing || now.getTime() - memo.at >= HEALTH_MEMO_MS) {
+    if (!memo || !memo.failing || monotonicMs() - memo.at >= HEALTH_MEMO_MS) {
       await this.webhooks
         .updateOne({ _id: webhook._id, failingSince: { $exists: false } }, { $set: { failingSince: now } })
         .exec();
-      this.health.set(webhook._id, { failing: true, at: now.getTime() });
+      this.health.set(webhook._id, { failing: true, at: monotonicMs() });
     }
     await this.deactivate(webhook, 'failing', {
       failingSince: { $lte: new Date(now.getTime() - this.options.disableAfterMs) },
@@ -427,7 +439,7 @@ export class DeliveryWorker {
     reason: WebhookDisabledReason,
     condition: Record<string, unknown> = {},
   ): Promise<void> {
-    const now = new Date();
+    const now = this.clock.date();
     const updated = await this.webhooks
       .findOneAndUpdate(
         { _id: webhook._id, active: true, ...condition },

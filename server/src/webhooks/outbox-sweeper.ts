@@ -1,6 +1,7 @@
 import type { ConversationDoc, ConversationModel } from '../conversations/conversation-model';
 import { toConversation } from '../conversations/conversation-view';
 import { AppError } from '../errors';
+import type { Clock } from '../infra/clock';
 import type { LeaseLocks } from '../infra/lease-lock';
 import type { Logger } from '../infra/logger';
 import { OUTBOX_FIELD, type OutboxMark } from '../infra/outbox-mark';
@@ -42,6 +43,8 @@ export class OutboxSweeper {
     private readonly outbox: Outbox,
     private readonly locks: LeaseLocks,
     private readonly logger: Logger,
+    /** Marks are dated on the cluster's clock: their age is judged on it, whichever node sweeps. */
+    private readonly clock: Clock,
   ) {}
 
   start(): void {
@@ -58,7 +61,7 @@ export class OutboxSweeper {
     await this.running;
   }
 
-  async sweep(now = new Date()): Promise<void> {
+  async sweep(now = this.clock.date()): Promise<void> {
     try {
       await this.locks.withLock('webhooks:sweep', { leaseMs: 60_000, waitMs: 0 }, async () => {
         const before = new Date(now.getTime() - MARK_GRACE_MS);

@@ -5,6 +5,7 @@ import type { ConversationModel } from '../conversations/conversation-model';
 import type { LeadModel } from '../leads/lead-model';
 import type { MessageModel } from '../messages/message-model';
 import { isDuplicateKeyError } from '../errors';
+import type { Clock } from '../infra/clock';
 import type { DomainEventName, EventBus } from '../infra/event-bus';
 import type { Logger } from '../infra/logger';
 import {
@@ -66,6 +67,8 @@ export class Outbox implements OutboxMarker {
     private readonly directory: WebhookDirectory,
     private readonly marked: MarkedModels,
     private readonly logger: Logger,
+    /** Times that other nodes judge (due times, marks' ages, a lead's order) are the cluster's. */
+    private readonly clock: Clock,
   ) {}
 
   /** Called when records were written, so that this node's worker sends them at once. */
@@ -96,7 +99,11 @@ export class Outbox implements OutboxMarker {
     extra?: Record<string, unknown>,
   ): Promise<OutboxMark | undefined> {
     const subscribers = await this.directory.subscribers(projectId, type);
-    return subscribers.length > 0 ? newMark(type, extra) : undefined;
+    return subscribers.length > 0 ? this.stamp(type, extra) : undefined;
+  }
+
+  stamp(type: WebhookEventType, extra?: Record<string, unknown>): OutboxMark {
+    return newMark(type, extra, this.clock.date());
   }
 
   /** Which of these projects have a webhook that wants `type` (for a batch of changes). */
@@ -117,7 +124,7 @@ export class Outbox implements OutboxMarker {
     const subscribers = await this.directory.subscribers(routing.projectId, type);
     if (subscribers.length > 0) {
       const eventId = eventIdOf(type, routing.subject.id, meta.mark?.id);
-      const at = meta.mark?.at ?? new Date();
+      const at = meta.mark?.at ?? this.clock.date();
       await this.write(this.recordsFor(subscribers, type, eventId, at, routing, 'pending'));
     }
     if (meta.mark) this.clearLater({ kind: routing.subject.kind, docId: routing.subject.id, markId: meta.mark.id });
@@ -133,10 +140,10 @@ export class Outbox implements OutboxMarker {
     const subscribers = await this.directory.subscribers(routing.projectId, type);
     if (subscribers.length === 0) return undefined;
     const eventId = eventIdOf(type, routing.subject.id);
-    const records = this.recordsFor(subscribers, type, eventId, new Date(), routing, 'held');
+    const records = this.recordsFor(subscribers, type, eventId, this.clock.date(), routing, 'held');
     for (const record of records) {
       record.subject = routing.subject.id;
-      record.dueAt = new Date(Date.now() + HELD_CHECK_MS);
+      record.dueAt = new Date(this.clock.now() + HELD_CHECK_MS);
     }
     // A repeated erasure finds its records there already: held (released below) or sent.
     await this.write(records);
@@ -147,7 +154,7 @@ export class Outbox implements OutboxMarker {
     await this.deliveries
       .updateMany(
         { eventId: held.eventId, status: 'held' },
-        { $set: { status: 'pending', dueAt: new Date() }, $unset: { subject: '' } },
+        { $set: { status: 'pending', dueAt: this.clock.date() }, $unset: { subject: '' } },
       )
       .exec();
     this.onRecorded();
@@ -157,7 +164,14 @@ export class Outbox implements OutboxMarker {
   async recordTest(webhook: WebhookDoc): Promise<DeliveryDoc> {
     const eventId = `msg_${randomBytes(18).toString('base64url')}`;
     const data = { projectId: webhook.projectId, webhookId: webhook._id };
-    const [record] = this.recordsFor([webhook], WEBHOOK_TEST_EVENT, eventId, new Date(), { lane: '', data }, 'pending');
+    const [record] = this.recordsFor(
+      [webhook],
+      WEBHOOK_TEST_EVENT,
+      eventId,
+      this.clock.date(),
+      { lane: '', data },
+      'pending',
+    );
     await this.write([record as DeliveryDoc]);
     return record as DeliveryDoc;
   }
@@ -178,7 +192,7 @@ export class Outbox implements OutboxMarker {
     const projectId = (webhooks[0] as WebhookDoc).projectId;
     const body = JSON.stringify({ type, timestamp: at.toISOString(), data: { ...routing.data, projectId } });
     const order = this.nextOrder(at);
-    const now = new Date();
+    const now = this.clock.date();
     return webhooks.map((webhook) => ({
       _id: deliveryIdOf(eventId, webhook._id),
       projectId,

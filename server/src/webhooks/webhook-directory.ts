@@ -1,3 +1,4 @@
+import { monotonicMs } from '../infra/clock';
 import type { WebhookDoc, WebhookModel } from './webhook-model';
 import { wants } from './webhook-events';
 
@@ -19,7 +20,8 @@ export class WebhookDirectory {
 
   constructor(
     private readonly webhooks: WebhookModel,
-    private readonly now: () => number = Date.now,
+    /** A view's age is this node's own business: measured on the monotonic clock. */
+    private readonly now: () => number = monotonicMs,
   ) {}
 
   /** Every webhook of the project, active or not, oldest first. */

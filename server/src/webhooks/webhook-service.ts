@@ -9,6 +9,7 @@ import type {
 import { LIMITS } from '@parley/protocol';
 import type { WebhookCreateInput, WebhookDeliveryListQuery, WebhookUpdateInput } from '@parley/protocol/schemas';
 import { AppError, notFound } from '../errors';
+import type { Clock } from '../infra/clock';
 import { newId } from '../infra/ids';
 import { rawCollection } from '../infra/raw-collection';
 import type { ProjectService } from '../projects/project-service';
@@ -36,6 +37,8 @@ export class WebhookService {
     private readonly guard: DestinationGuard,
     private readonly outbox: Outbox,
     private readonly projects: ProjectService,
+    /** A previous secret's end and a redelivery's due time are judged by every node: the cluster's clock. */
+    private readonly clock: Clock,
   ) {}
 
   async create(projectId: string, input: WebhookCreateInput): Promise<WebhookCreatedResponse> {
@@ -44,7 +47,7 @@ export class WebhookService {
     const count = await this.webhooks.countDocuments({ projectId }).exec();
     if (count >= LIMITS.webhooksPerProject)
       throw new AppError('CONFLICT', `A project may have at most ${LIMITS.webhooksPerProject} webhooks`);
-    const now = new Date();
+    const now = this.clock.date();
     const secret = newSecret();
     const doc: WebhookDoc = {
       _id: newId(),
@@ -75,7 +78,7 @@ export class WebhookService {
   async update(projectId: string, webhookId: string, input: WebhookUpdateInput): Promise<Webhook> {
     await this.load(projectId, webhookId);
     if (input.url !== undefined) await this.checkUrl(input.url);
-    const set: Record<string, unknown> = { updatedAt: new Date() };
+    const set: Record<string, unknown> = { updatedAt: this.clock.date() };
     const unset: Record<string, ''> = {};
     if (input.url !== undefined) set['url'] = input.url.trim();
     if (input.events !== undefined) set['events'] = [...new Set(input.events)];
@@ -109,7 +112,7 @@ export class WebhookService {
 
   async rotateSecret(projectId: string, webhookId: string): Promise<WebhookSecretRotatedResponse> {
     const webhook = await this.load(projectId, webhookId);
-    const now = new Date();
+    const now = this.clock.date();
     const previousSecretExpiresAt = new Date(now.getTime() + ROTATION_GRACE_MS);
     const current = webhook.secrets[0];
     const secret = newSecret();
@@ -170,7 +173,7 @@ export class WebhookService {
       .findOneAndUpdate(
         { _id: deliveryId, webhookId, status: { $in: ['delivered', 'failed'] } },
         {
-          $set: { status: 'pending', dueAt: new Date(), round: 0 },
+          $set: { status: 'pending', dueAt: this.clock.date(), round: 0 },
           $unset: { expiresAt: '', deliveredAt: '' },
         },
         { returnDocument: 'after', projection: { body: 0 } },
