@@ -1,5 +1,6 @@
 import { MongoClient } from 'mongodb';
 import type { MessageSendResult } from '@parley/protocol';
+import { webhookPayloadSchema } from '@parley/protocol/schemas';
 import { createAgent, createProject, type TestAgent } from './support/fixtures';
 import { startSharedMongo, type SharedMongo } from './support/mongo-process';
 import { startParley, type ParleyProcess } from './support/parley-process';
@@ -105,6 +106,7 @@ describe('webhooks across nodes', () => {
     const { webhook } = await createWebhook(node.url, projectId, owner.token, hook.url, [
       'message.created',
       'lead.updated',
+      'conversation.updated',
     ]);
     const { socket, conversationId, userId } = await visitorWithConversation(node.url, projectId);
     socket.close();
@@ -139,9 +141,24 @@ describe('webhooks across nodes', () => {
           } as never,
         },
       );
+    // A conversation resolved by an agent whose node died before the event was recorded: the mark
+    // keeps the change (who, the status before), which the document alone does not say.
+    const change = { by: { type: 'agent', id: owner.id, name: 'Ada' }, previousStatus: 'open' };
+    await db
+      .db()
+      .collection('conversations')
+      .updateOne(
+        { _id: conversationId as never },
+        {
+          $set: { status: 'resolved', resolvedAt: minuteAgo, updatedAt: minuteAgo },
+          $push: {
+            outbox: { id: 'mark-conv-1', type: 'conversation.updated', at: minuteAgo, extra: { change } },
+          } as never,
+        },
+      );
     // The sweeper runs every 10 s and takes marks older than 30 s.
-    const requests = await hook.waitForRequests(2, 90_000);
-    const events = requests.map(eventOf);
+    const requests = await hook.waitForRequests(3, 90_000);
+    const events = requests.map((request) => webhookPayloadSchema.parse(eventOf(request)));
     expect(events).toEqual(
       expect.arrayContaining([
         expect.objectContaining({
@@ -154,6 +171,14 @@ describe('webhooks across nodes', () => {
             changes: ['fullname'],
             lead: expect.objectContaining({ fullname: 'Grace Hopper' }),
           }),
+        }),
+        expect.objectContaining({
+          type: 'conversation.updated',
+          data: {
+            conversation: expect.objectContaining({ id: conversationId, status: 'resolved' }),
+            change,
+            projectId,
+          },
         }),
       ]),
     );
@@ -168,7 +193,11 @@ describe('webhooks across nodes', () => {
           .db()
           .collection('leads')
           .countDocuments({ projectId, userId, outbox: { $exists: true } });
-        return marked === 0 && lead === 0;
+        const conversation = await db
+          .db()
+          .collection('conversations')
+          .countDocuments({ _id: conversationId as never, outbox: { $exists: true } });
+        return marked === 0 && lead === 0 && conversation === 0;
       },
       { timeoutMs: 60_000 },
     );

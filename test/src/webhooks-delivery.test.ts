@@ -1,4 +1,6 @@
 import type {
+  ConversationChange,
+  ConversationUpdatedEvent,
   LeadMergedResponse,
   MessageSendResult,
   WebhookDeliveryResponse,
@@ -12,7 +14,7 @@ import { loadConfig } from '@parley/server/dist/config';
 import { startServer, type RunningServer } from '@parley/server/dist/main';
 import { createAgent, createProject, type TestAgent } from './support/fixtures';
 import { client } from './support/http';
-import { TEST_ADMIN_TOKEN } from './support/parley-process';
+import { TEST_ADMIN_TOKEN, testServerEnv } from './support/parley-process';
 import { connectAgent, ok } from './support/sockets';
 import { makeTempDir, removeDir } from './support/temp-dir';
 import { waitFor } from './support/wait';
@@ -23,20 +25,7 @@ async function startTestServer(env: Record<string, string> = {}): Promise<{ serv
   const dataDir = makeTempDir();
   const server = await startServer(
     loadConfig({
-      NODE_ENV: 'test',
-      HOST: '127.0.0.1',
-      PORT: '0',
-      DATA_DIR: dataDir,
-      LOG_LEVEL: 'silent',
-      ADMIN_TOKEN: TEST_ADMIN_TOKEN,
-      JWT_SECRET: 'test-jwt-secret-0123456789abcdef0123456789',
-      SEED_DEMO: 'false',
-      PASSWORD_SCRYPT_N: '16384',
-      RATE_LIMIT_LOGIN_PER_MINUTE: '100000',
-      RATE_LIMIT_MESSAGES_PER_MINUTE: '100000',
-      RATE_LIMIT_ANONYMOUS_PER_MINUTE: '100000',
-      RATE_LIMIT_CONVERSATIONS_PER_MINUTE: '100000',
-      RATE_LIMIT_COMMANDS_PER_MINUTE: '100000',
+      ...testServerEnv(dataDir),
       WEBHOOK_RETRY_DELAYS: '1s,1s,1s,1s,1s,1s,1s,1s',
       WEBHOOK_TIMEOUT: '3s',
       ...(process.env['MONGODB_URI'] ? { MONGODB_URI: process.env['MONGODB_URI'] } : {}),
@@ -193,6 +182,62 @@ describe('webhook deliveries', () => {
         lead: expect.anything(),
       }),
     );
+  }, 120_000);
+
+  it("sends the workflow's changes as conversation.updated, each as agents get it, in order", async () => {
+    const hook = await receiver();
+    const { secret } = await createWebhook(server.url, projectId, owner.token, hook.url, ['conversation.updated']);
+    const colleague = await createAgent(server.url, projectId, 'agent');
+    const agent = await connectAgent(server.url, owner.token);
+    const { socket, conversationId } = await visitorWithConversation(server.url, projectId, 'hello');
+    const pushes: ConversationUpdatedEvent[] = [];
+    agent.on('conversation.updated', (event: ConversationUpdatedEvent) => {
+      if (event.conversation.id === conversationId) pushes.push(event);
+    });
+    const id = { conversationId };
+    await ok(agent, 'conversation:join', id);
+    await ok(agent, 'conversation:pend', id);
+    await ok(agent, 'conversation:snooze', { ...id, until: new Date(Date.now() + 3_600_000).toISOString() });
+    await ok(agent, 'conversation:resolve', id);
+    await ok(agent, 'conversation:reopen', id);
+    await ok(agent, 'conversation:transfer', { ...id, agentId: colleague.id });
+    await ok(agent, 'conversation:resolve', id);
+    // The visitor writes into the resolved conversation: it opens again.
+    await ok(socket, 'message:send', { conversationId, clientMessageId: 'one-more', text: 'one more thing' });
+    socket.close();
+    agent.close();
+
+    const requests = await hook.waitForRequests(8);
+    const events = requests.map((request) => {
+      verifyWithStandardWebhooks(secret, request);
+      return webhookPayloadSchema.parse(eventOf(request));
+    });
+    expect(events.map((e) => e.type)).toEqual(Array(8).fill('conversation.updated'));
+    const sent = events.map((e) => e.data as ConversationUpdatedEvent & { projectId: string });
+    const by = { type: 'agent' as const, id: owner.id, name: expect.any(String) as string };
+    expect(sent.map((d) => d.change)).toEqual<ConversationChange[]>([
+      { by, reason: 'manual' },
+      { by, previousStatus: 'open' },
+      { by, previousStatus: 'pending' },
+      { by, previousStatus: 'snoozed' },
+      { by, previousStatus: 'resolved' },
+      { by: { type: 'agent', id: owner.id }, reason: 'transfer' },
+      { by, previousStatus: 'open' },
+      { by: { type: 'visitor', id: expect.any(String) }, previousStatus: 'resolved' },
+    ]);
+    expect(sent.map((d) => d.conversation.status)).toEqual([
+      'open',
+      'pending',
+      'snoozed',
+      'resolved',
+      'open',
+      'open',
+      'resolved',
+      'open',
+    ]);
+    // What the agents' sockets got, plus projectId (the status note is never sent).
+    await waitFor('every push', () => pushes.length >= 8);
+    expect(sent).toEqual(pushes.map((push) => ({ ...push, projectId })));
   }, 120_000);
 
   it('gives a receiver that was down everything once it is back, per lead in order', async () => {

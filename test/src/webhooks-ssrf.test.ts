@@ -3,7 +3,7 @@ import { loadConfig } from '@parley/server/dist/config';
 import { startServer, type RunningServer } from '@parley/server/dist/main';
 import { createAgent, createProject, type TestAgent } from './support/fixtures';
 import { client } from './support/http';
-import { TEST_ADMIN_TOKEN } from './support/parley-process';
+import { testServerEnv } from './support/parley-process';
 import { makeTempDir, removeDir } from './support/temp-dir';
 import { waitFor } from './support/wait';
 import { ReceiverProcess } from './support/webhook-receiver';
@@ -11,16 +11,7 @@ import { createWebhook, deliveriesOf, visitorWithConversation } from './support/
 
 function config(dataDir: string, allowPrivate: boolean) {
   return loadConfig({
-    NODE_ENV: 'test',
-    HOST: '127.0.0.1',
-    PORT: '0',
-    DATA_DIR: dataDir,
-    LOG_LEVEL: 'silent',
-    ADMIN_TOKEN: TEST_ADMIN_TOKEN,
-    JWT_SECRET: 'test-jwt-secret-0123456789abcdef0123456789',
-    SEED_DEMO: 'false',
-    PASSWORD_SCRYPT_N: '16384',
-    RATE_LIMIT_LOGIN_PER_MINUTE: '100000',
+    ...testServerEnv(dataDir),
     WEBHOOK_RETRY_DELAYS: '1s',
     WEBHOOK_ALLOW_PRIVATE: String(allowPrivate),
     ...(process.env['MONGODB_URI'] ? { MONGODB_URI: process.env['MONGODB_URI'] } : {}),
