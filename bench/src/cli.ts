@@ -17,6 +17,7 @@ import type { Context } from './scenarios/context';
 import { latencyScenario } from './scenarios/latency';
 import { searchScenario } from './scenarios/search';
 import { throughputScenario } from './scenarios/throughput';
+import { webhooksScenario } from './scenarios/webhooks';
 import { baselineGroups, parleyGroups, type Target } from './targets';
 
 /** How to run this again: the arguments given, less where the output went. */
@@ -106,6 +107,7 @@ async function main(): Promise<void> {
     if (options.only.includes('throughput')) result.throughput = await throughputScenario(ctx);
     if (options.only.includes('latency')) result.latency = await latencyScenario(ctx);
     if (options.only.includes('search')) result.search = await searchScenario(ctx);
+    if (options.only.includes('webhooks')) result.webhooks = await webhooksScenario(ctx, parley.adminToken);
     result.meta.durationSec = (Date.now() - started) / 1000;
     // Each compaction rewrites the whole database (in the background, but on the same cores).
     const compactions = database.process

@@ -1,8 +1,8 @@
 import path from 'node:path';
 import { REPO_ROOT } from './paths';
 
-export type ScenarioName = 'throughput' | 'latency' | 'connections' | 'search';
-export const SCENARIOS: ScenarioName[] = ['throughput', 'latency', 'connections', 'search'];
+export type ScenarioName = 'throughput' | 'latency' | 'connections' | 'search' | 'webhooks';
+export const SCENARIOS: ScenarioName[] = ['throughput', 'latency', 'connections', 'search', 'webhooks'];
 
 export interface Sizes {
   /** Visitors (one conversation each) per worker at each throughput step. */
@@ -19,6 +19,9 @@ export interface Sizes {
   /** Cumulative lead counts; 10k and 100k are the ones the targets name. */
   searchSteps: number[];
   searchQueries: number;
+  /** Visitors per worker in the webhook scenario (one conversation each), and its measured window. */
+  webhookVisitorsPerWorker: number;
+  webhookMs: number;
 }
 
 export interface Options {
@@ -52,6 +55,8 @@ const QUICK: Sizes = {
   connectionSteps: [1000, 5000],
   searchSteps: [1000, 10_000],
   searchQueries: 150,
+  webhookVisitorsPerWorker: 100,
+  webhookMs: 5000,
 };
 
 const FULL: Sizes = {
@@ -65,6 +70,8 @@ const FULL: Sizes = {
   connectionSteps: [1000, 5000, 10_000, FULL_CONNECTIONS],
   searchSteps: [1000, 10_000, 100_000],
   searchQueries: 400,
+  webhookVisitorsPerWorker: 100,
+  webhookMs: 15_000,
 };
 
 const USAGE = `usage: npm run bench -- [--quick] [--json FILE] [--report FILE] [--only a,b] [--workers N]
@@ -76,6 +83,7 @@ const USAGE = `usage: npm run bench -- [--quick] [--json FILE] [--report FILE] [
   --only LIST      scenarios to run: ${SCENARIOS.join(',')}
   --workers N      load-generator processes (default 2)
   --connections N  largest connection count (default 5000 quick, ${FULL_CONNECTIONS} full)
+  --webhook-ms N   measured window of the webhooks scenario (default 5000 quick, 15000 full)
   --cpu-prof DIR   run Parley, embedded-mongo and the baseline under node --cpu-prof (profiles in DIR)
   --label TEXT     a name for this run in the report (e.g. "before")
 
@@ -91,6 +99,7 @@ export function parseOptions(argv: string[]): Options {
   let cpuProf: string | undefined;
   let label: string | undefined;
   let connections: number | undefined;
+  let webhookMs: number | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     const value = () => {
@@ -113,6 +122,9 @@ export function parseOptions(argv: string[]): Options {
         break;
       case '--connections':
         connections = Math.max(1, Number(value()) | 0);
+        break;
+      case '--webhook-ms':
+        webhookMs = Math.max(500, Number(value()) | 0);
         break;
       case '--only':
         only = value()
@@ -139,6 +151,7 @@ export function parseOptions(argv: string[]): Options {
   if (connections !== undefined) {
     sizes.connectionSteps = [...sizes.connectionSteps.filter((n) => n < connections), connections];
   }
+  if (webhookMs !== undefined) sizes.webhookMs = webhookMs;
   const mongodbUri = process.env['MONGODB_URI'] || undefined;
   return {
     quick,

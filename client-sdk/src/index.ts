@@ -15,6 +15,8 @@ export type {
   TransferTarget,
 } from './agent-client';
 export { ParleyError } from './errors';
+export { verifyWebhook, WebhookVerificationError } from './webhook';
+export type { VerifyWebhookOptions, WebhookHeaders } from './webhook';
 export type { ClientMessage, MessageStatus } from './message-store';
 export type { ConnectionStatus } from './socket-session';
 export { memoryStorage, type TokenStorage } from './storage';

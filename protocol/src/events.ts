@@ -13,6 +13,7 @@
 import type { z } from 'zod';
 import type { Conversation, ConversationChange, Lead, LeadField, Message, Sender } from './entities';
 import type { Ack } from './errors';
+import type { WebhookDisabledEvent } from './webhooks';
 import type {
   conversationHistorySchema,
   conversationListSchema,
@@ -228,6 +229,8 @@ export interface AgentPushes {
   'agent.presence': AgentPresenceEvent;
   'sync.reload': SyncReloadEvent;
   'session.expiring': SessionExpiringEvent;
+  /** Extension: a webhook of the project was turned off (410 Gone, or failing for days). */
+  'webhook.disabled': WebhookDisabledEvent;
 }
 
 /** The whole Socket.IO contract, by namespace. */

@@ -31,4 +31,7 @@ export const LIMITS = {
   cannedResponseTextMax: 4000,
   /** `seq`s are at most this large (a conversation of a billion messages is not a chat). */
   seqMax: 1_000_000_000,
+  webhooksPerProject: 20,
+  webhookUrlMax: 2048,
+  webhookDescriptionMax: 500,
 } as const;

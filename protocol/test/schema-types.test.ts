@@ -49,6 +49,13 @@ import type {
   SyncReloadEvent,
   TypingEvent,
   VisitorAuthResponse,
+  Webhook,
+  WebhookCreatedResponse,
+  WebhookDelivery,
+  WebhookDeliveryPage,
+  WebhookDisabledEvent,
+  WebhookPayload,
+  WebhookSecretRotatedResponse,
   WidgetConfig,
 } from '../src';
 import type * as s from '../src/schemas';
@@ -106,6 +113,13 @@ const checks: true[] = [
   true as Same<Out<typeof s.businessHoursOutSchema>, BusinessHours>,
   true as Same<Out<typeof s.businessHoursResponseSchema>, BusinessHoursResponse>,
   true as Same<Out<typeof s.widgetAvailabilitySchema>, WidgetAvailability>,
+  true as Same<Out<typeof s.webhookSchema>, Webhook>,
+  true as Same<Out<typeof s.webhookDeliverySchema>, WebhookDelivery>,
+  true as Same<Out<typeof s.webhookCreatedResponseSchema>, WebhookCreatedResponse>,
+  true as Same<Out<typeof s.webhookSecretRotatedResponseSchema>, WebhookSecretRotatedResponse>,
+  true as Same<Out<typeof s.webhookDeliveryPageSchema>, WebhookDeliveryPage>,
+  true as Same<Out<typeof s.webhookDisabledEventSchema>, WebhookDisabledEvent>,
+  true as Same<Out<typeof s.webhookPayloadSchema>, WebhookPayload>,
 ];
 
 describe('response schemas', () => {

@@ -84,6 +84,21 @@ export interface Config {
   presenceGraceMs: number;
   /** How often every node sweeps the routing queues, so that a missed event forgets nothing. */
   routingSweepMs: number;
+  webhooks: WebhookConfig;
+}
+
+export interface WebhookConfig {
+  /** Waits between attempts: one attempt, then one more after each delay; then the delivery failed. */
+  retryDelaysMs: number[];
+  /** One attempt's limit, connect to last byte. */
+  timeoutMs: number;
+  /** Loopback, private, link-local and metadata destinations, and plain http, allowed. */
+  allowPrivate: boolean;
+  /** A webhook failing every attempt for this long is turned off. */
+  disableAfterMs: number;
+  /** Requests in flight from this node, in all and per webhook. */
+  maxInFlight: number;
+  maxInFlightPerWebhook: number;
 }
 
 export class ConfigError extends Error {
@@ -414,6 +429,28 @@ function readTrustProxy(env: Env): boolean | number | string {
   return raw;
 }
 
+/** `5s,5m,30m`: each a duration of at least a second; at most 20 of them. */
+function readRetryDelays(env: Env): number[] {
+  const raw = env['WEBHOOK_RETRY_DELAYS']?.trim() || '5s,5m,30m,2h,5h,10h,10h';
+  const parts = raw.split(',').map((part) => part.trim());
+  if (parts.length > 20) throw new ConfigError('WEBHOOK_RETRY_DELAYS', 'must list at most 20 delays');
+  return parts.map((part) => parseDurationSeconds('WEBHOOK_RETRY_DELAYS', part) * 1000);
+}
+
+function readWebhooks(env: Env, production: boolean): WebhookConfig {
+  const timeoutMs = readDuration(env, 'WEBHOOK_TIMEOUT', '10s') * 1000;
+  if (timeoutMs > 120_000) throw new ConfigError('WEBHOOK_TIMEOUT', 'must be at most 2m');
+  const maxInFlight = readInt(env, 'WEBHOOK_MAX_IN_FLIGHT', 64, 1, 10_000);
+  return {
+    retryDelaysMs: readRetryDelays(env),
+    timeoutMs,
+    allowPrivate: readBool(env, 'WEBHOOK_ALLOW_PRIVATE', !production),
+    disableAfterMs: readDuration(env, 'WEBHOOK_DISABLE_AFTER', '3d') * 1000,
+    maxInFlight,
+    maxInFlightPerWebhook: Math.min(maxInFlight, readInt(env, 'WEBHOOK_MAX_IN_FLIGHT_PER_WEBHOOK', 8, 1, 10_000)),
+  };
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const nodeEnvRaw = env['NODE_ENV']?.trim() || 'development';
   if (!['development', 'production', 'test'].includes(nodeEnvRaw)) {
@@ -500,5 +537,6 @@ export function loadConfig(env: Env = process.env): Config {
     workflowSweepIntervalMs: readDurationMs(env, 'WORKFLOW_SWEEP_INTERVAL', '5s', 50, 3_600_000),
     presenceGraceMs: readDurationMs(env, 'PRESENCE_GRACE', '30s', 100, 24 * 3600_000),
     routingSweepMs: readDurationMs(env, 'ROUTING_SWEEP_INTERVAL', '5s', 100, 3600_000),
+    webhooks: readWebhooks(env, production),
   };
 }

@@ -78,6 +78,16 @@ import { BusinessHoursService } from './hours/business-hours-service';
 import { AvailabilityService } from './hours/availability-service';
 import { hoursRoutes } from './hours/hours-routes';
 import { printBanner } from './banner';
+import { registerDeliveryModel } from './webhooks/delivery-model';
+import { DeliveryWorker } from './webhooks/delivery-worker';
+import { DestinationGuard } from './webhooks/destination-guard';
+import { Outbox } from './webhooks/outbox';
+import { OutboxSweeper } from './webhooks/outbox-sweeper';
+import { WebhookDirectory } from './webhooks/webhook-directory';
+import { registerWebhookModel } from './webhooks/webhook-model';
+import { webhookRoutes } from './webhooks/webhook-routes';
+import { WebhookSender } from './webhooks/webhook-sender';
+import { WebhookService } from './webhooks/webhook-service';
 
 export interface RunningServer {
   url: string;
@@ -119,6 +129,8 @@ export async function startServer(
     agentRouting: registerAgentRoutingModel(database.connection),
     routingSettings: registerRoutingSettingsModel(database.connection),
     businessHours: registerBusinessHoursModel(database.connection),
+    webhooks: registerWebhookModel(database.connection),
+    deliveries: registerDeliveryModel(database.connection),
   };
   // Unique indexes carry correctness (one lead per user, no duplicate seq): build them before serving.
   await Promise.all(Object.values(models).map((model) => model.init()));
@@ -146,9 +158,49 @@ export async function startServer(
   standingSync.start();
   const locks = new LeaseLocks(models.locks, clock);
   const agents = new AgentService(models.agents, bus, passwords, standings, standingSync, locks);
-  const leads = new LeadService(models.leads, models.conversations, bus);
+  // Webhooks: the outbox records the events that leave the system before their change is
+  // acknowledged (it listens on the bus, and services mark their changes through it); the worker
+  // on every node sends them; the sweeper records what a crash left unrecorded.
+  const webhookDirectory = new WebhookDirectory(models.webhooks);
+  const outbox = new Outbox(
+    models.deliveries,
+    webhookDirectory,
+    { leads: models.leads, conversations: models.conversations, messages: models.messages },
+    logger,
+    clock,
+  );
+  const detachOutbox = outbox.attach(bus);
+  const destinationGuard = new DestinationGuard(config.webhooks.allowPrivate);
+  const webhookSender = new WebhookSender(destinationGuard, config.webhooks.timeoutMs);
+  const deliveryWorker = new DeliveryWorker(
+    models.deliveries,
+    models.webhooks,
+    webhookDirectory,
+    webhookSender,
+    bus,
+    metrics,
+    logger,
+    config.webhooks,
+    clock,
+  );
+  outbox.setWaker(() => deliveryWorker.wake());
+  const outboxSweeper = new OutboxSweeper(
+    {
+      leads: models.leads,
+      conversations: models.conversations,
+      messages: models.messages,
+      deliveries: models.deliveries,
+    },
+    outbox,
+    locks,
+    logger,
+    clock,
+  );
+
+  const leads = new LeadService(models.leads, models.conversations, bus, outbox);
   const messages = new MessageService(models.messages, models.conversations, bus, config.messageMaxLength, {
     resolvedReply: (projectId) => projects.resolvedConversationReply(projectId),
+    outbox,
   });
   const reads = new ReadPositions(models.conversations, models.messages, bus);
   // Presence: in Redis across nodes (a killed node's agents go offline after the grace period),
@@ -162,6 +214,7 @@ export async function startServer(
   const availability = new AvailabilityService(businessHours, presence, logger);
   const conversations = new ConversationService(models.conversations, leads, messages, reads, bus, {
     startFields: (projectId, now) => availability.startFields(projectId, now),
+    outbox,
   });
   const teams = new TeamService(models.teams, agents, bus);
   const routingSettings = new RoutingSettingsService(models.routingSettings);
@@ -170,18 +223,19 @@ export async function startServer(
   const routing = new RoutingService({
     conversations: models.conversations,
     slots,
-    assigner: new Assigner({ conversations: models.conversations, slots, queue, teams, presence, bus }),
+    assigner: new Assigner({ conversations: models.conversations, slots, queue, teams, presence, bus, outbox }),
     settings: routingSettings,
     teams,
     agents,
     presence,
     bus,
+    outbox,
     logger,
     metrics,
     sweepMs: config.routingSweepMs,
   });
   // Snoozes are set by one node and ended by another: both read the time from the shared clock.
-  const workflow = new ConversationWorkflow(models.conversations, bus, () => clock.now());
+  const workflow = new ConversationWorkflow(models.conversations, bus, () => clock.now(), outbox);
   const statusNotes = new StatusNotes(models.conversations, messages, bus, logger);
   const sweeper = new WorkflowSweeper(
     models.conversations,
@@ -195,8 +249,17 @@ export async function startServer(
   const conversationList = new ConversationList(models.conversations, reads);
   const cannedResponses = new CannedResponseService(models.cannedResponses, models.conversations, leads, agents);
   const leadSearch = new LeadSearch(models.leads);
-  const leadMerge = new LeadMerge(models.leads, models.conversations, leads, locks, bus);
-  const leadErasure = new LeadErasure(models.leads, models.conversations, models.messages, leads, locks, bus);
+  const leadMerge = new LeadMerge(models.leads, models.conversations, leads, locks, bus, outbox);
+  const leadErasure = new LeadErasure(models.leads, models.conversations, models.messages, leads, locks, bus, outbox);
+  const webhookService = new WebhookService(
+    models.webhooks,
+    models.deliveries,
+    webhookDirectory,
+    destinationGuard,
+    outbox,
+    projects,
+    clock,
+  );
 
   const authService = new AuthService({
     settings: config,
@@ -229,6 +292,7 @@ export async function startServer(
     teamRoutes({ auth, teams }),
     routingRoutes({ auth, routing, queue, presence, agents }),
     hoursRoutes({ auth, hours: businessHours }),
+    webhookRoutes({ auth, webhooks: webhookService }),
   ];
   const metricsRouter = metricsRoutes({
     metrics,
@@ -306,6 +370,8 @@ export async function startServer(
   if (metricsServer) answerClientErrors(metricsServer, metrics);
   if (metricsServer) await listen(metricsServer, config.metricsPort ?? 0, config.host, 'METRICS_PORT');
   await listen(httpServer, config.port, config.host);
+  deliveryWorker.start();
+  outboxSweeper.start();
   const { port } = httpServer.address() as AddressInfo;
   const metricsPort = metricsServer ? (metricsServer.address() as AddressInfo).port : undefined;
   const url = `http://${config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host}:${port}`;
@@ -330,6 +396,13 @@ export async function startServer(
       httpServer.closeIdleConnections();
       await closed;
       clearTimeout(cut);
+      // Nothing is published any more: what was, is written; then the sends in flight are cut
+      // and handed back to the other nodes.
+      await outbox.drain();
+      detachOutbox();
+      await deliveryWorker.stop();
+      await outboxSweeper.stop();
+      webhookSender.close();
       await connectionCaps.stop();
       // After the sockets closed: this node leaves presence, so its agents' grace periods start now.
       await presence.stop();

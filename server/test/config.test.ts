@@ -269,4 +269,31 @@ describe('configuration', () => {
       );
     }
   });
+
+  it('reads the webhook settings: a retry schedule, private destinations allowed outside production only', () => {
+    const development = loadConfig({ DATA_DIR: dataDir });
+    expect(development.webhooks).toEqual({
+      retryDelaysMs: [5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000],
+      timeoutMs: 10_000,
+      allowPrivate: true,
+      disableAfterMs: 3 * 86_400_000,
+      maxInFlight: 64,
+      maxInFlightPerWebhook: 8,
+    });
+    expect(loadConfig({ ...STRONG_PRODUCTION, DATA_DIR: dataDir }).webhooks.allowPrivate).toBe(false);
+    expect(
+      loadConfig({ ...STRONG_PRODUCTION, DATA_DIR: dataDir, WEBHOOK_ALLOW_PRIVATE: 'true' }).webhooks.allowPrivate,
+    ).toBe(true);
+    expect(loadConfig({ DATA_DIR: dataDir, WEBHOOK_RETRY_DELAYS: '1s, 1s,2m' }).webhooks.retryDelaysMs).toEqual([
+      1000, 1000, 120_000,
+    ]);
+    for (const [variable, value] of [
+      ['WEBHOOK_RETRY_DELAYS', '1s,,2s'],
+      ['WEBHOOK_RETRY_DELAYS', 'soon'],
+      ['WEBHOOK_TIMEOUT', '10m'],
+      ['WEBHOOK_ALLOW_PRIVATE', 'maybe'],
+      ['WEBHOOK_MAX_IN_FLIGHT', '0'],
+    ] as const)
+      expect(() => loadConfig({ DATA_DIR: dataDir, [variable]: value })).toThrow(expect.objectContaining({ variable }));
+  });
 });

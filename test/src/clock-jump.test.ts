@@ -1,15 +1,23 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { AgentLoginResponse, Lead, VisitorAuthResponse } from '@parley/protocol';
+import type {
+  AgentLoginResponse,
+  ConversationStartResult,
+  Lead,
+  MessageCreatedEvent,
+  VisitorAuthResponse,
+} from '@parley/protocol';
 import { startDatabase, type TestDatabase } from './support/database';
-import { createAgent, createProject, type TestAgent } from './support/fixtures';
+import { anonymousVisitor, createAgent, createProject, type TestAgent } from './support/fixtures';
 import { client } from './support/http';
-import { startParley, type ParleyProcess } from './support/parley-process';
+import { startParley, TEST_ADMIN_TOKEN, type ParleyProcess } from './support/parley-process';
 import { REPO_ROOT } from './support/paths';
 import { startRedis, type RedisProcess } from './support/redis-process';
-import { connectAgent, connectVisitor } from './support/sockets';
+import { connectAgent, connectVisitor, ok } from './support/sockets';
 import { makeTempDir, removeDir } from './support/temp-dir';
 import { waitFor } from './support/wait';
+import { eventOf, ReceiverProcess, verifyWithStandardWebhooks } from './support/webhook-receiver';
+import { createWebhook } from './support/webhooks';
 
 const PRELOAD = path.join(REPO_ROOT, 'test', 'dist', 'child', 'clock-jump.js');
 const HOURS_3 = 3 * 3600_000;
@@ -41,6 +49,7 @@ describe('one node of two whose wall clock jumps hours forward, then back', () =
       REDIS_URL: redis.url,
       VISITOR_TOKEN_TTL: `${VISITOR_TTL_MS / 1000}s`,
       AGENT_TOKEN_TTL: '1h',
+      WEBHOOK_RETRY_DELAYS: '1s,1s,1s,1s,1s',
     };
     [steady, jumpy] = await Promise.all([
       startParley({ env, timeoutMs: 45_000 }),
@@ -109,6 +118,39 @@ describe('one node of two whose wall clock jumps hours forward, then back', () =
 
   const locks = () => database.db.collection<{ _id: string; owner: string; expiresAt: Date }>('locks');
 
+  /**
+   * A visitor's messages, sent through both nodes in turn, reach a webhook in the order they were
+   * sent, each signed at the real time: a lead's order and `webhook-timestamp` are the cluster's
+   * clock, not the recording node's. The receiver fails the first attempt, so that the lead's
+   * later events are all recorded while the first waits for its retry (and are sent by order).
+   */
+  async function webhookEventsInOrder(label: string): Promise<void> {
+    const receiver = await ReceiverProcess.start('500');
+    try {
+      const { secret } = await createWebhook(steady.url, projectId, TEST_ADMIN_TOKEN, receiver.url, [
+        'message.created',
+      ]);
+      const auth = await anonymousVisitor(steady.url, projectId);
+      const sockets = [await connectVisitor(steady.url, auth.token), await connectVisitor(jumpy.url, auth.token)];
+      try {
+        const { conversation } = await ok<ConversationStartResult>(sockets[0]!, 'conversation:start', {});
+        const texts = [1, 2, 3, 4, 5, 6].map((i) => `${label}-${i}`);
+        for (const [i, text] of texts.entries())
+          await ok(sockets[i % 2]!, 'message:send', { conversationId: conversation.id, clientMessageId: text, text });
+        const requests = await receiver.waitForRequests(texts.length + 1);
+        for (const request of requests) verifyWithStandardWebhooks(secret, request);
+        const delivered = requests
+          .filter((r) => r.answer === '200')
+          .map((r) => (eventOf(r).data as MessageCreatedEvent).message.text);
+        expect(delivered).toEqual(texts);
+      } finally {
+        for (const socket of sockets) socket.close();
+      }
+    } finally {
+      await receiver.stop();
+    }
+  }
+
   describe('ahead by 3 hours', () => {
     beforeAll(() => jump(HOURS_3));
 
@@ -146,6 +188,12 @@ describe('one node of two whose wall clock jumps hours forward, then back', () =
         await locks().deleteOne({ _id: `contacts:${projectId}` });
       }
     }, 30_000);
+
+    it(
+      "sends a lead's webhook events in order, signed at the real time, whichever node records them",
+      () => webhookEventsInOrder('ahead'),
+      60_000,
+    );
   });
 
   describe('then behind by 3 hours', () => {
@@ -187,5 +235,11 @@ describe('one node of two whose wall clock jumps hours forward, then back', () =
       expect(await mergeOn(jumpy, token)).toBe(200);
       expect(await locks().findOne({ _id: `contacts:${projectId}` })).toBeNull();
     }, 30_000);
+
+    it(
+      "sends a lead's webhook events in order, signed at the real time, whichever node records them",
+      () => webhookEventsInOrder('behind'),
+      60_000,
+    );
   });
 });

@@ -199,10 +199,10 @@ describe('the published contract', () => {
       await page.goto(`${server.url}/docs`);
       await page.getByText('Agent sign-in').first().waitFor({ timeout: 20_000 });
       const document = loadPublishedDocument();
-      const operations = Object.values(document['paths'] as Record<string, Record<string, unknown>>).reduce(
-        (n, item) => n + Object.keys(item).length,
-        0,
-      );
+      // The REST operations, and what Parley sends to webhooks (the document's `webhooks`).
+      const operations = [document['paths'], document['webhooks']]
+        .flatMap((section) => Object.values(section as Record<string, Record<string, unknown>>))
+        .reduce((n, item) => n + Object.keys(item).length, 0);
       expect(await page.locator('.opblock').count()).toBe(operations);
       expect(elsewhere).toEqual([]);
       expect(problems).toEqual([]);

@@ -14,6 +14,8 @@ import {
   type LeadUpdateResult,
   type TeamResponse,
   type VisitorCommand,
+  type WebhookCreatedResponse,
+  type WebhookDeliveryResponse,
 } from '@parley/protocol';
 import { COMMAND_SCHEMAS } from '@parley/protocol/schemas';
 import { loadConfig } from '@parley/server/dist/config';
@@ -103,7 +105,11 @@ const
   PROJECT_OWNERS: Row =       [U,   U,     U,      F,   F,   F,  F,   F,    O,    F,     U,     U,      U],
   /** Another project's resource through this project's path: invisible to this project's agents. */
   AGENTS_NOT_FOUND: Row =     [U,   U,     U,      F,   F,   F,  F,   N,    N,    F,     U,     U,      U],
-  OWNERS_NOT_FOUND: Row =     [U,   U,     U,      F,   F,   F,  F,   F,    N,    F,     U,     U,      U];
+  OWNERS_NOT_FOUND: Row =     [U,   U,     U,      F,   F,   F,  F,   F,    N,    F,     U,     U,      U],
+  /** The project's owners, and the admin token (webhooks). */
+  OWNERS_OR_ADMIN: Row =      [U,   U,     U,      F,   F,   F,  F,   F,    O,    F,     U,     U,      O],
+  /** Another project's webhook (or delivery) through this project's path: invisible to owners and the admin alike. */
+  FOREIGN_WEBHOOK: Row =      [U,   U,     U,      F,   F,   F,  F,   F,    N,    F,     U,     U,      N];
 
 /**
  * Every REST endpoint, as Express registers it (`METHOD /path/:param`), and after ` · ` the
@@ -197,6 +203,24 @@ const REST = {
   'GET /v1/projects/:projectId/queue':                                  PROJECT_AGENTS,
   'GET /v1/projects/:projectId/business-hours':                         PROJECT_AGENTS,
   'PUT /v1/projects/:projectId/business-hours':                         PROJECT_OWNERS,
+  // Webhooks: the project's owners configure them, and so does the admin token.
+  'POST /v1/projects/:projectId/webhooks':                              OWNERS_OR_ADMIN,
+  'GET /v1/projects/:projectId/webhooks':                               OWNERS_OR_ADMIN,
+  'GET /v1/projects/:projectId/webhooks/:webhookId':                    OWNERS_OR_ADMIN,
+  'GET /v1/projects/:projectId/webhooks/:webhookId · a webhook of another project':                 FOREIGN_WEBHOOK,
+  'PATCH /v1/projects/:projectId/webhooks/:webhookId':                  OWNERS_OR_ADMIN,
+  'PATCH /v1/projects/:projectId/webhooks/:webhookId · a webhook of another project':               FOREIGN_WEBHOOK,
+  'DELETE /v1/projects/:projectId/webhooks/:webhookId':                 OWNERS_OR_ADMIN,
+  'DELETE /v1/projects/:projectId/webhooks/:webhookId · a webhook of another project':              FOREIGN_WEBHOOK,
+  'POST /v1/projects/:projectId/webhooks/:webhookId/secret/rotate':     OWNERS_OR_ADMIN,
+  'POST /v1/projects/:projectId/webhooks/:webhookId/secret/rotate · a webhook of another project':  FOREIGN_WEBHOOK,
+  'POST /v1/projects/:projectId/webhooks/:webhookId/test':              OWNERS_OR_ADMIN,
+  'POST /v1/projects/:projectId/webhooks/:webhookId/test · a webhook of another project':           FOREIGN_WEBHOOK,
+  'GET /v1/projects/:projectId/webhooks/:webhookId/deliveries':         OWNERS_OR_ADMIN,
+  'GET /v1/projects/:projectId/webhooks/:webhookId/deliveries · a webhook of another project':      FOREIGN_WEBHOOK,
+  'POST /v1/projects/:projectId/webhooks/:webhookId/deliveries/:deliveryId/redeliver':                OWNERS_OR_ADMIN,
+  'POST /v1/projects/:projectId/webhooks/:webhookId/deliveries/:deliveryId/redeliver · a webhook of another project':  FOREIGN_WEBHOOK,
+  'POST /v1/projects/:projectId/webhooks/:webhookId/deliveries/:deliveryId/redeliver · a delivery of another project': FOREIGN_WEBHOOK,
 } satisfies Record<string, Row>;
 type RestKey = keyof typeof REST;
 
@@ -319,6 +343,11 @@ interface World {
   /** A team of the home project (the agent in it), and one of the other project (the foreign spare in it). */
   teamId: string;
   foreignTeamId: string;
+  /** A webhook of the home project with one delivery (its test event), and the same of the other project. */
+  webhookId: string;
+  deliveryId: string;
+  foreignWebhookId: string;
+  foreignDeliveryId: string;
   /** The forged tokens, each with what it forges. */
   forged: [label: string, token: string][];
   expired: [label: string, token: string][];
@@ -334,7 +363,17 @@ interface Cell {
 interface RestRequest {
   /** Path parameters beyond the defaults (the home project, the owning visitor's lead and conversation, the spare agent). */
   params?: Partial<
-    Record<'projectId' | 'leadId' | 'conversationId' | 'agentId' | 'cannedResponseId' | 'teamId', string>
+    Record<
+      | 'projectId'
+      | 'leadId'
+      | 'conversationId'
+      | 'agentId'
+      | 'cannedResponseId'
+      | 'teamId'
+      | 'webhookId'
+      | 'deliveryId',
+      string
+    >
   >;
   body?: unknown;
   /** Instead of the caller's token (a fresh account of the caller's kind). */
@@ -374,6 +413,14 @@ const renderFor: RestCall = (c) => ({ body: { conversationId: c.w.visitors.visit
 const foreignTeam =
   (body?: unknown): RestCall =>
   (c) => ({ params: { teamId: c.w.foreignTeamId }, ...(body === undefined ? {} : { body }) });
+const foreignWebhook =
+  (body?: unknown): RestCall =>
+  (c) => ({
+    params: { webhookId: c.w.foreignWebhookId, deliveryId: c.w.foreignDeliveryId },
+    ...(body === undefined ? {} : { body }),
+  });
+/** Where webhooks of the matrix point: nothing listens there, and no row sends them an event they want. */
+const MATRIX_WEBHOOK = { url: 'http://127.0.0.1:9/matrix', events: ['lead.deleted'] };
 
 /** An agent changes its own password: a fresh account of the caller's kind, since it signs the agent out. */
 const ownPasswordChange: RestCall = async (c) => {
@@ -503,6 +550,33 @@ const REST_CALLS: Record<RestKey, RestCall> = {
   'GET /v1/projects/:projectId/business-hours': nothing,
   // Off, as by default: the widget row reads the availability.
   'PUT /v1/projects/:projectId/business-hours': () => ({ body: { enabled: false, timeZone: 'Europe/Paris' } }),
+  'POST /v1/projects/:projectId/webhooks': () => ({ body: { ...MATRIX_WEBHOOK, description: 'Matrix' } }),
+  'GET /v1/projects/:projectId/webhooks': nothing,
+  'GET /v1/projects/:projectId/webhooks/:webhookId': nothing,
+  'GET /v1/projects/:projectId/webhooks/:webhookId · a webhook of another project': foreignWebhook(),
+  'PATCH /v1/projects/:projectId/webhooks/:webhookId': () => ({ body: { description: 'Matrix webhook' } }),
+  'PATCH /v1/projects/:projectId/webhooks/:webhookId · a webhook of another project': foreignWebhook({
+    description: 'Matrix webhook',
+  }),
+  // A project has at most 20 webhooks: only the callers that may delete one get a fresh one (4 cells);
+  // the others' refused deletions name the shared one.
+  'DELETE /v1/projects/:projectId/webhooks/:webhookId': async (c) =>
+    c.caller === 'owner' || c.caller === 'admin' ? { params: { webhookId: await freshWebhook(c.w) } } : {},
+  'DELETE /v1/projects/:projectId/webhooks/:webhookId · a webhook of another project': foreignWebhook(),
+  // Two rotations of one secret at once: one is CONFLICT. Each cell that may rotate has a webhook of its own.
+  'POST /v1/projects/:projectId/webhooks/:webhookId/secret/rotate': async (c) =>
+    c.caller === 'owner' || c.caller === 'admin' ? { params: { webhookId: await freshWebhook(c.w) } } : {},
+  'POST /v1/projects/:projectId/webhooks/:webhookId/secret/rotate · a webhook of another project': foreignWebhook(),
+  'POST /v1/projects/:projectId/webhooks/:webhookId/test': nothing,
+  'POST /v1/projects/:projectId/webhooks/:webhookId/test · a webhook of another project': foreignWebhook(),
+  'GET /v1/projects/:projectId/webhooks/:webhookId/deliveries': nothing,
+  'GET /v1/projects/:projectId/webhooks/:webhookId/deliveries · a webhook of another project': foreignWebhook(),
+  'POST /v1/projects/:projectId/webhooks/:webhookId/deliveries/:deliveryId/redeliver': nothing,
+  'POST /v1/projects/:projectId/webhooks/:webhookId/deliveries/:deliveryId/redeliver · a webhook of another project':
+    foreignWebhook(),
+  'POST /v1/projects/:projectId/webhooks/:webhookId/deliveries/:deliveryId/redeliver · a delivery of another project': (
+    c,
+  ) => ({ params: { deliveryId: c.w.foreignDeliveryId } }),
 };
 
 type SocketCall = (c: Cell, token: string | undefined) => unknown;
@@ -604,6 +678,30 @@ async function freshTeam(w: World): Promise<string> {
   });
   if (res.status !== 201) throw new Error(`fresh team: ${res.status} ${res.text}`);
   return res.body.team.id;
+}
+
+async function freshWebhook(w: World): Promise<string> {
+  const res = await client(w.nodes[0].url).post<WebhookCreatedResponse>(`/v1/projects/${w.home.id}/webhooks`, {
+    token: TEST_ADMIN_TOKEN,
+    body: MATRIX_WEBHOOK,
+  });
+  if (res.status !== 201) throw new Error(`fresh webhook: ${res.status} ${res.text}`);
+  return res.body.webhook.id;
+}
+
+/** A webhook of the project, and the delivery of its test event. */
+async function webhookWithDelivery(url: string, projectId: string): Promise<[webhookId: string, deliveryId: string]> {
+  const created = await client(url).post<WebhookCreatedResponse>(`/v1/projects/${projectId}/webhooks`, {
+    token: TEST_ADMIN_TOKEN,
+    body: MATRIX_WEBHOOK,
+  });
+  if (created.status !== 201) throw new Error(`webhook: ${created.status} ${created.text}`);
+  const tested = await client(url).post<WebhookDeliveryResponse>(
+    `/v1/projects/${projectId}/webhooks/${created.body.webhook.id}/test`,
+    { token: TEST_ADMIN_TOKEN },
+  );
+  if (tested.status !== 202) throw new Error(`webhook test: ${tested.status} ${tested.text}`);
+  return [created.body.webhook.id, tested.body.delivery.id];
 }
 
 async function freshLead(w: World): Promise<string> {
@@ -735,6 +833,8 @@ async function restCell(key: RestKey, c: Cell): Promise<string> {
     agentId: c.w.spare.id,
     cannedResponseId: c.w.cannedResponseId,
     teamId: c.w.teamId,
+    webhookId: c.w.webhookId,
+    deliveryId: c.w.deliveryId,
     ...call.params,
   };
   const path = template.replace(/:(\w+)/g, (_, name: string) => params[name as keyof typeof params]);
@@ -1046,6 +1146,10 @@ describe('role matrix', () => {
         return res.body.team.id;
       }),
     );
+    const [[webhookId, deliveryId], [foreignWebhookId, foreignDeliveryId]] = await Promise.all([
+      webhookWithDelivery(A.url, P),
+      webhookWithDelivery(B.url, Q),
+    ]);
     const V = visitors.visitor;
     w = {
       nodes,
@@ -1064,6 +1168,10 @@ describe('role matrix', () => {
       foreignCannedResponseId: foreignCannedResponse as string,
       teamId: team as string,
       foreignTeamId: foreignTeam as string,
+      webhookId,
+      deliveryId,
+      foreignWebhookId,
+      foreignDeliveryId,
       forged: [
         ['wrong key, as the owner', resigned(owner.token, WRONG_SECRET)],
         ['wrong key, as the owning visitor', resigned(V.token, WRONG_SECRET)],

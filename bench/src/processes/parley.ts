@@ -39,6 +39,8 @@ export async function startParley(mongodbUri: string, dataDir: string, nodeFlags
     // Every simulated client connects from 127.0.0.1.
     SOCKETS_PER_USER: UNLIMITED,
     SOCKETS_PER_ADDRESS: UNLIMITED,
+    // The webhook scenario's receiver listens on 127.0.0.1, over http.
+    WEBHOOK_ALLOW_PRIVATE: 'true',
   };
   const { server, ready } = await spawnServer({
     label: 'parley',

@@ -180,6 +180,40 @@ export function markdownReport(r: BenchResult, chartHref: string | undefined): s
     );
   }
 
+  if (r.webhooks) {
+    const w = r.webhooks;
+    out.push(
+      '',
+      '## Webhooks',
+      '',
+      'The throughput run (closed loop, Parley alone) twice: without webhooks, then with a `message.created` webhook on every',
+      "project to a receiver in the bench process (answers 204). Lag is from the event's `timestamp` to the receiver having it.",
+      '',
+      table(
+        [
+          'conversations',
+          'msg/s without',
+          'msg/s with',
+          'ratio',
+          'delivered/s',
+          'lag p50 / p99 ms',
+          'drained after window',
+        ],
+        [
+          [
+            w.conversations,
+            w.withoutMsgsPerSec,
+            w.withMsgsPerSec,
+            w.ratio,
+            w.deliveredPerSec,
+            `${w.lagMs.p50} / ${w.p99LagMs}`,
+            `${w.drainMs} ms`,
+          ],
+        ],
+      ),
+    );
+  }
+
   out.push('', '## Reproduce', '', '```sh', 'npm ci', m.command, '```', '');
   return out.join('\n');
 }

@@ -2,6 +2,7 @@ import type { ConnectionsResult } from '../scenarios/connections';
 import type { LatencyResult } from '../scenarios/latency';
 import type { SearchResult } from '../scenarios/search';
 import type { ThroughputResult } from '../scenarios/throughput';
+import type { WebhooksResult } from '../scenarios/webhooks';
 import type { Machine } from './machine';
 
 /** Everything one run measured: the `--json` file, and what the summary and report are made from. */
@@ -22,4 +23,5 @@ export interface BenchResult {
   latency?: LatencyResult;
   connections?: ConnectionsResult;
   search?: SearchResult;
+  webhooks?: WebhooksResult;
 }

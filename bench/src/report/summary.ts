@@ -48,6 +48,13 @@ export function summaryText(r: BenchResult): string {
       );
     }
   }
+  if (r.webhooks) {
+    const w = r.webhooks;
+    lines.push(
+      `webhooks (${w.conversations} conversations, a message.created webhook per project): ${w.withoutMsgsPerSec} msg/s without, ${w.withMsgsPerSec} with → ratio ${w.ratio}`,
+      `  delivered ${w.delivered} at ${w.deliveredPerSec}/s; lag event → receiver p50 ${w.lagMs.p50} p99 ${w.p99LagMs} ms; drained ${w.drainMs} ms after the window`,
+    );
+  }
   lines.push('', 'targets:');
   for (const c of checkTargets(r)) lines.push(`  [${verdict(c.met)}] ${c.target}: ${c.measured}`);
   return `${lines.join('\n')}\n`;

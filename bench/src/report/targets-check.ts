@@ -48,6 +48,13 @@ export function checkTargets(r: BenchResult): TargetCheck[] {
       met: s.leads >= 100_000 ? worst <= 50 : undefined,
     });
   }
+  if (r.webhooks) {
+    checks.push({
+      target: 'message throughput with a message.created webhook ≥ 0.9× without',
+      measured: `${r.webhooks.ratio} (${r.webhooks.withMsgsPerSec} vs ${r.webhooks.withoutMsgsPerSec} msg/s)`,
+      met: r.webhooks.ratio >= 0.9,
+    });
+  }
   return checks;
 }
 

@@ -42,7 +42,7 @@ export interface ThroughputResult {
 
 const WARMUP_MS = 1000;
 
-async function runOne(ctx: Context, target: Target, perWorker: number): Promise<ThroughputRun> {
+export async function runOne(ctx: Context, target: Target, perWorker: number): Promise<ThroughputRun> {
   const { throughputWindow: window, throughputMs } = ctx.options.sizes;
   const conversations = perWorker * ctx.pool.size;
   ctx.progress.start(`throughput ${target.kind}, ${conversations} conversations, window ${window}`);

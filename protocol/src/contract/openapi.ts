@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiResponseObject } from 'zod-openapi';
 import { ERROR_STATUS, type ErrorCode } from '../errors';
-import { errorBodySchema, idSchema } from '../schemas';
+import { errorBodySchema, idSchema, WEBHOOK_PAYLOAD_SCHEMAS } from '../schemas';
 import { PROTOCOL_VERSION } from '../version';
 import { SCHEMA_OPTIONS } from './schema-options';
 import { errorCodesOf, REST_ROUTES, type Access, type RestRoute } from './rest-routes';
@@ -31,6 +31,7 @@ const SECURITY: Record<Access, Record<string, string[]>[] | undefined> = {
   agent: [{ agentToken: [] }],
   owner: [{ agentToken: [] }],
   admin: [{ adminToken: [] }],
+  'owner-or-admin': [{ agentToken: [] }, { adminToken: [] }],
   metrics: [{}, { metricsToken: [] }],
 };
 
@@ -92,6 +93,43 @@ function operationOf(route: RestRoute): ZodOpenApiOperationObject {
   };
 }
 
+/**
+ * What Parley sends to a webhook's URL, one entry per event type (OpenAPI 3.1 `webhooks`): a POST
+ * of the event, signed with the Standard Webhooks headers.
+ */
+function webhookOperations(): Record<string, Record<string, ZodOpenApiOperationObject>> {
+  const headers = z.object({
+    'webhook-id': z.string().meta({ description: 'The event id: the same on every attempt, and for every webhook.' }),
+    'webhook-timestamp': z.string().meta({ description: 'Unix seconds of this attempt.' }),
+    'webhook-signature': z.string().meta({
+      description:
+        'Space-separated `v1,<base64 HMAC-SHA256 of "{webhook-id}.{webhook-timestamp}.{body}">`, one per secret signing (two for 24 h after a rotation).',
+    }),
+  });
+  const operations: Record<string, Record<string, ZodOpenApiOperationObject>> = {};
+  for (const [type, schema] of Object.entries(WEBHOOK_PAYLOAD_SCHEMAS)) {
+    operations[type] = {
+      post: {
+        operationId: `webhook${type
+          .split('.')
+          .map((part) => part[0]!.toUpperCase() + part.slice(1))
+          .join('')}`,
+        summary: `The \`${type}\` event`,
+        tags: ['Webhooks'],
+        requestParams: { header: headers },
+        requestBody: { required: true, content: { 'application/json': { schema } } },
+        responses: {
+          '200': {
+            description:
+              'Any 2xx answer is success; anything else (redirects too) is retried, and 410 turns the webhook off.',
+          },
+        },
+      },
+    };
+  }
+  return operations;
+}
+
 export function buildOpenApiDocument(routes: readonly RestRoute[] = REST_ROUTES): OpenApiDocument {
   const paths: Record<string, Record<string, ZodOpenApiOperationObject>> = {};
   for (const route of routes) (paths[openApiPath(route.path)] ??= {})[route.method] = operationOf(route);
@@ -116,6 +154,11 @@ export function buildOpenApiDocument(routes: readonly RestRoute[] = REST_ROUTES)
         { name: 'CannedResponses', description: 'Replies agents insert by a short code.' },
         { name: 'Teams', description: 'Groups of agents that conversations are routed and transferred to.' },
         { name: 'Routing', description: 'Presence, automatic assignment with capacity, the queue, business hours.' },
+        {
+          name: 'Webhooks',
+          description:
+            "Outbound webhooks (Standard Webhooks): signed, retried, ordered per lead. For the project's owners and the admin token.",
+        },
         { name: 'Admin', description: 'Enabled by `ADMIN_TOKEN`.' },
         { name: 'Operations', description: 'Health and metrics.' },
         { name: 'Contract', description: 'The documents of this contract.' },
@@ -129,6 +172,7 @@ export function buildOpenApiDocument(routes: readonly RestRoute[] = REST_ROUTES)
         },
       },
       paths,
+      webhooks: webhookOperations(),
     },
     SCHEMA_OPTIONS,
   );

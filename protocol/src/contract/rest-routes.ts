@@ -49,6 +49,15 @@ import {
   secretRotatedResponseSchema,
   verifiedAuthSchema,
   visitorAuthResponseSchema,
+  webhookCreatedResponseSchema,
+  webhookCreateSchema,
+  webhookDeliveryListQuerySchema,
+  webhookDeliveryPageSchema,
+  webhookDeliveryResponseSchema,
+  webhookListResponseSchema,
+  webhookResponseSchema,
+  webhookSecretRotatedResponseSchema,
+  webhookUpdateSchema,
   widgetConfigSchema,
   agentRoutingListResponseSchema,
   agentRoutingResponseSchema,
@@ -71,9 +80,9 @@ export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
  * Who may call: `none` (anyone), `visitor-site` (anyone, from an origin the project allows),
  * `token` (any Parley token: visitor, agent or admin), `agent` (an agent of the path's project),
  * `owner` (an agent of the path's project with the `owner` role), `admin` (`ADMIN_TOKEN`),
- * `metrics` (`METRICS_TOKEN` when set).
+ * `owner-or-admin` (either of those two), `metrics` (`METRICS_TOKEN` when set).
  */
-export type Access = 'none' | 'visitor-site' | 'token' | 'agent' | 'owner' | 'admin' | 'metrics';
+export type Access = 'none' | 'visitor-site' | 'token' | 'agent' | 'owner' | 'admin' | 'owner-or-admin' | 'metrics';
 
 export type Tag =
   | 'Admin'
@@ -84,6 +93,7 @@ export type Tag =
   | 'CannedResponses'
   | 'Teams'
   | 'Routing'
+  | 'Webhooks'
   | 'Operations'
   | 'Contract';
 
@@ -675,6 +685,94 @@ export const REST_ROUTES: RestRoute[] = [
     body: businessHoursSchema,
     responses: { 200: json('The settings now.', businessHoursResponseSchema) },
   },
+
+  // ---- webhooks (owners of the project, or the admin token) ----
+  {
+    method: 'post',
+    path: '/v1/projects/:projectId/webhooks',
+    summary: 'Create a webhook',
+    description:
+      'Answers the webhook and its signing secret (shown only here and on rotation). The URL is resolved: in production an address that is loopback, private, link-local or a metadata service is refused (`WEBHOOK_ALLOW_PRIVATE`), and so is anything but https. Answers once every node records events for it (within a second).',
+    tag: 'Webhooks',
+    access: 'owner-or-admin',
+    body: webhookCreateSchema,
+    responses: { 201: json('Created.', webhookCreatedResponseSchema) },
+    errors: ['CONFLICT'],
+  },
+  {
+    method: 'get',
+    path: '/v1/projects/:projectId/webhooks',
+    summary: "List the project's webhooks",
+    tag: 'Webhooks',
+    access: 'owner-or-admin',
+    responses: { 200: json('Every webhook of the project, oldest first.', webhookListResponseSchema) },
+  },
+  {
+    method: 'get',
+    path: '/v1/projects/:projectId/webhooks/:webhookId',
+    summary: 'Read a webhook',
+    tag: 'Webhooks',
+    access: 'owner-or-admin',
+    responses: { 200: json('The webhook.', webhookResponseSchema) },
+  },
+  {
+    method: 'patch',
+    path: '/v1/projects/:projectId/webhooks/:webhookId',
+    summary: "Change a webhook's URL, events or description, or turn it on or off",
+    tag: 'Webhooks',
+    access: 'owner-or-admin',
+    body: webhookUpdateSchema,
+    responses: { 200: json('The changed webhook.', webhookResponseSchema) },
+  },
+  {
+    method: 'delete',
+    path: '/v1/projects/:projectId/webhooks/:webhookId',
+    summary: 'Delete a webhook',
+    description: 'With its deliveries, pending ones included.',
+    tag: 'Webhooks',
+    access: 'owner-or-admin',
+    responses: { 204: noContent },
+  },
+  {
+    method: 'post',
+    path: '/v1/projects/:projectId/webhooks/:webhookId/secret/rotate',
+    summary: "Rotate a webhook's secret",
+    description:
+      'The previous secret keeps signing alongside the new one for 24 hours: deliveries carry both signatures.',
+    tag: 'Webhooks',
+    access: 'owner-or-admin',
+    responses: { 200: json('The new secret.', webhookSecretRotatedResponseSchema) },
+    // Two rotations at once: one wins, the other is told to try again (neither keeps the other's secret as its previous).
+    errors: ['CONFLICT'],
+  },
+  {
+    method: 'post',
+    path: '/v1/projects/:projectId/webhooks/:webhookId/test',
+    summary: 'Send a `webhook.test` event',
+    description: 'Delivered like any event (signed, retried); to an inactive webhook too.',
+    tag: 'Webhooks',
+    access: 'owner-or-admin',
+    responses: { 202: json('The delivery, pending.', webhookDeliveryResponseSchema) },
+  },
+  {
+    method: 'get',
+    path: '/v1/projects/:projectId/webhooks/:webhookId/deliveries',
+    summary: "A webhook's deliveries, newest first",
+    tag: 'Webhooks',
+    access: 'owner-or-admin',
+    query: webhookDeliveryListQuerySchema,
+    responses: { 200: json('One page of deliveries.', webhookDeliveryPageSchema) },
+  },
+  {
+    method: 'post',
+    path: '/v1/projects/:projectId/webhooks/:webhookId/deliveries/:deliveryId/redeliver',
+    summary: 'Send a delivery again',
+    description:
+      'With the same `webhook-id` and a fresh retry schedule; a delivered one is sent once more. It goes before the later events of its lead.',
+    tag: 'Webhooks',
+    access: 'owner-or-admin',
+    responses: { 202: json('The delivery, pending.', webhookDeliveryResponseSchema) },
+  },
 ];
 
 /**
@@ -695,7 +793,13 @@ export function errorCodesOf(route: RestRoute): ErrorCode[] {
     codes.add('INTERNAL').add('UNAVAILABLE').add('BAD_REQUEST').add('PAYLOAD_TOO_LARGE');
   if (route.query) codes.add('BAD_REQUEST');
   if (route.access === 'metrics') codes.add('UNAUTHORIZED');
-  if (route.access === 'token' || route.access === 'agent' || route.access === 'owner' || route.access === 'admin') {
+  if (
+    route.access === 'token' ||
+    route.access === 'agent' ||
+    route.access === 'owner' ||
+    route.access === 'admin' ||
+    route.access === 'owner-or-admin'
+  ) {
     codes.add('UNAUTHORIZED').add('FORBIDDEN');
   }
   // Visitor endpoints refuse origins the project does not allow.

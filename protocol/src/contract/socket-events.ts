@@ -41,6 +41,7 @@ import {
   sessionRenewResultSchema,
   syncReloadEventSchema,
   typingEventSchema,
+  webhookDisabledEventSchema,
 } from '../schemas';
 
 export interface CommandDoc {
@@ -186,6 +187,10 @@ const agentPushes = {
   'agent.presence': {
     summary: 'An agent of the project came online, went away, or went offline (after the grace period).',
     payload: agentPresenceEventSchema,
+  },
+  'webhook.disabled': {
+    summary: 'A webhook of the project was turned off (its receiver answered 410, or failed for days).',
+    payload: webhookDisabledEventSchema,
   },
 };
 

@@ -8,6 +8,7 @@
 import { z } from 'zod';
 import { ERROR_CODES, type ErrorCode } from '../errors';
 import { widgetAvailabilitySchema } from './routing-responses';
+import { WEBHOOK_EVENT_TYPES, WEBHOOK_TEST_EVENT } from '../webhooks';
 
 /** ISO 8601 time in UTC, as the server writes it (`Date.prototype.toISOString`). */
 const timeSchema = z.iso.datetime();
@@ -263,6 +264,65 @@ export const healthResponseSchema = z
     checks: z.record(z.string(), z.enum(['ok', 'down'])).optional(),
   })
   .meta({ id: 'HealthResponse' });
+
+// ---- webhooks ----
+
+export const webhookSchema = z
+  .strictObject({
+    id: z.string(),
+    projectId: z.string(),
+    url: z.string(),
+    events: z.array(z.enum([...WEBHOOK_EVENT_TYPES, '*'])),
+    description: z.string().optional(),
+    active: z.boolean(),
+    disabledReason: z.enum(['gone', 'failing']).optional(),
+    disabledAt: timeSchema.optional(),
+    createdAt: timeSchema,
+    updatedAt: timeSchema,
+  })
+  .meta({ id: 'Webhook' });
+
+export const webhookDeliverySchema = z
+  .strictObject({
+    id: z.string(),
+    webhookId: z.string(),
+    eventId: z.string().meta({ description: 'The `webhook-id` header, the same on every attempt.' }),
+    eventType: z.enum([...WEBHOOK_EVENT_TYPES, WEBHOOK_TEST_EVENT]),
+    status: z.enum(['pending', 'delivered', 'failed']),
+    attempts: z.number().int(),
+    lastStatusCode: z.number().int().optional(),
+    lastError: z.string().optional(),
+    lastResponseBody: z.string().optional(),
+    nextAttemptAt: timeSchema.optional(),
+    createdAt: timeSchema,
+    deliveredAt: timeSchema.optional(),
+  })
+  .meta({ id: 'WebhookDelivery' });
+
+export const webhookCreatedResponseSchema = z
+  .strictObject({
+    webhook: webhookSchema,
+    secret: z.string().meta({ description: '`whsec_…`: signs every delivery; shown only here and on rotation.' }),
+  })
+  .meta({ id: 'WebhookCreatedResponse' });
+
+export const webhookResponseSchema = z.strictObject({ webhook: webhookSchema }).meta({ id: 'WebhookResponse' });
+
+export const webhookListResponseSchema = z
+  .strictObject({ items: z.array(webhookSchema) })
+  .meta({ id: 'WebhookListResponse' });
+
+export const webhookSecretRotatedResponseSchema = z
+  .strictObject({ secret: z.string(), previousSecretExpiresAt: timeSchema })
+  .meta({ id: 'WebhookSecretRotatedResponse' });
+
+export const webhookDeliveryPageSchema = z
+  .strictObject({ items: z.array(webhookDeliverySchema), nextCursor: z.string().nullable() })
+  .meta({ id: 'WebhookDeliveryPage' });
+
+export const webhookDeliveryResponseSchema = z
+  .strictObject({ delivery: webhookDeliverySchema })
+  .meta({ id: 'WebhookDeliveryResponse' });
 
 export const errorBodySchema = z
   .strictObject({

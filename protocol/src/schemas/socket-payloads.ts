@@ -13,6 +13,7 @@ import {
   messageSchema,
   senderSchema,
   visitorLeadViewSchema,
+  webhookSchema,
 } from './responses';
 
 const leadFieldSchema = z.enum(['fullname', 'lastname', 'email', 'phone', 'attributes', 'tags', 'conversationCount']);
@@ -83,6 +84,9 @@ export const leadDeletedEventSchema = z.strictObject({ leadId: z.string() }).met
 export const syncReloadEventSchema = z
   .strictObject({ reason: z.enum(['recovery_failed', 'stream_gap', 'node_lost', 'pushes_dropped']) })
   .meta({ id: 'SyncReloadEvent' });
+export const webhookDisabledEventSchema = z
+  .strictObject({ webhook: webhookSchema, reason: z.enum(['gone', 'failing']) })
+  .meta({ id: 'WebhookDisabledEvent' });
 export const sessionExpiringEventSchema = z
   .strictObject({ expiresAt: z.iso.datetime() })
   .meta({ id: 'SessionExpiringEvent' });

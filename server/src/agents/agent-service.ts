@@ -262,7 +262,7 @@ export class AgentService {
       // Already gone: the standing is applied all the same (an earlier attempt may have stopped short).
       await this.sync.settle(agentId, nonce, removedStanding());
       if (deleted.deletedCount === 0 && doc === null) throw notFound('Agent');
-      this.bus.publish('agent.signedOut', { projectId, agentId });
+      await this.bus.publish('agent.signedOut', { projectId, agentId });
     });
   }
 
@@ -279,7 +279,7 @@ export class AgentService {
    */
   private async signOut(doc: AgentDoc, nonce: string): Promise<void> {
     await this.sync.settle(doc._id, nonce, standingOf(doc));
-    this.bus.publish('agent.signedOut', { projectId: doc.projectId, agentId: doc._id });
+    await this.bus.publish('agent.signedOut', { projectId: doc.projectId, agentId: doc._id });
   }
 
   /**

@@ -1,5 +1,6 @@
 import { Schema, type Connection, type Model } from 'mongoose';
 import type { AttributeValue, ConversationStatus, SenderRole } from '@parley/protocol';
+import { outboxMarksPath, type OutboxMark } from '../infra/outbox-mark';
 
 /** Statuses of protocol 1.0, still read (a node of the previous version may write them during a deploy). */
 export type LegacyStatus = 'assigned' | 'closed';
@@ -58,6 +59,8 @@ export interface ConversationDoc {
    * protocol's entity: the queue endpoint gives the order.
    */
   queuedAt?: Date;
+  /** Outbox marks of changes whose webhook events are not recorded yet (see infra/outbox-mark.ts). */
+  outbox?: OutboxMark[];
 }
 
 const conversationSchema = new Schema<ConversationDoc>(
@@ -96,6 +99,7 @@ const conversationSchema = new Schema<ConversationDoc>(
     closedAt: Date,
     offline: Boolean,
     queuedAt: Date,
+    outbox: outboxMarksPath,
   },
   { versionKey: false, minimize: false },
 );
@@ -127,6 +131,9 @@ conversationSchema.index({ 'pendingNotes.at': 1 }, { sparse: true });
 // null, by `queuedAt`), an agent's active conversations (capacity, requeue). Keyed on nothing a
 // message moves, so writing a message does not rewrite it.
 conversationSchema.index({ projectId: 1, assigneeId: 1, status: 1, queuedAt: 1 });
+
+// Marks a crash left behind, for the outbox sweeper (sparse: only marked documents are in it).
+conversationSchema.index({ 'outbox.at': 1 }, { sparse: true });
 
 export type ConversationModel = Model<ConversationDoc>;
 

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import type { Attributes, Conversation, Message } from '@parley/protocol';
+import type { Attributes, Conversation, ConversationChange, Message } from '@parley/protocol';
 import { AppError, isDuplicateKeyError } from '../errors';
 import type { EventBus } from '../infra/event-bus';
 import { newId } from '../infra/ids';
+import { marksOf, NO_OUTBOX, type OutboxMarker } from '../infra/outbox-mark';
 import { rawCollection } from '../infra/raw-collection';
 import type { LeadDoc } from '../leads/lead-model';
 import type { LeadService } from '../leads/lead-service';
@@ -66,6 +67,8 @@ export interface ConversationServiceOptions {
    * write a crash could lose.
    */
   startFields?: (projectId: string, now: Date) => Promise<StartFields>;
+  /** Marks changes whose events webhooks want, so that a crash cannot lose them (infra/outbox-mark.ts). */
+  outbox?: OutboxMarker;
 }
 
 /**
@@ -74,6 +77,8 @@ export interface ConversationServiceOptions {
  * a unique index: the retry gets the first attempt's conversation and nothing is published again.
  */
 export class ConversationService {
+  private readonly outbox: OutboxMarker;
+
   constructor(
     private readonly conversations: ConversationModel,
     private readonly leads: LeadService,
@@ -81,7 +86,9 @@ export class ConversationService {
     private readonly reads: ReadPositions,
     private readonly bus: EventBus,
     private readonly options: ConversationServiceOptions = {},
-  ) {}
+  ) {
+    this.outbox = options.outbox ?? NO_OUTBOX;
+  }
 
   /**
    * Starts a conversation, with its first message when `text` is given. Everything that can refuse
@@ -96,6 +103,7 @@ export class ConversationService {
     const decided = (await this.options.startFields?.(actor.projectId, now)) ?? {};
     const attributes: Attributes = {};
     for (const [key, value] of Object.entries(input.attributes ?? {})) if (value !== null) attributes[key] = value;
+    const mark = await this.outbox.mark(actor.projectId, 'conversation.created');
     const doc: ConversationDoc = {
       _id: newId(),
       projectId: actor.projectId,
@@ -111,6 +119,8 @@ export class ConversationService {
       announced: false,
       ...decided,
       ...(input.requestId ? { requestId: input.requestId } : {}),
+      // `conversation.created` survives a crash before it was announced (see infra/outbox-mark.ts).
+      ...(mark ? { outbox: [mark] } : {}),
     };
 
     let conversation = doc;
@@ -165,10 +175,15 @@ export class ConversationService {
       .exec();
     if (claimed.modifiedCount !== 1) return;
     delete conversation.announced;
-    this.bus.publish('conversation.created', {
-      conversation: toConversation(conversation),
-      lead: toLead({ ...lead, conversationCount: Math.max(lead.conversationCount, conversationCount) }),
-    });
+    const mark = marksOf(conversation, 'conversation.created');
+    await this.bus.publish(
+      'conversation.created',
+      {
+        conversation: toConversation(conversation),
+        lead: toLead({ ...lead, conversationCount: Math.max(lead.conversationCount, conversationCount) }),
+      },
+      mark ? { mark } : {},
+    );
   }
 
   /**
@@ -247,13 +262,22 @@ export class ConversationService {
         return toConversation(before);
       const now = new Date();
       const note = reopens ? newNote(`${actor.name} reopened the conversation`, now) : undefined;
+      const change: ConversationChange = {
+        by: changeActorOf(actor),
+        ...(reopens ? { previousStatus: status } : {}),
+        ...(assigns ? { reason: 'manual' as const } : {}),
+      };
+      // The change goes with the mark: the sweeper rebuilds the event from the document and the mark.
+      const mark = await this.outbox.mark(actor.projectId, 'conversation.updated', { change });
+      const push = { ...(note ? { pendingNotes: note } : {}), ...(mark ? { outbox: mark } : {}) };
       const after = await this.conversations
         .findOneAndUpdate(
           { _id: conversationId, projectId: actor.projectId, status: before.status },
           {
             $set: { assigneeId: actor.agentId, status: reopens ? 'open' : status, updatedAt: now },
             $addToSet: { participants: actor.agentId },
-            ...(note ? { $unset: { resolvedAt: '', closedAt: '' }, $push: { pendingNotes: note } } : {}),
+            ...(note ? { $unset: { resolvedAt: '', closedAt: '' } } : {}),
+            ...(Object.keys(push).length > 0 ? { $push: push } : {}),
           },
           { returnDocument: 'after' },
         )
@@ -261,15 +285,11 @@ export class ConversationService {
         .exec();
       if (!after) continue;
       const conversation = toConversation(after);
-      this.bus.publish('conversation.updated', {
-        conversation,
-        change: {
-          by: changeActorOf(actor),
-          ...(reopens ? { previousStatus: status } : {}),
-          ...(assigns ? { reason: 'manual' as const } : {}),
-        },
-        ...(note ? { note } : {}),
-      });
+      await this.bus.publish(
+        'conversation.updated',
+        { conversation, change, ...(note ? { note } : {}) },
+        mark ? { mark } : {},
+      );
       return conversation;
     }
     throw new AppError('UNAVAILABLE', 'The conversation keeps changing; try again');
@@ -278,7 +298,7 @@ export class ConversationService {
   /** Typing indicators are not stored; access is checked so nobody can type into others' chats. */
   async typing(actor: Actor, conversationId: string, typing: boolean, originId?: string): Promise<void> {
     const conversation = await loadAccessibleConversation(this.conversations, actor, conversationId);
-    this.bus.publish('typing', {
+    await this.bus.publish('typing', {
       projectId: conversation.projectId,
       userId: conversation.userId,
       conversationId,

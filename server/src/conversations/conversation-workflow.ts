@@ -1,6 +1,7 @@
 import { LIMITS, type Conversation, type ConversationChange, type ConversationStatus } from '@parley/protocol';
 import { AppError } from '../errors';
 import type { EventBus } from '../infra/event-bus';
+import { NO_OUTBOX, type OutboxMark, type OutboxMarker } from '../infra/outbox-mark';
 import { changeActorOf, type AgentActor } from './actor';
 import { loadAccessibleConversation } from './conversation-access';
 import type { ConversationDoc, ConversationModel, PendingNote } from './conversation-model';
@@ -33,6 +34,8 @@ export class ConversationWorkflow {
     private readonly conversations: ConversationModel,
     private readonly bus: EventBus,
     private readonly now: () => number = Date.now,
+    /** Marks changes whose events webhooks want, so that a crash cannot lose them (infra/outbox-mark.ts). */
+    private readonly outbox: OutboxMarker = NO_OUTBOX,
   ) {}
 
   resolve(actor: AgentActor, conversationId: string): Promise<Conversation> {
@@ -75,22 +78,25 @@ export class ConversationWorkflow {
    * Ends a snooze that is due: back to `open`, by the system. False when it was not (any more)
    * snoozed and due: woken by another node, reopened, or snoozed again for later.
    */
-  async wake(conversationId: string): Promise<boolean> {
+  async wake(conversationId: string, projectId: string): Promise<boolean> {
     const at = new Date(this.now());
     const note = newNote('The snooze ended: the conversation is open again', at);
+    const change: ConversationChange = { by: { type: 'system' }, previousStatus: 'snoozed' };
+    const mark = await this.outbox.mark(projectId, 'conversation.updated', { change });
     const before = await this.conversations
       .findOneAndUpdate(
-        { _id: conversationId, status: 'snoozed', snoozedUntil: { $lte: at } },
-        { $set: { status: 'open', updatedAt: at }, $unset: { snoozedUntil: '' }, $push: { pendingNotes: note } },
+        { _id: conversationId, projectId, status: 'snoozed', snoozedUntil: { $lte: at } },
+        {
+          $set: { status: 'open', updatedAt: at },
+          $unset: { snoozedUntil: '' },
+          $push: { pendingNotes: note, ...(mark ? { outbox: mark } : {}) },
+        },
         { returnDocument: 'before' },
       )
       .lean<ConversationDoc>()
       .exec();
     if (!before) return false;
-    this.announce(applied(before, 'open', at, { unset: ['snoozedUntil'] }, note), note, {
-      by: { type: 'system' },
-      previousStatus: 'snoozed',
-    });
+    await this.announce(applied(before, 'open', at, { unset: ['snoozedUntil'] }, note), note, change, mark);
     return true;
   }
 
@@ -105,13 +111,17 @@ export class ConversationWorkflow {
     const at = new Date(this.now());
     const note = newNote(noteText, at);
     const unset = Object.fromEntries((move.unset ?? []).map((key) => [key, '']));
+    // The mark goes in the same write, before the status it leaves is known (the write returns it):
+    // the event the sweeper rebuilds after a crash names who changed it, without `previousStatus`.
+    const by = changeActorOf(actor);
+    const mark = await this.outbox.mark(actor.projectId, 'conversation.updated', { change: { by } });
     const before = await this.conversations
       .findOneAndUpdate(
         { _id: conversationId, projectId: actor.projectId, ...from },
         {
           $set: { ...move.set, status: to, updatedAt: at },
           ...(Object.keys(unset).length > 0 ? { $unset: unset } : {}),
-          $push: { pendingNotes: note },
+          $push: { pendingNotes: note, ...(mark ? { outbox: mark } : {}) },
         },
         { returnDocument: 'before' },
       )
@@ -119,15 +129,23 @@ export class ConversationWorkflow {
       .exec();
     // Not changed: already there (or gone, which the read says with NOT_FOUND).
     if (!before) return toConversation(await loadAccessibleConversation(this.conversations, actor, conversationId));
-    return this.announce(applied(before, to, at, move, note), note, {
-      by: changeActorOf(actor),
-      previousStatus: statusOf(before.status),
-    });
+    return this.announce(
+      applied(before, to, at, move, note),
+      note,
+      { by, previousStatus: statusOf(before.status) },
+      mark,
+    );
   }
 
-  private announce(after: ConversationDoc, note: PendingNote, change: ConversationChange): Conversation {
+  /** Announces the change; settles once its webhook event is recorded (before the change is acked). */
+  private async announce(
+    after: ConversationDoc,
+    note: PendingNote,
+    change: ConversationChange,
+    mark?: OutboxMark,
+  ): Promise<Conversation> {
     const conversation = toConversation(after);
-    this.bus.publish('conversation.updated', { conversation, change, note });
+    await this.bus.publish('conversation.updated', { conversation, change, note }, mark ? { mark } : {});
     return conversation;
   }
 }

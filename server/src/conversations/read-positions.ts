@@ -59,7 +59,7 @@ export class ReadPositions {
     const unreadCount = await this.unread(before, reader, position);
     const result: ConversationReadResult = { conversationId, seq: position, unreadCount, lastSeq: before.lastSeq };
     if (seq > previous)
-      this.bus.publish('message.read', {
+      await this.bus.publish('message.read', {
         projectId: before.projectId,
         userId: before.userId,
         conversationId,

@@ -118,11 +118,11 @@ export class WorkflowSweeper {
       const due = await this.conversations
         .find({ snoozedUntil: { $lte: new Date(this.clock.now()) }, status: 'snoozed' })
         .sort({ snoozedUntil: 1 })
-        .select({ _id: 1 })
+        .select({ _id: 1, projectId: 1 })
         .limit(WAKE_BATCH)
-        .lean<{ _id: string }[]>()
+        .lean<{ _id: string; projectId: string }[]>()
         .exec();
-      for (const { _id } of due) await this.workflow.wake(_id);
+      for (const { _id, projectId } of due) await this.workflow.wake(_id, projectId);
       if (due.length < WAKE_BATCH) return;
     }
   }

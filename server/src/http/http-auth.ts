@@ -85,6 +85,29 @@ export class HttpAuth {
     next();
   };
 
+  /**
+   * The admin token, or an owner of the path's project (an agent token checked as by
+   * `requireProjectAgent`, then its stored role).
+   */
+  readonly requireOwnerOrAdmin: RequestHandler = async (req, res, next) => {
+    const token = requireToken(req);
+    if (this.adminToken && sameSecret(token, this.adminToken)) {
+      (res.locals as { principal?: Principal }).principal = { kind: 'admin' };
+      next();
+      return;
+    }
+    const principal = this.verifyAny(token);
+    if (principal.kind !== 'agent') throw forbidden('Only owners of the project or the admin token may do this');
+    const projectId = req.params['projectId'];
+    if (projectId !== undefined && projectId !== principal.projectId) {
+      throw forbidden('This token may not access this project');
+    }
+    const standing = await this.agents.authorize(principal);
+    if (standing.role !== 'owner') throw forbidden('Only owners of the project may do this');
+    (res.locals as { principal?: Principal }).principal = { ...principal, role: standing.role };
+    next();
+  };
+
   /** Any agent token of an agent in good standing, whatever the path (the agent's own account). */
   readonly requireAgent: RequestHandler = async (req, res, next) => {
     const principal = this.verifyAny(requireToken(req));

@@ -7,12 +7,16 @@ import type {
   Message,
   PresenceStatus,
   Sender,
+  Webhook,
+  WebhookDisabledReason,
 } from '@parley/protocol';
 import type { PendingNote } from '../conversations/conversation-model';
+import type { PublishMeta } from './outbox-mark';
 
 /**
  * Domain events: what happened, in the domain's words. Services publish them and know nothing of
- * who listens; the broadcaster (realtime/) turns them into pushes to the right sockets.
+ * who listens; the broadcaster (realtime/) turns them into pushes to the right sockets, and the
+ * webhook outbox (webhooks/outbox.ts) records those that leave the system.
  */
 export interface DomainEvents {
   'lead.created': { lead: Lead };
@@ -46,6 +50,8 @@ export interface DomainEvents {
   'team.changed': { projectId: string; teamId: string; removed: boolean };
   /** Removed, or its password or role changed: every open socket of the agent is closed, on every node. */
   'agent.signedOut': { projectId: string; agentId: string };
+  /** A webhook was turned off by its deliveries' outcomes (410 Gone, or failing for days). */
+  'webhook.disabled': { webhook: Webhook; reason: WebhookDisabledReason };
   typing: {
     projectId: string;
     /** The visitor whose conversation it is: their own sockets hear the agent typing. */
@@ -66,17 +72,33 @@ export interface EventBusHooks {
   onListenerError?: (error: unknown, name: DomainEventName) => void;
 }
 
+/**
+ * A listener whose work the publisher waits for: `publish` settles only once it has. The webhook
+ * outbox is one: an event must be in the outbox before the change that caused it is acknowledged.
+ */
+export type DurableListener<E extends DomainEventName> = (payload: DomainEvents[E], meta: PublishMeta) => Promise<void>;
+
 export class EventBus {
   private readonly emitter = new EventEmitter();
+  private readonly durable = new Map<DomainEventName, DurableListener<never>[]>();
 
   constructor(private readonly hooks: EventBusHooks = {}) {
     // Every socket namespace and metrics subscribe; the default of 10 would warn for no reason.
     this.emitter.setMaxListeners(100);
   }
 
-  publish<E extends DomainEventName>(name: E, payload: DomainEvents[E]): void {
+  /**
+   * Tells every listener. Plain listeners run now (pushes leave at once); the promise settles
+   * when the durable listeners are done, and rejects when one of them failed: a service awaits it
+   * before it acknowledges, so that an event it could not record is never acknowledged as done.
+   * `meta` says how the change made the event crash-safe (its outbox mark, or its held record).
+   */
+  publish<E extends DomainEventName>(name: E, payload: DomainEvents[E], meta: PublishMeta = {}): Promise<void> {
     this.hooks.onPublish?.(name);
     this.emitter.emit(name, payload);
+    const durable = this.durable.get(name) as DurableListener<E>[] | undefined;
+    if (!durable || durable.length === 0) return Promise.resolve();
+    return Promise.all(durable.map((listener) => listener(payload, meta))).then(() => undefined);
   }
 
   subscribe<E extends DomainEventName>(name: E, listener: (payload: DomainEvents[E]) => void): () => void {
@@ -89,5 +111,19 @@ export class EventBus {
     };
     this.emitter.on(name, guarded);
     return () => this.emitter.off(name, guarded);
+  }
+
+  /** A listener `publish` waits for (see DurableListener). */
+  subscribeDurable<E extends DomainEventName>(name: E, listener: DurableListener<E>): () => void {
+    const list = this.durable.get(name) ?? [];
+    list.push(listener as DurableListener<never>);
+    this.durable.set(name, list);
+    return () => {
+      const current = this.durable.get(name) ?? [];
+      this.durable.set(
+        name,
+        current.filter((l) => l !== (listener as DurableListener<never>)),
+      );
+    };
   }
 }

@@ -1,5 +1,10 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+export interface WebhookQueueProbe {
+  depth(): Promise<number>;
+  oldestAgeSeconds(): Promise<number>;
+}
+
 /**
  * Prometheus metrics, on a registry of our own (not prom-client's global one) so that several
  * servers can run in one process, as tests do.
@@ -93,6 +98,58 @@ export class Metrics {
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   });
+
+  readonly webhookAttempts = new Counter({
+    name: 'parley_webhook_attempts_total',
+    help: 'Webhook delivery attempts by result: success, http_error, timeout, network_error, refused (SSRF guard)',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly webhookDeliveries = new Counter({
+    name: 'parley_webhook_deliveries_total',
+    help: 'Webhook deliveries that ended, by status: delivered, or failed (attempts exhausted, 410, webhook off)',
+    labelNames: ['status'] as const,
+    registers: [this.registry],
+  });
+
+  readonly webhookAttemptDuration = new Histogram({
+    name: 'parley_webhook_attempt_duration_seconds',
+    help: 'Webhook attempt latency, request sent to answer read (or failure)',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+
+  readonly webhookInFlight = new Gauge({
+    name: 'parley_webhook_in_flight',
+    help: 'Webhook requests in flight from this node',
+    registers: [this.registry],
+  });
+
+  /** Reads the outbox's queue at scrape time (set by the webhook worker). */
+  private webhookQueueProbe?: WebhookQueueProbe;
+
+  readonly webhookQueueDepth = new Gauge({
+    name: 'parley_webhook_queue_depth',
+    help: 'Pending webhook deliveries, all nodes (read from the database at scrape time)',
+    registers: [this.registry],
+    collect: async () => {
+      if (this.webhookQueueProbe) this.webhookQueueDepth.set(await this.webhookQueueProbe.depth());
+    },
+  });
+
+  readonly webhookOldestPending = new Gauge({
+    name: 'parley_webhook_oldest_pending_seconds',
+    help: 'Age of the oldest pending webhook delivery, all nodes (read from the database at scrape time)',
+    registers: [this.registry],
+    collect: async () => {
+      if (this.webhookQueueProbe) this.webhookOldestPending.set(await this.webhookQueueProbe.oldestAgeSeconds());
+    },
+  });
+
+  setWebhookQueueProbe(probe: WebhookQueueProbe): void {
+    this.webhookQueueProbe = probe;
+  }
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'parley_' });

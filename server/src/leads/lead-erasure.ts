@@ -2,6 +2,7 @@ import { notFound } from '../errors';
 import type { ConversationDoc, ConversationModel } from '../conversations/conversation-model';
 import type { EventBus } from '../infra/event-bus';
 import type { LeaseLocks } from '../infra/lease-lock';
+import { NO_OUTBOX, type OutboxMarker } from '../infra/outbox-mark';
 import type { MessageModel } from '../messages/message-model';
 import { LEAD_LOCK, leadLockName } from './lead-merge';
 import type { LeadDoc, LeadModel } from './lead-model';
@@ -23,6 +24,7 @@ export class LeadErasure {
     private readonly leadService: LeadService,
     private readonly locks: LeaseLocks,
     private readonly bus: EventBus,
+    private readonly outbox: OutboxMarker = NO_OUTBOX,
   ) {}
 
   async erase(projectId: string, leadId: string): Promise<void> {
@@ -47,19 +49,29 @@ export class LeadErasure {
     const conversationIds = doomed.map((c) => c._id);
     // Leads that keep living but lose conversations: the one a merged-away lead was merged into.
     const survivors = [...new Set(doomed.map((c) => c.leadId))].filter((id) => !leadIds.includes(id));
+    // The lead will be gone, with nothing left to carry a mark: `lead.deleted` is recorded first,
+    // held until the lead is gone (released below, or by the sweeper after a crash; see Outbox.hold).
+    const deleted = { projectId, leadId, userIds: userIds as string[] };
+    const held = await this.outbox.hold('lead.deleted', deleted);
     await this.messages.deleteMany({ conversationId: { $in: conversationIds } }).exec();
     await this.conversations.deleteMany({ _id: { $in: conversationIds } }).exec();
     await this.leads.deleteMany({ _id: { $in: leadIds.filter((id) => id !== leadId) }, projectId }).exec();
     await this.leads.deleteOne({ _id: leadId, projectId }).exec();
 
-    this.bus.publish('lead.deleted', { projectId, leadId, userIds: userIds as string[] });
+    await this.bus.publish('lead.deleted', deleted, held ? { held } : {});
     for (const survivorId of survivors) await this.recount(projectId, survivorId);
   }
 
   /** A survivor's count goes down: set outright, and tell the consoles. */
   private async recount(projectId: string, leadId: string): Promise<void> {
-    const after = await this.leadService.resetConversationCount(projectId, leadId);
-    if (after) this.bus.publish('lead.updated', { lead: toLead(after), changes: ['conversationCount'] });
+    const mark = await this.outbox.mark(projectId, 'lead.updated', { changes: ['conversationCount'] });
+    const after = await this.leadService.resetConversationCount(projectId, leadId, mark);
+    if (after)
+      await this.bus.publish(
+        'lead.updated',
+        { lead: toLead(after), changes: ['conversationCount'] },
+        mark ? { mark } : {},
+      );
   }
 
   /** The lead and every lead merged into it, directly or through a chain. */

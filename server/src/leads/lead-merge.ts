@@ -4,6 +4,7 @@ import type { ConversationDoc, ConversationModel } from '../conversations/conver
 import { toConversation } from '../conversations/conversation-view';
 import type { EventBus } from '../infra/event-bus';
 import type { LeaseLocks } from '../infra/lease-lock';
+import { NO_OUTBOX, type OutboxMark, type OutboxMarker } from '../infra/outbox-mark';
 import type { LeadDoc, LeadModel } from './lead-model';
 import { keptApartAfterMerge, originsOf, SCALAR_FIELDS } from './lead-origins';
 import { assertWithinLimits, type ProfilePatch } from './lead-profile';
@@ -74,6 +75,7 @@ export class LeadMerge {
     private readonly leadService: LeadService,
     private readonly locks: LeaseLocks,
     private readonly bus: EventBus,
+    private readonly outbox: OutboxMarker = NO_OUTBOX,
   ) {}
 
   /** `by`: who merged, as the `conversation.updated` of each moved conversation says. */
@@ -115,7 +117,7 @@ export class LeadMerge {
       tags: patch.tags ?? target.tags,
     });
 
-    const moved = await this.repointConversations(projectId, targetId, ids);
+    const moved = await this.repointConversations(projectId, targetId, ids, by);
     const merged = await this.leadService.applyChange(target, (current) => mergedProfile(current, ordered));
     await this.leads
       .updateMany(
@@ -126,32 +128,43 @@ export class LeadMerge {
     await this.leads
       .updateMany({ projectId, mergedInto: { $in: ids } }, { $set: { mergedInto: targetId }, $inc: { rev: 1 } })
       .exec();
-    moved.push(...(await this.repointConversations(projectId, targetId, ids)));
-    const recounted = await this.leadService.resetConversationCount(projectId, targetId);
+    moved.push(...(await this.repointConversations(projectId, targetId, ids, by)));
+    const mark = await this.outbox.mark(projectId, 'lead.merged', { mergedLeadIds: ids });
+    const recounted = await this.leadService.resetConversationCount(projectId, targetId, mark);
     const lead = toLead({ ...merged, conversationCount: recounted?.conversationCount ?? merged.conversationCount });
-    this.bus.publish('lead.merged', { lead, mergedLeadIds: ids });
+    await this.bus.publish('lead.merged', { lead, mergedLeadIds: ids }, mark ? { mark } : {});
     // Consoles that show these conversations learn their new contact without reloading.
-    for (const conversation of moved) {
-      this.bus.publish('conversation.updated', {
-        conversation: toConversation({ ...conversation, leadId: targetId }),
-        change: { by },
-      });
+    for (const { conversation, mark: moveMark } of moved) {
+      await this.bus.publish(
+        'conversation.updated',
+        { conversation: toConversation({ ...conversation, leadId: targetId }), change: { by } },
+        moveMark ? { mark: moveMark } : {},
+      );
     }
     return lead;
   }
 
-  /** Moves the sources' conversations to the target; returns them as they were. */
+  /**
+   * Moves the sources' conversations to the target; returns them as they were, with the mark of
+   * their `conversation.updated` (one mark for all: each event's id also names its conversation).
+   */
   private async repointConversations(
     projectId: string,
     targetId: string,
     sourceIds: string[],
-  ): Promise<ConversationDoc[]> {
+    by: ChangeActor,
+  ): Promise<{ conversation: ConversationDoc; mark: OutboxMark | undefined }[]> {
     const filter = { projectId, leadId: { $in: sourceIds } };
     const moving = await this.conversations.find(filter).lean<ConversationDoc[]>().exec();
     if (moving.length === 0) return [];
+    // The change goes with the mark: the sweeper rebuilds the event from the document and the mark.
+    const mark = await this.outbox.mark(projectId, 'conversation.updated', { change: { by } });
     await this.conversations
-      .updateMany({ projectId, _id: { $in: moving.map((c) => c._id) } }, { $set: { leadId: targetId } })
+      .updateMany(
+        { projectId, _id: { $in: moving.map((c) => c._id) } },
+        mark ? { $set: { leadId: targetId }, $push: { outbox: mark } } : { $set: { leadId: targetId } },
+      )
       .exec();
-    return moving;
+    return moving.map((conversation) => ({ conversation, mark }));
   }
 }

@@ -1,5 +1,6 @@
 import { Schema, type Connection, type Model } from 'mongoose';
 import type { AttributeValue, KeptApartValue, LeadKind, Origin } from '@parley/protocol';
+import { outboxMarksPath, type OutboxMark } from '../infra/outbox-mark';
 
 export interface LeadDoc {
   _id: string;
@@ -40,6 +41,8 @@ export interface LeadDoc {
   origins?: { field: string; origin: Origin }[];
   /** Values visitors entered for fields that hold another party's value; see `lead-origins.ts`. */
   keptApart?: KeptApartValue[];
+  /** Outbox marks of changes whose webhook events are not recorded yet (see infra/outbox-mark.ts). */
+  outbox?: OutboxMark[];
 }
 
 const leadSchema = new Schema<LeadDoc>(
@@ -69,6 +72,7 @@ const leadSchema = new Schema<LeadDoc>(
     // Mixed: written whole by the service's compare-and-set updates, never cast field by field.
     origins: { type: Schema.Types.Mixed, default: undefined },
     keptApart: { type: Schema.Types.Mixed, default: undefined },
+    outbox: outboxMarksPath,
   },
   // Timestamps are set by the service: `updatedAt` must move only when a field really changed.
   { versionKey: false, minimize: false },
@@ -88,6 +92,9 @@ leadSchema.index({ projectId: 1, updatedAt: -1, _id: -1 });
 leadSchema.index({ projectId: 1, createdAt: 1, _id: 1 });
 // Merges and erasures find the leads merged into a lead.
 leadSchema.index({ projectId: 1, mergedInto: 1 }, { sparse: true });
+
+// Marks a crash left behind, for the outbox sweeper (sparse: only marked documents are in it).
+leadSchema.index({ 'outbox.at': 1 }, { sparse: true });
 
 export type LeadModel = Model<LeadDoc>;
 

@@ -4,6 +4,7 @@ import { AppError, isDuplicateKeyError, notFound } from '../errors';
 import type { ConversationModel } from '../conversations/conversation-model';
 import type { EventBus } from '../infra/event-bus';
 import { newId } from '../infra/ids';
+import { NO_OUTBOX, type OutboxMark, type OutboxMarker } from '../infra/outbox-mark';
 import type { LeadDoc, LeadModel } from './lead-model';
 import { customerOrigin, planOwnWrite, visitorOrigin } from './lead-origins';
 import { diffProfile, initialProfile, type ProfileAuthor, type ProfilePatch } from './lead-profile';
@@ -43,6 +44,8 @@ export class LeadService {
     private readonly leads: LeadModel,
     private readonly conversations: ConversationModel,
     private readonly bus: EventBus,
+    /** Marks changes whose events webhooks want, so that a crash cannot lose them. */
+    private readonly outbox: OutboxMarker = NO_OUTBOX,
   ) {}
 
   /**
@@ -58,9 +61,10 @@ export class LeadService {
   ): Promise<ResolvedLead> {
     const writer: Origin =
       source === 'agent' ? 'agent' : source === 'customer' ? customerOrigin(userId) : visitorOrigin(userId);
-    const { lead, created } = await this.upsert(projectId, userId, kind, profile, writer);
+    const mark = await this.outbox.mark(projectId, 'lead.created');
+    const { lead, created } = await this.upsert(projectId, userId, kind, profile, writer, mark);
     if (created) {
-      this.bus.publish('lead.created', { lead: toLead(lead) });
+      await this.bus.publish('lead.created', { lead: toLead(lead) }, mark ? { mark } : {});
       return { lead, created };
     }
     // A merged-away user's writes go to the contact it was merged into, under the same rules as on
@@ -142,10 +146,14 @@ export class LeadService {
    * Sets a lead's conversation count to what it holds now, lower or higher: after a merge moved
    * conversations to it, or an erasure took some out (both run under the contacts lock).
    */
-  async resetConversationCount(projectId: string, leadId: string): Promise<LeadDoc | null> {
+  async resetConversationCount(projectId: string, leadId: string, mark?: OutboxMark): Promise<LeadDoc | null> {
     const conversationCount = await this.conversations.countDocuments({ projectId, leadId }).exec();
     return this.leads
-      .findOneAndUpdate({ _id: leadId, projectId }, { $set: { conversationCount } }, { returnDocument: 'after' })
+      .findOneAndUpdate(
+        { _id: leadId, projectId },
+        mark ? { $set: { conversationCount }, $push: { outbox: mark } } : { $set: { conversationCount } },
+        { returnDocument: 'after' },
+      )
       .lean<LeadDoc>()
       .exec();
   }
@@ -156,6 +164,7 @@ export class LeadService {
     kind: LeadKind,
     profile: ProfilePatch | undefined,
     writer: Origin,
+    mark?: OutboxMark,
   ): Promise<ResolvedLead> {
     for (let attempt = 0; ; attempt++) {
       const now = new Date();
@@ -173,6 +182,8 @@ export class LeadService {
         updatedAt: now,
         origins: [],
         ...(profile ? initialProfile(profile, writer) : {}),
+        // Inserted with the lead, so that `lead.created` survives a crash right after (see infra/outbox-mark.ts).
+        ...(mark ? { outbox: [mark] } : {}),
       };
       const { _id, projectId: _p, userId: _u, ...rest } = onInsert;
       try {
@@ -229,6 +240,12 @@ export class LeadService {
       if (Object.keys(diff.$set).length === 0 && Object.keys(diff.$unset).length === 0) return before;
       const update: Record<string, unknown> = { $inc: { rev: 1 }, $set: diff.$set };
       if (Object.keys(diff.$unset).length > 0) update['$unset'] = diff.$unset;
+      // A new origin or a kept-apart value changes nothing the contact's fields show: no event, no mark.
+      const mark =
+        diff.changes.length > 0
+          ? await this.outbox.mark(before.projectId, 'lead.updated', { changes: diff.changes })
+          : undefined;
+      if (mark) update['$push'] = { outbox: mark };
       const result = await this.leads.updateOne({ _id: before._id, rev: before.rev }, update).exec();
       if (result.matchedCount === 1) {
         const after: LeadDoc = {
@@ -236,8 +253,8 @@ export class LeadService {
           rev: before.rev + 1,
           ...(keptApartChanged ? { keptApart } : {}),
         };
-        // A new origin or a kept-apart value changes nothing the contact's fields show: no event.
-        if (diff.changes.length > 0) this.bus.publish('lead.updated', { lead: toLead(after), changes: diff.changes });
+        if (diff.changes.length > 0)
+          await this.bus.publish('lead.updated', { lead: toLead(after), changes: diff.changes }, mark ? { mark } : {});
         return after;
       }
       const fresh = await this.leads.findById(before._id).lean<LeadDoc>().exec();

@@ -1,5 +1,6 @@
 import { Schema, type Connection, type Model } from 'mongoose';
 import type { SenderRole } from '@parley/protocol';
+import { outboxMarksPath, type OutboxMark } from '../infra/outbox-mark';
 
 export interface MessageDoc {
   _id: string;
@@ -10,6 +11,8 @@ export interface MessageDoc {
   sender: { id: string; role: SenderRole; name?: string };
   text: string;
   createdAt: Date;
+  /** Outbox marks of changes whose webhook events are not recorded yet (see infra/outbox-mark.ts). */
+  outbox?: OutboxMark[];
 }
 
 const messageSchema = new Schema<MessageDoc>(
@@ -27,6 +30,7 @@ const messageSchema = new Schema<MessageDoc>(
     },
     text: { type: String, required: true },
     createdAt: { type: Date, required: true },
+    outbox: outboxMarksPath,
   },
   { versionKey: false },
 );
@@ -35,6 +39,9 @@ const messageSchema = new Schema<MessageDoc>(
 messageSchema.index({ conversationId: 1, seq: 1 }, { unique: true });
 // Idempotent sends: a retried clientMessageId finds the message its first attempt stored.
 messageSchema.index({ conversationId: 1, 'sender.id': 1, clientMessageId: 1 }, { unique: true });
+
+// Marks a crash left behind, for the outbox sweeper (sparse: only marked documents are in it).
+messageSchema.index({ 'outbox.at': 1 }, { sparse: true });
 
 export type MessageModel = Model<MessageDoc>;
 

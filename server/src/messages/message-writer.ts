@@ -1,8 +1,15 @@
-import type { ConversationStatus, Message, ResolvedConversationReply } from '@parley/protocol';
+import type {
+  Conversation,
+  ConversationChange,
+  ConversationStatus,
+  Message,
+  ResolvedConversationReply,
+} from '@parley/protocol';
 import type { mongo } from 'mongoose';
 import { AppError, isDuplicateKeyError, notFound } from '../errors';
 import type { EventBus } from '../infra/event-bus';
 import { newId } from '../infra/ids';
+import { marksOf, NO_OUTBOX, type OutboxMark, type OutboxMarker } from '../infra/outbox-mark';
 import { rawCollection } from '../infra/raw-collection';
 import { senderOf, type Actor } from '../conversations/actor';
 import { assertAccessible } from '../conversations/conversation-access';
@@ -62,6 +69,11 @@ function reopeningOf(entry: Entry): ConversationStatus | undefined {
   return from === 'open' ? undefined : from;
 }
 
+/** The change a visitor's message makes when it opens the conversation again. */
+function reopenChange(conversation: ConversationDoc, from: ConversationStatus): ConversationChange {
+  return { by: { type: 'visitor', id: conversation.userId }, previousStatus: from };
+}
+
 /**
  * A visitor's message into a resolved conversation of a project that starts a new conversation
  * instead (`resolvedConversationReply: new`): refused before anything is written, for the caller to
@@ -76,6 +88,8 @@ export class ConversationResolvedError extends AppError {
 export interface MessageWriterOptions {
   /** What a visitor's message into a resolved conversation of this project does; `reopen` if unset. */
   resolvedReply?: (projectId: string) => Promise<ResolvedConversationReply>;
+  /** Marks messages (and reopens) whose events webhooks want; see infra/outbox-mark.ts. */
+  outbox?: OutboxMarker;
 }
 
 /** A send with its message, numbered, ready to insert. */
@@ -114,7 +128,13 @@ function hitClientIdIndex(e: WriteErrorLike): boolean {
   return /clientMessageId/.test(e.errmsg ?? '');
 }
 
-function newDoc(actor: Actor, input: SendInput, conversation: ConversationDoc, seq: number): MessageDoc {
+function newDoc(
+  actor: Actor,
+  input: SendInput,
+  conversation: ConversationDoc,
+  seq: number,
+  mark?: OutboxMark,
+): MessageDoc {
   return {
     _id: newId(),
     conversationId: conversation._id,
@@ -124,7 +144,17 @@ function newDoc(actor: Actor, input: SendInput, conversation: ConversationDoc, s
     sender: senderOf(actor),
     text: input.text,
     createdAt: new Date(),
+    // Inserted with the message: its `message.created` survives a crash before it was recorded.
+    ...(mark ? { outbox: [mark] } : {}),
   };
+}
+
+/** Settles a publish now, so that a failed record is never an unhandled rejection while others are awaited. */
+function settle(recorded: Promise<void>): Promise<{ error?: unknown }> {
+  return recorded.then(
+    () => ({}),
+    (error: unknown) => ({ error }),
+  );
 }
 
 /**
@@ -154,12 +184,15 @@ export class MessageWriter {
    */
   private readonly cache = new TtlCache<ConversationDoc>(Infinity, Infinity, CACHED_CONVERSATIONS);
 
+  private readonly outbox: OutboxMarker;
+
   constructor(
     private readonly messages: MessageModel,
     private readonly conversations: ConversationModel,
     private readonly bus: EventBus,
     private readonly options: MessageWriterOptions = {},
   ) {
+    this.outbox = options.outbox ?? NO_OUTBOX;
     // Changes made elsewhere on this node (join, close, merge) are read afresh by the next batch.
     bus.subscribe('conversation.updated', ({ conversation }) => this.cache.delete(conversation.id));
   }
@@ -177,7 +210,11 @@ export class MessageWriter {
   private async stageAndWrite(batch: PendingSend[]): Promise<void> {
     const byId = await this.conversationsOf(batch);
     const continuing = await this.underContinuation(batch, byId);
-    const groups = this.stage(await this.admit(batch, byId, continuing));
+    const marking = await this.outbox.wanting(
+      [...byId.values()].map((c) => c.projectId),
+      'message.created',
+    );
+    const groups = this.stage(await this.admit(batch, byId, continuing), marking);
     // A group's sends are contiguous here (group after group), which is what the rounds rely on.
     let left = [...groups.values()].flatMap((group) => group.staged.map((staged) => ({ group, staged })));
     if (left.length === 0) return;
@@ -302,7 +339,10 @@ export class MessageWriter {
    * Groups the sends by conversation, in arrival order, numbered on from each conversation's end.
    * The same sender and clientMessageId twice in one batch is one message: the second is a twin.
    */
-  private stage(admitted: { send: PendingSend; conversation: ConversationDoc }[]): Map<string, Group> {
+  private stage(
+    admitted: { send: PendingSend; conversation: ConversationDoc }[],
+    marking: Set<string>,
+  ): Map<string, Group> {
     const groups = new Map<string, Group>();
     const byClientKey = new Map<string, Staged>();
     for (const { send, conversation } of admitted) {
@@ -314,7 +354,8 @@ export class MessageWriter {
         first.twins.push(send);
         continue;
       }
-      const doc = newDoc(send.actor, send.input, conversation, conversation.lastSeq + 1 + group.staged.length);
+      const mark = marking.has(conversation.projectId) ? this.outbox.stamp('message.created') : undefined;
+      const doc = newDoc(send.actor, send.input, conversation, conversation.lastSeq + 1 + group.staged.length, mark);
       const staged: Staged = { send, doc, twins: [] };
       byClientKey.set(clientKey, staged);
       group.staged.push(staged);
@@ -333,6 +374,7 @@ export class MessageWriter {
       })),
     );
     const vanished: Staged[] = [];
+    const published: { s: Staged; result: SendResult; recorded: Promise<{ error?: unknown }> }[] = [];
     kept.forEach(({ group, staged }, i) => {
       const conversation = updated[i];
       if (!conversation) {
@@ -343,11 +385,27 @@ export class MessageWriter {
       const view = toConversation(conversation);
       for (const s of staged) {
         const message = toMessage(s.doc);
-        this.bus.publish('message.created', { message, conversation: view });
-        s.send.resolve({ message, conversation, created: true });
-        for (const twin of s.twins) twin.resolve({ message, conversation, created: false });
+        const mark = marksOf(s.doc, 'message.created');
+        const recordedEvent = this.bus.publish(
+          'message.created',
+          { message, conversation: view },
+          mark ? { mark } : {},
+        );
+        published.push({ s, result: { message, conversation, created: true }, recorded: settle(recordedEvent) });
       }
     });
+    // Acknowledged once its event is in the webhook outbox (at once when no webhook wants it).
+    await Promise.all(
+      published.map(async ({ s, result, recorded: outcome }) => {
+        const { error } = await outcome;
+        if (error !== undefined) {
+          for (const send of [s.send, ...s.twins]) send.reject(error);
+          return;
+        }
+        s.send.resolve(result);
+        for (const twin of s.twins) twin.resolve({ ...result, created: false });
+      }),
+    );
     // Erased (on another node) since the cache read it: its messages go too, unacknowledged.
     if (vanished.length > 0) {
       await this.messages.deleteMany({ _id: { $in: vanished.map((s) => s.doc._id) } }).exec();
@@ -415,9 +473,7 @@ export class MessageWriter {
     const reopens = actor.role === 'visitor';
     const updated = await this.recordOne({ conversation, doc: found, reopens });
     const view = toConversation(updated);
-    for (const orphan of unrecorded)
-      this.bus.publish('message.created', { message: toMessage(orphan), conversation: view });
-    this.bus.publish('message.created', { message, conversation: view });
+    await this.announce([...unrecorded, found], view);
     return { message, conversation: updated, created: false };
   }
 
@@ -450,9 +506,16 @@ export class MessageWriter {
    * de-duplicate by seq, as the SDK does.)
    */
   async storeOne(actor: Actor, conversation: ConversationDoc, input: SendInput): Promise<SendResult> {
+    const wanted = (await this.outbox.wanting([conversation.projectId], 'message.created')).size > 0;
     for (let attempt = 0; attempt < MAX_SEQ_ATTEMPTS; attempt++) {
       const lastStored = await this.lastStoredSeq(conversation._id);
-      const doc = newDoc(actor, input, conversation, lastStored + 1);
+      const doc = newDoc(
+        actor,
+        input,
+        conversation,
+        lastStored + 1,
+        wanted ? this.outbox.stamp('message.created') : undefined,
+      );
       try {
         await rawCollection(this.messages).insertOne(doc);
       } catch (error) {
@@ -476,14 +539,21 @@ export class MessageWriter {
           await this.messages.deleteOne({ _id: doc._id }).exec();
         throw error;
       }
-      const fresh = toConversation(updated);
-      for (const orphan of unrecorded)
-        this.bus.publish('message.created', { message: toMessage(orphan), conversation: fresh });
-      const message = toMessage(doc);
-      this.bus.publish('message.created', { message, conversation: fresh });
-      return { message, conversation: updated, created: true };
+      await this.announce([...unrecorded, doc], toConversation(updated));
+      return { message: toMessage(doc), conversation: updated, created: true };
     }
     throw new AppError('UNAVAILABLE', 'The conversation is too busy right now; try again');
+  }
+
+  /** Publishes stored messages in seq order, each with its own mark; settles once every one is recorded. */
+  private async announce(docs: MessageDoc[], conversation: Conversation): Promise<void> {
+    const outcomes = docs.map((doc) => {
+      const mark = marksOf(doc, 'message.created');
+      return settle(
+        this.bus.publish('message.created', { message: toMessage(doc), conversation }, mark ? { mark } : {}),
+      );
+    });
+    for (const { error } of await Promise.all(outcomes)) if (error !== undefined) throw error;
   }
 
   /**
@@ -501,7 +571,46 @@ export class MessageWriter {
    * is recorded again from what was read; one that is gone was erased (undefined).
    */
   private async recordOnConversations(entries: Entry[], attempt = 0): Promise<(ConversationDoc | undefined)[]> {
+    // Reopens are announced as the statements settle; the batch is acknowledged once every one of
+    // them is in the webhook outbox (see EventBus.publish).
+    const announced: Promise<{ error?: unknown }>[] = [];
+    const results = await this.recordStatements(entries, announced, attempt);
+    for (const { error } of await Promise.all(announced)) if (error !== undefined) throw error;
+    return results;
+  }
+
+  private async recordStatements(
+    entries: Entry[],
+    announced: Promise<{ error?: unknown }>[],
+    attempt: number,
+  ): Promise<(ConversationDoc | undefined)[]> {
     const reopening = entries.map(reopeningOf);
+    const changes = entries.map((entry, i) => {
+      const from = reopening[i];
+      return from ? reopenChange(entry.conversation, from) : undefined;
+    });
+    // A reopen is a `conversation.updated`: marked in the same statement as the reopen itself, with
+    // its change (the sweeper rebuilds the event from the document and the mark).
+    const marks = await Promise.all(
+      entries.map(({ conversation }, i) => {
+        const change = changes[i];
+        return change ? this.outbox.mark(conversation.projectId, 'conversation.updated', { change }) : undefined;
+      }),
+    );
+    const announceReopen = (conversation: ConversationDoc, i: number) => {
+      const change = changes[i];
+      if (!change) return;
+      const mark = marks[i];
+      announced.push(
+        settle(
+          this.bus.publish(
+            'conversation.updated',
+            { conversation: toConversation(conversation), change },
+            mark ? { mark } : {},
+          ),
+        ),
+      );
+    };
     const operations: mongo.AnyBulkWriteOperation<ConversationDoc>[] = entries.map(({ conversation, doc }, i) => {
       const lastMessage = { text: doc.text, senderRole: doc.sender.role, createdAt: doc.createdAt };
       const set: Record<string, unknown> = {
@@ -515,6 +624,8 @@ export class MessageWriter {
       if (reopening[i]) {
         set['status'] = 'open';
         update.$unset = { resolvedAt: '', closedAt: '', snoozedUntil: '' };
+        const mark = marks[i];
+        if (mark) update.$push = { outbox: mark };
       }
       return {
         updateOne: {
@@ -540,13 +651,12 @@ export class MessageWriter {
           lastMessageAt: doc.createdAt,
           lastMessage: { text: doc.text, senderRole: doc.sender.role, createdAt: doc.createdAt },
         };
-        const from = reopening[i];
-        if (from) {
+        if (reopening[i]) {
           updated.status = 'open';
           delete updated.resolvedAt;
           delete updated.closedAt;
           delete updated.snoozedUntil;
-          this.announceReopen(updated, from);
+          announceReopen(updated, i);
         }
         this.cache.set(updated._id, updated);
         return updated;
@@ -571,8 +681,7 @@ export class MessageWriter {
       } else if (fresh.lastSeq >= entry.doc.seq) {
         // Recorded (by this statement or by another node, further): its state stands. A reopen is
         // announced anyway (harmless if someone else announced it too).
-        const from = reopening[i];
-        if (from && statusOf(fresh.status) === 'open') this.announceReopen(fresh, from);
+        if (reopening[i] && statusOf(fresh.status) === 'open') announceReopen(fresh, i);
         this.cache.set(fresh._id, fresh);
         results[i] = fresh;
       } else {
@@ -582,20 +691,15 @@ export class MessageWriter {
     if (again.length > 0) {
       if (attempt >= MAX_RECORD_ATTEMPTS)
         throw new AppError('UNAVAILABLE', 'The conversation is too busy right now; try again');
-      const retried = await this.recordOnConversations(
+      // Recorded again from what was read: whether it reopens, and from what, is decided anew.
+      const retried = await this.recordStatements(
         again.map((a) => a.entry),
+        announced,
         attempt + 1,
       );
       again.forEach((a, j) => (results[a.index] = retried[j]));
     }
     return results;
-  }
-
-  private announceReopen(conversation: ConversationDoc, from: ConversationStatus): void {
-    this.bus.publish('conversation.updated', {
-      conversation: toConversation(conversation),
-      change: { by: { type: 'visitor', id: conversation.userId }, previousStatus: from },
-    });
   }
 
   private async findByClientId(

@@ -123,7 +123,7 @@ export class PresenceService {
         this.logger.debug({ err: error }, 'presence store unavailable');
         throw error;
       }
-      for (const change of answer.changes) this.bus.publish('agent.presence', change);
+      for (const change of answer.changes) await this.bus.publish('agent.presence', change);
     });
   }
 

@@ -56,6 +56,9 @@ export function attachBroadcaster(bus: EventBus, visitors: VisitorNamespace, age
       project(message.projectId).emit('message.created', { message });
       visitor(conversation.projectId, conversation.userId).emit('message.created', { message });
     }),
+    bus.subscribe('webhook.disabled', ({ webhook, reason }) =>
+      project(webhook.projectId).emit('webhook.disabled', { webhook, reason }),
+    ),
     bus.subscribe('agent.signedOut', ({ agentId }) => agents.in(rooms.agent(agentId)).disconnectSockets(true)),
     bus.subscribe('typing', ({ projectId, userId, conversationId, sender, typing, originId }) => {
       const event = { conversationId, sender, typing };

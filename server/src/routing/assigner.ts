@@ -1,8 +1,9 @@
 import type { QueryFilter } from 'mongoose';
-import type { RoutingSettings } from '@parley/protocol';
+import type { ConversationChange, RoutingSettings } from '@parley/protocol';
 import type { ConversationDoc, ConversationModel } from '../conversations/conversation-model';
 import { toConversation } from '../conversations/conversation-view';
 import type { EventBus } from '../infra/event-bus';
+import { NO_OUTBOX, type OutboxMarker } from '../infra/outbox-mark';
 import type { PresenceService } from '../presence/presence-service';
 import type { TeamService } from '../teams/team-service';
 import type { AgentSlots } from './agent-slots';
@@ -16,6 +17,8 @@ export interface AssignerDeps {
   teams: TeamService;
   presence: PresenceService;
   bus: EventBus;
+  /** Marks assignments whose events webhooks want, so that a crash cannot lose them (infra/outbox-mark.ts). */
+  outbox?: OutboxMarker;
 }
 
 /** An online agent with room, as one pass sees it. */
@@ -99,12 +102,18 @@ export class Assigner {
 
   /** The conversation is the agent's if it is still waiting; else the reserved slot goes back. */
   private async claim(conversation: ConversationDoc, agentId: string): Promise<boolean> {
-    const { conversations, slots, bus } = this.deps;
+    const { conversations, slots, bus, outbox = NO_OUTBOX } = this.deps;
     const filter = { _id: conversation._id, projectId: conversation.projectId, ...WAITING };
+    const change: ConversationChange = { by: { type: 'system' }, reason: 'auto' };
+    const mark = await outbox.mark(conversation.projectId, 'conversation.updated', { change });
     const after = await conversations
       .findOneAndUpdate(
         filter as QueryFilter<ConversationDoc>,
-        { $set: { assigneeId: agentId, updatedAt: new Date() }, $unset: { queuedAt: '' } },
+        {
+          $set: { assigneeId: agentId, updatedAt: new Date() },
+          $unset: { queuedAt: '' },
+          ...(mark ? { $push: { outbox: mark } } : {}),
+        },
         { returnDocument: 'after' },
       )
       .lean<ConversationDoc>()
@@ -114,10 +123,7 @@ export class Assigner {
       return false;
     }
     await slots.confirm(agentId, conversation._id);
-    bus.publish('conversation.updated', {
-      conversation: toConversation(after),
-      change: { by: { type: 'system' }, reason: 'auto' },
-    });
+    await bus.publish('conversation.updated', { conversation: toConversation(after), change }, mark ? { mark } : {});
     return true;
   }
 

@@ -2,6 +2,7 @@ import type { QueryFilter } from 'mongoose';
 import type {
   AgentRouting,
   Conversation,
+  ConversationChange,
   ConversationTransferInput,
   RoutingSettings,
   RoutingSettingsUpdateInput,
@@ -13,6 +14,7 @@ import type { ConversationDoc, ConversationModel } from '../conversations/conver
 import { toConversation } from '../conversations/conversation-view';
 import { AppError, notFound } from '../errors';
 import type { EventBus } from '../infra/event-bus';
+import { NO_OUTBOX, type OutboxMarker } from '../infra/outbox-mark';
 import type { Logger } from '../infra/logger';
 import type { Metrics } from '../infra/metrics';
 import type { PresenceService } from '../presence/presence-service';
@@ -41,6 +43,8 @@ export interface RoutingDeps {
   agents: AgentService;
   presence: PresenceService;
   bus: EventBus;
+  /** Marks the changes routing makes whose events webhooks want (infra/outbox-mark.ts). */
+  outbox?: OutboxMarker;
   logger: Logger;
   metrics: Metrics;
   /** How often this node sweeps every automatically routed project. */
@@ -216,7 +220,7 @@ export class RoutingService {
    * conversation that changed meanwhile (resolved, reopened) is refused rather than overwritten.
    */
   async transfer(actor: AgentActor, input: ConversationTransferInput): Promise<Conversation> {
-    const { conversations, teams, agents, slots, bus } = this.deps;
+    const { conversations, teams, agents, slots, bus, outbox = NO_OUTBOX } = this.deps;
     const projectId = actor.projectId;
     const before = await loadAccessibleConversation(conversations, actor, input.conversationId);
     const team = input.teamId ? await teams.find(projectId, input.teamId) : undefined;
@@ -235,6 +239,8 @@ export class RoutingService {
     if (unchanged && sameTeam) return toConversation(before);
 
     const now = new Date();
+    const change: ConversationChange = { by: changeActorOf(actor), reason: 'transfer' };
+    const mark = await outbox.mark(projectId, 'conversation.updated', { change });
     const update = input.agentId
       ? {
           $set: { assigneeId: input.agentId, updatedAt: now, ...(input.teamId ? { teamId: input.teamId } : {}) },
@@ -245,17 +251,19 @@ export class RoutingService {
           $unset: { assigneeId: '' },
         };
     const after = await conversations
-      .findOneAndUpdate({ _id: before._id, projectId, status: before.status }, update, { returnDocument: 'after' })
+      .findOneAndUpdate(
+        { _id: before._id, projectId, status: before.status },
+        { ...update, ...(mark ? { $push: { outbox: mark } } : {}) },
+        { returnDocument: 'after' },
+      )
       .lean<ConversationDoc>()
       .exec();
     if (!after) throw new AppError('CONFLICT', 'The conversation changed meanwhile; try again');
 
     if (after.assigneeId) await slots.hold(projectId, after.assigneeId, after._id);
     else await slots.free(after._id);
-    bus.publish('conversation.updated', {
-      conversation: toConversation(after),
-      change: { by: changeActorOf(actor), reason: 'transfer' },
-    });
+    // Acknowledged once its webhook event is recorded (see EventBus.publish).
+    await bus.publish('conversation.updated', { conversation: toConversation(after), change }, mark ? { mark } : {});
     void this.poke(projectId);
     return toConversation(after);
   }
@@ -377,19 +385,22 @@ export class RoutingService {
 
   /** The agent's open conversations go back to the queue, keeping their place by when they started. */
   async requeue(projectId: string, agentId: string): Promise<number> {
-    const { conversations, slots, bus } = this.deps;
+    const { conversations, slots, bus, outbox = NO_OUTBOX } = this.deps;
+    const change: ConversationChange = { by: { type: 'system' }, reason: 'requeue' };
     const docs = await conversations
       .find({ projectId, assigneeId: agentId, status: { $in: REQUEUED_STATUSES } } as QueryFilter<ConversationDoc>)
       .lean<ConversationDoc[]>()
       .exec();
     let requeued = 0;
     for (const doc of docs) {
+      const mark = await outbox.mark(projectId, 'conversation.updated', { change });
       const after = await conversations
         .findOneAndUpdate(
           { _id: doc._id, assigneeId: agentId, status: doc.status },
           {
             $set: { status: unassignedStatus(doc.status), queuedAt: doc.createdAt, updatedAt: new Date() },
             $unset: { assigneeId: '' },
+            ...(mark ? { $push: { outbox: mark } } : {}),
           },
           { returnDocument: 'after' },
         )
@@ -398,10 +409,7 @@ export class RoutingService {
       if (!after) continue;
       await slots.cancel(agentId, doc._id);
       requeued += 1;
-      bus.publish('conversation.updated', {
-        conversation: toConversation(after),
-        change: { by: { type: 'system' }, reason: 'requeue' },
-      });
+      await bus.publish('conversation.updated', { conversation: toConversation(after), change }, mark ? { mark } : {});
     }
     if (requeued > 0) void this.poke(projectId);
     return requeued;
@@ -411,27 +419,32 @@ export class RoutingService {
 
   /** A removed team's conversations are routed to the whole project from now on. */
   private async detachTeam(projectId: string, teamId: string): Promise<void> {
-    const { conversations, bus } = this.deps;
+    const { conversations, bus, outbox = NO_OUTBOX } = this.deps;
+    const change: ConversationChange = { by: { type: 'system' } };
     const docs = await conversations
       .find({ projectId, teamId, status: COUNTING_STATUS } as QueryFilter<ConversationDoc>, { _id: 1 })
       .lean<Pick<ConversationDoc, '_id'>[]>()
       .exec();
     for (const { _id } of docs) {
+      const mark = await outbox.mark(projectId, 'conversation.updated', { change });
       const after = await conversations
         .findOneAndUpdate(
           { _id, teamId },
-          { $unset: { teamId: '' }, $set: { updatedAt: new Date() } },
           {
-            returnDocument: 'after',
+            $unset: { teamId: '' },
+            $set: { updatedAt: new Date() },
+            ...(mark ? { $push: { outbox: mark } } : {}),
           },
+          { returnDocument: 'after' },
         )
         .lean<ConversationDoc>()
         .exec();
       if (after)
-        bus.publish('conversation.updated', {
-          conversation: toConversation(after),
-          change: { by: { type: 'system' } },
-        });
+        await bus.publish(
+          'conversation.updated',
+          { conversation: toConversation(after), change },
+          mark ? { mark } : {},
+        );
     }
     // Resolved ones change silently: nobody is looking at them.
     await conversations.updateMany({ projectId, teamId }, { $unset: { teamId: '' } }).exec();

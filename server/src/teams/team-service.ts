@@ -51,7 +51,7 @@ export class TeamService {
     } catch (error) {
       throw isDuplicateKeyError(error) ? nameTaken() : error;
     }
-    this.bus.publish('team.changed', { projectId, teamId: doc._id, removed: false });
+    await this.bus.publish('team.changed', { projectId, teamId: doc._id, removed: false });
     return toTeam(doc);
   }
 
@@ -70,14 +70,14 @@ export class TeamService {
       throw isDuplicateKeyError(error) ? nameTaken() : error;
     }
     if (!doc) throw notFound('Team');
-    this.bus.publish('team.changed', { projectId, teamId, removed: false });
+    await this.bus.publish('team.changed', { projectId, teamId, removed: false });
     return toTeam(doc);
   }
 
   async remove(projectId: string, teamId: string): Promise<void> {
     const deleted = await this.teams.deleteOne({ _id: teamId, projectId }).exec();
     if (deleted.deletedCount === 0) throw notFound('Team');
-    this.bus.publish('team.changed', { projectId, teamId, removed: true });
+    await this.bus.publish('team.changed', { projectId, teamId, removed: true });
   }
 
   private async getDoc(projectId: string, teamId: string): Promise<TeamDoc> {

@@ -128,6 +128,20 @@ const snoozeEnds = weighted<unknown>(
   [4, fc.constant('§until-soon')],
   [1, fc.date({ noInvalidDate: true, min: new Date(0), max: new Date(4e12) }).map((d) => d.toISOString())],
 );
+const webhookUrls = weighted<unknown>(
+  [6, fc.constant('http://127.0.0.1:9/fuzz')],
+  [
+    1,
+    fc.constantFrom(
+      'http://[::1]:9/fuzz',
+      'ftp://127.0.0.1/fuzz',
+      'javascript:alert(1)',
+      'file:///etc/passwd',
+      'http://user:pass@127.0.0.1:9/',
+      'not a url',
+    ),
+  ],
+);
 const clientKeys = weighted<unknown>([1, fc.constantFrom('k1', 'k2', 'seed-1')], [2, inputArbitrary(clientKeySchema)]);
 /** Tokens for `session:renew`: the socket's own (which renews), and every other kind (which must not). */
 const parleyTokens = (own: string) =>
@@ -226,6 +240,9 @@ function restOverrides(entry: RestEntry): ArbitraryOptions {
       [1, fc.string({ maxLength: 40 })],
     );
   }
+  // Webhook URLs: addresses, never names (a name would be resolved, and its deliveries sent, outside
+  // the test), where nothing listens; and what the guard must refuse.
+  if (path.startsWith('/v1/projects/:projectId/webhooks')) overrides['url'] = webhookUrls;
   if (path === '/v1/agents/login') {
     // Mostly the owner's own address and password, so that a fair share of sign-ins succeed.
     overrides['email'] = weighted<unknown>(
@@ -275,6 +292,7 @@ const PATH_PARAMS: Record<string, fc.Arbitrary<string>> = {
   agentId: weighted([8, fc.constant('§spare')], [1, fc.constant('§agentB')], [1, fc.constantFrom(...HOSTILE_SEGMENTS)]),
   cannedResponseId: weighted([10, symbolOf('canned')], [1, fc.constantFrom(...HOSTILE_SEGMENTS)]),
   teamId: weighted([10, symbolOf('team')], [1, fc.constantFrom(...HOSTILE_SEGMENTS)]),
+  webhookId: weighted([10, symbolOf('webhook')], [1, fc.constantFrom(...HOSTILE_SEGMENTS)]),
 };
 
 function callersFor(route: RestRoute): fc.Arbitrary<Caller> {
@@ -285,6 +303,12 @@ function callersFor(route: RestRoute): fc.Arbitrary<Caller> {
     case 'owner':
       return weighted<Caller>(
         [16, fc.constant('owner')],
+        [1, fc.constantFrom<Caller>('v1', 'agent', 'agentB', 'none')],
+      );
+    case 'owner-or-admin':
+      return weighted<Caller>(
+        [12, fc.constant('owner')],
+        [4, fc.constant('admin')],
         [1, fc.constantFrom<Caller>('v1', 'agent', 'agentB', 'none')],
       );
     case 'token':

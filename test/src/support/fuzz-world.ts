@@ -81,6 +81,8 @@ export interface World {
   cannedResponses: string[];
   /** Team ids inputs pick from (`§team:i`): project A's, project B's, and each one created. */
   teams: string[];
+  /** Webhook ids inputs pick from (`§webhook:i`): project A's, project B's, and each one created. */
+  webhooks: string[];
   ledger: Ledger;
   /** Problems seen outside an answer (pushes), each with where it was seen. */
   pushProblems: string[];
@@ -175,6 +177,19 @@ export async function seedWorld(url: string): Promise<World> {
     if (res.status !== 201) throw new Error(`team: ${res.status} ${res.text}`);
     teams.push(res.body.team.id);
   }
+  // A webhook in each project (where nothing listens); B's carries B's mark, so that showing it to A is a leak.
+  const webhooks: string[] = [];
+  for (const [projectId, description] of [
+    [projectA.id, 'Fuzz'],
+    [projectB.id, `Hook of ${markers.projectB}`],
+  ] as const) {
+    const res = await client(url).post<{ webhook: { id: string } }>(`/v1/projects/${projectId}/webhooks`, {
+      token: TEST_ADMIN_TOKEN,
+      body: { url: 'http://127.0.0.1:9/fuzz', events: ['lead.deleted'], description },
+    });
+    if (res.status !== 201) throw new Error(`webhook: ${res.status} ${res.text}`);
+    webhooks.push(res.body.webhook.id);
+  }
   const agentSocket = await connectAgent(url, agent.token);
   await ok(agentSocket, 'message:send', {
     conversationId: two.visitor.conversationId,
@@ -200,6 +215,7 @@ export async function seedWorld(url: string): Promise<World> {
     leads: [one.visitor.leadId, two.visitor.leadId, bee.visitor.leadId],
     cannedResponses,
     teams,
+    webhooks,
     ledger: {
       projects: new Set(),
       agents: new Set(),
@@ -284,6 +300,8 @@ function symbolValue(world: World, name: string, index: number): unknown {
       return pick(world.cannedResponses);
     case 'team':
       return pick(world.teams);
+    case 'webhook':
+      return pick(world.webhooks);
     case 'until-soon':
       return new Date(Date.now() + 3_600_000).toISOString();
     case 'owner':
@@ -418,6 +436,11 @@ export function recordAnswer(world: World, entry: string, data: unknown): void {
     case '/visitor lead:update':
       add(ledger.leads, body['lead']?.['id']);
       break;
+    case 'POST /v1/projects/:projectId/webhooks': {
+      const webhookId = id(body['webhook']?.['id']);
+      if (webhookId && !world.webhooks.includes(webhookId)) world.webhooks.push(webhookId);
+      break;
+    }
     case 'POST /v1/admin/projects':
       add(ledger.projects, body['project']?.['id']);
       break;

@@ -1,0 +1,87 @@
+import { Schema, type Connection, type Model } from 'mongoose';
+
+/**
+ * One event for one webhook: the outbox record and, as attempts go, its delivery log.
+ * - `held`: written before a change that deletes its document (an erasure), not sent until released;
+ * - `pending`: to be sent; `dueAt` is when it may be claimed (its next attempt, or the end of the
+ *   lease of the worker that claimed it);
+ * - `delivered` / `failed`: done.
+ */
+export type StoredDeliveryStatus = 'held' | 'pending' | 'delivered' | 'failed';
+
+export interface DeliveryDoc {
+  /** Derived from the event and the webhook: recording an event twice writes it once. */
+  _id: string;
+  projectId: string;
+  webhookId: string;
+  /** The `webhook-id` header. */
+  eventId: string;
+  eventType: string;
+  /** `{webhookId}:{leadId}`: the lead whose events leave in order for this webhook; '' when none (a test event). */
+  lane: string;
+  /** Position among the lane's events: when it happened, then the order of recording on its node. */
+  order: number;
+  /** The exact JSON that is signed and sent. */
+  body: string;
+  status: StoredDeliveryStatus;
+  /** Attempts made, redeliveries included. */
+  attempts: number;
+  /** Attempts since the last redelivery: the position in the retry schedule. */
+  round: number;
+  dueAt?: Date;
+  /** The claim of the worker sending it now: `{pid}:{random}`. */
+  lease?: string;
+  /** For a held record: the document whose disappearance releases it. */
+  subject?: string;
+  lastStatusCode?: number;
+  lastError?: string;
+  lastResponseBody?: string;
+  createdAt: Date;
+  deliveredAt?: Date;
+  /** When a finished delivery leaves the log (a TTL index removes it). */
+  expiresAt?: Date;
+}
+
+const deliverySchema = new Schema<DeliveryDoc>(
+  {
+    _id: { type: String, required: true },
+    projectId: { type: String, required: true },
+    webhookId: { type: String, required: true },
+    eventId: { type: String, required: true },
+    eventType: { type: String, required: true },
+    lane: { type: String, required: true, default: '' },
+    order: { type: Number, required: true },
+    body: { type: String, required: true },
+    status: { type: String, required: true },
+    attempts: { type: Number, required: true },
+    round: { type: Number, required: true },
+    dueAt: Date,
+    lease: String,
+    subject: String,
+    lastStatusCode: Number,
+    lastError: String,
+    lastResponseBody: String,
+    createdAt: { type: Date, required: true },
+    deliveredAt: Date,
+    expiresAt: Date,
+  },
+  { versionKey: false },
+);
+
+// Claims: the pending deliveries that are due, soonest first (also the held ones to re-check).
+deliverySchema.index({ status: 1, dueAt: 1 });
+// Order: is an earlier delivery of this lead still pending for this webhook?
+deliverySchema.index({ webhookId: 1, lane: 1, status: 1, order: 1 });
+// The deliveries log, newest first, all or by status.
+deliverySchema.index({ webhookId: 1, createdAt: -1, _id: -1 });
+deliverySchema.index({ webhookId: 1, status: 1, createdAt: -1, _id: -1 });
+// Queue metrics: the oldest pending delivery.
+deliverySchema.index({ status: 1, createdAt: 1 });
+// The log keeps finished deliveries for 30 days.
+deliverySchema.index({ expiresAt: 1 }, { expireAfterSeconds: 0 });
+
+export type DeliveryModel = Model<DeliveryDoc>;
+
+export function registerDeliveryModel(connection: Connection): DeliveryModel {
+  return connection.model<DeliveryDoc>('WebhookDelivery', deliverySchema, 'webhook_deliveries');
+}
