@@ -1,3 +1,4 @@
+import { io } from 'socket.io-client';
 import type { ErrorResponse, MeResponse, VisitorAuthResponse } from '@parley/protocol';
 import { anonymousVisitor, createAgent, createProject } from './support/fixtures';
 import { client } from './support/http';
@@ -10,6 +11,7 @@ import {
   connectVisitor,
   ok,
   refusedHandshake,
+  waitConnected,
   type VisitorClientSocket,
 } from './support/sockets';
 import { waitFor } from './support/wait';
@@ -31,6 +33,23 @@ async function connectOnceFree(url: string, token: string): Promise<VisitorClien
   );
   if (!accepted) throw new Error('not connected');
   return accepted;
+}
+
+/**
+ * Asks for a visitor socket and closes the connection in the same breath, over HTTP long-polling
+ * by hand: one request carries the namespace's CONNECT and engine.io's close, so the connection is
+ * gone while the server is still running the handshake's checks, and the socket never connects.
+ */
+async function leaveMidHandshake(url: string, token: string): Promise<void> {
+  const opened = await fetch(`${url}/socket.io/?EIO=4&transport=polling`);
+  const { sid } = JSON.parse((await opened.text()).slice(1)) as { sid: string };
+  const sent = await fetch(`${url}/socket.io/?EIO=4&transport=polling&sid=${sid}`, {
+    method: 'POST',
+    headers: { 'content-type': 'text/plain;charset=UTF-8' },
+    // `4` message + `0` CONNECT to /visitor with its auth, then `1` close; \x1e separates packets.
+    body: `40/visitor,${JSON.stringify({ token })}\x1e1`,
+  });
+  expect(await sent.text()).toBe('ok');
 }
 
 describe('open sockets are capped per visitor and per address', () => {
@@ -58,6 +77,30 @@ describe('open sockets are capped per visitor and per address', () => {
     open.shift()?.close();
     open.push(await connectOnceFree(server.url, visitor.token));
   });
+
+  it('gives a slot back when a tab leaves a connection it shares with a console, and when a client leaves mid-handshake', async () => {
+    const { project } = await createProject(server.url);
+    const visitor = await anonymousVisitor(server.url, project.id);
+    const agent = await createAgent(server.url, project.id);
+    // One connection carrying a visitor tab and an agent console: the tab leaves, the connection stays.
+    const tab = io(`${server.url}/visitor`, {
+      auth: { token: visitor.token },
+      transports: ['websocket'],
+      forceNew: true,
+      reconnection: false,
+    });
+    const console_ = tab.io.socket('/agent', { auth: { token: agent.token } });
+    console_.connect();
+    open.push(tab, console_);
+    await Promise.all([waitConnected(tab), waitConnected(console_)]);
+    tab.disconnect();
+    expect(console_.connected).toBe(true);
+    for (let i = 0; i < 3; i++) await leaveMidHandshake(server.url, visitor.token);
+
+    // All three of the visitor's slots are free again, and the cap still holds.
+    for (let i = 0; i < 3; i++) open.push(await connectOnceFree(server.url, visitor.token));
+    expect((await refusedHandshake(server.url, '/visitor', visitor.token)).data?.code).toBe('RATE_LIMITED');
+  }, 90_000);
 
   it('refuses sockets beyond the cap of one address, whichever visitor or agent they are for', async () => {
     const { project } = await createProject(server.url);
@@ -94,6 +137,16 @@ describe('socket caps across nodes sharing Redis', () => {
     second?.cleanup();
     await Promise.all([redis?.stop(), mongo?.stop()]);
   });
+
+  it('gives a closed tab its slot back on every node', async () => {
+    const { project } = await createProject(first.url);
+    const visitor = await anonymousVisitor(first.url, project.id);
+    const tabs = [await connectVisitor(first.url, visitor.token), await connectVisitor(second.url, visitor.token)];
+    expect((await refusedHandshake(first.url, '/visitor', visitor.token)).data?.code).toBe('RATE_LIMITED');
+    tabs.shift()?.close();
+    open.push(...tabs, await connectOnceFree(second.url, visitor.token));
+    expect((await refusedHandshake(first.url, '/visitor', visitor.token)).data?.code).toBe('RATE_LIMITED');
+  }, 60_000);
 
   it('counts a visitor on every node, and frees the slots of a node that died', async () => {
     const { project } = await createProject(first.url);

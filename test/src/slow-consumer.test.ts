@@ -108,4 +108,39 @@ describe('a socket that stops reading (slow consumer)', () => {
       for (const socket of sockets) socket.close();
     }
   }, 90_000);
+
+  it('is disconnected on HTTP long-polling too, once what waits for its next poll passes the limit', async () => {
+    const { project } = await createProject(server.url);
+    const visitor = await anonymousVisitor(server.url, project.id);
+    const tab = await connectVisitor(server.url, visitor.token);
+    // Another tab of the same visitor, on long-polling by hand: it connects, takes the answer to
+    // that, and never polls again, so what the server has for it waits in engine.io's write buffer.
+    const opened = await fetch(`${server.url}/socket.io/?EIO=4&transport=polling`);
+    const { sid } = JSON.parse((await opened.text()).slice(1)) as { sid: string };
+    const poll = `${server.url}/socket.io/?EIO=4&transport=polling&sid=${sid}`;
+    const connect = `40/visitor,${JSON.stringify({ token: visitor.token })}`;
+    expect(await (await fetch(poll, { method: 'POST', body: connect })).text()).toBe('ok');
+    expect(await (await fetch(poll)).text()).toContain('40/visitor,');
+    try {
+      const before = (await metricValue(server.url, 'parley_slow_consumer_disconnects_total')) ?? 0;
+      const { conversation } = await ok<{ conversation: { id: string } }>(tab, 'conversation:start', {});
+      let sent = 0;
+      await waitFor('the silent long-polling tab to be cut', async () => {
+        if (((await metricValue(server.url, 'parley_slow_consumer_disconnects_total')) ?? 0) > before) return true;
+        // Each message is pushed to both tabs; a few past the limit are enough.
+        if (sent >= 2 * (LIMIT / TEXT.length)) return false;
+        await Promise.all(
+          Array.from({ length: BATCH }, () =>
+            ok(tab, 'message:send', { conversationId: conversation.id, clientMessageId: `p${sent++}`, text: TEXT }),
+          ),
+        );
+        return false;
+      });
+      // Its session is gone: a poll now is for an unknown session.
+      expect((await fetch(poll)).status).toBe(400);
+      expect(tab.connected).toBe(true);
+    } finally {
+      tab.close();
+    }
+  }, 60_000);
 });

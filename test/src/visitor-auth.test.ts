@@ -4,6 +4,7 @@ import type { ErrorResponse, SecretRotatedResponse, VisitorAuthResponse, WidgetC
 import { startDatabase, type TestDatabase } from './support/database';
 import { anonymousVisitor, createAgent, createProject } from './support/fixtures';
 import { client } from './support/http';
+import { metricValue } from './support/metric-value';
 import { startParley, TEST_ADMIN_TOKEN, type ParleyProcess } from './support/parley-process';
 import { connectVisitor, EventLog, refusedHandshake } from './support/sockets';
 import { waitFor } from './support/wait';
@@ -296,9 +297,14 @@ describe('token lifetimes', () => {
       const visitor = await anonymousVisitor(server.url, project.id);
       const socket = await connectVisitor(server.url, visitor.token);
       const log = new EventLog(socket);
-      const reason = await new Promise<string>((resolve) => socket.once('disconnect', resolve));
+      const open = () => metricValue(server.url, 'parley_socket_connections', { namespace: '/visitor' });
+      const closed = new Promise<string>((resolve) => socket.once('disconnect', resolve));
+      expect(await open()).toBe(1);
+      const reason = await closed;
       expect(reason).toBe('io server disconnect');
       expect(log.names()).toContain('session.expiring');
+      // The socket the server closed is counted out of the open connections.
+      await waitFor('the connection gauge to drop', async () => (await open()) === 0);
       const again = await refusedHandshake(server.url, '/visitor', visitor.token);
       expect(again.message).toBe('UNAUTHORIZED');
     } finally {

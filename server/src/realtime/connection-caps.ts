@@ -65,6 +65,18 @@ interface Cap {
 }
 
 /**
+ * The slots one socket holds until it goes. Kept small: a node holds one per open socket, so the
+ * address key is rebuilt on release rather than kept (the address string is the connection's own),
+ * and the user key is the very string the local count is kept under.
+ */
+interface Hold {
+  userKey: string;
+  address: string;
+  /** Taken in Redis (given back there), or counted on this node only. */
+  shared: boolean;
+}
+
+/**
  * Caps on open sockets per user and per client address, across every node when Redis is
  * configured: one atomic script takes a slot in each cap or refuses (RATE_LIMITED, in the
  * handshake), and the socket gives its slots back when its connection closes. While Redis cannot
@@ -73,13 +85,28 @@ interface Cap {
 export class ConnectionCaps {
   private readonly nodeId = randomUUID();
   private readonly local = new Map<string, number>();
+  private readonly held = new WeakMap<Socket, Hold>();
   private heartbeat: NodeJS.Timeout | undefined;
+  /**
+   * One listener for every socket's `disconnect` (`this` is the socket) rather than closures per
+   * socket: an idle socket then costs its Hold and a listener slot.
+   */
+  private readonly onDisconnect: (this: Socket) => void;
+  /** Gives back the slots of a socket that Socket.IO did not connect after all (see `hold`). */
+  private readonly settle = (socket: Socket): void => {
+    if (!socket.connected) this.release(socket);
+  };
 
   constructor(
     private readonly options: ConnectionCapsOptions,
     private readonly logger: Logger,
     private readonly redis?: Redis,
-  ) {}
+  ) {
+    const release = (socket: Socket) => this.release(socket);
+    this.onDisconnect = function (this: Socket) {
+      release(this);
+    };
+  }
 
   /** Starts saying this node is alive (with Redis); its counts stop mattering once it stops. */
   start(): void {
@@ -104,18 +131,19 @@ export class ConnectionCaps {
    * without Redis, so the handshake stays synchronous there.
    */
   admit(socket: Socket, owner: string, address: string): void | Promise<void> {
+    const hold: Hold = { userKey: `${this.options.keyPrefix}conn:user:${owner}`, address, shared: false };
     const caps: Cap[] = [
-      { key: `${this.options.keyPrefix}conn:user:${owner}`, limit: this.options.perUser, what: 'this user' },
-      { key: `${this.options.keyPrefix}conn:addr:${address}`, limit: this.options.perAddress, what: 'this address' },
+      { key: hold.userKey, limit: this.options.perUser, what: 'this user' },
+      { key: this.addressKey(address), limit: this.options.perAddress, what: 'this address' },
     ];
     if (!this.redis) {
-      this.admitLocally(socket, caps);
+      this.admitLocally(socket, caps, hold);
       return;
     }
-    return this.admitShared(this.redis, socket, caps);
+    return this.admitShared(this.redis, socket, caps, hold);
   }
 
-  private async admitShared(redis: Redis, socket: Socket, caps: Cap[]): Promise<void> {
+  private async admitShared(redis: Redis, socket: Socket, caps: Cap[], hold: Hold): Promise<void> {
     let full: number;
     try {
       full = Number(
@@ -131,26 +159,54 @@ export class ConnectionCaps {
       );
     } catch (error) {
       this.logger.debug({ err: error }, 'connection caps counted on this node: redis unavailable');
-      this.admitLocally(socket, caps);
+      this.admitLocally(socket, caps, hold);
       return;
     }
     if (full > 0) throw refusal(caps[full - 1]);
-    onceClosed(socket, () => {
-      redis.eval(RELEASE, caps.length, ...caps.map((c) => c.key), this.nodeId).catch(() => undefined);
-    });
+    hold.shared = true;
+    this.hold(socket, hold);
   }
 
-  private admitLocally(socket: Socket, caps: Cap[]): void {
+  private admitLocally(socket: Socket, caps: Cap[], hold: Hold): void {
     const full = caps.find((c) => (this.local.get(c.key) ?? 0) >= c.limit);
     if (full) throw refusal(full);
     for (const { key } of caps) this.local.set(key, (this.local.get(key) ?? 0) + 1);
-    onceClosed(socket, () => {
-      for (const { key } of caps) {
-        const left = (this.local.get(key) ?? 1) - 1;
-        if (left > 0) this.local.set(key, left);
-        else this.local.delete(key);
-      }
-    });
+    this.hold(socket, hold);
+  }
+
+  /**
+   * Keeps `hold` until the socket disconnects. A socket can also go before it ever connects (its
+   * client went away between the handshake and the connection, or while the shared count was
+   * being taken): it then has no `disconnect`. Socket.IO decides whether to connect it on the tick
+   * after the last handshake step (this one) succeeds, connecting it only if its transport is
+   * still open; so once the next turn of the event loop comes (`setImmediate`), a socket that is
+   * not connected never will be, and gives its slots back then.
+   */
+  private hold(socket: Socket, hold: Hold): void {
+    this.held.set(socket, hold);
+    socket.on('disconnect', this.onDisconnect);
+    setImmediate(this.settle, socket);
+  }
+
+  /** Gives the socket's slots back, once: whichever of `disconnect` and `settle` comes first. */
+  private release(socket: Socket): void {
+    const hold = this.held.get(socket);
+    if (!hold) return;
+    this.held.delete(socket);
+    const keys = [hold.userKey, this.addressKey(hold.address)];
+    if (hold.shared) {
+      this.redis?.eval(RELEASE, keys.length, ...keys, this.nodeId).catch(() => undefined);
+      return;
+    }
+    for (const key of keys) {
+      const left = (this.local.get(key) ?? 1) - 1;
+      if (left > 0) this.local.set(key, left);
+      else this.local.delete(key);
+    }
+  }
+
+  private addressKey(address: string): string {
+    return `${this.options.keyPrefix}conn:addr:${address}`;
   }
 
   private aliveKey(): string {
@@ -160,23 +216,6 @@ export class ConnectionCaps {
 
 function refusal(cap: Cap | undefined): AppError {
   return new AppError('RATE_LIMITED', `Too many open connections for ${cap?.what ?? 'this client'}`);
-}
-
-/**
- * Runs `release` once, when the socket disconnects or, should the client go away between the
- * handshake and the connection (no `disconnect` then), when its transport closes.
- */
-function onceClosed(socket: Socket, release: () => void): void {
-  let released = false;
-  const once = () => {
-    if (released) return;
-    released = true;
-    release();
-  };
-  socket.once('disconnect', once);
-  socket.conn.once('close', once);
-  // The transport may have closed while the shared count was being taken.
-  if (socket.conn.readyState === 'closed') once();
 }
 
 /**

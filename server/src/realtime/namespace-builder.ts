@@ -82,6 +82,11 @@ export function buildNamespace<N extends ParleyNamespace, D extends PrincipalDat
   const namespace = io.of(spec.name) as unknown as NamespaceOf<N, D>;
   namespace.use(handshake<SocketOf<N, D>>((socket) => spec.check(socket)));
 
+  // Made once per namespace: every socket's `disconnect` shares it.
+  const disconnected = () => metrics.connections.dec({ namespace: spec.name });
+
+  // What outlives this handler (listeners, the command table's closures) is made in the helpers
+  // below: a closure made here would keep this whole scope alive for as long as the socket is open.
   namespace.on('connection', (socket: SocketOf<N, D>) => {
     const principal: D['principal'] = socket.data.principal;
     const resumed = sendBuffer.whileReplaying(socket.conn, () =>
@@ -91,21 +96,29 @@ export function buildNamespace<N extends ParleyNamespace, D extends PrincipalDat
       }),
     );
     metrics.connections.inc({ namespace: spec.name });
-    socket.on('disconnect', () => metrics.connections.dec({ namespace: spec.name }));
     void socket.join(spec.rooms(socket.data));
-    const expiry = closeOnExpiry(socket, principal.expiresAt, clock);
+    const expiry = closeOnExpiry(socket, principal.expiresAt, clock, disconnected);
     spec.connected?.(socket, resumed);
 
     const command = commandRegistrar(socket, spec.name, { logger, metrics });
-    const table = spec.commands({
-      socket,
-      actor: () => spec.actor(socket.data),
-      rateKey: () => spec.rateKey(socket.data.principal),
-      expiry,
-    });
+    const table = spec.commands(connectionOf(socket, spec, expiry));
     const register = <C extends CommandName<N>>(name: C) => command(name, table[name]);
     for (const name of Object.keys(table) as CommandName<N>[]) register(name);
   });
 
   return namespace;
+}
+
+/** The socket as its command handlers see it; its closures keep only the socket and the spec. */
+function connectionOf<N extends ParleyNamespace, D extends PrincipalData, A>(
+  socket: SocketOf<N, D>,
+  spec: NamespaceSpec<N, D, A>,
+  expiry: ExpiryTimer,
+): Connection<N, D, A> {
+  return {
+    socket,
+    actor: () => spec.actor(socket.data),
+    rateKey: () => spec.rateKey(socket.data.principal),
+    expiry,
+  };
 }

@@ -10,12 +10,15 @@ interface Packet {
   data?: unknown;
 }
 
-/** One connection's account. */
+/**
+ * One connection's account, kept only while it counts something (see `settle`): an idle connection
+ * has none.
+ */
 interface Account {
   /** Bytes of the packets in engine.io's write buffer (not yet handed to the transport). */
   queued: number;
   /** Connections of HTTP long-polling responses, which hold what they could not send yet. */
-  responses: Set<NetSocket>;
+  responses: Set<NetSocket> | undefined;
   /** What may wait before the connection is closed: the limit, or more after a recovery replay. */
   allowance: number;
   /** Inside a recovery replay: counted, never refused. */
@@ -51,13 +54,31 @@ export class SendBufferGuard {
   private readonly accounts = new WeakMap<Connection, Account>();
   /** The most one connection had waiting, since the start: the bound made visible. */
   private peak = 0;
+  /**
+   * The same two listeners on every connection (`this` is the connection) rather than closures per
+   * connection: a node holds many idle ones, and an idle one then costs two listener slots.
+   */
+  private readonly onPacketCreate: (this: Connection, packet: Packet) => void;
+  private readonly onFlush: (this: Connection) => void;
 
   constructor(private readonly options: SendBufferGuardOptions) {
     options.metrics.socketSendBufferPeak.set(0);
+    const created = (conn: Connection, packet: Packet) => this.packetCreated(conn, packet);
+    const flushed = (conn: Connection) => this.flushed(conn);
+    this.onPacketCreate = function (this: Connection, packet: Packet) {
+      created(this, packet);
+    };
+    this.onFlush = function (this: Connection) {
+      flushed(this);
+    };
   }
 
   attach(io: Server): void {
-    io.engine.on('connection', (conn: Connection) => this.watch(conn));
+    io.engine.on('connection', (conn: Connection) => {
+      conn.on('packetCreate', this.onPacketCreate);
+      // The write buffer goes to the transport whole: its bytes are now the transport's to hold.
+      conn.on('flush', this.onFlush);
+    });
   }
 
   /**
@@ -65,44 +86,62 @@ export class SendBufferGuard {
    * them; afterwards the connection may hold what it then has waiting, until it reads it.
    */
   whileReplaying<T>(conn: Connection, replay: () => T): T {
-    const account = this.accounts.get(conn);
-    if (!account) return replay();
+    const account = this.account(conn);
     account.replaying = true;
     try {
       return replay();
     } finally {
       account.replaying = false;
       account.allowance = Math.max(this.options.limitBytes, this.waiting(conn, account));
+      this.settle(conn, account);
     }
   }
 
-  private watch(conn: Connection): void {
-    const account: Account = {
-      queued: 0,
-      responses: new Set(),
-      allowance: this.options.limitBytes,
-      replaying: false,
-    };
-    this.accounts.set(conn, account);
-    conn.on('packetCreate', (packet: Packet) => {
-      const waiting = this.waiting(conn, account);
-      if (waiting > this.peak) {
-        this.peak = waiting;
-        this.options.metrics.socketSendBufferPeak.set(waiting);
-      }
-      if (!account.replaying && waiting > account.allowance) {
-        this.drop(conn, waiting);
-        return;
-      }
-      if (waiting <= this.options.limitBytes) account.allowance = this.options.limitBytes;
-      account.queued += sizeOf(packet);
-    });
-    // The write buffer goes to the transport whole: its bytes are now the transport's to hold.
-    conn.on('flush', () => {
-      account.queued = 0;
-      const response = pollingResponse(conn);
-      if (response) account.responses.add(response);
-    });
+  private packetCreated(conn: Connection, packet: Packet): void {
+    const { limitBytes, metrics } = this.options;
+    const account = this.accounts.get(conn);
+    const waiting = this.waiting(conn, account);
+    if (waiting > this.peak) {
+      this.peak = waiting;
+      metrics.socketSendBufferPeak.set(waiting);
+    }
+    if (!account?.replaying && waiting > (account?.allowance ?? limitBytes)) {
+      this.drop(conn, waiting);
+      return;
+    }
+    if (account && waiting <= limitBytes) account.allowance = limitBytes;
+    (account ?? this.account(conn)).queued += sizeOf(packet);
+  }
+
+  private flushed(conn: Connection): void {
+    const response = pollingResponse(conn);
+    const account = response ? this.account(conn) : this.accounts.get(conn);
+    if (!account) return;
+    account.queued = 0;
+    if (response) (account.responses ??= new Set()).add(response);
+    this.settle(conn, account);
+  }
+
+  /** The connection's account, opened with nothing counted if it has none. */
+  private account(conn: Connection): Account {
+    let account = this.accounts.get(conn);
+    if (!account) {
+      account = { queued: 0, responses: undefined, allowance: this.options.limitBytes, replaying: false };
+      this.accounts.set(conn, account);
+    }
+    return account;
+  }
+
+  /** Closes an account that counts nothing any more: the next packet opens a new one. */
+  private settle(conn: Connection, account: Account): void {
+    if (
+      account.queued === 0 &&
+      !account.replaying &&
+      account.allowance <= this.options.limitBytes &&
+      (account.responses === undefined || account.responses.size === 0)
+    ) {
+      this.accounts.delete(conn);
+    }
   }
 
   /**
@@ -113,15 +152,16 @@ export class SendBufferGuard {
    * long-polling the write buffer is where packets wait for the client's next request, so it
    * always counts.
    */
-  private waiting(conn: Connection, account: Account): number {
+  private waiting(conn: Connection, account: Account | undefined): number {
     let held = 0;
     const transport = conn.transport as unknown as { name: string; socket?: { bufferedAmount?: number } };
     if (transport.name === 'websocket') held += transport.socket?.bufferedAmount ?? 0;
-    for (const socket of account.responses) {
-      if (socket.destroyed || socket.writableLength === 0) account.responses.delete(socket);
+    for (const socket of account?.responses ?? []) {
+      if (socket.destroyed || socket.writableLength === 0) account?.responses?.delete(socket);
       else held += socket.writableLength;
     }
-    return held > 0 || transport.name === 'polling' ? held + account.queued : 0;
+    const queued = account?.queued ?? 0;
+    return held > 0 || transport.name === 'polling' ? held + queued : 0;
   }
 
   /**
@@ -137,7 +177,7 @@ export class SendBufferGuard {
     const ws = transport.name === 'websocket' ? transport.socket : undefined;
     const account = this.accounts.get(conn);
     for (const socket of account?.responses ?? []) socket.destroy();
-    account?.responses.clear();
+    account?.responses?.clear();
     conn.close(true);
     ws?.terminate?.();
   }
