@@ -221,7 +221,7 @@ describe('webhook deliveries', () => {
       { by, previousStatus: 'pending' },
       { by, previousStatus: 'snoozed' },
       { by, previousStatus: 'resolved' },
-      { by: { type: 'agent', id: owner.id }, reason: 'transfer' },
+      { by: { type: 'agent', id: owner.id, name: expect.any(String) }, reason: 'transfer' },
       { by, previousStatus: 'open' },
       { by: { type: 'visitor', id: expect.any(String) }, previousStatus: 'resolved' },
     ]);

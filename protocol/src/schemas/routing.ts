@@ -102,7 +102,8 @@ export const businessHoursSchema = z.strictObject({
     .string()
     .min(1)
     .max(WORKFLOW_LIMITS.timeZoneMax)
-    .refine(isTimeZone, 'must be an IANA time zone such as Europe/Paris'),
+    .refine(isTimeZone, 'must be an IANA time zone such as Europe/Paris')
+    .meta({ examples: ['Europe/Paris', 'America/New_York', 'Asia/Kolkata', 'UTC'] }),
   weekly: weeklyScheduleSchema.optional(),
   closedDates: z
     .array(

@@ -27,7 +27,8 @@ export const webhookUrlSchema = z
     } catch {
       return true;
     }
-  }, 'must not carry a user name or password');
+  }, 'must not carry a user name or password')
+  .meta({ examples: ['https://example.com/hooks/parley', 'https://crm.example.org:8443/parley?source=chat'] });
 
 export const webhookEventFilterSchema = z.enum([...WEBHOOK_EVENT_TYPES, '*']);
 

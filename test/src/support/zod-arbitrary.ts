@@ -77,6 +77,10 @@ function stringArbitrary(schema: Schema): fc.Arbitrary<unknown> {
   if (def['format'] === 'email') arbitrary = emailArbitrary();
   else if (regex) arbitrary = fc.stringMatching(regex);
   else arbitrary = stringOf(min, max);
+  // A refinement random text next to never meets (an IANA time zone): filtering would search
+  // forever, so the schema's own examples are drawn instead.
+  const examples = (schema as z.ZodType).meta()?.examples;
+  if (refined(schema) && Array.isArray(examples) && examples.length > 0) return fc.constantFrom(...examples);
   if (regex || refined(schema) || def['format']) {
     // Regex matches ignore the length checks and refinements; the schema has the last word.
     return arbitrary.filter(accepts(schema));
@@ -179,13 +183,17 @@ export function inputArbitrary(schema: Schema, options: ArbitraryOptions = {}): 
       const minLength = Math.max(0, ...checks.filter((c) => c.check === 'min_length').map((c) => c.minimum ?? 0));
       const maxLength = Math.min(...checks.filter((c) => c.check === 'max_length').map((c) => c.maximum ?? 1000), 1000);
       const element = inputArbitrary(def['element'] as Schema, options);
-      return fc.oneof(
-        {
-          weight: 6,
-          arbitrary: fc.array(element, { minLength, maxLength: Math.min(maxLength, Math.max(minLength, 4)) }),
-        },
-        { weight: 1, arbitrary: fc.array(element, { minLength: maxLength, maxLength }) },
+      // The protocol's array refinements ask for distinct items (team members, webhook events):
+      // drawn distinct, since a long list drawn freely next to never is; the schema has the last word.
+      const arrayOf = (constraints: { minLength: number; maxLength: number }) =>
+        refined(schema)
+          ? fc.uniqueArray(element, { ...constraints, selector: (v) => JSON.stringify(v) })
+          : fc.array(element, constraints);
+      const arbitrary = fc.oneof(
+        { weight: 6, arbitrary: arrayOf({ minLength, maxLength: Math.min(maxLength, Math.max(minLength, 4)) }) },
+        { weight: 1, arbitrary: arrayOf({ minLength: maxLength, maxLength }) },
       );
+      return refined(schema) ? arbitrary.filter(accepts(schema)) : arbitrary;
     }
     case 'record': {
       const key = inputArbitrary(def['keyType'] as Schema, options) as fc.Arbitrary<string>;
