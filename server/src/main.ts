@@ -245,6 +245,7 @@ export async function startServer(
     logger,
     config.workflowSweepIntervalMs,
     { ...systemSweepClock, now: () => clock.now() },
+    () => metrics.workflowSweeps.inc(),
   );
   const conversationList = new ConversationList(models.conversations, reads);
   const cannedResponses = new CannedResponseService(models.cannedResponses, models.conversations, leads, agents);

@@ -13,7 +13,8 @@ import { client } from './support/http';
 import { startParley, TEST_ADMIN_TOKEN, type ParleyProcess } from './support/parley-process';
 import { REPO_ROOT } from './support/paths';
 import { startRedis, type RedisProcess } from './support/redis-process';
-import { connectAgent, connectVisitor, ok } from './support/sockets';
+import { metricValue } from './support/metric-value';
+import { command, connectAgent, connectVisitor, ok, type AgentClientSocket } from './support/sockets';
 import { makeTempDir, removeDir } from './support/temp-dir';
 import { waitFor } from './support/wait';
 import { eventOf, ReceiverProcess, verifyWithStandardWebhooks } from './support/webhook-receiver';
@@ -50,6 +51,8 @@ describe('one node of two whose wall clock jumps hours forward, then back', () =
       VISITOR_TOKEN_TTL: `${VISITOR_TTL_MS / 1000}s`,
       AGENT_TOKEN_TTL: '1h',
       WEBHOOK_RETRY_DELAYS: '1s,1s,1s,1s,1s',
+      // Sweeps often, so that a sweep that would wake a snooze early comes soon.
+      WORKFLOW_SWEEP_INTERVAL: '250ms',
     };
     [steady, jumpy] = await Promise.all([
       startParley({ env, timeoutMs: 45_000 }),
@@ -151,6 +154,24 @@ describe('one node of two whose wall clock jumps hours forward, then back', () =
     }
   }
 
+  /** A visitor's new conversation, and an agent's socket on `node` to move it. */
+  async function conversationMovedOn(node: ParleyProcess): Promise<{ id: string; agentSocket: AgentClientSocket }> {
+    const auth = await anonymousVisitor(steady.url, projectId);
+    const visitorSocket = await connectVisitor(steady.url, auth.token);
+    try {
+      const { conversation } = await ok<ConversationStartResult>(visitorSocket, 'conversation:start', {});
+      return { id: conversation.id, agentSocket: await connectAgent(node.url, await login(node)) };
+    } finally {
+      visitorSocket.close();
+    }
+  }
+
+  const statusOf = async (conversationId: string) =>
+    (await database.db.collection<{ _id: string; status: string }>('conversations').findOne({ _id: conversationId }))
+      ?.status;
+
+  const sweepsOf = async (node: ParleyProcess) => (await metricValue(node.url, 'parley_workflow_sweeps_total')) ?? 0;
+
   describe('ahead by 3 hours', () => {
     beforeAll(() => jump(HOURS_3));
 
@@ -194,6 +215,30 @@ describe('one node of two whose wall clock jumps hours forward, then back', () =
       () => webhookEventsInOrder('ahead'),
       60_000,
     );
+
+    it('takes a snooze its own clock calls past, keeps it through its sweeps, and ends it at its real time', async () => {
+      const { id, agentSocket } = await conversationMovedOn(jumpy);
+      try {
+        // By the jumpy node's wall clock, a snooze of a minute ended hours ago.
+        await ok(agentSocket, 'conversation:snooze', {
+          conversationId: id,
+          until: new Date(Date.now() + 60_000).toISOString(),
+        });
+        const before = await sweepsOf(jumpy);
+        await waitFor('two sweeps of the jumpy node', async () => (await sweepsOf(jumpy)) >= before + 2, {
+          timeoutMs: 20_000,
+        });
+        expect(await statusOf(id)).toBe('snoozed');
+
+        // Snoozed again, for a moment: it ends then (whichever node sweeps), not before.
+        const until = new Date(Date.now() + 1_500).toISOString();
+        await ok(agentSocket, 'conversation:snooze', { conversationId: id, until });
+        await waitFor('the snooze to end', async () => (await statusOf(id)) === 'open', { timeoutMs: 20_000 });
+        expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(until));
+      } finally {
+        agentSocket.close();
+      }
+    }, 45_000);
   });
 
   describe('then behind by 3 hours', () => {
@@ -241,5 +286,19 @@ describe('one node of two whose wall clock jumps hours forward, then back', () =
       () => webhookEventsInOrder('behind'),
       60_000,
     );
+
+    it('refuses a snooze that ended by the real time, though its own clock calls it hours ahead', async () => {
+      const { id, agentSocket } = await conversationMovedOn(jumpy);
+      try {
+        const response = await command(agentSocket, 'conversation:snooze', {
+          conversationId: id,
+          until: new Date(Date.now() - 60_000).toISOString(),
+        });
+        expect(response).toMatchObject({ ok: false, error: { code: 'BAD_REQUEST' } });
+        expect(await statusOf(id)).toBe('open');
+      } finally {
+        agentSocket.close();
+      }
+    });
   });
 });

@@ -49,6 +49,8 @@ export class WorkflowSweeper {
     private readonly logger: Logger,
     private readonly intervalMs: number,
     private readonly clock: SweepClock = systemSweepClock,
+    /** Told after each sweep (a metric: tests wait for sweeps instead of sleeping). */
+    private readonly onSwept: () => void = () => undefined,
   ) {}
 
   start(): void {
@@ -109,6 +111,7 @@ export class WorkflowSweeper {
     } catch (error) {
       this.logger.warn({ err: error }, 'workflow sweep failed; the next one tries again');
     }
+    this.onSwept();
     const next = this.clock.now() + this.intervalMs;
     return nextDue === undefined ? next : Math.min(next, nextDue);
   }

@@ -99,6 +99,12 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly workflowSweeps = new Counter({
+    name: 'parley_workflow_sweeps_total',
+    help: 'Workflow sweeps this node finished (due snoozes woken, stale status notes written)',
+    registers: [this.registry],
+  });
+
   readonly webhookAttempts = new Counter({
     name: 'parley_webhook_attempts_total',
     help: 'Webhook delivery attempts by result: success, http_error, timeout, network_error, refused (SSRF guard)',
