@@ -42,6 +42,9 @@ import { LeadSearch } from './leads/lead-search';
 import { LeadMerge } from './leads/lead-merge';
 import { LeadErasure } from './leads/lead-erasure';
 import { leadRoutes } from './leads/lead-routes';
+import { LeadBlock } from './leads/lead-block';
+import { leadBlockRoutes } from './leads/lead-block-routes';
+import { MemoryBlockGate, RedisBlockGate } from './leads/visitor-block-gate';
 import { conversationRoutes } from './conversations/conversation-routes';
 import { registerLeadModel } from './leads/lead-model';
 import { MessageService } from './messages/message-service';
@@ -249,7 +252,12 @@ export async function startServer(
   const conversationList = new ConversationList(models.conversations, reads);
   const cannedResponses = new CannedResponseService(models.cannedResponses, models.conversations, leads, agents);
   const leadSearch = new LeadSearch(models.leads);
-  const leadMerge = new LeadMerge(models.leads, models.conversations, leads, locks, bus, outbox);
+  // Blocked contacts (issue 15): one shared check per visitor command, on every node.
+  const blockGate = redis
+    ? new RedisBlockGate(redis.command, config.redisKeyPrefix, models.leads, clock)
+    : new MemoryBlockGate(models.leads);
+  const leadBlock = new LeadBlock(models.leads, blockGate, locks, bus, outbox);
+  const leadMerge = new LeadMerge(models.leads, models.conversations, leads, locks, bus, outbox, leadBlock);
   const leadErasure = new LeadErasure(models.leads, models.conversations, models.messages, leads, locks, bus, outbox);
   const webhookService = new WebhookService(
     models.webhooks,
@@ -270,6 +278,7 @@ export async function startServer(
     rateLimits,
     clock,
     availability: (projectId) => availability.of(projectId),
+    blocks: blockGate,
   });
 
   const auth = new HttpAuth(tokens, agents, config.adminToken);
@@ -287,6 +296,7 @@ export async function startServer(
       erasure: leadErasure,
       conversations: conversationList,
     }),
+    leadBlockRoutes({ auth, blocking: leadBlock }),
     conversationRoutes({ auth, conversations: conversationList, messages }),
     cannedResponseRoutes({ auth, responses: cannedResponses }),
     teamRoutes({ auth, teams }),
@@ -334,6 +344,7 @@ export async function startServer(
     rateLimits,
     sendBuffer,
     clock,
+    blocks: blockGate,
   });
   const agentNamespace = setupAgentNamespace(io, {
     config,

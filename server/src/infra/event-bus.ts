@@ -50,6 +50,11 @@ export interface DomainEvents {
   'team.changed': { projectId: string; teamId: string; removed: boolean };
   /** Removed, or its password or role changed: every open socket of the agent is closed, on every node. */
   'agent.signedOut': { projectId: string; agentId: string };
+  /**
+   * A lead was blocked (issue 15): every open socket of these visitors is closed, on every node.
+   * Never pushed or sent to webhooks (agents hear `lead.updated` with `changes: ['blocked']`).
+   */
+  'visitor.blocked': { projectId: string; userIds: string[] };
   /** A webhook was turned off by its deliveries' outcomes (410 Gone, or failing for days). */
   'webhook.disabled': { webhook: Webhook; reason: WebhookDisabledReason };
   typing: {

@@ -59,6 +59,11 @@ export function attachBroadcaster(bus: EventBus, visitors: VisitorNamespace, age
     bus.subscribe('webhook.disabled', ({ webhook, reason }) =>
       project(webhook.projectId).emit('webhook.disabled', { webhook, reason }),
     ),
+    // Through the adapter: the visitors' sockets close on every node (a node that misses it still
+    // refuses their next command, see visitor-block-gate.ts).
+    bus.subscribe('visitor.blocked', ({ projectId, userIds }) => {
+      for (const userId of userIds) visitors.in(rooms.user(projectId, userId)).disconnectSockets(true);
+    }),
     bus.subscribe('agent.signedOut', ({ agentId }) => agents.in(rooms.agent(agentId)).disconnectSockets(true)),
     bus.subscribe('typing', ({ projectId, userId, conversationId, sender, typing, originId }) => {
       const event = { conversationId, sender, typing };
