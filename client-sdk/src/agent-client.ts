@@ -256,6 +256,9 @@ export class AgentClient {
         })
       ).lead,
     remove: async (leadId: string): Promise<void> => this.rest('DELETE', `/leads/${encodeURIComponent(leadId)}`),
+    /** Blocks the lead: its visitors are refused with `BLOCKED` until `unblock` (issue 15). */
+    block: async (leadId: string): Promise<Lead> => this.rest('POST', `/leads/${encodeURIComponent(leadId)}/block`),
+    unblock: async (leadId: string): Promise<Lead> => this.rest('POST', `/leads/${encodeURIComponent(leadId)}/unblock`),
     /** The CSV export (same filters as search), as text. */
     exportCsv: async (search: Omit<LeadSearch, 'page' | 'limit'> = {}): Promise<string> =>
       this.authorized(() =>

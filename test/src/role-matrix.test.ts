@@ -165,6 +165,11 @@ const REST = {
   'POST /v1/projects/:projectId/leads/:leadId/merge':                   PROJECT_AGENTS,
   'POST /v1/projects/:projectId/leads/:leadId/merge · a source lead of another project':         AGENTS_NOT_FOUND,
   'DELETE /v1/projects/:projectId/leads/:leadId':                       PROJECT_OWNERS,
+  // Blocking (issue 15): any agent of the project, like other contact work; it can be undone.
+  'POST /v1/projects/:projectId/leads/:leadId/block':                   PROJECT_AGENTS,
+  'POST /v1/projects/:projectId/leads/:leadId/block · a lead of another project':                 AGENTS_NOT_FOUND,
+  'POST /v1/projects/:projectId/leads/:leadId/unblock':                 PROJECT_AGENTS,
+  'POST /v1/projects/:projectId/leads/:leadId/unblock · a lead of another project':               AGENTS_NOT_FOUND,
   'DELETE /v1/projects/:projectId/leads/:leadId · a lead of another project':                    OWNERS_NOT_FOUND,
   // Conversations: every agent of the project.
   'GET /v1/projects/:projectId/conversations':                          PROJECT_AGENTS,
@@ -499,6 +504,11 @@ const REST_CALLS: Record<RestKey, RestCall> = {
   }),
   'DELETE /v1/projects/:projectId/leads/:leadId': async (c) => ({ params: { leadId: await freshLead(c.w) } }),
   'DELETE /v1/projects/:projectId/leads/:leadId · a lead of another project': foreignLead(),
+  // A fresh contact each: blocking the row visitors' own would refuse them in every later cell.
+  'POST /v1/projects/:projectId/leads/:leadId/block': async (c) => ({ params: { leadId: await freshLead(c.w) } }),
+  'POST /v1/projects/:projectId/leads/:leadId/block · a lead of another project': foreignLead(),
+  'POST /v1/projects/:projectId/leads/:leadId/unblock': async (c) => ({ params: { leadId: await freshLead(c.w) } }),
+  'POST /v1/projects/:projectId/leads/:leadId/unblock · a lead of another project': foreignLead(),
   'GET /v1/projects/:projectId/conversations': nothing,
   'GET /v1/projects/:projectId/conversations/:conversationId': nothing,
   'GET /v1/projects/:projectId/conversations/:conversationId · a conversation of another project': foreignConversation,

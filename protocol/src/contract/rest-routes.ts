@@ -474,7 +474,7 @@ export const REST_ROUTES: RestRoute[] = [
     method: 'post',
     path: '/v1/projects/:projectId/leads/:leadId/unblock',
     summary: 'Unblock a contact',
-    description: 'Its visitors\' unexpired tokens work again.',
+    description: "Its visitors' unexpired tokens work again.",
     tag: 'Leads',
     access: 'agent',
     responses: { 200: json('The unblocked contact.', leadSchema) },

@@ -89,7 +89,10 @@ export const leadSchema = z
     mergedInto: z.string().optional(),
     origins: z.record(z.string(), originValueSchema).optional(),
     keptApart: z.array(keptApartValueSchema).optional(),
-    blocked: z.literal(true).optional().meta({ description: 'Extension: present (true) only while the lead is blocked.' }),
+    blocked: z
+      .literal(true)
+      .optional()
+      .meta({ description: 'Extension: present (true) only while the lead is blocked.' }),
     blockedAt: timeSchema.optional(),
     blockedBy: z.string().optional().meta({ description: 'The agent who blocked the lead.' }),
   })

@@ -72,14 +72,18 @@ export class LeadBlock {
       .lean<Pick<LeadDoc, '_id' | 'userId' | 'blockRev'>[]>()
       .exec();
     // Repeated on every call, even when nothing changed: an earlier call may have stopped here.
-    for (const member of revs) {
-      await this.gate.raise(projectId, member.userId, { rev: member.blockRev ?? 0, blocked: Boolean(blocked) });
-    }
     const userIds = revs.map((member) => member.userId);
-    if (blocked) {
-      await Promise.all(userIds.map((userId) => this.gate.drain(projectId, userId)));
-      await this.bus.publish('visitor.blocked', { projectId, userIds });
+    try {
+      for (const member of revs) {
+        await this.gate.raise(projectId, member.userId, { rev: member.blockRev ?? 0, blocked: Boolean(blocked) });
+      }
+      if (blocked) await Promise.all(userIds.map((userId) => this.gate.drain(projectId, userId)));
+    } catch (error) {
+      if (error instanceof AppError) throw error;
+      // The database holds the change; asking again applies the rest (every step is repeated).
+      throw new AppError('UNAVAILABLE', 'The block is stored but not yet applied everywhere; try again');
     }
+    if (blocked) await this.bus.publish('visitor.blocked', { projectId, userIds });
 
     let after: LeadDoc;
     if (changed) {
@@ -89,7 +93,7 @@ export class LeadBlock {
         .findOneAndUpdate(
           { _id: leadId, projectId },
           mark ? { $set: set, $inc: { rev: 1 }, $push: { outbox: mark } } : { $set: set, $inc: { rev: 1 } },
-          { new: true },
+          { returnDocument: 'after' },
         )
         .lean<LeadDoc>()
         .exec();
