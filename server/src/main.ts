@@ -45,6 +45,9 @@ import { leadRoutes } from './leads/lead-routes';
 import { LeadBlock } from './leads/lead-block';
 import { leadBlockRoutes } from './leads/lead-block-routes';
 import { MemoryBlockGate, RedisBlockGate } from './leads/visitor-block-gate';
+import { registerNoteModel } from './notes/note-model';
+import { NoteService } from './notes/note-service';
+import { noteRoutes } from './notes/note-routes';
 import { conversationRoutes } from './conversations/conversation-routes';
 import { registerLeadModel } from './leads/lead-model';
 import { MessageService } from './messages/message-service';
@@ -123,6 +126,7 @@ export async function startServer(
     projects: registerProjectModel(database.connection),
     agents: registerAgentModel(database.connection),
     leads: registerLeadModel(database.connection),
+    notes: registerNoteModel(database.connection),
     conversations: registerConversationModel(database.connection),
     messages: registerMessageModel(database.connection),
     locks: registerLockModel(database.connection),
@@ -257,8 +261,27 @@ export async function startServer(
     ? new RedisBlockGate(redis.command, config.redisKeyPrefix, models.leads, clock)
     : new MemoryBlockGate(models.leads);
   const leadBlock = new LeadBlock(models.leads, blockGate, locks, bus, outbox);
-  const leadMerge = new LeadMerge(models.leads, models.conversations, leads, locks, bus, outbox, leadBlock);
-  const leadErasure = new LeadErasure(models.leads, models.conversations, models.messages, leads, locks, bus, outbox);
+  const leadMerge = new LeadMerge(
+    models.leads,
+    models.conversations,
+    leads,
+    locks,
+    bus,
+    outbox,
+    leadBlock,
+    models.notes,
+  );
+  const leadErasure = new LeadErasure(
+    models.leads,
+    models.conversations,
+    models.messages,
+    leads,
+    locks,
+    bus,
+    outbox,
+    models.notes,
+  );
+  const noteService = new NoteService(models.notes, models.leads, bus);
   const webhookService = new WebhookService(
     models.webhooks,
     models.deliveries,
@@ -297,6 +320,7 @@ export async function startServer(
       conversations: conversationList,
     }),
     leadBlockRoutes({ auth, blocking: leadBlock }),
+    noteRoutes({ auth, notes: noteService }),
     conversationRoutes({ auth, conversations: conversationList, messages }),
     cannedResponseRoutes({ auth, responses: cannedResponses }),
     teamRoutes({ auth, teams }),

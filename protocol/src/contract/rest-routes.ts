@@ -9,6 +9,13 @@
 import type { z } from 'zod';
 import type { ErrorCode } from '../errors';
 import {
+  leadNoteCreateSchema,
+  leadNoteListQuerySchema,
+  leadNotePageSchema,
+  leadNotePatchSchema,
+  leadNoteResponseSchema,
+} from '../schemas/notes';
+import {
   agentCreateSchema,
   agentListResponseSchema,
   agentLoginResponseSchema,
@@ -457,6 +464,48 @@ export const REST_ROUTES: RestRoute[] = [
     body: leadMergeSchema,
     responses: { 200: json('The merged contact.', leadMergedResponseSchema) },
     errors: ['CONFLICT'],
+  },
+  // ---- notes on leads (extension, issue 15) ----
+  {
+    method: 'get',
+    path: '/v1/projects/:projectId/leads/:leadId/notes',
+    summary: "A contact's notes",
+    description: 'Newest first, cursor-paged (`nextCursor`).',
+    tag: 'Leads',
+    access: 'agent',
+    query: leadNoteListQuerySchema,
+    responses: { 200: json('One page of notes.', leadNotePageSchema) },
+  },
+  {
+    method: 'post',
+    path: '/v1/projects/:projectId/leads/:leadId/notes',
+    summary: 'Add a note to a contact',
+    tag: 'Leads',
+    access: 'agent',
+    body: leadNoteCreateSchema,
+    responses: { 201: json('The note.', leadNoteResponseSchema) },
+    errors: ['CONFLICT'],
+  },
+  {
+    method: 'patch',
+    path: '/v1/projects/:projectId/leads/:leadId/notes/:noteId',
+    summary: 'Edit a note',
+    description:
+      'Its author, or an owner. With `version`, refused with `409` when the note changed since that version; without, the last write wins.',
+    tag: 'Leads',
+    access: 'agent',
+    body: leadNotePatchSchema,
+    responses: { 200: json('The edited note.', leadNoteResponseSchema) },
+    errors: ['CONFLICT'],
+  },
+  {
+    method: 'delete',
+    path: '/v1/projects/:projectId/leads/:leadId/notes/:noteId',
+    summary: 'Delete a note',
+    description: 'Its author, or an owner.',
+    tag: 'Leads',
+    access: 'agent',
+    responses: { 204: noContent },
   },
   // ---- lead blocking (extension, issue 15) ----
   {

@@ -4,6 +4,7 @@ import type {
   ConversationChange,
   Lead,
   LeadField,
+  LeadNote,
   Message,
   PresenceStatus,
   Sender,
@@ -23,6 +24,10 @@ export interface DomainEvents {
   'lead.updated': { lead: Lead; changes: LeadField[] };
   'lead.merged': { lead: Lead; mergedLeadIds: string[] };
   'lead.deleted': { projectId: string; leadId: string; userIds: string[] };
+  /** Agents' notes on a lead (issue 15): to the project's agents and webhooks, never to visitors. */
+  'lead.note.created': { note: LeadNote };
+  'lead.note.updated': { note: LeadNote };
+  'lead.note.deleted': { projectId: string; leadId: string; noteId: string };
   'conversation.created': { conversation: Conversation; lead: Lead };
   'conversation.updated': {
     conversation: Conversation;

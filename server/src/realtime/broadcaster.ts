@@ -20,6 +20,12 @@ export function attachBroadcaster(bus: EventBus, visitors: VisitorNamespace, age
       project(lead.projectId).emit('lead.merged', { lead, mergedLeadIds }),
     ),
     bus.subscribe('lead.deleted', ({ projectId, leadId }) => project(projectId).emit('lead.deleted', { leadId })),
+    // Notes are agents' own: never to a visitor's room.
+    bus.subscribe('lead.note.created', ({ note }) => project(note.projectId).emit('lead.note.created', { note })),
+    bus.subscribe('lead.note.updated', ({ note }) => project(note.projectId).emit('lead.note.updated', { note })),
+    bus.subscribe('lead.note.deleted', ({ projectId, leadId, noteId }) =>
+      project(projectId).emit('lead.note.deleted', { leadId, noteId }),
+    ),
     bus.subscribe('conversation.created', ({ conversation, lead }) => {
       project(conversation.projectId).emit('conversation.created', {
         conversation,
