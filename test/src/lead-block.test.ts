@@ -1,4 +1,7 @@
+import fc from 'fast-check';
 import { Redis } from 'ioredis';
+import { VISITOR_NAMESPACE } from '@parley/protocol';
+import { COMMAND_SCHEMAS } from '@parley/protocol/schemas';
 import jwt from 'jsonwebtoken';
 import { MongoClient, type Db } from 'mongodb';
 import type {
@@ -25,6 +28,7 @@ import {
   type VisitorClientSocket,
 } from './support/sockets';
 import { waitFor } from './support/wait';
+import { inputArbitrary } from './support/zod-arbitrary';
 
 const KEY_PREFIX = 'block-test:';
 
@@ -228,6 +232,34 @@ describe('blocking a lead across nodes', () => {
     await redisClient.del(`${KEY_PREFIX}visitor-block:${projectId}:${auth.user.id}`);
     // Gone from Redis: the database (not blocked) answers again.
     await ok(onA, 'conversation:list', {});
+  });
+
+  test('fuzz: every visitor command of a blocked visitor, with any payload, is refused and stores nothing', async () => {
+    const { onA, auth, leadId } = await visitorWithLead('Fuzzed');
+    const started = await ok<ConversationStartResult>(onA, 'conversation:start', { text: 'x', clientMessageId: 'f-0' });
+    // A socket whose close this node missed (the shared state says blocked; see the test above).
+    const key = `${KEY_PREFIX}visitor-block:${projectId}:${auth.user.id}`;
+    await redisClient.set(key, JSON.stringify({ v: 1e9, b: 1 }));
+    const before = {
+      messages: await db.collection('messages').countDocuments({ projectId }),
+      conversations: await db.collection('conversations').countDocuments({ userId: auth.user.id }),
+      lead: await db.collection('leads').findOne({ _id: leadId as never }),
+    };
+    const schemas = COMMAND_SCHEMAS[VISITOR_NAMESPACE] as Record<string, Parameters<typeof inputArbitrary>[0]>;
+    for (const [name, schema] of Object.entries(schemas)) {
+      const payloads = fc.sample(inputArbitrary(schema), { numRuns: 15, seed: 15 });
+      // Valid ones aimed at the visitor's own conversation, too.
+      payloads.push({ conversationId: started.conversation.id, clientMessageId: `f-${name}`, text: 'hi', seq: 1 });
+      for (const payload of payloads) {
+        const reply = await command(onA, name, payload);
+        expect(reply.ok).toBe(false);
+        if (!reply.ok) expect(['BLOCKED', 'BAD_REQUEST']).toContain(reply.error.code);
+      }
+    }
+    expect(await db.collection('messages').countDocuments({ projectId })).toBe(before.messages);
+    expect(await db.collection('conversations').countDocuments({ userId: auth.user.id })).toBe(before.conversations);
+    expect(await db.collection('leads').findOne({ _id: leadId as never })).toEqual(before.lead);
+    await redisClient.del(key);
   });
 
   test('a block follows the lead through a merge, either way round', async () => {
