@@ -27,7 +27,9 @@ import {
   type AgentClientSocket,
   type VisitorClientSocket,
 } from './support/sockets';
-import { waitFor } from './support/wait';
+import { outcomeWithin, waitFor } from './support/wait';
+import { startMongoWireProxy, type MongoWireProxy } from './support/mongo-wire-proxy';
+import { startEmbeddedMongo, type EmbeddedMongo } from '@parley/embedded-mongo';
 import { inputArbitrary } from './support/zod-arbitrary';
 
 const KEY_PREFIX = 'block-test:';
@@ -331,5 +333,79 @@ describe('blocking a lead across nodes', () => {
     const stranger = await createAgent(nodeA.url, other.project.id, 'owner');
     const { leadId } = await visitorWithLead('Mine');
     expect((await block(leadId, stranger.token)).status).toBe(403);
+  });
+});
+
+/**
+ * The fence, forced: a visitor's message passed the check and is held on its way to the database
+ * (the reply to the writer's read of the conversation is held back on the wire). The block must not
+ * be answered before that message is stored: after its answer nothing more is.
+ */
+describe('blocking waits for a command already let through', () => {
+  let mongo: EmbeddedMongo;
+  let wire: MongoWireProxy;
+  let redis: RedisProcess;
+  let server: ParleyProcess;
+  let mongoClient: MongoClient;
+
+  beforeAll(async () => {
+    mongo = await startEmbeddedMongo();
+    wire = await startMongoWireProxy(mongo.port);
+    redis = await startRedis();
+    server = await startParley({ env: { MONGODB_URI: `${wire.uri}/parley`, REDIS_URL: redis.url } });
+    mongoClient = new MongoClient(`mongodb://127.0.0.1:${mongo.port}`, { serverSelectionTimeoutMS: 5000 });
+    await mongoClient.connect();
+  }, 60_000);
+
+  afterAll(async () => {
+    await mongoClient?.close();
+    await server?.stop();
+    server?.cleanup();
+    await wire?.close();
+    await redis?.stop();
+    await mongo?.stop();
+  });
+
+  test('the block is answered only after the message in flight is stored', async () => {
+    const db = mongoClient.db('parley');
+    const projectId = (await createProject(server.url)).project.id;
+    const agent = await createAgent(server.url, projectId);
+    const auth = await anonymousVisitor(server.url, projectId);
+    const socket = await connectVisitor(server.url, auth.token);
+    try {
+      await ok(socket, 'lead:update', { fullname: 'In flight' });
+      const { conversation } = await ok<ConversationStartResult>(socket, 'conversation:start', {});
+      const leadId = conversation.leadId;
+      const read = wire.holdReplyTo(
+        (m) => m.includes('\x02find\x00') && m.includes('conversations') && m.includes(conversation.id),
+      );
+      const sent = command(socket, 'message:send', {
+        conversationId: conversation.id,
+        clientMessageId: 'held',
+        text: 'x',
+      });
+      await read.held;
+
+      let storedAtAck: number | undefined;
+      const blocked = client(server.url)
+        .post<Lead>(`/v1/projects/${projectId}/leads/${leadId}/block`, { token: agent.token })
+        .then(async (res) => {
+          storedAtAck = await db.collection('messages').countDocuments({ conversationId: conversation.id });
+          return res;
+        });
+      await waitFor(
+        'the block written',
+        async () => (await db.collection('leads').findOne({ _id: leadId as never }))?.['blocked'],
+      );
+      // A deadline for "never", far above a block's own time: it must still be waiting.
+      expect((await outcomeWithin(blocked, 1500)).state).toBe('pending');
+      read.release();
+      expect((await blocked).status).toBe(200);
+      await sent.catch(() => undefined);
+      expect(storedAtAck).toBe(1);
+      expect(await db.collection('messages').countDocuments({ conversationId: conversation.id })).toBe(storedAtAck);
+    } finally {
+      socket.close();
+    }
   });
 });
