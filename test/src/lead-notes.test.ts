@@ -238,6 +238,7 @@ describe('notes on leads', () => {
     const page = await client(nodeA.url).get<LeadNotePage>(notesPath(target.leadId), { token: author.token });
     expect(page.body.items.map((n) => n.text).sort()).toEqual(['on the source', 'on the target']);
     expect(page.body.items.every((n) => n.leadId === target.leadId)).toBe(true);
+    expect(page.body.items.find((n) => n.id === sourceNote.id)?.leadId).toBe(target.leadId);
     // The merged-away lead takes no new notes: they would be stranded there.
     expect(
       (await client(nodeA.url).post(notesPath(source.leadId), { token: author.token, body: { text: 'x' } })).status,
