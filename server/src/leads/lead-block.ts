@@ -80,7 +80,9 @@ export class LeadBlock {
       if (blocked) await Promise.all(userIds.map((userId) => this.gate.drain(projectId, userId)));
     } catch (error) {
       if (error instanceof AppError) throw error;
-      // The database holds the change; asking again applies the rest (every step is repeated).
+      // The database holds the block, and a node that cannot read Redis checks the database: close
+      // the sockets all the same. Asking again applies the rest (every step is repeated).
+      if (blocked) await this.bus.publish('visitor.blocked', { projectId, userIds });
       throw new AppError('UNAVAILABLE', 'The block is stored but not yet applied everywhere; try again');
     }
     if (blocked) await this.bus.publish('visitor.blocked', { projectId, userIds });
