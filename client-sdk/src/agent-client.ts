@@ -31,6 +31,9 @@ import {
   type LeadCreateInput,
   type LeadDetailResponse,
   type LeadMergedResponse,
+  type LeadNote,
+  type LeadNotePage,
+  type LeadNoteResponse,
   type LeadPatchInput,
   type Message,
   type MessagePage,
@@ -79,6 +82,10 @@ export interface AgentClientEvents {
   'lead.updated': (event: Payload<'lead.updated'>) => void;
   'lead.merged': (event: Payload<'lead.merged'>) => void;
   'lead.deleted': (event: Payload<'lead.deleted'>) => void;
+  /** Notes on leads (agents only). */
+  'lead.note.created': (event: Payload<'lead.note.created'>) => void;
+  'lead.note.updated': (event: Payload<'lead.note.updated'>) => void;
+  'lead.note.deleted': (event: Payload<'lead.note.deleted'>) => void;
   'conversation.created': (event: Payload<'conversation.created'>) => void;
   'conversation.updated': (event: Payload<'conversation.updated'>) => void;
   'message.created': (event: Payload<'message.created'>) => void;
@@ -256,6 +263,25 @@ export class AgentClient {
         })
       ).lead,
     remove: async (leadId: string): Promise<void> => this.rest('DELETE', `/leads/${encodeURIComponent(leadId)}`),
+    /** Blocks the lead: its visitors are refused with `BLOCKED` until `unblock` (issue 15). */
+    block: async (leadId: string): Promise<Lead> => this.rest('POST', `/leads/${encodeURIComponent(leadId)}/block`),
+    unblock: async (leadId: string): Promise<Lead> => this.rest('POST', `/leads/${encodeURIComponent(leadId)}/unblock`),
+    /** A lead's notes, newest first; pass the page's `nextCursor` for the next one. */
+    notes: async (leadId: string, page: { cursor?: string; limit?: number } = {}): Promise<LeadNotePage> =>
+      this.rest('GET', `/leads/${encodeURIComponent(leadId)}/notes${query({ ...page })}`),
+    addNote: async (leadId: string, text: string): Promise<LeadNote> =>
+      (await this.rest<LeadNoteResponse>('POST', `/leads/${encodeURIComponent(leadId)}/notes`, { text })).note,
+    /** With `version` (the one you read), a note changed meanwhile is refused with `CONFLICT`. */
+    editNote: async (leadId: string, noteId: string, text: string, version?: number): Promise<LeadNote> =>
+      (
+        await this.rest<LeadNoteResponse>(
+          'PATCH',
+          `/leads/${encodeURIComponent(leadId)}/notes/${encodeURIComponent(noteId)}`,
+          version === undefined ? { text } : { text, version },
+        )
+      ).note,
+    removeNote: async (leadId: string, noteId: string): Promise<void> =>
+      this.rest('DELETE', `/leads/${encodeURIComponent(leadId)}/notes/${encodeURIComponent(noteId)}`),
     /** The CSV export (same filters as search), as text. */
     exportCsv: async (search: Omit<LeadSearch, 'page' | 'limit'> = {}): Promise<string> =>
       this.authorized(() =>
@@ -493,6 +519,9 @@ export class AgentClient {
     socket.on('lead.updated', (event) => this.events.emit('lead.updated', event));
     socket.on('lead.merged', (event) => this.events.emit('lead.merged', event));
     socket.on('lead.deleted', (event) => this.events.emit('lead.deleted', event));
+    socket.on('lead.note.created', (event) => this.events.emit('lead.note.created', event));
+    socket.on('lead.note.updated', (event) => this.events.emit('lead.note.updated', event));
+    socket.on('lead.note.deleted', (event) => this.events.emit('lead.note.deleted', event));
     socket.on('conversation.created', (event) => {
       // Nothing of a new conversation is read yet: its visitor's messages count as they come.
       this.unread.snapshot(event.conversation.id, { unreadCount: 0, readSeq: 0, lastSeq: event.conversation.lastSeq });

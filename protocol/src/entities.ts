@@ -88,13 +88,29 @@ export interface Lead {
   origins?: Record<string, Origin>;
   /** Extension, for agents: what visitors entered for fields holding another party's value. */
   keptApart?: KeptApartValue[];
+  /**
+   * Extension: present (always `true`) while the lead is blocked: its visitors' tokens are refused
+   * with `BLOCKED`. `blockedAt` and `blockedBy` (the agent's id) say when and by whom.
+   */
+  blocked?: true;
+  blockedAt?: string;
+  blockedBy?: string;
 }
 
 /**
  * The lead fields whose changes `lead.updated` reports. `conversationCount` (an extension) is
  * reported when an erasure takes conversations out of a contact they had been merged into.
  */
-export type LeadField = 'fullname' | 'lastname' | 'email' | 'phone' | 'attributes' | 'tags' | 'conversationCount';
+export type LeadField =
+  | 'fullname'
+  | 'lastname'
+  | 'email'
+  | 'phone'
+  | 'attributes'
+  | 'tags'
+  | 'conversationCount'
+  /** Extension: the lead was blocked or unblocked (`blocked`, `blockedAt`, `blockedBy`). */
+  | 'blocked';
 
 /**
  * `open`: waiting for an agent; `pending`: waiting for the visitor; `snoozed`: set aside until

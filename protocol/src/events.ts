@@ -11,6 +11,7 @@
  * `@parley/protocol/schemas`, which is checked against this map.
  */
 import type { z } from 'zod';
+import type { LeadNoteCreatedEvent, LeadNoteDeletedEvent, LeadNoteUpdatedEvent } from './notes';
 import type { Conversation, ConversationChange, Lead, LeadField, Message, Sender } from './entities';
 import type { Ack } from './errors';
 import type { WebhookDisabledEvent } from './webhooks';
@@ -221,6 +222,10 @@ export interface AgentPushes {
   'lead.updated': LeadUpdatedEvent;
   'lead.merged': LeadMergedEvent;
   'lead.deleted': LeadDeletedEvent;
+  /** Extension (issue 15): agents' notes on a lead; never pushed to visitors. */
+  'lead.note.created': LeadNoteCreatedEvent;
+  'lead.note.updated': LeadNoteUpdatedEvent;
+  'lead.note.deleted': LeadNoteDeletedEvent;
   'conversation.created': ConversationCreatedEvent;
   'conversation.updated': ConversationUpdatedEvent;
   'message.created': MessageCreatedEvent;

@@ -10,6 +10,8 @@ export * from './limits';
 export * from './rest';
 export * from './routing';
 export * from './webhooks';
+export * from './notes';
+export type * from './schemas/notes';
 export type * from './schemas/visitor';
 export type * from './schemas/agent';
 export type * from './schemas/admin';

@@ -15,6 +15,8 @@ export const LIMITS = {
   clientKeyMax: 128,
   idMax: 64,
   pageLimitMax: 100,
+  /** An agent's note on a lead (issue 15). */
+  noteTextMax: 10_000,
   pageLimitDefault: 20,
   historyLimitMax: 200,
   historyLimitDefault: 50,

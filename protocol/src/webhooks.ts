@@ -12,6 +12,7 @@ import type {
   LeadUpdatedEvent,
   MessageCreatedEvent,
 } from './events';
+import type { LeadNoteCreatedEvent, LeadNoteDeletedEvent, LeadNoteUpdatedEvent } from './notes';
 
 /**
  * Every event a webhook can subscribe to. A new one is added here by name (the server records
@@ -22,6 +23,9 @@ export const WEBHOOK_EVENT_TYPES = [
   'lead.updated',
   'lead.merged',
   'lead.deleted',
+  'lead.note.created',
+  'lead.note.updated',
+  'lead.note.deleted',
   'conversation.created',
   'conversation.updated',
   'message.created',
@@ -41,6 +45,9 @@ export interface WebhookEventData {
   'lead.updated': LeadUpdatedEvent & { projectId: string };
   'lead.merged': LeadMergedEvent & { projectId: string };
   'lead.deleted': LeadDeletedEvent & { projectId: string };
+  'lead.note.created': LeadNoteCreatedEvent & { projectId: string };
+  'lead.note.updated': LeadNoteUpdatedEvent & { projectId: string };
+  'lead.note.deleted': LeadNoteDeletedEvent & { projectId: string };
   'conversation.created': ConversationCreatedEvent & { projectId: string };
   'conversation.updated': ConversationUpdatedEvent & { projectId: string };
   'message.created': MessageCreatedEvent & { projectId: string };

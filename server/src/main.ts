@@ -42,6 +42,12 @@ import { LeadSearch } from './leads/lead-search';
 import { LeadMerge } from './leads/lead-merge';
 import { LeadErasure } from './leads/lead-erasure';
 import { leadRoutes } from './leads/lead-routes';
+import { LeadBlock } from './leads/lead-block';
+import { leadBlockRoutes } from './leads/lead-block-routes';
+import { MemoryBlockGate, RedisBlockGate } from './leads/visitor-block-gate';
+import { registerNoteModel } from './notes/note-model';
+import { NoteService } from './notes/note-service';
+import { noteRoutes } from './notes/note-routes';
 import { conversationRoutes } from './conversations/conversation-routes';
 import { registerLeadModel } from './leads/lead-model';
 import { MessageService } from './messages/message-service';
@@ -120,6 +126,7 @@ export async function startServer(
     projects: registerProjectModel(database.connection),
     agents: registerAgentModel(database.connection),
     leads: registerLeadModel(database.connection),
+    notes: registerNoteModel(database.connection),
     conversations: registerConversationModel(database.connection),
     messages: registerMessageModel(database.connection),
     locks: registerLockModel(database.connection),
@@ -250,8 +257,32 @@ export async function startServer(
   const conversationList = new ConversationList(models.conversations, reads);
   const cannedResponses = new CannedResponseService(models.cannedResponses, models.conversations, leads, agents);
   const leadSearch = new LeadSearch(models.leads);
-  const leadMerge = new LeadMerge(models.leads, models.conversations, leads, locks, bus, outbox);
-  const leadErasure = new LeadErasure(models.leads, models.conversations, models.messages, leads, locks, bus, outbox);
+  // Blocked contacts (issue 15): one shared check per visitor command, on every node.
+  const blockGate = redis
+    ? new RedisBlockGate(redis.command, config.redisKeyPrefix, models.leads, clock)
+    : new MemoryBlockGate(models.leads);
+  const leadBlock = new LeadBlock(models.leads, blockGate, locks, bus, outbox);
+  const leadMerge = new LeadMerge(
+    models.leads,
+    models.conversations,
+    leads,
+    locks,
+    bus,
+    outbox,
+    leadBlock,
+    models.notes,
+  );
+  const leadErasure = new LeadErasure(
+    models.leads,
+    models.conversations,
+    models.messages,
+    leads,
+    locks,
+    bus,
+    outbox,
+    models.notes,
+  );
+  const noteService = new NoteService(models.notes, models.leads, bus);
   const webhookService = new WebhookService(
     models.webhooks,
     models.deliveries,
@@ -271,6 +302,7 @@ export async function startServer(
     rateLimits,
     clock,
     availability: (projectId) => availability.of(projectId),
+    blocks: blockGate,
   });
 
   const auth = new HttpAuth(tokens, agents, config.adminToken);
@@ -288,6 +320,8 @@ export async function startServer(
       erasure: leadErasure,
       conversations: conversationList,
     }),
+    leadBlockRoutes({ auth, blocking: leadBlock }),
+    noteRoutes({ auth, notes: noteService }),
     conversationRoutes({ auth, conversations: conversationList, messages }),
     cannedResponseRoutes({ auth, responses: cannedResponses }),
     teamRoutes({ auth, teams }),
@@ -335,6 +369,7 @@ export async function startServer(
     rateLimits,
     sendBuffer,
     clock,
+    blocks: blockGate,
   });
   const agentNamespace = setupAgentNamespace(io, {
     config,

@@ -165,6 +165,22 @@ const REST = {
   'POST /v1/projects/:projectId/leads/:leadId/merge':                   PROJECT_AGENTS,
   'POST /v1/projects/:projectId/leads/:leadId/merge · a source lead of another project':         AGENTS_NOT_FOUND,
   'DELETE /v1/projects/:projectId/leads/:leadId':                       PROJECT_OWNERS,
+  // Blocking (issue 15): any agent of the project, like other contact work; it can be undone.
+  'POST /v1/projects/:projectId/leads/:leadId/block':                   PROJECT_AGENTS,
+  'POST /v1/projects/:projectId/leads/:leadId/block · a lead of another project':                 AGENTS_NOT_FOUND,
+  'POST /v1/projects/:projectId/leads/:leadId/unblock':                 PROJECT_AGENTS,
+  'POST /v1/projects/:projectId/leads/:leadId/unblock · a lead of another project':               AGENTS_NOT_FOUND,
+  // Notes (issue 15): any agent reads and adds; the author (the caller's own note) or an owner edits and deletes.
+  'GET /v1/projects/:projectId/leads/:leadId/notes':                    PROJECT_AGENTS,
+  'GET /v1/projects/:projectId/leads/:leadId/notes · a lead of another project':                  AGENTS_NOT_FOUND,
+  'POST /v1/projects/:projectId/leads/:leadId/notes':                   PROJECT_AGENTS,
+  'POST /v1/projects/:projectId/leads/:leadId/notes · a lead of another project':                 AGENTS_NOT_FOUND,
+  'PATCH /v1/projects/:projectId/leads/:leadId/notes/:noteId':          PROJECT_AGENTS,
+  'PATCH /v1/projects/:projectId/leads/:leadId/notes/:noteId · a note of another agent':          PROJECT_OWNERS,
+  'PATCH /v1/projects/:projectId/leads/:leadId/notes/:noteId · a lead of another project':        AGENTS_NOT_FOUND,
+  'DELETE /v1/projects/:projectId/leads/:leadId/notes/:noteId':         PROJECT_AGENTS,
+  'DELETE /v1/projects/:projectId/leads/:leadId/notes/:noteId · a note of another agent':         PROJECT_OWNERS,
+  'DELETE /v1/projects/:projectId/leads/:leadId/notes/:noteId · a lead of another project':       AGENTS_NOT_FOUND,
   'DELETE /v1/projects/:projectId/leads/:leadId · a lead of another project':                    OWNERS_NOT_FOUND,
   // Conversations: every agent of the project.
   'GET /v1/projects/:projectId/conversations':                          PROJECT_AGENTS,
@@ -371,7 +387,8 @@ interface RestRequest {
       | 'cannedResponseId'
       | 'teamId'
       | 'webhookId'
-      | 'deliveryId',
+      | 'deliveryId'
+      | 'noteId',
       string
     >
   >;
@@ -499,6 +516,34 @@ const REST_CALLS: Record<RestKey, RestCall> = {
   }),
   'DELETE /v1/projects/:projectId/leads/:leadId': async (c) => ({ params: { leadId: await freshLead(c.w) } }),
   'DELETE /v1/projects/:projectId/leads/:leadId · a lead of another project': foreignLead(),
+  // A fresh contact each: blocking the row visitors' own would refuse them in every later cell.
+  'POST /v1/projects/:projectId/leads/:leadId/block': async (c) => ({ params: { leadId: await freshLead(c.w) } }),
+  'POST /v1/projects/:projectId/leads/:leadId/block · a lead of another project': foreignLead(),
+  'POST /v1/projects/:projectId/leads/:leadId/unblock': async (c) => ({ params: { leadId: await freshLead(c.w) } }),
+  'POST /v1/projects/:projectId/leads/:leadId/unblock · a lead of another project': foreignLead(),
+  'GET /v1/projects/:projectId/leads/:leadId/notes': nothing,
+  'GET /v1/projects/:projectId/leads/:leadId/notes · a lead of another project': foreignLead(),
+  'POST /v1/projects/:projectId/leads/:leadId/notes': () => ({ body: { text: 'Matrix note' } }),
+  'POST /v1/projects/:projectId/leads/:leadId/notes · a lead of another project': foreignLead({ text: 'Matrix note' }),
+  'PATCH /v1/projects/:projectId/leads/:leadId/notes/:noteId': async (c) => ({
+    params: await freshNote(c, 'caller'),
+    body: { text: 'Matrix edit' },
+  }),
+  'PATCH /v1/projects/:projectId/leads/:leadId/notes/:noteId · a note of another agent': async (c) => ({
+    params: await freshNote(c, 'spare'),
+    body: { text: 'Matrix edit' },
+  }),
+  'PATCH /v1/projects/:projectId/leads/:leadId/notes/:noteId · a lead of another project': async (c) => ({
+    params: { ...(await freshNote(c, 'caller')), leadId: c.w.visitors.foreignVisitor.leadId },
+    body: { text: 'Matrix edit' },
+  }),
+  'DELETE /v1/projects/:projectId/leads/:leadId/notes/:noteId': async (c) => ({ params: await freshNote(c, 'caller') }),
+  'DELETE /v1/projects/:projectId/leads/:leadId/notes/:noteId · a note of another agent': async (c) => ({
+    params: await freshNote(c, 'spare'),
+  }),
+  'DELETE /v1/projects/:projectId/leads/:leadId/notes/:noteId · a lead of another project': async (c) => ({
+    params: { ...(await freshNote(c, 'caller')), leadId: c.w.visitors.foreignVisitor.leadId },
+  }),
   'GET /v1/projects/:projectId/conversations': nothing,
   'GET /v1/projects/:projectId/conversations/:conversationId': nothing,
   'GET /v1/projects/:projectId/conversations/:conversationId · a conversation of another project': foreignConversation,
@@ -713,6 +758,21 @@ async function freshLead(w: World): Promise<string> {
   return res.body.id;
 }
 
+/**
+ * A note on a fresh contact, written by the calling agent (its own note; the owner's for callers
+ * that are not agents of the project) or by the spare agent (another agent's note).
+ */
+async function freshNote(c: Cell, by: 'caller' | 'spare'): Promise<{ leadId: string; noteId: string }> {
+  const leadId = await freshLead(c.w);
+  const author = by === 'spare' ? c.w.spare : c.caller === 'agent' ? c.w.agent : c.w.owner;
+  const res = await client(c.w.nodes[0].url).post<{ note: { id: string } }>(
+    `/v1/projects/${c.w.home.id}/leads/${leadId}/notes`,
+    { token: author.token, body: { text: 'Matrix note' } },
+  );
+  if (res.status !== 201) throw new Error(`fresh note: ${res.status} ${res.text}`);
+  return { leadId, noteId: res.body.note.id };
+}
+
 /** What a customer's backend signs for a verified visitor. */
 function customerToken(secret: string): string {
   return jwt.sign({ sub: 'matrix-verified-user' }, secret, { algorithm: 'HS256', expiresIn: 600 });
@@ -835,6 +895,8 @@ async function restCell(key: RestKey, c: Cell): Promise<string> {
     teamId: c.w.teamId,
     webhookId: c.w.webhookId,
     deliveryId: c.w.deliveryId,
+    // Note rows always name their own (see freshNote).
+    noteId: 'no-such-note',
     ...call.params,
   };
   const path = template.replace(/:(\w+)/g, (_, name: string) => params[name as keyof typeof params]);

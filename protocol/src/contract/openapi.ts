@@ -39,22 +39,28 @@ const SECURITY: Record<Access, Record<string, string[]>[] | undefined> = {
  * One error response per code, its body naming exactly that code; registered once as a component
  * (zod-openapi recognises the same object on every operation).
  */
-const errorResponses = new Map<ErrorCode, ZodOpenApiResponseObject>();
-function errorResponse(code: ErrorCode): ZodOpenApiResponseObject {
-  const known = errorResponses.get(code);
+const errorResponses = new Map<string, ZodOpenApiResponseObject>();
+/**
+ * Codes that share a status on one route (`FORBIDDEN` and `BLOCKED` are both 403) make one
+ * response whose body names either.
+ */
+function errorResponse(codes: ErrorCode[]): ZodOpenApiResponseObject {
+  const [first] = codes;
+  if (!first) throw new Error('an error response needs a code');
+  const key = codes.join('Or');
+  const known = errorResponses.get(key);
   if (known) return known;
-  const schema = z
-    .strictObject({ error: errorBodySchema.extend({ code: z.literal(code) }) })
-    .meta({ id: `Error${code}` });
+  const code = codes.length === 1 ? z.literal(first) : z.enum(codes as [ErrorCode, ...ErrorCode[]]);
+  const schema = z.strictObject({ error: errorBodySchema.extend({ code }) }).meta({ id: `Error${key}` });
   const response: ZodOpenApiResponseObject = {
-    id: code,
-    description: `\`${code}\`: the protocol's error body.`,
-    ...(code === 'RATE_LIMITED' || code === 'UNAVAILABLE'
+    id: key,
+    description: `${codes.map((c) => `\`${c}\``).join(' or ')}: the protocol's error body.`,
+    ...(first === 'RATE_LIMITED' || first === 'UNAVAILABLE'
       ? { headers: z.object({ 'Retry-After': z.string().meta({ description: 'Seconds to wait.' }) }) }
       : {}),
     content: { 'application/json': { schema } },
   };
-  errorResponses.set(code, response);
+  errorResponses.set(key, response);
   return response;
 }
 
@@ -68,10 +74,12 @@ function operationOf(route: RestRoute): ZodOpenApiOperationObject {
         : undefined;
     responses[status as `2${string}`] = { description: response.description, ...(content ? { content } : {}) };
   }
+  const byStatus = new Map<string, ErrorCode[]>();
   for (const code of errorCodesOf(route)) {
-    const status = String(ERROR_STATUS[code]) as `4${string}`;
-    responses[status] ??= errorResponse(code);
+    const status = String(ERROR_STATUS[code]);
+    byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
   }
+  for (const [status, codes] of byStatus) responses[status as `4${string}`] ??= errorResponse(codes);
   const params = pathParams(route);
   const security = SECURITY[route.access];
   return {

@@ -9,6 +9,13 @@
 import type { z } from 'zod';
 import type { ErrorCode } from '../errors';
 import {
+  leadNoteCreateSchema,
+  leadNoteListQuerySchema,
+  leadNotePageSchema,
+  leadNotePatchSchema,
+  leadNoteResponseSchema,
+} from '../schemas/notes';
+import {
   agentCreateSchema,
   agentListResponseSchema,
   agentLoginResponseSchema,
@@ -295,7 +302,7 @@ export const REST_ROUTES: RestRoute[] = [
     body: verifiedAuthSchema,
     responses: { 201: json('A verified visitor token.', visitorAuthResponseSchema) },
     // The customer's token is expired, badly signed, too long-lived or lacks `sub`/`exp`.
-    errors: ['UNAUTHORIZED', 'RATE_LIMITED'],
+    errors: ['UNAUTHORIZED', 'RATE_LIMITED', 'BLOCKED'],
   },
   {
     method: 'post',
@@ -308,7 +315,7 @@ export const REST_ROUTES: RestRoute[] = [
     responses: {
       200: json('A fresh token.', visitorAuthResponseSchema.or(agentLoginResponseSchema)),
     },
-    errors: ['NOT_FOUND'],
+    errors: ['NOT_FOUND', 'BLOCKED'],
   },
   {
     method: 'get',
@@ -317,7 +324,7 @@ export const REST_ROUTES: RestRoute[] = [
     tag: 'Visitors',
     access: 'token',
     responses: { 200: json('The principal.', meResponseSchema) },
-    errors: ['NOT_FOUND'],
+    errors: ['NOT_FOUND', 'BLOCKED'],
   },
 
   // ---- agents ----
@@ -456,6 +463,70 @@ export const REST_ROUTES: RestRoute[] = [
     access: 'agent',
     body: leadMergeSchema,
     responses: { 200: json('The merged contact.', leadMergedResponseSchema) },
+    errors: ['CONFLICT'],
+  },
+  // ---- notes on leads (extension, issue 15) ----
+  {
+    method: 'get',
+    path: '/v1/projects/:projectId/leads/:leadId/notes',
+    summary: "A contact's notes",
+    description: 'Newest first, cursor-paged (`nextCursor`).',
+    tag: 'Leads',
+    access: 'agent',
+    query: leadNoteListQuerySchema,
+    responses: { 200: json('One page of notes.', leadNotePageSchema) },
+  },
+  {
+    method: 'post',
+    path: '/v1/projects/:projectId/leads/:leadId/notes',
+    summary: 'Add a note to a contact',
+    tag: 'Leads',
+    access: 'agent',
+    body: leadNoteCreateSchema,
+    responses: { 201: json('The note.', leadNoteResponseSchema) },
+    errors: ['CONFLICT'],
+  },
+  {
+    method: 'patch',
+    path: '/v1/projects/:projectId/leads/:leadId/notes/:noteId',
+    summary: 'Edit a note',
+    description:
+      'Its author, or an owner. With `version`, refused with `409` when the note changed since that version; without, the last write wins.',
+    tag: 'Leads',
+    access: 'agent',
+    body: leadNotePatchSchema,
+    responses: { 200: json('The edited note.', leadNoteResponseSchema) },
+    errors: ['CONFLICT'],
+  },
+  {
+    method: 'delete',
+    path: '/v1/projects/:projectId/leads/:leadId/notes/:noteId',
+    summary: 'Delete a note',
+    description: 'Its author, or an owner.',
+    tag: 'Leads',
+    access: 'agent',
+    responses: { 204: noContent },
+  },
+  // ---- lead blocking (extension, issue 15) ----
+  {
+    method: 'post',
+    path: '/v1/projects/:projectId/leads/:leadId/block',
+    summary: 'Block a contact',
+    description:
+      "Its visitors' tokens (and those of every contact merged into it) are refused with `BLOCKED` at sign-in, handshake and every command; their open sockets are closed on every node. Answered once nothing more they send can be stored. Blocking a blocked contact changes nothing.",
+    tag: 'Leads',
+    access: 'agent',
+    responses: { 200: json('The blocked contact.', leadSchema) },
+    errors: ['CONFLICT'],
+  },
+  {
+    method: 'post',
+    path: '/v1/projects/:projectId/leads/:leadId/unblock',
+    summary: 'Unblock a contact',
+    description: "Its visitors' unexpired tokens work again.",
+    tag: 'Leads',
+    access: 'agent',
+    responses: { 200: json('The unblocked contact.', leadSchema) },
     errors: ['CONFLICT'],
   },
   {

@@ -8,6 +8,7 @@
  * the map's type does not compile.
  */
 import type { z } from 'zod';
+import { leadNoteCreatedEventSchema, leadNoteDeletedEventSchema, leadNoteUpdatedEventSchema } from '../schemas/notes';
 import {
   AGENT_NAMESPACE,
   VISITOR_NAMESPACE,
@@ -184,6 +185,9 @@ const agentPushes = {
   'lead.updated': { summary: 'A contact changed (`changes` names the fields).', payload: leadUpdatedEventSchema },
   'lead.merged': { summary: 'Contacts were merged into `lead`.', payload: leadMergedEventSchema },
   'lead.deleted': { summary: 'A contact was erased.', payload: leadDeletedEventSchema },
+  'lead.note.created': { summary: 'An agent added a note to a contact.', payload: leadNoteCreatedEventSchema },
+  'lead.note.updated': { summary: 'A note on a contact was edited.', payload: leadNoteUpdatedEventSchema },
+  'lead.note.deleted': { summary: 'A note on a contact was deleted.', payload: leadNoteDeletedEventSchema },
   'agent.presence': {
     summary: 'An agent of the project came online, went away, or went offline (after the grace period).',
     payload: agentPresenceEventSchema,

@@ -89,6 +89,12 @@ export const leadSchema = z
     mergedInto: z.string().optional(),
     origins: z.record(z.string(), originValueSchema).optional(),
     keptApart: z.array(keptApartValueSchema).optional(),
+    blocked: z
+      .literal(true)
+      .optional()
+      .meta({ description: 'Extension: present (true) only while the lead is blocked.' }),
+    blockedAt: timeSchema.optional(),
+    blockedBy: z.string().optional().meta({ description: 'The agent who blocked the lead.' }),
   })
   .meta({ id: 'Lead', description: 'Shown as "contact" in user interfaces: one user of one project.' });
 

@@ -16,7 +16,16 @@ import {
   webhookSchema,
 } from './responses';
 
-const leadFieldSchema = z.enum(['fullname', 'lastname', 'email', 'phone', 'attributes', 'tags', 'conversationCount']);
+const leadFieldSchema = z.enum([
+  'fullname',
+  'lastname',
+  'email',
+  'phone',
+  'attributes',
+  'tags',
+  'conversationCount',
+  'blocked',
+]);
 
 // ---- pushes ----
 

@@ -14,6 +14,7 @@ import {
   leadUpdatedEventSchema,
   messageCreatedEventSchema,
 } from './socket-payloads';
+import { leadNoteCreatedEventSchema, leadNoteDeletedEventSchema, leadNoteUpdatedEventSchema } from './notes';
 
 const projectId = { projectId: z.string() };
 
@@ -32,6 +33,21 @@ export const WEBHOOK_PAYLOAD_SCHEMAS = {
   'lead.updated': payload('lead.updated', leadUpdatedEventSchema.extend(projectId), 'WebhookLeadUpdated'),
   'lead.merged': payload('lead.merged', leadMergedEventSchema.extend(projectId), 'WebhookLeadMerged'),
   'lead.deleted': payload('lead.deleted', leadDeletedEventSchema.extend(projectId), 'WebhookLeadDeleted'),
+  'lead.note.created': payload(
+    'lead.note.created',
+    leadNoteCreatedEventSchema.extend(projectId),
+    'WebhookLeadNoteCreated',
+  ),
+  'lead.note.updated': payload(
+    'lead.note.updated',
+    leadNoteUpdatedEventSchema.extend(projectId),
+    'WebhookLeadNoteUpdated',
+  ),
+  'lead.note.deleted': payload(
+    'lead.note.deleted',
+    leadNoteDeletedEventSchema.extend(projectId),
+    'WebhookLeadNoteDeleted',
+  ),
   'conversation.created': payload(
     'conversation.created',
     conversationCreatedEventSchema.extend(projectId),

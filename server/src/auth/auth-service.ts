@@ -12,6 +12,7 @@ import type { Config } from '../config';
 import { forbidden } from '../errors';
 import type { Clock } from '../infra/clock';
 import { loginDelayMs, type RateLimits } from '../infra/rate-limits';
+import type { BlockGate } from '../leads/visitor-block-gate';
 import type { LeadService } from '../leads/lead-service';
 import type { ProjectService } from '../projects/project-service';
 import { assertOriginAllowed } from '../realtime/origin-check';
@@ -41,6 +42,8 @@ export interface AuthServiceDeps {
   clock: Clock;
   /** Whether someone can answer the project's visitors now (business hours, presence). */
   availability: (projectId: string) => Promise<WidgetAvailability>;
+  /** Refuses a blocked contact's visitors at sign-in and refresh (issue 15). */
+  blocks?: BlockGate;
 }
 
 /**
@@ -57,8 +60,10 @@ export class AuthService {
   private readonly rateLimits: RateLimits;
   private readonly clock: Clock;
   private readonly availability: AuthServiceDeps['availability'];
+  private readonly blocks: BlockGate | undefined;
 
-  constructor({ settings, tokens, projects, agents, leads, rateLimits, clock, availability }: AuthServiceDeps) {
+  constructor({ settings, tokens, projects, agents, leads, rateLimits, clock, availability, blocks }: AuthServiceDeps) {
+    this.blocks = blocks;
     this.clock = clock;
     this.settings = settings;
     this.tokens = tokens;
@@ -110,6 +115,8 @@ export class AuthService {
       ...(claims.phone !== undefined ? { phone: claims.phone } : {}),
       ...(claims.attributes !== undefined ? { attributes: claims.attributes } : {}),
     };
+    // A blocked contact's customer-signed token is refused before anything is written.
+    await this.blocks?.check(project.id, claims.sub);
     // Profile claims are written to the lead (creating it); without any, the lead waits for the
     // first conversation like an anonymous visitor's.
     if (Object.keys(profile).length > 0) {
@@ -127,6 +134,7 @@ export class AuthService {
   async refresh(principal: Principal, origin: string | undefined): Promise<VisitorAuthResponse | AgentLoginResponse> {
     await this.assertTokenOrigin(principal, origin);
     if (principal.kind === 'visitor') {
+      await this.blocks?.check(principal.projectId, principal.userId);
       const issued = principal.verifiedAt
         ? this.tokens.issueVerified(principal.projectId, principal.userId, principal.verifiedAt)
         : this.tokens.issueVisitor(principal.projectId, principal.userId);
@@ -144,6 +152,7 @@ export class AuthService {
   async me(principal: Principal, origin: string | undefined): Promise<MeResponse> {
     await this.assertTokenOrigin(principal, origin);
     if (principal.kind === 'visitor') {
+      await this.blocks?.check(principal.projectId, principal.userId);
       return {
         kind: 'visitor',
         projectId: principal.projectId,

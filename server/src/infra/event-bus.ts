@@ -4,6 +4,7 @@ import type {
   ConversationChange,
   Lead,
   LeadField,
+  LeadNote,
   Message,
   PresenceStatus,
   Sender,
@@ -23,6 +24,10 @@ export interface DomainEvents {
   'lead.updated': { lead: Lead; changes: LeadField[] };
   'lead.merged': { lead: Lead; mergedLeadIds: string[] };
   'lead.deleted': { projectId: string; leadId: string; userIds: string[] };
+  /** Agents' notes on a lead (issue 15): to the project's agents and webhooks, never to visitors. */
+  'lead.note.created': { note: LeadNote };
+  'lead.note.updated': { note: LeadNote };
+  'lead.note.deleted': { projectId: string; leadId: string; noteId: string };
   'conversation.created': { conversation: Conversation; lead: Lead };
   'conversation.updated': {
     conversation: Conversation;
@@ -50,6 +55,11 @@ export interface DomainEvents {
   'team.changed': { projectId: string; teamId: string; removed: boolean };
   /** Removed, or its password or role changed: every open socket of the agent is closed, on every node. */
   'agent.signedOut': { projectId: string; agentId: string };
+  /**
+   * A lead was blocked (issue 15): every open socket of these visitors is closed, on every node.
+   * Never pushed or sent to webhooks (agents hear `lead.updated` with `changes: ['blocked']`).
+   */
+  'visitor.blocked': { projectId: string; userIds: string[] };
   /** A webhook was turned off by its deliveries' outcomes (410 Gone, or failing for days). */
   'webhook.disabled': { webhook: Webhook; reason: WebhookDisabledReason };
   typing: {

@@ -4,13 +4,14 @@ import type { EventBus } from '../infra/event-bus';
 import type { LeaseLocks } from '../infra/lease-lock';
 import { NO_OUTBOX, type OutboxMarker } from '../infra/outbox-mark';
 import type { MessageModel } from '../messages/message-model';
+import type { NoteModel } from '../notes/note-model';
 import { LEAD_LOCK, leadLockName } from './lead-merge';
 import type { LeadDoc, LeadModel } from './lead-model';
 import type { LeadService } from './lead-service';
 import { toLead } from './lead-view';
 
 /**
- * Right to erasure: a lead goes with its conversations, their messages, and the leads that were
+ * Right to erasure: a lead goes with its conversations, their messages, its notes, and the leads that were
  * merged into it (they still hold the profile they had and the user ids that resolve to it).
  * Children are deleted before parents, so a crash half-way leaves the lead in place and repeating
  * the request finishes the job. Runs under the project's contacts lock, so no merge moves
@@ -25,6 +26,8 @@ export class LeadErasure {
     private readonly locks: LeaseLocks,
     private readonly bus: EventBus,
     private readonly outbox: OutboxMarker = NO_OUTBOX,
+    /** Agents' notes on leads: they go with their lead. */
+    private readonly notes?: NoteModel,
   ) {}
 
   async erase(projectId: string, leadId: string): Promise<void> {
@@ -55,6 +58,7 @@ export class LeadErasure {
     const held = await this.outbox.hold('lead.deleted', deleted);
     await this.messages.deleteMany({ conversationId: { $in: conversationIds } }).exec();
     await this.conversations.deleteMany({ _id: { $in: conversationIds } }).exec();
+    await this.notes?.deleteMany({ projectId, leadId: { $in: leadIds } }).exec();
     await this.leads.deleteMany({ _id: { $in: leadIds.filter((id) => id !== leadId) }, projectId }).exec();
     await this.leads.deleteOne({ _id: leadId, projectId }).exec();
 

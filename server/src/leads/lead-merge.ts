@@ -5,6 +5,8 @@ import { toConversation } from '../conversations/conversation-view';
 import type { EventBus } from '../infra/event-bus';
 import type { LeaseLocks } from '../infra/lease-lock';
 import { NO_OUTBOX, type OutboxMark, type OutboxMarker } from '../infra/outbox-mark';
+import type { NoteModel } from '../notes/note-model';
+import type { LeadBlock } from './lead-block';
 import type { LeadDoc, LeadModel } from './lead-model';
 import { keptApartAfterMerge, originsOf, SCALAR_FIELDS } from './lead-origins';
 import { assertWithinLimits, type ProfilePatch } from './lead-profile';
@@ -66,7 +68,8 @@ export const leadLockName = (projectId: string) => `contacts:${projectId}`;
  * 4. mark the sources `mergedInto`, and re-point leads that were merged into a source, so that no
  *    chain of merges is ever longer than one hop;
  * 5. sweep conversations again, for any a source's visitor started during the merge;
- * 6. recount the target's conversations.
+ * 6. move the sources' notes to the target, and carry a block over: if the target or a source was blocked, the merged lead is (LeadBlock);
+ * 7. recount the target's conversations.
  */
 export class LeadMerge {
   constructor(
@@ -76,6 +79,10 @@ export class LeadMerge {
     private readonly locks: LeaseLocks,
     private readonly bus: EventBus,
     private readonly outbox: OutboxMarker = NO_OUTBOX,
+    /** Carries a block over to the merged lead (see LeadBlock.afterMerge). */
+    private readonly blocking?: Pick<LeadBlock, 'afterMerge'>,
+    /** Agents' notes on leads: the sources' move to the target. */
+    private readonly notes?: NoteModel,
   ) {}
 
   /** `by`: who merged, as the `conversation.updated` of each moved conversation says. */
@@ -129,9 +136,19 @@ export class LeadMerge {
       .updateMany({ projectId, mergedInto: { $in: ids } }, { $set: { mergedInto: targetId }, $inc: { rev: 1 } })
       .exec();
     moved.push(...(await this.repointConversations(projectId, targetId, ids, by)));
+    // Notes go with their contact (repeating moves none twice).
+    await this.notes?.updateMany({ projectId, leadId: { $in: ids } }, { $set: { leadId: targetId } }).exec();
+    // After the sources point at the target: the block covers their users too.
+    await this.blocking?.afterMerge(target, sources);
+    const blocked = (await this.leads.findOne({ _id: targetId, projectId }, { blocked: 1 }).lean<LeadDoc>().exec())
+      ?.blocked;
     const mark = await this.outbox.mark(projectId, 'lead.merged', { mergedLeadIds: ids });
     const recounted = await this.leadService.resetConversationCount(projectId, targetId, mark);
-    const lead = toLead({ ...merged, conversationCount: recounted?.conversationCount ?? merged.conversationCount });
+    const lead = toLead({
+      ...merged,
+      conversationCount: recounted?.conversationCount ?? merged.conversationCount,
+      blocked,
+    });
     await this.bus.publish('lead.merged', { lead, mergedLeadIds: ids }, mark ? { mark } : {});
     // Consoles that show these conversations learn their new contact without reloading.
     for (const { conversation, mark: moveMark } of moved) {

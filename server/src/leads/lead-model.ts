@@ -41,6 +41,13 @@ export interface LeadDoc {
   origins?: { field: string; origin: Origin }[];
   /** Values visitors entered for fields that hold another party's value; see `lead-origins.ts`. */
   keptApart?: KeptApartValue[];
+  /**
+   * Set while the lead is blocked (issue 15), on the lead and on every lead merged into it, so that
+   * a visitor's token is judged from its own user's document alone (see visitor-block-gate.ts).
+   */
+  blocked?: { at: Date; by: string };
+  /** Incremented on every block and unblock: the shared copy of the state never goes back. */
+  blockRev?: number;
   /** Outbox marks of changes whose webhook events are not recorded yet (see infra/outbox-mark.ts). */
   outbox?: OutboxMark[];
 }
@@ -72,6 +79,8 @@ const leadSchema = new Schema<LeadDoc>(
     // Mixed: written whole by the service's compare-and-set updates, never cast field by field.
     origins: { type: Schema.Types.Mixed, default: undefined },
     keptApart: { type: Schema.Types.Mixed, default: undefined },
+    blocked: { type: Schema.Types.Mixed, default: undefined },
+    blockRev: Number,
     outbox: outboxMarksPath,
   },
   // Timestamps are set by the service: `updatedAt` must move only when a field really changed.

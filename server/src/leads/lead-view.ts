@@ -26,5 +26,10 @@ export function toLead(doc: LeadDoc): Lead {
   const origins = originsOf(doc);
   if (origins.size > 0) lead.origins = Object.fromEntries(origins);
   if (doc.keptApart && doc.keptApart.length > 0) lead.keptApart = doc.keptApart.map((kept) => ({ ...kept }));
+  if (doc.blocked) {
+    lead.blocked = true;
+    lead.blockedAt = iso(doc.blocked.at);
+    lead.blockedBy = doc.blocked.by;
+  }
   return lead;
 }

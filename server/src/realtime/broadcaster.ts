@@ -20,6 +20,12 @@ export function attachBroadcaster(bus: EventBus, visitors: VisitorNamespace, age
       project(lead.projectId).emit('lead.merged', { lead, mergedLeadIds }),
     ),
     bus.subscribe('lead.deleted', ({ projectId, leadId }) => project(projectId).emit('lead.deleted', { leadId })),
+    // Notes are agents' own: never to a visitor's room.
+    bus.subscribe('lead.note.created', ({ note }) => project(note.projectId).emit('lead.note.created', { note })),
+    bus.subscribe('lead.note.updated', ({ note }) => project(note.projectId).emit('lead.note.updated', { note })),
+    bus.subscribe('lead.note.deleted', ({ projectId, leadId, noteId }) =>
+      project(projectId).emit('lead.note.deleted', { leadId, noteId }),
+    ),
     bus.subscribe('conversation.created', ({ conversation, lead }) => {
       project(conversation.projectId).emit('conversation.created', {
         conversation,
@@ -59,6 +65,11 @@ export function attachBroadcaster(bus: EventBus, visitors: VisitorNamespace, age
     bus.subscribe('webhook.disabled', ({ webhook, reason }) =>
       project(webhook.projectId).emit('webhook.disabled', { webhook, reason }),
     ),
+    // Through the adapter: the visitors' sockets close on every node (a node that misses it still
+    // refuses their next command, see visitor-block-gate.ts).
+    bus.subscribe('visitor.blocked', ({ projectId, userIds }) => {
+      for (const userId of userIds) visitors.in(rooms.user(projectId, userId)).disconnectSockets(true);
+    }),
     bus.subscribe('agent.signedOut', ({ agentId }) => agents.in(rooms.agent(agentId)).disconnectSockets(true)),
     bus.subscribe('typing', ({ projectId, userId, conversationId, sender, typing, originId }) => {
       const event = { conversationId, sender, typing };

@@ -13,6 +13,7 @@ import type { RateLimits } from '../infra/rate-limits';
 import type { SendBufferGuard } from './send-buffer-guard';
 import type { LeadService } from '../leads/lead-service';
 import { visitorView } from '../leads/lead-origins';
+import type { BlockGate, Release } from '../leads/visitor-block-gate';
 import type { MessageService } from '../messages/message-service';
 import type { ProjectService } from '../projects/project-service';
 import { handshakeToken } from './handshake';
@@ -32,6 +33,8 @@ export interface VisitorNamespaceDeps {
   rateLimits: RateLimits;
   sendBuffer: SendBufferGuard;
   clock: Clock;
+  /** Refuses a blocked visitor's handshake and every command (issue 15). */
+  blocks: BlockGate;
 }
 
 function actorOf(principal: VisitorPrincipal): VisitorActor {
@@ -45,8 +48,20 @@ function actorOf(principal: VisitorPrincipal): VisitorActor {
 
 /** `/visitor`: a website visitor's sockets, one per tab, all in the visitor's own room. */
 export function setupVisitorNamespace(io: Server, deps: VisitorNamespaceDeps): VisitorNamespace {
-  const { logger, metrics, tokens, projects, leads, conversations, reads, messages, rateLimits, sendBuffer, clock } =
-    deps;
+  const {
+    logger,
+    metrics,
+    tokens,
+    projects,
+    leads,
+    conversations,
+    reads,
+    messages,
+    rateLimits,
+    sendBuffer,
+    clock,
+    blocks,
+  } = deps;
 
   return buildNamespace<typeof VISITOR_NAMESPACE, VisitorSocketData, VisitorActor>(
     io,
@@ -58,14 +73,20 @@ export function setupVisitorNamespace(io: Server, deps: VisitorNamespaceDeps): V
           assertOriginAllowed(project.allowedOrigins, socket.handshake.headers.origin);
           socket.data.principal = principal;
         };
-        const cached = projects.peek(principal.projectId);
-        if (cached) return admit(cached);
         // Only a project that does not exist refuses the token; a database that cannot answer right
         // now is UNAVAILABLE, which clients retry instead of signing in again.
-        return projects.getCached(principal.projectId).then(admit, (error: unknown) => {
-          if (error instanceof AppError && error.code === 'NOT_FOUND') throw unauthorized('Unknown project');
-          throw error;
-        });
+        const cached = projects.peek(principal.projectId);
+        const project = cached
+          ? Promise.resolve(cached)
+          : projects.getCached(principal.projectId).catch((error: unknown) => {
+              if (error instanceof AppError && error.code === 'NOT_FOUND') throw unauthorized('Unknown project');
+              throw error;
+            });
+        // A blocked visitor's token is refused here too (visitors have no session to restore, so the
+        // round trip delays nothing a recovery would need).
+        return Promise.all([project, blocks.check(principal.projectId, principal.userId)]).then(([found]) =>
+          admit(found),
+        );
       },
       // Visitors have no connection state recovery (their SDK catches up by seq after a reconnect);
       // should it ever be turned on, a restored session must still be this visitor's own.
@@ -79,74 +100,108 @@ export function setupVisitorNamespace(io: Server, deps: VisitorNamespaceDeps): V
           .touch(principal.projectId, principal.userId)
           .catch((error: unknown) => logger.warn({ err: error }, 'could not record lastSeenAt'));
       },
-      commands: ({ socket, actor, rateKey, expiry }) => ({
-        'conversation:start': async (input) => {
-          await rateLimits.commands.consume(rateKey());
-          const { conversation, message } = await conversations.start(actor(), input, {
-            // A first message counts as a message: starting conversations must not bypass that limit.
-            beforeCreate: async () => {
-              await rateLimits.conversations.consume(rateKey());
-              if (input.text !== undefined) await rateLimits.messages.consume(rateKey());
+      commands: ({ socket, actor, rateKey, expiry }) =>
+        gatedCommands(
+          serialGate(() => blocks.enter(socket.data.principal.projectId, socket.data.principal.userId)),
+          {
+            'conversation:start': async (input) => {
+              await rateLimits.commands.consume(rateKey());
+              const { conversation, message } = await conversations.start(actor(), input, {
+                // A first message counts as a message: starting conversations must not bypass that limit.
+                beforeCreate: async () => {
+                  await rateLimits.conversations.consume(rateKey());
+                  if (input.text !== undefined) await rateLimits.messages.consume(rateKey());
+                },
+              });
+              return message ? { conversation, message } : { conversation };
             },
-          });
-          return message ? { conversation, message } : { conversation };
-        },
 
-        'message:send': async (input) =>
-          // Called before any await: the send takes its place in the conversation's line at once.
-          conversations.reply(actor(), input, {
-            beforeWrite: () => rateLimits.messages.consume(rateKey()),
-            // A message that starts a new conversation (the one it was sent to is resolved) counts
-            // as both, as at conversation:start.
-            beforeContinue: async () => {
-              await rateLimits.conversations.consume(rateKey());
-              await rateLimits.messages.consume(rateKey());
+            'message:send': async (input) =>
+              // Called before any await: the send takes its place in the conversation's line at once.
+              conversations.reply(actor(), input, {
+                beforeWrite: () => rateLimits.messages.consume(rateKey()),
+                // A message that starts a new conversation (the one it was sent to is resolved) counts
+                // as both, as at conversation:start.
+                beforeContinue: async () => {
+                  await rateLimits.conversations.consume(rateKey());
+                  await rateLimits.messages.consume(rateKey());
+                },
+              }),
+
+            'lead:update': async (input) => {
+              await rateLimits.commands.consume(rateKey());
+              const p = socket.data.principal;
+              const { lead } = await leads.resolveForUser(p.projectId, p.userId, p.visitorKind, input, 'visitor');
+              // Only what this visitor set itself, even on a contact others' values were merged into.
+              return { lead: visitorView(lead, p.userId) };
             },
-          }),
 
-        'lead:update': async (input) => {
-          await rateLimits.commands.consume(rateKey());
-          const p = socket.data.principal;
-          const { lead } = await leads.resolveForUser(p.projectId, p.userId, p.visitorKind, input, 'visitor');
-          // Only what this visitor set itself, even on a contact others' values were merged into.
-          return { lead: visitorView(lead, p.userId) };
-        },
+            'conversation:list': async () => {
+              await rateLimits.commands.consume(rateKey());
+              return { conversations: await conversations.listForVisitor(actor()) };
+            },
 
-        'conversation:list': async () => {
-          await rateLimits.commands.consume(rateKey());
-          return { conversations: await conversations.listForVisitor(actor()) };
-        },
+            'conversation:history': async (input) => {
+              await rateLimits.commands.consume(rateKey());
+              return messages.history(actor(), input.conversationId, input.afterSeq, input.limit);
+            },
 
-        'conversation:history': async (input) => {
-          await rateLimits.commands.consume(rateKey());
-          return messages.history(actor(), input.conversationId, input.afterSeq, input.limit);
-        },
+            'conversation:read': async (input) => {
+              await rateLimits.commands.consume(rateKey());
+              return reads.read(actor(), input.conversationId, input.seq);
+            },
 
-        'conversation:read': async (input) => {
-          await rateLimits.commands.consume(rateKey());
-          return reads.read(actor(), input.conversationId, input.seq);
-        },
+            typing: async (input) => {
+              await rateLimits.commands.consume(rateKey());
+              await conversations.typing(actor(), input.conversationId, input.typing, socket.id);
+              return {};
+            },
 
-        typing: async (input) => {
-          await rateLimits.commands.consume(rateKey());
-          await conversations.typing(actor(), input.conversationId, input.typing, socket.id);
-          return {};
-        },
-
-        'session:renew': async (input) => {
-          // Verifying a token costs a signature check: renewals count like any other command.
-          await rateLimits.commands.consume(rateKey());
-          const renewed = tokens.verifyVisitor(input.token);
-          const current = socket.data.principal;
-          if (renewed.projectId !== current.projectId || renewed.userId !== current.userId) {
-            throw unauthorized('The renewed token is for another visitor');
-          }
-          socket.data.principal = renewed;
-          expiry.reset(renewed.expiresAt);
-          return { expiresAt: renewed.expiresAt.toISOString() };
-        },
-      }),
+            'session:renew': async (input) => {
+              // Verifying a token costs a signature check: renewals count like any other command.
+              await rateLimits.commands.consume(rateKey());
+              const renewed = tokens.verifyVisitor(input.token);
+              const current = socket.data.principal;
+              if (renewed.projectId !== current.projectId || renewed.userId !== current.userId) {
+                throw unauthorized('The renewed token is for another visitor');
+              }
+              socket.data.principal = renewed;
+              expiry.reset(renewed.expiresAt);
+              return { expiresAt: renewed.expiresAt.toISOString() };
+            },
+          },
+        ),
     },
     { logger, metrics, sendBuffer, clock },
   );
+}
+
+/**
+ * Runs each command of one socket inside the block gate (see visitor-block-gate.ts): checked and
+ * held in flight before its handler starts, released when it is done. The checks of one socket are
+ * chained, so its handlers still start in the order its commands arrived (message sends take their
+ * place in the conversation's line in that order).
+ */
+function serialGate(enter: () => Promise<Release>): <R>(run: () => Promise<R>) => Promise<R> {
+  let previous: Promise<unknown> = Promise.resolve();
+  return <R>(run: () => Promise<R>): Promise<R> => {
+    const entered = previous.then(enter);
+    previous = entered.catch(() => undefined);
+    return entered.then(async (release) => {
+      try {
+        return await run();
+      } finally {
+        release();
+      }
+    });
+  };
+}
+
+function gatedCommands<T extends Record<string, (input: never) => Promise<unknown>>>(
+  gate: <R>(run: () => Promise<R>) => Promise<R>,
+  table: T,
+): T {
+  const gated: Record<string, (input: never) => Promise<unknown>> = {};
+  for (const [name, handler] of Object.entries(table)) gated[name] = (input: never) => gate(() => handler(input));
+  return gated as T;
 }

@@ -22,6 +22,9 @@ interface Shape {
   lead?: { id: string; projectId: string };
   conversation?: { id: string; projectId: string; leadId: string };
   message?: { id: string; projectId: string };
+  /** A note on a lead (issue 15): the note is the subject, its lead the lane. */
+  note?: { id: string; projectId: string; leadId: string };
+  noteId?: string;
 }
 
 /**
@@ -37,18 +40,26 @@ const AGENT_VIEW: Partial<Record<WebhookEventType, (payload: never) => Record<st
     change,
   }),
   'lead.deleted': ({ leadId }: DomainEvents['lead.deleted']) => ({ leadId }),
+  'lead.note.deleted': ({ leadId, noteId }: DomainEvents['lead.note.deleted']) => ({ leadId, noteId }),
 };
 
 const KINDS: Record<string, SubjectKind> = { lead: 'leads', conversation: 'conversations', message: 'messages' };
 
 export function routeEvent(type: WebhookEventType, payload: object): EventRouting {
   const p = payload as Shape;
-  const projectId = p.projectId ?? p.message?.projectId ?? p.conversation?.projectId ?? p.lead?.projectId;
+  const projectId =
+    p.projectId ?? p.message?.projectId ?? p.conversation?.projectId ?? p.lead?.projectId ?? p.note?.projectId;
   if (!projectId) throw new Error(`webhook event ${type} carries no project`);
-  const lane = p.lead?.id ?? p.conversation?.leadId ?? p.leadId ?? '';
+  const lane = p.lead?.id ?? p.conversation?.leadId ?? p.leadId ?? p.note?.leadId ?? '';
+  // Each note is its own subject: its creation and deletion happen once per note, not per lead.
+  const noteId = p.note?.id ?? p.noteId;
   const kind = KINDS[type.split('.')[0] ?? ''];
   const subjectId =
-    kind === 'messages' ? p.message?.id : kind === 'conversations' ? p.conversation?.id : (p.lead?.id ?? p.leadId);
+    kind === 'messages'
+      ? p.message?.id
+      : kind === 'conversations'
+        ? p.conversation?.id
+        : (noteId ?? p.lead?.id ?? p.leadId);
   if (!kind || !subjectId) throw new Error(`webhook event ${type} names no lead, conversation or message`);
   const view = AGENT_VIEW[type] as ((payload: object) => Record<string, unknown>) | undefined;
   return { projectId, lane, subject: { kind, id: subjectId }, data: view ? view(payload) : { ...payload } };

@@ -293,6 +293,7 @@ const PATH_PARAMS: Record<string, fc.Arbitrary<string>> = {
   cannedResponseId: weighted([10, symbolOf('canned')], [1, fc.constantFrom(...HOSTILE_SEGMENTS)]),
   teamId: weighted([10, symbolOf('team')], [1, fc.constantFrom(...HOSTILE_SEGMENTS)]),
   webhookId: weighted([10, symbolOf('webhook')], [1, fc.constantFrom(...HOSTILE_SEGMENTS)]),
+  noteId: weighted([10, symbolOf('note')], [1, fc.constantFrom(...HOSTILE_SEGMENTS)]),
 };
 
 function callersFor(route: RestRoute): fc.Arbitrary<Caller> {
@@ -338,7 +339,18 @@ function restCaseArbitrary(entry: RestEntry): fc.Arbitrary<RestCase> {
     if (!pool) throw new Error(`fuzz: no ids for the path parameter :${name} of ${entry.name}`);
     params[name] = pool;
   }
-  const head = fc.record({ caller: callersFor(route), params: fc.record(params) });
+  // A note is reached through its own lead: the lead's id is mostly the one the drawn note is on.
+  const drawn = names.includes('noteId')
+    ? fc
+        .record(params)
+        .chain((p) =>
+          weighted<Record<string, string>>(
+            [6, fc.constant({ ...p, leadId: (p['noteId'] ?? '').replace(/^§note:/, '§noteLead:') })],
+            [1, fc.constant(p)],
+          ),
+        )
+    : fc.record(params);
+  const head = fc.record({ caller: callersFor(route), params: drawn });
   const options = restOverrides(entry);
   if (route.body) {
     const valid = inputArbitrary(route.body, options);

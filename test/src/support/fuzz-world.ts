@@ -83,6 +83,10 @@ export interface World {
   teams: string[];
   /** Webhook ids inputs pick from (`§webhook:i`): project A's, project B's, and each one created. */
   webhooks: string[];
+  /** Note ids inputs pick from (`§note:i`): one on v1's lead, one on B's, and each one created. */
+  notes: string[];
+  /** The lead of each of `notes`, at the same index (`§noteLead:i`). */
+  noteLeads: string[];
   ledger: Ledger;
   /** Problems seen outside an answer (pushes), each with where it was seen. */
   pushProblems: string[];
@@ -190,6 +194,21 @@ export async function seedWorld(url: string): Promise<World> {
     if (res.status !== 201) throw new Error(`webhook: ${res.status} ${res.text}`);
     webhooks.push(res.body.webhook.id);
   }
+  // A note on a lead of each project; B's carries B's mark, so that showing it to A is a leak.
+  const notes: string[] = [];
+  const noteLeads: string[] = [];
+  for (const [projectId, leadId, author, text] of [
+    [projectA.id, one.visitor.leadId, owner, 'A note'],
+    [projectB.id, bee.visitor.leadId, agentB, `Note of ${markers.projectB}`],
+  ] as const) {
+    const res = await client(url).post<{ note: { id: string } }>(`/v1/projects/${projectId}/leads/${leadId}/notes`, {
+      token: author.token,
+      body: { text },
+    });
+    if (res.status !== 201) throw new Error(`note: ${res.status} ${res.text}`);
+    notes.push(res.body.note.id);
+    noteLeads.push(leadId);
+  }
   const agentSocket = await connectAgent(url, agent.token);
   await ok(agentSocket, 'message:send', {
     conversationId: two.visitor.conversationId,
@@ -216,6 +235,8 @@ export async function seedWorld(url: string): Promise<World> {
     cannedResponses,
     teams,
     webhooks,
+    notes,
+    noteLeads,
     ledger: {
       projects: new Set(),
       agents: new Set(),
@@ -302,6 +323,10 @@ function symbolValue(world: World, name: string, index: number): unknown {
       return pick(world.teams);
     case 'webhook':
       return pick(world.webhooks);
+    case 'note':
+      return pick(world.notes);
+    case 'noteLead':
+      return pick(world.noteLeads);
     case 'until-soon':
       return new Date(Date.now() + 3_600_000).toISOString();
     case 'owner':
@@ -423,6 +448,15 @@ export function recordAnswer(world: World, entry: string, data: unknown): void {
     case '/agent message:send':
       add(ledger.messages, body['message']?.['id']);
       break;
+    case 'POST /v1/projects/:projectId/leads/:leadId/notes': {
+      const noteId = id(body['note']?.['id']);
+      const noteLead = id(body['note']?.['leadId']);
+      if (noteId && noteLead && !world.notes.includes(noteId)) {
+        world.notes.push(noteId);
+        world.noteLeads.push(noteLead);
+      }
+      break;
+    }
     case 'POST /v1/projects/:projectId/canned-responses': {
       const responseId = id((data as Record<string, unknown>)['id']);
       if (responseId && !world.cannedResponses.includes(responseId)) world.cannedResponses.push(responseId);
