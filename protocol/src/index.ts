@@ -20,4 +20,5 @@ export type * from './schemas/workflow';
 export type * from './schemas/canned-responses';
 export type * from './schemas/routing';
 export type * from './schemas/webhooks';
+export type * from './schemas/properties';
 export { PROTOCOL_VERSION } from './version';

@@ -42,6 +42,9 @@ import { LeadSearch } from './leads/lead-search';
 import { LeadMerge } from './leads/lead-merge';
 import { LeadErasure } from './leads/lead-erasure';
 import { leadRoutes } from './leads/lead-routes';
+import { registerPropertyModels } from './properties/property-model';
+import { PropertyService } from './properties/property-service';
+import { propertyRoutes } from './properties/property-routes';
 import { conversationRoutes } from './conversations/conversation-routes';
 import { registerLeadModel } from './leads/lead-model';
 import { MessageService } from './messages/message-service';
@@ -131,6 +134,7 @@ export async function startServer(
     businessHours: registerBusinessHoursModel(database.connection),
     webhooks: registerWebhookModel(database.connection),
     deliveries: registerDeliveryModel(database.connection),
+    ...registerPropertyModels(database.connection),
   };
   // Unique indexes carry correctness (one lead per user, no duplicate seq): build them before serving.
   await Promise.all(Object.values(models).map((model) => model.init()));
@@ -197,7 +201,8 @@ export async function startServer(
     clock,
   );
 
-  const leads = new LeadService(models.leads, models.conversations, bus, outbox);
+  const properties = new PropertyService(models.properties, models.propertySettings, models.leads);
+  const leads = new LeadService(models.leads, models.conversations, bus, outbox, properties);
   const messages = new MessageService(models.messages, models.conversations, bus, config.messageMaxLength, {
     resolvedReply: (projectId) => projects.resolvedConversationReply(projectId),
     outbox,
@@ -294,6 +299,7 @@ export async function startServer(
     routingRoutes({ auth, routing, queue, presence, agents }),
     hoursRoutes({ auth, hours: businessHours }),
     webhookRoutes({ auth, webhooks: webhookService }),
+    propertyRoutes({ auth, properties }),
   ];
   const metricsRouter = metricsRoutes({
     metrics,

@@ -221,6 +221,16 @@ const REST = {
   'POST /v1/projects/:projectId/webhooks/:webhookId/deliveries/:deliveryId/redeliver':                OWNERS_OR_ADMIN,
   'POST /v1/projects/:projectId/webhooks/:webhookId/deliveries/:deliveryId/redeliver · a webhook of another project':  FOREIGN_WEBHOOK,
   'POST /v1/projects/:projectId/webhooks/:webhookId/deliveries/:deliveryId/redeliver · a delivery of another project': FOREIGN_WEBHOOK,
+  // Contact properties: every agent reads the definitions; owners define, change and delete them.
+  'GET /v1/projects/:projectId/properties':                             PROJECT_AGENTS,
+  'POST /v1/projects/:projectId/properties':                            PROJECT_OWNERS,
+  'GET /v1/projects/:projectId/properties/:propertyId':                 PROJECT_AGENTS,
+  'GET /v1/projects/:projectId/properties/:propertyId · a property of another project':            AGENTS_NOT_FOUND,
+  'PATCH /v1/projects/:projectId/properties/:propertyId':               PROJECT_OWNERS,
+  'PATCH /v1/projects/:projectId/properties/:propertyId · a property of another project':          OWNERS_NOT_FOUND,
+  'DELETE /v1/projects/:projectId/properties/:propertyId':              PROJECT_OWNERS,
+  'DELETE /v1/projects/:projectId/properties/:propertyId · a property of another project':         OWNERS_NOT_FOUND,
+  'PUT /v1/projects/:projectId/property-settings':                      PROJECT_OWNERS,
 } satisfies Record<string, Row>;
 type RestKey = keyof typeof REST;
 
@@ -348,6 +358,9 @@ interface World {
   deliveryId: string;
   foreignWebhookId: string;
   foreignDeliveryId: string;
+  /** A contact property of the home project, and one of the other project. */
+  propertyId: string;
+  foreignPropertyId: string;
   /** The forged tokens, each with what it forges. */
   forged: [label: string, token: string][];
   expired: [label: string, token: string][];
@@ -371,7 +384,8 @@ interface RestRequest {
       | 'cannedResponseId'
       | 'teamId'
       | 'webhookId'
-      | 'deliveryId',
+      | 'deliveryId'
+      | 'propertyId',
       string
     >
   >;
@@ -577,6 +591,26 @@ const REST_CALLS: Record<RestKey, RestCall> = {
   'POST /v1/projects/:projectId/webhooks/:webhookId/deliveries/:deliveryId/redeliver · a delivery of another project': (
     c,
   ) => ({ params: { deliveryId: c.w.foreignDeliveryId } }),
+  'GET /v1/projects/:projectId/properties': nothing,
+  'POST /v1/projects/:projectId/properties': () => ({
+    body: { key: `matrix_${process.pid}_${unique++}`, label: 'Matrix', type: 'number' },
+  }),
+  'GET /v1/projects/:projectId/properties/:propertyId': nothing,
+  'GET /v1/projects/:projectId/properties/:propertyId · a property of another project': (c) => ({
+    params: { propertyId: c.w.foreignPropertyId },
+  }),
+  'PATCH /v1/projects/:projectId/properties/:propertyId': () => ({ body: { label: 'Matrix label' } }),
+  'PATCH /v1/projects/:projectId/properties/:propertyId · a property of another project': (c) => ({
+    params: { propertyId: c.w.foreignPropertyId },
+    body: { label: 'Matrix label' },
+  }),
+  'DELETE /v1/projects/:projectId/properties/:propertyId': async (c) => ({
+    params: { propertyId: await freshProperty(c.w) },
+  }),
+  'DELETE /v1/projects/:projectId/properties/:propertyId · a property of another project': (c) => ({
+    params: { propertyId: c.w.foreignPropertyId },
+  }),
+  'PUT /v1/projects/:projectId/property-settings': () => ({ body: { definedKeysOnly: false } }),
 };
 
 type SocketCall = (c: Cell, token: string | undefined) => unknown;
@@ -668,6 +702,15 @@ async function freshCannedResponse(w: World): Promise<string> {
     body: { shortCode: `matrix-target-${process.pid}-${unique++}`, text: 'Matrix target' },
   });
   if (res.status !== 201) throw new Error(`fresh canned response: ${res.status} ${res.text}`);
+  return res.body.id;
+}
+
+async function freshProperty(w: World, projectId = w.home.id, token = w.owner.token): Promise<string> {
+  const res = await client(w.nodes[0].url).post<{ id: string }>(`/v1/projects/${projectId}/properties`, {
+    token,
+    body: { key: `matrix_${process.pid}_${unique++}`, label: 'Matrix property', type: 'text' },
+  });
+  if (res.status !== 201) throw new Error(`fresh property: ${res.status} ${res.text}`);
   return res.body.id;
 }
 
@@ -835,6 +878,7 @@ async function restCell(key: RestKey, c: Cell): Promise<string> {
     teamId: c.w.teamId,
     webhookId: c.w.webhookId,
     deliveryId: c.w.deliveryId,
+    propertyId: c.w.propertyId,
     ...call.params,
   };
   const path = template.replace(/:(\w+)/g, (_, name: string) => params[name as keyof typeof params]);
@@ -1172,6 +1216,8 @@ describe('role matrix', () => {
       deliveryId,
       foreignWebhookId,
       foreignDeliveryId,
+      propertyId: '',
+      foreignPropertyId: '',
       forged: [
         ['wrong key, as the owner', resigned(owner.token, WRONG_SECRET)],
         ['wrong key, as the owning visitor', resigned(V.token, WRONG_SECRET)],
@@ -1189,6 +1235,8 @@ describe('role matrix', () => {
         ["the owning visitor's, expired", expired(V.token, JWT_SECRET)],
       ],
     };
+    w.propertyId = await freshProperty(w);
+    w.foreignPropertyId = await freshProperty(w, Q, foreignOwner.token);
   }, 120_000);
 
   afterAll(async () => {

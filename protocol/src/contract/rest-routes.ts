@@ -73,6 +73,7 @@ import {
   teamResponseSchema,
   teamUpdateSchema,
 } from '../schemas';
+import { CONTACT_ROUTES } from './rest-routes-contacts';
 
 export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
 
@@ -773,6 +774,7 @@ export const REST_ROUTES: RestRoute[] = [
     access: 'owner-or-admin',
     responses: { 202: json('The delivery, pending.', webhookDeliveryResponseSchema) },
   },
+  ...CONTACT_ROUTES,
 ];
 
 /**

@@ -1,6 +1,7 @@
 import { Schema, type Connection, type Model } from 'mongoose';
-import type { AttributeValue, KeptApartValue, LeadKind, Origin } from '@parley/protocol';
+import type { KeptApartValue, LeadKind, Origin } from '@parley/protocol';
 import { outboxMarksPath, type OutboxMark } from '../infra/outbox-mark';
+import type { StoredAttributeValue } from '../properties/property-values';
 
 export interface LeadDoc {
   _id: string;
@@ -13,7 +14,8 @@ export interface LeadDoc {
   /** Trimmed and lower-cased, so an exact search ignores case by using the index. */
   email?: string;
   phone?: string;
-  attributes: Record<string, AttributeValue>;
+  /** Typed where a property defines the key (see properties/property-values.ts). */
+  attributes: Record<string, StoredAttributeValue>;
   tags: string[];
   /**
    * Lower-cased values that a `q` search matches by prefix: fullname and each of its words,

@@ -293,6 +293,7 @@ const PATH_PARAMS: Record<string, fc.Arbitrary<string>> = {
   cannedResponseId: weighted([10, symbolOf('canned')], [1, fc.constantFrom(...HOSTILE_SEGMENTS)]),
   teamId: weighted([10, symbolOf('team')], [1, fc.constantFrom(...HOSTILE_SEGMENTS)]),
   webhookId: weighted([10, symbolOf('webhook')], [1, fc.constantFrom(...HOSTILE_SEGMENTS)]),
+  propertyId: weighted([10, symbolOf('property')], [1, fc.constantFrom(...HOSTILE_SEGMENTS)]),
 };
 
 function callersFor(route: RestRoute): fc.Arbitrary<Caller> {

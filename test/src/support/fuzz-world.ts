@@ -83,6 +83,8 @@ export interface World {
   teams: string[];
   /** Webhook ids inputs pick from (`§webhook:i`): project A's, project B's, and each one created. */
   webhooks: string[];
+  /** Contact property ids inputs pick from (`§property:i`): project A's, project B's, and each one created. */
+  properties: string[];
   ledger: Ledger;
   /** Problems seen outside an answer (pushes), each with where it was seen. */
   pushProblems: string[];
@@ -164,6 +166,19 @@ export async function seedWorld(url: string): Promise<World> {
     if (res.status !== 201) throw new Error(`canned response: ${res.status} ${res.text}`);
     cannedResponses.push(res.body.id);
   }
+  // A contact property in each project; B's label carries B's mark.
+  const properties: string[] = [];
+  for (const [projectId, author, label] of [
+    [projectA.id, owner, 'Plan'],
+    [projectB.id, agentB, `Plan of ${markers.projectB}`],
+  ] as const) {
+    const res = await client(url).post<{ id: string }>(`/v1/projects/${projectId}/properties`, {
+      token: author.token,
+      body: { key: 'plan', label, type: 'select', options: ['free', 'pro'], visitorWritable: true },
+    });
+    if (res.status !== 201) throw new Error(`property: ${res.status} ${res.text}`);
+    properties.push(res.body.id);
+  }
   // A team in each project (the agents in it); B's name carries B's mark.
   const teams: string[] = [];
   for (const [projectId, author, name, members] of [
@@ -216,6 +231,7 @@ export async function seedWorld(url: string): Promise<World> {
     cannedResponses,
     teams,
     webhooks,
+    properties,
     ledger: {
       projects: new Set(),
       agents: new Set(),
@@ -302,6 +318,8 @@ function symbolValue(world: World, name: string, index: number): unknown {
       return pick(world.teams);
     case 'webhook':
       return pick(world.webhooks);
+    case 'property':
+      return pick(world.properties);
     case 'until-soon':
       return new Date(Date.now() + 3_600_000).toISOString();
     case 'owner':
@@ -426,6 +444,11 @@ export function recordAnswer(world: World, entry: string, data: unknown): void {
     case 'POST /v1/projects/:projectId/canned-responses': {
       const responseId = id((data as Record<string, unknown>)['id']);
       if (responseId && !world.cannedResponses.includes(responseId)) world.cannedResponses.push(responseId);
+      break;
+    }
+    case 'POST /v1/projects/:projectId/properties': {
+      const propertyId = id((data as Record<string, unknown>)['id']);
+      if (propertyId && !world.properties.includes(propertyId)) world.properties.push(propertyId);
       break;
     }
     case 'POST /v1/projects/:projectId/teams': {
