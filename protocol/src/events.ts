@@ -14,6 +14,7 @@ import type { z } from 'zod';
 import type { Conversation, ConversationChange, Lead, LeadField, Message, Sender } from './entities';
 import type { Ack } from './errors';
 import type { WebhookDisabledEvent } from './webhooks';
+import type { LeadBulkCompletedEvent } from './schemas/lead-bulk';
 import type {
   conversationHistorySchema,
   conversationListSchema,
@@ -221,6 +222,8 @@ export interface AgentPushes {
   'lead.updated': LeadUpdatedEvent;
   'lead.merged': LeadMergedEvent;
   'lead.deleted': LeadDeletedEvent;
+  /** Extension: a bulk action on the contacts a filter matched finished (one event for all of them). */
+  'lead.bulk.completed': LeadBulkCompletedEvent;
   'conversation.created': ConversationCreatedEvent;
   'conversation.updated': ConversationUpdatedEvent;
   'message.created': MessageCreatedEvent;

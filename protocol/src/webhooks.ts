@@ -3,6 +3,7 @@
  * and the webhooks and deliveries of the REST API. Deliveries follow the Standard Webhooks
  * specification (`webhook-id`, `webhook-timestamp`, `webhook-signature` headers).
  */
+import type { LeadBulkCompletedEvent } from './schemas/lead-bulk';
 import type {
   ConversationCreatedEvent,
   ConversationUpdatedEvent,
@@ -22,6 +23,7 @@ export const WEBHOOK_EVENT_TYPES = [
   'lead.updated',
   'lead.merged',
   'lead.deleted',
+  'lead.bulk.completed',
   'conversation.created',
   'conversation.updated',
   'message.created',
@@ -41,6 +43,7 @@ export interface WebhookEventData {
   'lead.updated': LeadUpdatedEvent & { projectId: string };
   'lead.merged': LeadMergedEvent & { projectId: string };
   'lead.deleted': LeadDeletedEvent & { projectId: string };
+  'lead.bulk.completed': LeadBulkCompletedEvent & { projectId: string };
   'conversation.created': ConversationCreatedEvent & { projectId: string };
   'conversation.updated': ConversationUpdatedEvent & { projectId: string };
   'message.created': MessageCreatedEvent & { projectId: string };

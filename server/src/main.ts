@@ -45,6 +45,13 @@ import { leadRoutes } from './leads/lead-routes';
 import { registerPropertyModels } from './properties/property-model';
 import { PropertyService } from './properties/property-service';
 import { propertyRoutes } from './properties/property-routes';
+import { LeadFilterSearch } from './leads/lead-filter-search';
+import { leadFilterRoutes } from './leads/lead-filter-routes';
+import { LeadBulk } from './leads/lead-bulk';
+import { backfillEmailDomains } from './leads/lead-email-domain';
+import { registerSegmentModel } from './segments/segment-model';
+import { SegmentService } from './segments/segment-service';
+import { segmentRoutes } from './segments/segment-routes';
 import { conversationRoutes } from './conversations/conversation-routes';
 import { registerLeadModel } from './leads/lead-model';
 import { MessageService } from './messages/message-service';
@@ -135,6 +142,7 @@ export async function startServer(
     webhooks: registerWebhookModel(database.connection),
     deliveries: registerDeliveryModel(database.connection),
     ...registerPropertyModels(database.connection),
+    segments: registerSegmentModel(database.connection),
   };
   // Unique indexes carry correctness (one lead per user, no duplicate seq): build them before serving.
   await Promise.all(Object.values(models).map((model) => model.init()));
@@ -255,6 +263,13 @@ export async function startServer(
   const conversationList = new ConversationList(models.conversations, reads);
   const cannedResponses = new CannedResponseService(models.cannedResponses, models.conversations, leads, agents);
   const leadSearch = new LeadSearch(models.leads);
+  const leadFilterSearch = new LeadFilterSearch(models.leads, properties);
+  const segments = new SegmentService(models.segments, properties, leadFilterSearch);
+  const propertyKeys = async (projectId: string) => (await properties.list(projectId)).items.map((p) => p.key);
+  // Leads stored before `emailDomain` existed: filled in the background (see lead-email-domain.ts).
+  backfillEmailDomains(models.leads, logger).catch((error: unknown) =>
+    logger.warn({ err: error }, 'email domain backfill stopped; it runs again at the next start'),
+  );
   const leadMerge = new LeadMerge(models.leads, models.conversations, leads, locks, bus, outbox);
   const leadErasure = new LeadErasure(models.leads, models.conversations, models.messages, leads, locks, bus, outbox);
   const webhookService = new WebhookService(
@@ -292,6 +307,7 @@ export async function startServer(
       merge: leadMerge,
       erasure: leadErasure,
       conversations: conversationList,
+      propertyKeys,
     }),
     conversationRoutes({ auth, conversations: conversationList, messages }),
     cannedResponseRoutes({ auth, responses: cannedResponses }),
@@ -299,7 +315,19 @@ export async function startServer(
     routingRoutes({ auth, routing, queue, presence, agents }),
     hoursRoutes({ auth, hours: businessHours }),
     webhookRoutes({ auth, webhooks: webhookService }),
-    propertyRoutes({ auth, properties }),
+    propertyRoutes({
+      auth,
+      properties,
+      beforeDelete: (projectId, key) => segments.assertPropertyUnused(projectId, key),
+    }),
+    segmentRoutes({ auth, segments }),
+    leadFilterRoutes({
+      auth,
+      logger,
+      search: leadFilterSearch,
+      bulk: new LeadBulk(models.leads, leadFilterSearch, properties, leadErasure, bus),
+      propertyKeys,
+    }),
   ];
   const metricsRouter = metricsRoutes({
     metrics,

@@ -231,6 +231,20 @@ const REST = {
   'DELETE /v1/projects/:projectId/properties/:propertyId':              PROJECT_OWNERS,
   'DELETE /v1/projects/:projectId/properties/:propertyId · a property of another project':         OWNERS_NOT_FOUND,
   'PUT /v1/projects/:projectId/property-settings':                      PROJECT_OWNERS,
+  'POST /v1/projects/:projectId/leads/search':                          PROJECT_AGENTS,
+  'POST /v1/projects/:projectId/leads/export.csv':                      PROJECT_OWNERS,
+  'POST /v1/projects/:projectId/leads/bulk':                            PROJECT_OWNERS,
+  // Segments: every agent of the project saves and lists them.
+  'GET /v1/projects/:projectId/segments':                               PROJECT_AGENTS,
+  'POST /v1/projects/:projectId/segments':                              PROJECT_AGENTS,
+  'GET /v1/projects/:projectId/segments/:segmentId':                    PROJECT_AGENTS,
+  'GET /v1/projects/:projectId/segments/:segmentId · a segment of another project':               AGENTS_NOT_FOUND,
+  'PATCH /v1/projects/:projectId/segments/:segmentId':                  PROJECT_AGENTS,
+  'PATCH /v1/projects/:projectId/segments/:segmentId · a segment of another project':             AGENTS_NOT_FOUND,
+  'DELETE /v1/projects/:projectId/segments/:segmentId':                 PROJECT_AGENTS,
+  'DELETE /v1/projects/:projectId/segments/:segmentId · a segment of another project':            AGENTS_NOT_FOUND,
+  'GET /v1/projects/:projectId/segments/:segmentId/leads':              PROJECT_AGENTS,
+  'GET /v1/projects/:projectId/segments/:segmentId/leads · a segment of another project':         AGENTS_NOT_FOUND,
 } satisfies Record<string, Row>;
 type RestKey = keyof typeof REST;
 
@@ -361,6 +375,9 @@ interface World {
   /** A contact property of the home project, and one of the other project. */
   propertyId: string;
   foreignPropertyId: string;
+  /** A segment of the home project, and one of the other project. */
+  segmentId: string;
+  foreignSegmentId: string;
   /** The forged tokens, each with what it forges. */
   forged: [label: string, token: string][];
   expired: [label: string, token: string][];
@@ -385,7 +402,8 @@ interface RestRequest {
       | 'teamId'
       | 'webhookId'
       | 'deliveryId'
-      | 'propertyId',
+      | 'propertyId'
+      | 'segmentId',
       string
     >
   >;
@@ -611,6 +629,38 @@ const REST_CALLS: Record<RestKey, RestCall> = {
     params: { propertyId: c.w.foreignPropertyId },
   }),
   'PUT /v1/projects/:projectId/property-settings': () => ({ body: { definedKeysOnly: false } }),
+  'POST /v1/projects/:projectId/leads/search': () => ({
+    body: { filter: { and: [{ field: 'kind', op: 'in', value: ['anonymous', 'verified'] }] }, limit: 5 },
+  }),
+  'POST /v1/projects/:projectId/leads/export.csv': () => ({
+    body: { filter: { field: 'kind', op: 'eq', value: 'manual' } },
+  }),
+  'POST /v1/projects/:projectId/leads/bulk': () => ({
+    body: { filter: { field: 'tags', op: 'eq', value: 'matrix-nobody' }, action: { type: 'addTags', tags: ['x'] } },
+  }),
+  'GET /v1/projects/:projectId/segments': nothing,
+  'POST /v1/projects/:projectId/segments': () => ({
+    body: { name: 'Matrix', filter: { and: [{ field: 'tags', op: 'eq', value: 'vip' }] } },
+  }),
+  'GET /v1/projects/:projectId/segments/:segmentId': nothing,
+  'GET /v1/projects/:projectId/segments/:segmentId · a segment of another project': (c) => ({
+    params: { segmentId: c.w.foreignSegmentId },
+  }),
+  'PATCH /v1/projects/:projectId/segments/:segmentId': () => ({ body: { name: 'Matrix renamed' } }),
+  'PATCH /v1/projects/:projectId/segments/:segmentId · a segment of another project': (c) => ({
+    params: { segmentId: c.w.foreignSegmentId },
+    body: { name: 'Matrix renamed' },
+  }),
+  'DELETE /v1/projects/:projectId/segments/:segmentId': async (c) => ({
+    params: { segmentId: await freshSegment(c.w) },
+  }),
+  'DELETE /v1/projects/:projectId/segments/:segmentId · a segment of another project': (c) => ({
+    params: { segmentId: c.w.foreignSegmentId },
+  }),
+  'GET /v1/projects/:projectId/segments/:segmentId/leads': nothing,
+  'GET /v1/projects/:projectId/segments/:segmentId/leads · a segment of another project': (c) => ({
+    params: { segmentId: c.w.foreignSegmentId },
+  }),
 };
 
 type SocketCall = (c: Cell, token: string | undefined) => unknown;
@@ -711,6 +761,15 @@ async function freshProperty(w: World, projectId = w.home.id, token = w.owner.to
     body: { key: `matrix_${process.pid}_${unique++}`, label: 'Matrix property', type: 'text' },
   });
   if (res.status !== 201) throw new Error(`fresh property: ${res.status} ${res.text}`);
+  return res.body.id;
+}
+
+async function freshSegment(w: World, projectId = w.home.id, token = w.owner.token): Promise<string> {
+  const res = await client(w.nodes[0].url).post<{ id: string }>(`/v1/projects/${projectId}/segments`, {
+    token,
+    body: { name: `Matrix segment ${unique++}`, filter: { field: 'kind', op: 'eq', value: 'anonymous' } },
+  });
+  if (res.status !== 201) throw new Error(`fresh segment: ${res.status} ${res.text}`);
   return res.body.id;
 }
 
@@ -879,6 +938,7 @@ async function restCell(key: RestKey, c: Cell): Promise<string> {
     webhookId: c.w.webhookId,
     deliveryId: c.w.deliveryId,
     propertyId: c.w.propertyId,
+    segmentId: c.w.segmentId,
     ...call.params,
   };
   const path = template.replace(/:(\w+)/g, (_, name: string) => params[name as keyof typeof params]);
@@ -1218,6 +1278,8 @@ describe('role matrix', () => {
       foreignDeliveryId,
       propertyId: '',
       foreignPropertyId: '',
+      segmentId: '',
+      foreignSegmentId: '',
       forged: [
         ['wrong key, as the owner', resigned(owner.token, WRONG_SECRET)],
         ['wrong key, as the owning visitor', resigned(V.token, WRONG_SECRET)],
@@ -1237,6 +1299,8 @@ describe('role matrix', () => {
     };
     w.propertyId = await freshProperty(w);
     w.foreignPropertyId = await freshProperty(w, Q, foreignOwner.token);
+    w.segmentId = await freshSegment(w);
+    w.foreignSegmentId = await freshSegment(w, Q, foreignOwner.token);
   }, 120_000);
 
   afterAll(async () => {

@@ -31,6 +31,7 @@ import {
   emptyResultSchema,
   leadCreatedEventSchema,
   leadDeletedEventSchema,
+  leadBulkCompletedEventSchema,
   leadMergedEventSchema,
   leadUpdatedEventSchema,
   leadUpdateResultSchema,
@@ -184,6 +185,10 @@ const agentPushes = {
   'lead.updated': { summary: 'A contact changed (`changes` names the fields).', payload: leadUpdatedEventSchema },
   'lead.merged': { summary: 'Contacts were merged into `lead`.', payload: leadMergedEventSchema },
   'lead.deleted': { summary: 'A contact was erased.', payload: leadDeletedEventSchema },
+  'lead.bulk.completed': {
+    summary: 'A bulk action on the contacts a filter matched finished: one event for all of them.',
+    payload: leadBulkCompletedEventSchema,
+  },
   'agent.presence': {
     summary: 'An agent of the project came online, went away, or went offline (after the grace period).',
     payload: agentPresenceEventSchema,

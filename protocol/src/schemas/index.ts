@@ -20,3 +20,6 @@ export * from './socket-payloads';
 export * from './routing-responses';
 export * from './webhook-payloads';
 export * from './properties';
+export * from './lead-filter';
+export * from './segments';
+export * from './lead-bulk';

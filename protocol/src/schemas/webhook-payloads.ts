@@ -14,6 +14,7 @@ import {
   leadUpdatedEventSchema,
   messageCreatedEventSchema,
 } from './socket-payloads';
+import { leadBulkCompletedEventSchema } from './lead-bulk';
 
 const projectId = { projectId: z.string() };
 
@@ -32,6 +33,11 @@ export const WEBHOOK_PAYLOAD_SCHEMAS = {
   'lead.updated': payload('lead.updated', leadUpdatedEventSchema.extend(projectId), 'WebhookLeadUpdated'),
   'lead.merged': payload('lead.merged', leadMergedEventSchema.extend(projectId), 'WebhookLeadMerged'),
   'lead.deleted': payload('lead.deleted', leadDeletedEventSchema.extend(projectId), 'WebhookLeadDeleted'),
+  'lead.bulk.completed': payload(
+    'lead.bulk.completed',
+    leadBulkCompletedEventSchema.extend(projectId),
+    'WebhookLeadBulkCompleted',
+  ),
   'conversation.created': payload(
     'conversation.created',
     conversationCreatedEventSchema.extend(projectId),

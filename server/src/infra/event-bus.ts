@@ -3,6 +3,7 @@ import type {
   Conversation,
   ConversationChange,
   Lead,
+  LeadBulkCompletedEvent,
   LeadField,
   Message,
   PresenceStatus,
@@ -23,6 +24,8 @@ export interface DomainEvents {
   'lead.updated': { lead: Lead; changes: LeadField[] };
   'lead.merged': { lead: Lead; mergedLeadIds: string[] };
   'lead.deleted': { projectId: string; leadId: string; userIds: string[] };
+  /** One summary of a bulk action (no per-contact events: a bulk may touch thousands). */
+  'lead.bulk.completed': LeadBulkCompletedEvent & { projectId: string };
   'conversation.created': { conversation: Conversation; lead: Lead };
   'conversation.updated': {
     conversation: Conversation;

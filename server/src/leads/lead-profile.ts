@@ -1,6 +1,7 @@
 import { LIMITS, type LeadField, type Origin } from '@parley/protocol';
 import { AppError } from '../errors';
 import type { LeadDoc } from './lead-model';
+import { emailDomainOf } from './lead-email-domain';
 import { sameStoredValue, type StoredAttributeValue } from '../properties/property-values';
 import { originsOf, SCALAR_FIELDS, valuePaths } from './lead-origins';
 
@@ -133,6 +134,16 @@ export function diffProfile(before: LeadDoc, patch: ProfilePatch, now: Date, aut
   if (changes.length > 0) {
     after.searchKeys = searchKeysOf(after);
     $set['searchKeys'] = after.searchKeys;
+    const domain = emailDomainOf(after.email);
+    if (domain !== before.emailDomain) {
+      if (domain === undefined) {
+        $unset['emailDomain'] = '';
+        delete after.emailDomain;
+      } else {
+        $set['emailDomain'] = domain;
+        after.emailDomain = domain;
+      }
+    }
     $set['updatedAt'] = now;
     after.updatedAt = now;
     after.rev = before.rev + 1;
@@ -152,6 +163,8 @@ export function initialProfile(patch: ProfilePatch, origin: Origin): Partial<Lea
   doc.attributes = attributes;
   doc.tags = [...new Set(patch.tags ?? [])];
   doc.searchKeys = searchKeysOf(doc);
+  const domain = emailDomainOf(doc.email);
+  if (domain) doc.emailDomain = domain;
   doc.origins = valuePaths({ ...doc, attributes }).map((field) => ({ field, origin }));
   return doc;
 }

@@ -20,6 +20,9 @@ export function attachBroadcaster(bus: EventBus, visitors: VisitorNamespace, age
       project(lead.projectId).emit('lead.merged', { lead, mergedLeadIds }),
     ),
     bus.subscribe('lead.deleted', ({ projectId, leadId }) => project(projectId).emit('lead.deleted', { leadId })),
+    bus.subscribe('lead.bulk.completed', ({ projectId, ...summary }) =>
+      project(projectId).emit('lead.bulk.completed', summary),
+    ),
     bus.subscribe('conversation.created', ({ conversation, lead }) => {
       project(conversation.projectId).emit('conversation.created', {
         conversation,

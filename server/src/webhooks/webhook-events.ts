@@ -46,6 +46,11 @@ export function routeEvent(type: WebhookEventType, payload: object): EventRoutin
   const projectId = p.projectId ?? p.message?.projectId ?? p.conversation?.projectId ?? p.lead?.projectId;
   if (!projectId) throw new Error(`webhook event ${type} carries no project`);
   const lane = p.lead?.id ?? p.conversation?.leadId ?? p.leadId ?? '';
+  // A bulk summary names no single contact: its subject is the bulk (it is never marked on a document).
+  if (type === 'lead.bulk.completed') {
+    const { projectId: _project, ...data } = payload as { projectId: string; bulkId: string };
+    return { projectId, lane: '', subject: { kind: 'leads', id: data.bulkId }, data };
+  }
   const kind = KINDS[type.split('.')[0] ?? ''];
   const subjectId =
     kind === 'messages' ? p.message?.id : kind === 'conversations' ? p.conversation?.id : (p.lead?.id ?? p.leadId);

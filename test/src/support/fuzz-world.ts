@@ -85,6 +85,8 @@ export interface World {
   webhooks: string[];
   /** Contact property ids inputs pick from (`§property:i`): project A's, project B's, and each one created. */
   properties: string[];
+  /** Segment ids inputs pick from (`§segment:i`): project A's, project B's, and each one created. */
+  segments: string[];
   ledger: Ledger;
   /** Problems seen outside an answer (pushes), each with where it was seen. */
   pushProblems: string[];
@@ -179,6 +181,19 @@ export async function seedWorld(url: string): Promise<World> {
     if (res.status !== 201) throw new Error(`property: ${res.status} ${res.text}`);
     properties.push(res.body.id);
   }
+  // A segment in each project; B's name carries B's mark.
+  const segments: string[] = [];
+  for (const [projectId, author, name] of [
+    [projectA.id, owner, 'Pro plans'],
+    [projectB.id, agentB, `Pro plans of ${markers.projectB}`],
+  ] as const) {
+    const res = await client(url).post<{ id: string }>(`/v1/projects/${projectId}/segments`, {
+      token: author.token,
+      body: { name, filter: { field: 'properties.plan', op: 'eq', value: 'pro' } },
+    });
+    if (res.status !== 201) throw new Error(`segment: ${res.status} ${res.text}`);
+    segments.push(res.body.id);
+  }
   // A team in each project (the agents in it); B's name carries B's mark.
   const teams: string[] = [];
   for (const [projectId, author, name, members] of [
@@ -232,6 +247,7 @@ export async function seedWorld(url: string): Promise<World> {
     teams,
     webhooks,
     properties,
+    segments,
     ledger: {
       projects: new Set(),
       agents: new Set(),
@@ -320,6 +336,8 @@ function symbolValue(world: World, name: string, index: number): unknown {
       return pick(world.webhooks);
     case 'property':
       return pick(world.properties);
+    case 'segment':
+      return pick(world.segments);
     case 'until-soon':
       return new Date(Date.now() + 3_600_000).toISOString();
     case 'owner':
@@ -449,6 +467,11 @@ export function recordAnswer(world: World, entry: string, data: unknown): void {
     case 'POST /v1/projects/:projectId/properties': {
       const propertyId = id((data as Record<string, unknown>)['id']);
       if (propertyId && !world.properties.includes(propertyId)) world.properties.push(propertyId);
+      break;
+    }
+    case 'POST /v1/projects/:projectId/segments': {
+      const segmentId = id((data as Record<string, unknown>)['id']);
+      if (segmentId && !world.segments.includes(segmentId)) world.segments.push(segmentId);
       break;
     }
     case 'POST /v1/projects/:projectId/teams': {
