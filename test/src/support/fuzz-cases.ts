@@ -302,6 +302,11 @@ function restOverrides(entry: RestEntry): ArbitraryOptions {
         ],
       );
     if (path.endsWith('/segments/:segmentId/leads'))
+      overrides['limit'] = weighted<unknown>(
+        [4, fc.integer({ min: 1, max: 100 }).map(String)],
+        [1, fc.string({ maxLength: 5 })],
+      );
+    if (path.endsWith('/segments/:segmentId/leads'))
       overrides['sort'] = weighted<unknown>(
         [4, fc.constantFrom('name', 'createdAt', 'properties.plan')],
         [1, fc.string({ maxLength: 20 })],

@@ -85,7 +85,11 @@ export interface World {
   webhooks: string[];
   /** Contact property ids inputs pick from (`§property:i`): project A's, project B's, and each one created. */
   properties: string[];
-  /** Segment ids inputs pick from (`§segment:i`): project A's, project B's, and each one created. */
+  /**
+   * Segment ids inputs pick from (`§segment:i`): project A's and project B's only. Those the fuzzing
+   * creates hold random filters that a later property change may make unusable; listing one of
+   * those is BAD_REQUEST, which would crowd out the cases that get through.
+   */
   segments: string[];
   ledger: Ledger;
   /** Problems seen outside an answer (pushes), each with where it was seen. */
@@ -189,7 +193,8 @@ export async function seedWorld(url: string): Promise<World> {
   ] as const) {
     const res = await client(url).post<{ id: string }>(`/v1/projects/${projectId}/segments`, {
       token: author.token,
-      body: { name, filter: { field: 'properties.plan', op: 'eq', value: 'pro' } },
+      // On a built-in field: a property's type may change under the fuzzing, and its filters with it.
+      body: { name, filter: { field: 'kind', op: 'in', value: ['anonymous', 'verified'] } },
     });
     if (res.status !== 201) throw new Error(`segment: ${res.status} ${res.text}`);
     segments.push(res.body.id);
@@ -467,11 +472,6 @@ export function recordAnswer(world: World, entry: string, data: unknown): void {
     case 'POST /v1/projects/:projectId/properties': {
       const propertyId = id((data as Record<string, unknown>)['id']);
       if (propertyId && !world.properties.includes(propertyId)) world.properties.push(propertyId);
-      break;
-    }
-    case 'POST /v1/projects/:projectId/segments': {
-      const segmentId = id((data as Record<string, unknown>)['id']);
-      if (segmentId && !world.segments.includes(segmentId)) world.segments.push(segmentId);
       break;
     }
     case 'POST /v1/projects/:projectId/teams': {
