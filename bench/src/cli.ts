@@ -18,6 +18,7 @@ import { latencyScenario } from './scenarios/latency';
 import { searchScenario } from './scenarios/search';
 import { throughputScenario } from './scenarios/throughput';
 import { webhooksScenario } from './scenarios/webhooks';
+import { contactsScenario } from './scenarios/contacts';
 import { baselineGroups, parleyGroups, type Target } from './targets';
 
 /** How to run this again: the arguments given, less where the output went. */
@@ -108,6 +109,7 @@ async function main(): Promise<void> {
     if (options.only.includes('latency')) result.latency = await latencyScenario(ctx);
     if (options.only.includes('search')) result.search = await searchScenario(ctx);
     if (options.only.includes('webhooks')) result.webhooks = await webhooksScenario(ctx, parley.adminToken);
+    if (options.only.includes('contacts')) result.contacts = await contactsScenario(ctx);
     result.meta.durationSec = (Date.now() - started) / 1000;
     // Each compaction rewrites the whole database (in the background, but on the same cores).
     const compactions = database.process

@@ -1,8 +1,8 @@
 import path from 'node:path';
 import { REPO_ROOT } from './paths';
 
-export type ScenarioName = 'throughput' | 'latency' | 'connections' | 'search' | 'webhooks';
-export const SCENARIOS: ScenarioName[] = ['throughput', 'latency', 'connections', 'search', 'webhooks'];
+export type ScenarioName = 'throughput' | 'latency' | 'connections' | 'search' | 'webhooks' | 'contacts';
+export const SCENARIOS: ScenarioName[] = ['throughput', 'latency', 'connections', 'search', 'webhooks', 'contacts'];
 
 export interface Sizes {
   /** Visitors (one conversation each) per worker at each throughput step. */

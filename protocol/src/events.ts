@@ -15,6 +15,7 @@ import type { LeadNoteCreatedEvent, LeadNoteDeletedEvent, LeadNoteUpdatedEvent }
 import type { Conversation, ConversationChange, Lead, LeadField, Message, Sender } from './entities';
 import type { Ack } from './errors';
 import type { WebhookDisabledEvent } from './webhooks';
+import type { LeadBulkCompletedEvent } from './schemas/lead-bulk';
 import type {
   conversationHistorySchema,
   conversationListSchema,
@@ -226,6 +227,8 @@ export interface AgentPushes {
   'lead.note.created': LeadNoteCreatedEvent;
   'lead.note.updated': LeadNoteUpdatedEvent;
   'lead.note.deleted': LeadNoteDeletedEvent;
+  /** Extension: a bulk action on the contacts a filter matched finished (one event for all of them). */
+  'lead.bulk.completed': LeadBulkCompletedEvent;
   'conversation.created': ConversationCreatedEvent;
   'conversation.updated': ConversationUpdatedEvent;
   'message.created': MessageCreatedEvent;

@@ -22,4 +22,8 @@ export type * from './schemas/workflow';
 export type * from './schemas/canned-responses';
 export type * from './schemas/routing';
 export type * from './schemas/webhooks';
+export type * from './schemas/properties';
+export type * from './schemas/lead-filter';
+export type * from './schemas/segments';
+export type * from './schemas/lead-bulk';
 export { PROTOCOL_VERSION } from './version';

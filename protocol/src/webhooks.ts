@@ -3,6 +3,7 @@
  * and the webhooks and deliveries of the REST API. Deliveries follow the Standard Webhooks
  * specification (`webhook-id`, `webhook-timestamp`, `webhook-signature` headers).
  */
+import type { LeadBulkCompletedEvent } from './schemas/lead-bulk';
 import type {
   ConversationCreatedEvent,
   ConversationUpdatedEvent,
@@ -26,6 +27,7 @@ export const WEBHOOK_EVENT_TYPES = [
   'lead.note.created',
   'lead.note.updated',
   'lead.note.deleted',
+  'lead.bulk.completed',
   'conversation.created',
   'conversation.updated',
   'message.created',
@@ -48,6 +50,7 @@ export interface WebhookEventData {
   'lead.note.created': LeadNoteCreatedEvent & { projectId: string };
   'lead.note.updated': LeadNoteUpdatedEvent & { projectId: string };
   'lead.note.deleted': LeadNoteDeletedEvent & { projectId: string };
+  'lead.bulk.completed': LeadBulkCompletedEvent & { projectId: string };
   'conversation.created': ConversationCreatedEvent & { projectId: string };
   'conversation.updated': ConversationUpdatedEvent & { projectId: string };
   'message.created': MessageCreatedEvent & { projectId: string };

@@ -48,6 +48,16 @@ import { MemoryBlockGate, RedisBlockGate } from './leads/visitor-block-gate';
 import { registerNoteModel } from './notes/note-model';
 import { NoteService } from './notes/note-service';
 import { noteRoutes } from './notes/note-routes';
+import { registerPropertyModels } from './properties/property-model';
+import { PropertyService } from './properties/property-service';
+import { propertyRoutes } from './properties/property-routes';
+import { LeadFilterSearch } from './leads/lead-filter-search';
+import { leadFilterRoutes } from './leads/lead-filter-routes';
+import { LeadBulk } from './leads/lead-bulk';
+import { backfillEmailDomains } from './leads/lead-email-domain';
+import { registerSegmentModel } from './segments/segment-model';
+import { SegmentService } from './segments/segment-service';
+import { segmentRoutes } from './segments/segment-routes';
 import { conversationRoutes } from './conversations/conversation-routes';
 import { registerLeadModel } from './leads/lead-model';
 import { MessageService } from './messages/message-service';
@@ -138,6 +148,8 @@ export async function startServer(
     businessHours: registerBusinessHoursModel(database.connection),
     webhooks: registerWebhookModel(database.connection),
     deliveries: registerDeliveryModel(database.connection),
+    ...registerPropertyModels(database.connection),
+    segments: registerSegmentModel(database.connection),
   };
   // Unique indexes carry correctness (one lead per user, no duplicate seq): build them before serving.
   await Promise.all(Object.values(models).map((model) => model.init()));
@@ -204,7 +216,8 @@ export async function startServer(
     clock,
   );
 
-  const leads = new LeadService(models.leads, models.conversations, bus, outbox);
+  const properties = new PropertyService(models.properties, models.propertySettings, models.leads);
+  const leads = new LeadService(models.leads, models.conversations, bus, outbox, properties);
   const messages = new MessageService(models.messages, models.conversations, bus, config.messageMaxLength, {
     resolvedReply: (projectId) => projects.resolvedConversationReply(projectId),
     outbox,
@@ -257,6 +270,13 @@ export async function startServer(
   const conversationList = new ConversationList(models.conversations, reads);
   const cannedResponses = new CannedResponseService(models.cannedResponses, models.conversations, leads, agents);
   const leadSearch = new LeadSearch(models.leads);
+  const leadFilterSearch = new LeadFilterSearch(models.leads, properties);
+  const segments = new SegmentService(models.segments, properties, leadFilterSearch);
+  const propertyKeys = async (projectId: string) => (await properties.list(projectId)).items.map((p) => p.key);
+  // Leads stored before `emailDomain` existed: filled in the background (see lead-email-domain.ts).
+  backfillEmailDomains(models.leads, logger).catch((error: unknown) =>
+    logger.warn({ err: error }, 'email domain backfill stopped; it runs again at the next start'),
+  );
   // Blocked contacts (issue 15): one shared check per visitor command, on every node.
   const blockGate = redis
     ? new RedisBlockGate(redis.command, config.redisKeyPrefix, models.leads, clock)
@@ -319,6 +339,7 @@ export async function startServer(
       merge: leadMerge,
       erasure: leadErasure,
       conversations: conversationList,
+      propertyKeys,
     }),
     leadBlockRoutes({ auth, blocking: leadBlock }),
     noteRoutes({ auth, notes: noteService }),
@@ -328,6 +349,19 @@ export async function startServer(
     routingRoutes({ auth, routing, queue, presence, agents }),
     hoursRoutes({ auth, hours: businessHours }),
     webhookRoutes({ auth, webhooks: webhookService }),
+    propertyRoutes({
+      auth,
+      properties,
+      beforeDelete: (projectId, key) => segments.assertPropertyUnused(projectId, key),
+    }),
+    segmentRoutes({ auth, segments }),
+    leadFilterRoutes({
+      auth,
+      logger,
+      search: leadFilterSearch,
+      bulk: new LeadBulk(models.leads, leadFilterSearch, properties, leadErasure, bus),
+      propertyKeys,
+    }),
   ];
   const metricsRouter = metricsRoutes({
     metrics,

@@ -237,6 +237,30 @@ const REST = {
   'POST /v1/projects/:projectId/webhooks/:webhookId/deliveries/:deliveryId/redeliver':                OWNERS_OR_ADMIN,
   'POST /v1/projects/:projectId/webhooks/:webhookId/deliveries/:deliveryId/redeliver · a webhook of another project':  FOREIGN_WEBHOOK,
   'POST /v1/projects/:projectId/webhooks/:webhookId/deliveries/:deliveryId/redeliver · a delivery of another project': FOREIGN_WEBHOOK,
+  // Contact properties: every agent reads the definitions; owners define, change and delete them.
+  'GET /v1/projects/:projectId/properties':                             PROJECT_AGENTS,
+  'POST /v1/projects/:projectId/properties':                            PROJECT_OWNERS,
+  'GET /v1/projects/:projectId/properties/:propertyId':                 PROJECT_AGENTS,
+  'GET /v1/projects/:projectId/properties/:propertyId · a property of another project':            AGENTS_NOT_FOUND,
+  'PATCH /v1/projects/:projectId/properties/:propertyId':               PROJECT_OWNERS,
+  'PATCH /v1/projects/:projectId/properties/:propertyId · a property of another project':          OWNERS_NOT_FOUND,
+  'DELETE /v1/projects/:projectId/properties/:propertyId':              PROJECT_OWNERS,
+  'DELETE /v1/projects/:projectId/properties/:propertyId · a property of another project':         OWNERS_NOT_FOUND,
+  'PUT /v1/projects/:projectId/property-settings':                      PROJECT_OWNERS,
+  'POST /v1/projects/:projectId/leads/search':                          PROJECT_AGENTS,
+  'POST /v1/projects/:projectId/leads/export.csv':                      PROJECT_OWNERS,
+  'POST /v1/projects/:projectId/leads/bulk':                            PROJECT_OWNERS,
+  // Segments: every agent of the project saves and lists them.
+  'GET /v1/projects/:projectId/segments':                               PROJECT_AGENTS,
+  'POST /v1/projects/:projectId/segments':                              PROJECT_AGENTS,
+  'GET /v1/projects/:projectId/segments/:segmentId':                    PROJECT_AGENTS,
+  'GET /v1/projects/:projectId/segments/:segmentId · a segment of another project':               AGENTS_NOT_FOUND,
+  'PATCH /v1/projects/:projectId/segments/:segmentId':                  PROJECT_AGENTS,
+  'PATCH /v1/projects/:projectId/segments/:segmentId · a segment of another project':             AGENTS_NOT_FOUND,
+  'DELETE /v1/projects/:projectId/segments/:segmentId':                 PROJECT_AGENTS,
+  'DELETE /v1/projects/:projectId/segments/:segmentId · a segment of another project':            AGENTS_NOT_FOUND,
+  'GET /v1/projects/:projectId/segments/:segmentId/leads':              PROJECT_AGENTS,
+  'GET /v1/projects/:projectId/segments/:segmentId/leads · a segment of another project':         AGENTS_NOT_FOUND,
 } satisfies Record<string, Row>;
 type RestKey = keyof typeof REST;
 
@@ -364,6 +388,12 @@ interface World {
   deliveryId: string;
   foreignWebhookId: string;
   foreignDeliveryId: string;
+  /** A contact property of the home project, and one of the other project. */
+  propertyId: string;
+  foreignPropertyId: string;
+  /** A segment of the home project, and one of the other project. */
+  segmentId: string;
+  foreignSegmentId: string;
   /** The forged tokens, each with what it forges. */
   forged: [label: string, token: string][];
   expired: [label: string, token: string][];
@@ -388,7 +418,9 @@ interface RestRequest {
       | 'teamId'
       | 'webhookId'
       | 'deliveryId'
-      | 'noteId',
+      | 'noteId'
+      | 'propertyId'
+      | 'segmentId',
       string
     >
   >;
@@ -622,6 +654,58 @@ const REST_CALLS: Record<RestKey, RestCall> = {
   'POST /v1/projects/:projectId/webhooks/:webhookId/deliveries/:deliveryId/redeliver · a delivery of another project': (
     c,
   ) => ({ params: { deliveryId: c.w.foreignDeliveryId } }),
+  'GET /v1/projects/:projectId/properties': nothing,
+  'POST /v1/projects/:projectId/properties': () => ({
+    body: { key: `matrix_${process.pid}_${unique++}`, label: 'Matrix', type: 'number' },
+  }),
+  'GET /v1/projects/:projectId/properties/:propertyId': nothing,
+  'GET /v1/projects/:projectId/properties/:propertyId · a property of another project': (c) => ({
+    params: { propertyId: c.w.foreignPropertyId },
+  }),
+  'PATCH /v1/projects/:projectId/properties/:propertyId': () => ({ body: { label: 'Matrix label' } }),
+  'PATCH /v1/projects/:projectId/properties/:propertyId · a property of another project': (c) => ({
+    params: { propertyId: c.w.foreignPropertyId },
+    body: { label: 'Matrix label' },
+  }),
+  'DELETE /v1/projects/:projectId/properties/:propertyId': async (c) => ({
+    params: { propertyId: await freshProperty(c.w) },
+  }),
+  'DELETE /v1/projects/:projectId/properties/:propertyId · a property of another project': (c) => ({
+    params: { propertyId: c.w.foreignPropertyId },
+  }),
+  'PUT /v1/projects/:projectId/property-settings': () => ({ body: { definedKeysOnly: false } }),
+  'POST /v1/projects/:projectId/leads/search': () => ({
+    body: { filter: { and: [{ field: 'kind', op: 'in', value: ['anonymous', 'verified'] }] }, limit: 5 },
+  }),
+  'POST /v1/projects/:projectId/leads/export.csv': () => ({
+    body: { filter: { field: 'kind', op: 'eq', value: 'manual' } },
+  }),
+  'POST /v1/projects/:projectId/leads/bulk': () => ({
+    body: { filter: { field: 'tags', op: 'eq', value: 'matrix-nobody' }, action: { type: 'addTags', tags: ['x'] } },
+  }),
+  'GET /v1/projects/:projectId/segments': nothing,
+  'POST /v1/projects/:projectId/segments': () => ({
+    body: { name: 'Matrix', filter: { and: [{ field: 'tags', op: 'eq', value: 'vip' }] } },
+  }),
+  'GET /v1/projects/:projectId/segments/:segmentId': nothing,
+  'GET /v1/projects/:projectId/segments/:segmentId · a segment of another project': (c) => ({
+    params: { segmentId: c.w.foreignSegmentId },
+  }),
+  'PATCH /v1/projects/:projectId/segments/:segmentId': () => ({ body: { name: 'Matrix renamed' } }),
+  'PATCH /v1/projects/:projectId/segments/:segmentId · a segment of another project': (c) => ({
+    params: { segmentId: c.w.foreignSegmentId },
+    body: { name: 'Matrix renamed' },
+  }),
+  'DELETE /v1/projects/:projectId/segments/:segmentId': async (c) => ({
+    params: { segmentId: await freshSegment(c.w) },
+  }),
+  'DELETE /v1/projects/:projectId/segments/:segmentId · a segment of another project': (c) => ({
+    params: { segmentId: c.w.foreignSegmentId },
+  }),
+  'GET /v1/projects/:projectId/segments/:segmentId/leads': nothing,
+  'GET /v1/projects/:projectId/segments/:segmentId/leads · a segment of another project': (c) => ({
+    params: { segmentId: c.w.foreignSegmentId },
+  }),
 };
 
 type SocketCall = (c: Cell, token: string | undefined) => unknown;
@@ -713,6 +797,24 @@ async function freshCannedResponse(w: World): Promise<string> {
     body: { shortCode: `matrix-target-${process.pid}-${unique++}`, text: 'Matrix target' },
   });
   if (res.status !== 201) throw new Error(`fresh canned response: ${res.status} ${res.text}`);
+  return res.body.id;
+}
+
+async function freshProperty(w: World, projectId = w.home.id, token = w.owner.token): Promise<string> {
+  const res = await client(w.nodes[0].url).post<{ id: string }>(`/v1/projects/${projectId}/properties`, {
+    token,
+    body: { key: `matrix_${process.pid}_${unique++}`, label: 'Matrix property', type: 'text' },
+  });
+  if (res.status !== 201) throw new Error(`fresh property: ${res.status} ${res.text}`);
+  return res.body.id;
+}
+
+async function freshSegment(w: World, projectId = w.home.id, token = w.owner.token): Promise<string> {
+  const res = await client(w.nodes[0].url).post<{ id: string }>(`/v1/projects/${projectId}/segments`, {
+    token,
+    body: { name: `Matrix segment ${unique++}`, filter: { field: 'kind', op: 'eq', value: 'anonymous' } },
+  });
+  if (res.status !== 201) throw new Error(`fresh segment: ${res.status} ${res.text}`);
   return res.body.id;
 }
 
@@ -897,6 +999,8 @@ async function restCell(key: RestKey, c: Cell): Promise<string> {
     deliveryId: c.w.deliveryId,
     // Note rows always name their own (see freshNote).
     noteId: 'no-such-note',
+    propertyId: c.w.propertyId,
+    segmentId: c.w.segmentId,
     ...call.params,
   };
   const path = template.replace(/:(\w+)/g, (_, name: string) => params[name as keyof typeof params]);
@@ -1234,6 +1338,10 @@ describe('role matrix', () => {
       deliveryId,
       foreignWebhookId,
       foreignDeliveryId,
+      propertyId: '',
+      foreignPropertyId: '',
+      segmentId: '',
+      foreignSegmentId: '',
       forged: [
         ['wrong key, as the owner', resigned(owner.token, WRONG_SECRET)],
         ['wrong key, as the owning visitor', resigned(V.token, WRONG_SECRET)],
@@ -1251,6 +1359,10 @@ describe('role matrix', () => {
         ["the owning visitor's, expired", expired(V.token, JWT_SECRET)],
       ],
     };
+    w.propertyId = await freshProperty(w);
+    w.foreignPropertyId = await freshProperty(w, Q, foreignOwner.token);
+    w.segmentId = await freshSegment(w);
+    w.foreignSegmentId = await freshSegment(w, Q, foreignOwner.token);
   }, 120_000);
 
   afterAll(async () => {

@@ -80,6 +80,7 @@ import {
   teamResponseSchema,
   teamUpdateSchema,
 } from '../schemas';
+import { CONTACT_ROUTES } from './rest-routes-contacts';
 
 export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
 
@@ -844,6 +845,7 @@ export const REST_ROUTES: RestRoute[] = [
     access: 'owner-or-admin',
     responses: { 202: json('The delivery, pending.', webhookDeliveryResponseSchema) },
   },
+  ...CONTACT_ROUTES,
 ];
 
 /**

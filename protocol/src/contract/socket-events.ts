@@ -32,6 +32,7 @@ import {
   emptyResultSchema,
   leadCreatedEventSchema,
   leadDeletedEventSchema,
+  leadBulkCompletedEventSchema,
   leadMergedEventSchema,
   leadUpdatedEventSchema,
   leadUpdateResultSchema,
@@ -188,6 +189,10 @@ const agentPushes = {
   'lead.note.created': { summary: 'An agent added a note to a contact.', payload: leadNoteCreatedEventSchema },
   'lead.note.updated': { summary: 'A note on a contact was edited.', payload: leadNoteUpdatedEventSchema },
   'lead.note.deleted': { summary: 'A note on a contact was deleted.', payload: leadNoteDeletedEventSchema },
+  'lead.bulk.completed': {
+    summary: 'A bulk action on the contacts a filter matched finished: one event for all of them.',
+    payload: leadBulkCompletedEventSchema,
+  },
   'agent.presence': {
     summary: 'An agent of the project came online, went away, or went offline (after the grace period).',
     payload: agentPresenceEventSchema,

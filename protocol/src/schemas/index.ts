@@ -20,3 +20,7 @@ export * from './socket-payloads';
 export * from './routing-responses';
 export * from './webhook-payloads';
 export * from './notes';
+export * from './properties';
+export * from './lead-filter';
+export * from './segments';
+export * from './lead-bulk';

@@ -15,6 +15,7 @@ import {
   messageCreatedEventSchema,
 } from './socket-payloads';
 import { leadNoteCreatedEventSchema, leadNoteDeletedEventSchema, leadNoteUpdatedEventSchema } from './notes';
+import { leadBulkCompletedEventSchema } from './lead-bulk';
 
 const projectId = { projectId: z.string() };
 
@@ -47,6 +48,11 @@ export const WEBHOOK_PAYLOAD_SCHEMAS = {
     'lead.note.deleted',
     leadNoteDeletedEventSchema.extend(projectId),
     'WebhookLeadNoteDeleted',
+  ),
+  'lead.bulk.completed': payload(
+    'lead.bulk.completed',
+    leadBulkCompletedEventSchema.extend(projectId),
+    'WebhookLeadBulkCompleted',
   ),
   'conversation.created': payload(
     'conversation.created',

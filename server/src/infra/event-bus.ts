@@ -3,6 +3,7 @@ import type {
   Conversation,
   ConversationChange,
   Lead,
+  LeadBulkCompletedEvent,
   LeadField,
   LeadNote,
   Message,
@@ -28,6 +29,8 @@ export interface DomainEvents {
   'lead.note.created': { note: LeadNote };
   'lead.note.updated': { note: LeadNote };
   'lead.note.deleted': { projectId: string; leadId: string; noteId: string };
+  /** One summary of a bulk action (no per-contact events: a bulk may touch thousands). */
+  'lead.bulk.completed': LeadBulkCompletedEvent & { projectId: string };
   'conversation.created': { conversation: Conversation; lead: Lead };
   'conversation.updated': {
     conversation: Conversation;

@@ -43,12 +43,15 @@ export function csvCell(raw: string | number | undefined): string {
   return `"${neutralizeFormulas(String(raw)).replace(/"/g, '""')}"`;
 }
 
-/** The column names: constant, so they need neither quotes nor guards. */
-export function csvHeader(): string {
-  return `${CSV_COLUMNS.join(',')}\r\n`;
+/**
+ * The column names: the constant ones, then `properties.{key}` per defined property (keys are
+ * `[a-z][a-z0-9_]*`, so they need neither quotes nor guards either).
+ */
+export function csvHeader(propertyKeys: readonly string[] = []): string {
+  return `${[...CSV_COLUMNS, ...propertyKeys.map((key) => `properties.${key}`)].join(',')}\r\n`;
 }
 
-export function csvRow(lead: Lead): string {
+export function csvRow(lead: Lead, propertyKeys: readonly string[] = []): string {
   const cells: (string | number | undefined)[] = [
     lead.id,
     lead.userId,
@@ -63,6 +66,10 @@ export function csvRow(lead: Lead): string {
     lead.createdAt,
     lead.updatedAt,
     lead.lastSeenAt,
+    ...propertyKeys.map((key) => {
+      const value = Object.hasOwn(lead.attributes, key) ? lead.attributes[key] : undefined;
+      return value === undefined || value === null ? undefined : String(value);
+    }),
   ];
   return `${cells.map(csvCell).join(',')}\r\n`;
 }

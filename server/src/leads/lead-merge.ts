@@ -1,4 +1,5 @@
-import type { AttributeValue, ChangeActor, Lead, Origin } from '@parley/protocol';
+import type { StoredAttributeValue } from '../properties/property-values';
+import type { ChangeActor, Lead, Origin } from '@parley/protocol';
 import { AppError, notFound } from '../errors';
 import type { ConversationDoc, ConversationModel } from '../conversations/conversation-model';
 import { toConversation } from '../conversations/conversation-view';
@@ -22,7 +23,7 @@ import { toLead } from './lead-view';
  */
 export function mergedProfile(target: LeadDoc, sources: LeadDoc[]): LeadChange {
   const patch: ProfilePatch = {};
-  const filled = new Map<string, { value: string | number | boolean; origin: Origin }>();
+  const filled = new Map<string, { value: Exclude<StoredAttributeValue, null>; origin: Origin }>();
   const originIn = (lead: LeadDoc, path: string): Origin => originsOf(lead).get(path) ?? 'agent';
   for (const field of SCALAR_FIELDS) {
     if (target[field]) continue;
@@ -32,7 +33,7 @@ export function mergedProfile(target: LeadDoc, sources: LeadDoc[]): LeadChange {
     patch[field] = value;
     filled.set(field, { value, origin: originIn(donor, field) });
   }
-  const attributes: Record<string, AttributeValue> = {};
+  const attributes: Record<string, StoredAttributeValue> = {};
   for (const source of sources) {
     for (const [key, value] of Object.entries(source.attributes)) {
       // Own keys only (not `in`): an attribute may be named like an inherited method (`toString`).

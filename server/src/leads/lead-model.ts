@@ -1,6 +1,7 @@
 import { Schema, type Connection, type Model } from 'mongoose';
-import type { AttributeValue, KeptApartValue, LeadKind, Origin } from '@parley/protocol';
+import type { KeptApartValue, LeadKind, Origin } from '@parley/protocol';
 import { outboxMarksPath, type OutboxMark } from '../infra/outbox-mark';
+import type { StoredAttributeValue } from '../properties/property-values';
 
 export interface LeadDoc {
   _id: string;
@@ -13,7 +14,13 @@ export interface LeadDoc {
   /** Trimmed and lower-cased, so an exact search ignores case by using the index. */
   email?: string;
   phone?: string;
-  attributes: Record<string, AttributeValue>;
+  /**
+   * The email's domain, lower-cased (`example.com`): contact filters and free-text search find every
+   * lead of a domain by it. Leads stored before it existed get it from `backfillEmailDomains`.
+   */
+  emailDomain?: string;
+  /** Typed where a property defines the key (see properties/property-values.ts). */
+  attributes: Record<string, StoredAttributeValue>;
   tags: string[];
   /**
    * Lower-cased values that a `q` search matches by prefix: fullname and each of its words,
@@ -66,6 +73,7 @@ const leadSchema = new Schema<LeadDoc>(
     lastname: String,
     email: String,
     phone: String,
+    emailDomain: String,
     attributes: { type: Schema.Types.Mixed, default: {} },
     tags: { type: [String], default: [] },
     searchKeys: { type: [String], default: [] },
@@ -91,6 +99,8 @@ const leadSchema = new Schema<LeadDoc>(
 leadSchema.index({ projectId: 1, userId: 1 }, { unique: true });
 // Exact email search (many leads may share an email: one per browser until merged).
 leadSchema.index({ projectId: 1, email: 1 });
+// Every lead of an email domain (filters, and a free-text search that reads as a domain).
+leadSchema.index({ projectId: 1, emailDomain: 1 });
 // Prefix search over names, email and phone.
 leadSchema.index({ projectId: 1, searchKeys: 1 });
 leadSchema.index({ projectId: 1, tags: 1 });

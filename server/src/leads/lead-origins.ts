@@ -2,6 +2,7 @@ import { LIMITS, type KeptApartValue, type Origin, type VisitorLeadView } from '
 import { AppError } from '../errors';
 import type { LeadDoc } from './lead-model';
 import type { ProfilePatch } from './lead-profile';
+import { sameStoredValue, toWireValue, type StoredAttributeValue } from '../properties/property-values';
 
 /**
  * Who set each value of a contact, and what a visitor may therefore read and change.
@@ -16,7 +17,9 @@ import type { ProfilePatch } from './lead-profile';
 
 export const SCALAR_FIELDS = ['fullname', 'lastname', 'email', 'phone'] as const;
 export type ScalarField = (typeof SCALAR_FIELDS)[number];
-type StoredValue = string | number | boolean;
+type StoredValue = Exclude<StoredAttributeValue, null>;
+/** A kept-apart value is stored as the wire carries it (a scalar). */
+const keptValue = (value: StoredValue) => toWireValue(value) as string | number | boolean;
 
 export const visitorOrigin = (userId: string): Origin => `visitor:${userId}`;
 export const customerOrigin = (userId: string): Origin => `customer:${userId}`;
@@ -62,15 +65,17 @@ export function originsOf(lead: LeadDoc): Map<string, Origin> {
 }
 
 /** What visitor `userId` sees of its contact: the values it set, on the contact or kept apart. */
-export function visitorView(lead: LeadDoc, userId: string): VisitorLeadView {
+export function visitorView(lead: LeadDoc, userId: string, hidden: ReadonlySet<string> = new Set()): VisitorLeadView {
   const mine = ownedBy(userId);
   const origins = originsOf(lead);
   const view: VisitorLeadView = { id: lead._id, attributes: {} };
+  // Properties not `visibleToVisitor` are never shown, even a value the visitor set itself.
+  const visible = (path: string) => !hidden.has(attributeKeyOf(path) ?? '');
   for (const path of valuePaths(lead)) {
-    if (mine(origins.get(path))) show(view, path, valueAt(lead, path));
+    if (mine(origins.get(path)) && visible(path)) show(view, path, valueAt(lead, path));
   }
   for (const kept of lead.keptApart ?? []) {
-    if (mine(kept.origin)) show(view, kept.field, kept.value);
+    if (mine(kept.origin) && visible(kept.field)) show(view, kept.field, kept.value);
   }
   return view;
 }
@@ -81,9 +86,9 @@ function show(view: VisitorLeadView, path: string, value: StoredValue | undefine
   if (key !== undefined) {
     // Own keys only: `in` also finds what every object inherits (`toString`, `hasOwnProperty`),
     // which are ordinary attribute names to a visitor.
-    if (!Object.hasOwn(view.attributes, key)) view.attributes[key] = value;
+    if (!Object.hasOwn(view.attributes, key)) view.attributes[key] = toWireValue(value);
   } else if (view[path as ScalarField] === undefined) {
-    view[path as ScalarField] = String(value);
+    view[path as ScalarField] = String(toWireValue(value));
   }
 }
 
@@ -118,7 +123,7 @@ export function planOwnWrite(lead: LeadDoc, writer: Origin, patch: ProfilePatch)
     const ownKept = keptApart.find((kept) => kept.field === path && mine(kept.origin));
     const own =
       currentOrigin !== undefined && mine(currentOrigin) ? { value: current, origin: currentOrigin } : ownKept;
-    if (own && value === own.value) {
+    if (own && value !== null && sameStoredValue(value, own.value)) {
       // Nothing changes, except that a verified sign-in vouches for a value its visitor typed.
       if (own.origin === writer || !isCustomerOrigin(writer)) return;
     } else if (own && isCustomerOrigin(own.origin) && !isCustomerOrigin(writer)) {
@@ -131,7 +136,7 @@ export function planOwnWrite(lead: LeadDoc, writer: Origin, patch: ProfilePatch)
       if (key !== undefined) onLeadAttributes[key] = value;
       else onLead[path as ScalarField] = value === null ? null : String(value);
     } else if (value !== null) {
-      keptApart.push({ field: path, value, origin: writer });
+      keptApart.push({ field: path, value: keptValue(value), origin: writer });
     }
   };
 
@@ -185,8 +190,9 @@ export function keptApartAfterMerge(
         (valueAt(target, path) !== undefined
           ? { value: valueAt(target, path), origin: targetOrigins.get(path) }
           : null);
-      if (final && final.value === value && final.origin === origin) continue;
-      add({ field: path, value, origin });
+      if (final && final.value !== undefined && sameStoredValue(final.value, value) && final.origin === origin)
+        continue;
+      add({ field: path, value: keptValue(value), origin });
     }
     for (const kept of source.keptApart ?? []) add(kept);
   }

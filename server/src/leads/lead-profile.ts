@@ -1,6 +1,8 @@
-import { LIMITS, type AttributeValue, type LeadField, type Origin } from '@parley/protocol';
+import { LIMITS, type LeadField, type Origin } from '@parley/protocol';
 import { AppError } from '../errors';
 import type { LeadDoc } from './lead-model';
+import { emailDomainOf } from './lead-email-domain';
+import { sameStoredValue, type StoredAttributeValue } from '../properties/property-values';
 import { originsOf, SCALAR_FIELDS, valuePaths } from './lead-origins';
 
 /**
@@ -12,7 +14,8 @@ export interface ProfilePatch {
   lastname?: string | null;
   email?: string | null;
   phone?: string | null;
-  attributes?: Record<string, AttributeValue>;
+  /** Typed by the project's properties before it gets here (see properties/property-service.ts). */
+  attributes?: Record<string, StoredAttributeValue>;
   tags?: string[];
 }
 
@@ -95,7 +98,7 @@ export function diffProfile(before: LeadDoc, patch: ProfilePatch, now: Date, aut
         $unset[`attributes.${key}`] = '';
         delete after.attributes[key];
       } else {
-        if (has && before.attributes[key] === value) {
+        if (has && sameStoredValue(before.attributes[key], value)) {
           claims.push(`attributes.${key}`);
           continue;
         }
@@ -131,6 +134,16 @@ export function diffProfile(before: LeadDoc, patch: ProfilePatch, now: Date, aut
   if (changes.length > 0) {
     after.searchKeys = searchKeysOf(after);
     $set['searchKeys'] = after.searchKeys;
+    const domain = emailDomainOf(after.email);
+    if (domain !== before.emailDomain) {
+      if (domain === undefined) {
+        $unset['emailDomain'] = '';
+        delete after.emailDomain;
+      } else {
+        $set['emailDomain'] = domain;
+        after.emailDomain = domain;
+      }
+    }
     $set['updatedAt'] = now;
     after.updatedAt = now;
     after.rev = before.rev + 1;
@@ -145,11 +158,13 @@ export function initialProfile(patch: ProfilePatch, origin: Origin): Partial<Lea
     const value = patch[field];
     if (typeof value === 'string') doc[field] = value;
   }
-  const attributes: Record<string, AttributeValue> = {};
+  const attributes: Record<string, StoredAttributeValue> = {};
   for (const [key, value] of Object.entries(patch.attributes ?? {})) if (value !== null) attributes[key] = value;
   doc.attributes = attributes;
   doc.tags = [...new Set(patch.tags ?? [])];
   doc.searchKeys = searchKeysOf(doc);
+  const domain = emailDomainOf(doc.email);
+  if (domain) doc.emailDomain = domain;
   doc.origins = valuePaths({ ...doc, attributes }).map((field) => ({ field, origin }));
   return doc;
 }

@@ -30,13 +30,24 @@ export interface LeadRoutesDeps {
   merge: LeadMerge;
   erasure: LeadErasure;
   conversations: ConversationList;
+  /** Keys of the project's properties: a CSV column each. */
+  propertyKeys?: (projectId: string) => Promise<string[]>;
 }
 
 /**
  * Contacts for agents. Every route takes an agent token whose project is `:projectId`; what cannot
  * be undone or takes every contact at once (erasure, export) is for owners alone.
  */
-export function leadRoutes({ auth, logger, leads, search, merge, erasure, conversations }: LeadRoutesDeps): Router {
+export function leadRoutes({
+  auth,
+  logger,
+  leads,
+  search,
+  merge,
+  erasure,
+  conversations,
+  propertyKeys,
+}: LeadRoutesDeps): Router {
   const router = exactRouter();
   const base = '/projects/:projectId/leads';
   router.use(base, auth.requireProjectAgent);
@@ -54,11 +65,12 @@ export function leadRoutes({ auth, logger, leads, search, merge, erasure, conver
     res.setHeader('Content-Type', 'text/csv; charset=utf-8');
     res.setHeader('Content-Disposition', 'attachment; filename="contacts.csv"');
     res.setHeader('Cache-Control', 'no-store');
+    const keys = propertyKeys ? await propertyKeys(param(req, 'projectId')) : [];
     const cursor = search.cursor(param(req, 'projectId'), query);
     async function* rows() {
       try {
-        yield csvHeader();
-        for await (const doc of cursor) yield csvRow(toLead(doc));
+        yield csvHeader(keys);
+        for await (const doc of cursor) yield csvRow(toLead(doc), keys);
       } finally {
         await cursor.close().catch(() => undefined);
       }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { KeptApartValue, Lead, LeadKind, Origin } from '@parley/protocol';
+import type { AttributeValue, KeptApartValue, Lead, LeadKind, Origin } from '@parley/protocol';
 import { AppError, isDuplicateKeyError, notFound } from '../errors';
 import type { ConversationModel } from '../conversations/conversation-model';
 import type { EventBus } from '../infra/event-bus';
@@ -9,6 +9,7 @@ import type { LeadDoc, LeadModel } from './lead-model';
 import { customerOrigin, planOwnWrite, visitorOrigin } from './lead-origins';
 import { diffProfile, initialProfile, type ProfileAuthor, type ProfilePatch } from './lead-profile';
 import { toLead } from './lead-view';
+import { typeAttributes, type PropertyService } from '../properties/property-service';
 
 /** How far `mergedInto` links are followed; a longer chain means corrupted data, not a real merge. */
 const MAX_MERGE_HOPS = 10;
@@ -46,7 +47,26 @@ export class LeadService {
     private readonly bus: EventBus,
     /** Marks changes whose events webhooks want, so that a crash cannot lose them. */
     private readonly outbox: OutboxMarker = NO_OUTBOX,
+    /** Types attributes by the project's property definitions (none: kept as sent). */
+    private readonly properties?: PropertyService,
   ) {}
+
+  /** Keys of properties visitors may not see: their values never reach a visitor's lead view. */
+  async hiddenFromVisitors(projectId: string): Promise<Set<string>> {
+    if (!this.properties) return new Set();
+    const catalog = await this.properties.catalog(projectId);
+    return new Set([...catalog.byKey.values()].filter((p) => !p.visibleToVisitor).map((p) => p.key));
+  }
+
+  /** The patch with its attributes typed for `writer` (refused when a value or key is not allowed). */
+  async typedPatch(projectId: string, patch: ProfilePatch, writer: ProfileSource): Promise<ProfilePatch> {
+    if (!this.properties || !patch.attributes || Object.keys(patch.attributes).length === 0) return patch;
+    const catalog = await this.properties.catalog(projectId);
+    return {
+      ...patch,
+      attributes: typeAttributes(catalog, patch.attributes as Record<string, AttributeValue>, writer),
+    };
+  }
 
   /**
    * The lead of a user, created if it has none (with `profile` as its first values). A lead that
@@ -59,6 +79,7 @@ export class LeadService {
     profile?: ProfilePatch,
     source: ProfileSource = 'visitor',
   ): Promise<ResolvedLead> {
+    if (profile) profile = await this.typedPatch(projectId, profile, source);
     const writer: Origin =
       source === 'agent' ? 'agent' : source === 'customer' ? customerOrigin(userId) : visitorOrigin(userId);
     const mark = await this.outbox.mark(projectId, 'lead.created');
@@ -109,7 +130,8 @@ export class LeadService {
       throw new AppError('CONFLICT', 'This lead was merged into another one', {
         mergedInto: lead.mergedInto,
       });
-    return toLead(await this.applyChange(lead, () => ({ patch, origin: () => 'agent' })));
+    const typed = await this.typedPatch(projectId, patch, 'agent');
+    return toLead(await this.applyChange(lead, () => ({ patch: typed, origin: () => 'agent' })));
   }
 
   /** A contact an agent adds by hand: it has no visitor behind it yet, so it gets a minted user id. */

@@ -2,6 +2,7 @@ import type { Lead } from '@parley/protocol';
 import { iso, isoOrUndefined } from '../infra/ids';
 import type { LeadDoc } from './lead-model';
 import { originsOf } from './lead-origins';
+import { toWireAttributes, toWireValue } from '../properties/property-values';
 
 export function toLead(doc: LeadDoc): Lead {
   const lead: Lead = {
@@ -9,7 +10,7 @@ export function toLead(doc: LeadDoc): Lead {
     projectId: doc.projectId,
     userId: doc.userId,
     kind: doc.kind,
-    attributes: { ...doc.attributes },
+    attributes: toWireAttributes(doc.attributes),
     tags: [...doc.tags],
     conversationCount: doc.conversationCount,
     createdAt: iso(doc.createdAt),
@@ -25,7 +26,8 @@ export function toLead(doc: LeadDoc): Lead {
   // For agents only: visitors get `visitorView` (lead-origins.ts), which never carries these.
   const origins = originsOf(doc);
   if (origins.size > 0) lead.origins = Object.fromEntries(origins);
-  if (doc.keptApart && doc.keptApart.length > 0) lead.keptApart = doc.keptApart.map((kept) => ({ ...kept }));
+  if (doc.keptApart && doc.keptApart.length > 0)
+    lead.keptApart = doc.keptApart.map((kept) => ({ ...kept, value: toWireValue(kept.value) ?? '' }));
   if (doc.blocked) {
     lead.blocked = true;
     lead.blockedAt = iso(doc.blocked.at);

@@ -26,6 +26,9 @@ export function attachBroadcaster(bus: EventBus, visitors: VisitorNamespace, age
     bus.subscribe('lead.note.deleted', ({ projectId, leadId, noteId }) =>
       project(projectId).emit('lead.note.deleted', { leadId, noteId }),
     ),
+    bus.subscribe('lead.bulk.completed', ({ projectId, ...summary }) =>
+      project(projectId).emit('lead.bulk.completed', summary),
+    ),
     bus.subscribe('conversation.created', ({ conversation, lead }) => {
       project(conversation.projectId).emit('conversation.created', {
         conversation,

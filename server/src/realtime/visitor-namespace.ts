@@ -133,7 +133,7 @@ export function setupVisitorNamespace(io: Server, deps: VisitorNamespaceDeps): V
               const p = socket.data.principal;
               const { lead } = await leads.resolveForUser(p.projectId, p.userId, p.visitorKind, input, 'visitor');
               // Only what this visitor set itself, even on a contact others' values were merged into.
-              return { lead: visitorView(lead, p.userId) };
+              return { lead: visitorView(lead, p.userId, await leads.hiddenFromVisitors(p.projectId)) };
             },
 
             'conversation:list': async () => {

@@ -51,6 +51,11 @@ export function routeEvent(type: WebhookEventType, payload: object): EventRoutin
     p.projectId ?? p.message?.projectId ?? p.conversation?.projectId ?? p.lead?.projectId ?? p.note?.projectId;
   if (!projectId) throw new Error(`webhook event ${type} carries no project`);
   const lane = p.lead?.id ?? p.conversation?.leadId ?? p.leadId ?? p.note?.leadId ?? '';
+  // A bulk summary names no single contact: its subject is the bulk (it is never marked on a document).
+  if (type === 'lead.bulk.completed') {
+    const { projectId: _project, ...data } = payload as { projectId: string; bulkId: string };
+    return { projectId, lane: '', subject: { kind: 'leads', id: data.bulkId }, data };
+  }
   // Each note is its own subject: its creation and deletion happen once per note, not per lead.
   const noteId = p.note?.id ?? p.noteId;
   const kind = KINDS[type.split('.')[0] ?? ''];

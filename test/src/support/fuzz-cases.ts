@@ -243,6 +243,86 @@ function restOverrides(entry: RestEntry): ArbitraryOptions {
   // Webhook URLs: addresses, never names (a name would be resolved, and its deliveries sent, outside
   // the test), where nothing listens; and what the guard must refuse.
   if (path.startsWith('/v1/projects/:projectId/webhooks')) overrides['url'] = webhookUrls;
+  // Contact filters: random field names are next to never fields, so mostly real conditions (on
+  // built-in fields and the fuzz world's `plan` property), now and then anything.
+  if (path.includes('/leads/') || path.includes('/segments')) {
+    const condition = fc.oneof(
+      fc.record({
+        field: fc.constant('properties.plan'),
+        op: fc.constantFrom('eq', 'neq'),
+        value: fc.constantFrom('free', 'pro'),
+      }),
+      fc.record({
+        field: fc.constantFrom('name', 'email', 'emailDomain'),
+        op: fc.constantFrom('eq', 'contains', 'startsWith'),
+        value: fc.string({ maxLength: 20 }),
+      }),
+      fc.record({
+        field: fc.constant('createdAt'),
+        op: fc.constantFrom('gt', 'lt'),
+        value: fc.date({ noInvalidDate: true, min: new Date(0), max: new Date(4e12) }).map((d) => d.toISOString()),
+      }),
+      fc.record({
+        field: fc.constant('tags'),
+        op: fc.constant('in'),
+        value: fc.array(fc.constantFrom('vip', 'lead'), { minLength: 1, maxLength: 2 }),
+      }),
+    );
+    overrides['filter'] = weighted<unknown>(
+      [3, condition],
+      [3, fc.record({ and: fc.array(condition, { minLength: 1, maxLength: 3 }) })],
+      [
+        2,
+        fc.record({
+          or: fc.array(fc.oneof(condition, fc.record({ and: fc.array(condition, { minLength: 1, maxLength: 2 }) })), {
+            minLength: 1,
+            maxLength: 3,
+          }),
+        }),
+      ],
+      [1, fc.anything()],
+    );
+    // Bulk actions change contacts, never erase them here (the fuzz checks that nothing erases).
+    if (path.endsWith('/leads/bulk'))
+      overrides['action'] = weighted<unknown>(
+        [3, fc.record({ type: fc.constantFrom('addTags', 'removeTags'), tags: fc.constant(['bulk']) })],
+        [
+          2,
+          fc.record({
+            type: fc.constant('setProperty'),
+            key: fc.constant('plan'),
+            value: fc.constantFrom('pro', 'gold', null),
+          }),
+        ],
+        [
+          1,
+          fc
+            .anything()
+            .filter((a) => !(typeof a === 'object' && a !== null && (a as { type?: unknown }).type === 'delete')),
+        ],
+      );
+    if (path.endsWith('/segments/:segmentId/leads'))
+      overrides['limit'] = weighted<unknown>(
+        [4, fc.integer({ min: 1, max: 100 }).map(String)],
+        [1, fc.string({ maxLength: 5 })],
+      );
+    if (path.endsWith('/segments/:segmentId/leads'))
+      overrides['sort'] = weighted<unknown>(
+        [4, fc.constantFrom('name', 'createdAt', 'properties.plan')],
+        [1, fc.string({ maxLength: 20 })],
+      );
+    else
+      overrides['sort'] = weighted<unknown>(
+        [
+          4,
+          fc.record({
+            field: fc.constantFrom('name', 'createdAt', 'properties.plan'),
+            order: fc.constantFrom('asc', 'desc'),
+          }),
+        ],
+        [1, fc.anything()],
+      );
+  }
   if (path === '/v1/agents/login') {
     // Mostly the owner's own address and password, so that a fair share of sign-ins succeed.
     overrides['email'] = weighted<unknown>(
@@ -294,6 +374,8 @@ const PATH_PARAMS: Record<string, fc.Arbitrary<string>> = {
   teamId: weighted([10, symbolOf('team')], [1, fc.constantFrom(...HOSTILE_SEGMENTS)]),
   webhookId: weighted([10, symbolOf('webhook')], [1, fc.constantFrom(...HOSTILE_SEGMENTS)]),
   noteId: weighted([10, symbolOf('note')], [1, fc.constantFrom(...HOSTILE_SEGMENTS)]),
+  propertyId: weighted([10, symbolOf('property')], [1, fc.constantFrom(...HOSTILE_SEGMENTS)]),
+  segmentId: weighted([10, symbolOf('segment')], [1, fc.constantFrom(...HOSTILE_SEGMENTS)]),
 };
 
 function callersFor(route: RestRoute): fc.Arbitrary<Caller> {

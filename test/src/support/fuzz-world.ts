@@ -87,6 +87,14 @@ export interface World {
   notes: string[];
   /** The lead of each of `notes`, at the same index (`§noteLead:i`). */
   noteLeads: string[];
+  /** Contact property ids inputs pick from (`§property:i`): project A's, project B's, and each one created. */
+  properties: string[];
+  /**
+   * Segment ids inputs pick from (`§segment:i`): project A's and project B's only. Those the fuzzing
+   * creates hold random filters that a later property change may make unusable; listing one of
+   * those is BAD_REQUEST, which would crowd out the cases that get through.
+   */
+  segments: string[];
   ledger: Ledger;
   /** Problems seen outside an answer (pushes), each with where it was seen. */
   pushProblems: string[];
@@ -168,6 +176,33 @@ export async function seedWorld(url: string): Promise<World> {
     if (res.status !== 201) throw new Error(`canned response: ${res.status} ${res.text}`);
     cannedResponses.push(res.body.id);
   }
+  // A contact property in each project; B's label carries B's mark.
+  const properties: string[] = [];
+  for (const [projectId, author, label] of [
+    [projectA.id, owner, 'Plan'],
+    [projectB.id, agentB, `Plan of ${markers.projectB}`],
+  ] as const) {
+    const res = await client(url).post<{ id: string }>(`/v1/projects/${projectId}/properties`, {
+      token: author.token,
+      body: { key: 'plan', label, type: 'select', options: ['free', 'pro'], visitorWritable: true },
+    });
+    if (res.status !== 201) throw new Error(`property: ${res.status} ${res.text}`);
+    properties.push(res.body.id);
+  }
+  // A segment in each project; B's name carries B's mark.
+  const segments: string[] = [];
+  for (const [projectId, author, name] of [
+    [projectA.id, owner, 'Pro plans'],
+    [projectB.id, agentB, `Pro plans of ${markers.projectB}`],
+  ] as const) {
+    const res = await client(url).post<{ id: string }>(`/v1/projects/${projectId}/segments`, {
+      token: author.token,
+      // On a built-in field: a property's type may change under the fuzzing, and its filters with it.
+      body: { name, filter: { field: 'kind', op: 'in', value: ['anonymous', 'verified'] } },
+    });
+    if (res.status !== 201) throw new Error(`segment: ${res.status} ${res.text}`);
+    segments.push(res.body.id);
+  }
   // A team in each project (the agents in it); B's name carries B's mark.
   const teams: string[] = [];
   for (const [projectId, author, name, members] of [
@@ -237,6 +272,8 @@ export async function seedWorld(url: string): Promise<World> {
     webhooks,
     notes,
     noteLeads,
+    properties,
+    segments,
     ledger: {
       projects: new Set(),
       agents: new Set(),
@@ -327,6 +364,10 @@ function symbolValue(world: World, name: string, index: number): unknown {
       return pick(world.notes);
     case 'noteLead':
       return pick(world.noteLeads);
+    case 'property':
+      return pick(world.properties);
+    case 'segment':
+      return pick(world.segments);
     case 'until-soon':
       return new Date(Date.now() + 3_600_000).toISOString();
     case 'owner':
@@ -460,6 +501,11 @@ export function recordAnswer(world: World, entry: string, data: unknown): void {
     case 'POST /v1/projects/:projectId/canned-responses': {
       const responseId = id((data as Record<string, unknown>)['id']);
       if (responseId && !world.cannedResponses.includes(responseId)) world.cannedResponses.push(responseId);
+      break;
+    }
+    case 'POST /v1/projects/:projectId/properties': {
+      const propertyId = id((data as Record<string, unknown>)['id']);
+      if (propertyId && !world.properties.includes(propertyId)) world.properties.push(propertyId);
       break;
     }
     case 'POST /v1/projects/:projectId/teams': {

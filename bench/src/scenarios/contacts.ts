@@ -1,0 +1,133 @@
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { MongoClient, ObjectId } from 'mongodb';
+import { summarize, type LatencySummary } from '../stats';
+import type { Target } from '../targets';
+import type { Context } from './context';
+import { leadProfile } from './lead-seed';
+
+export interface ContactsResult {
+  leads: number;
+  properties: number;
+  /** A filter an index serves (exact email). */
+  indexed: LatencySummary;
+  /** A filter on a property (no index: a scan of the project's contacts). */
+  property: LatencySummary;
+  /** The worse p99 of the two: the figure the issue's target names. */
+  filterP99Ms: number;
+}
+
+const PROPERTIES = 10;
+const BATCH = 1000;
+
+/**
+ * Ten typed properties per lead, written straight into the database in the server's stored shape
+ * (typed values, `emailDomain`, search keys), then `POST …/leads/search` timed one request at a
+ * time: a filter on an indexed field and one on a property. Parley only.
+ */
+async function seed(uri: string, projectId: string, count: number, onProgress: (done: number) => void): Promise<void> {
+  const client = new MongoClient(uri);
+  await client.connect();
+  try {
+    const db = client.db();
+    const now = new Date();
+    await db.collection<{ _id: string }>('properties').insertMany(
+      Array.from({ length: PROPERTIES }, (_, p) => ({
+        _id: new ObjectId().toHexString(),
+        projectId,
+        key: `p${p}`,
+        label: `Property ${p}`,
+        type: p % 2 === 0 ? 'number' : 'text',
+        visitorWritable: false,
+        visibleToVisitor: false,
+        createdAt: now,
+        updatedAt: now,
+      })),
+    );
+    const leads = db.collection<{ _id: string }>('leads');
+    const start = Date.now() - count * 1000;
+    for (let from = 0; from < count; from += BATCH) {
+      const docs = [];
+      for (let i = from; i < Math.min(count, from + BATCH); i++) {
+        const profile = leadProfile(i);
+        const attributes: Record<string, string | number> = {};
+        for (let p = 0; p < PROPERTIES; p++) attributes[`p${p}`] = p % 2 === 0 ? (i * (p + 1)) % 1000 : `v${i % 50}`;
+        const at = new Date(start + i * 1000);
+        docs.push({
+          _id: new ObjectId().toHexString(),
+          projectId,
+          userId: randomUUID(),
+          kind: 'anonymous',
+          ...profile,
+          emailDomain: 'example.com',
+          attributes,
+          tags: [],
+          searchKeys: [profile.email.toLowerCase(), profile.lastname.toLowerCase()],
+          conversationCount: 0,
+          rev: 0,
+          createdAt: at,
+          updatedAt: at,
+        });
+      }
+      await leads.insertMany(docs, { ordered: false });
+      onProgress(Math.min(count, from + BATCH));
+    }
+  } finally {
+    await client.close();
+  }
+}
+
+async function time(target: Target, projectId: string, token: string, filters: unknown[]): Promise<LatencySummary> {
+  const samples: number[] = [];
+  for (const filter of filters) {
+    const t0 = performance.now();
+    const res = await fetch(`${target.url}/v1/projects/${projectId}/leads/search`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ filter, limit: 20 }),
+    });
+    const body = (await res.json()) as unknown;
+    samples.push(performance.now() - t0);
+    if (res.status !== 200) throw new Error(`contacts search: ${res.status} ${JSON.stringify(body)}`);
+  }
+  return summarize(samples);
+}
+
+export async function contactsScenario(ctx: Context): Promise<ContactsResult> {
+  const parley = ctx.targets[1] as Target;
+  // Its own project (the search scenario's leads stay apart): the second group when there is one.
+  const group = parley.groups[1] ?? parley.groups[0];
+  if (!group) throw new Error('no project');
+  const count = ctx.options.quick ? 10_000 : 100_000;
+  ctx.progress.start(`contacts: seeding ${count} leads with ${PROPERTIES} properties`);
+  await seed(ctx.database.uri, group.projectId, count, (done) => ctx.progress.update(`${done}/${count}`));
+  ctx.progress.done(`${count} leads`);
+  const n = ctx.options.sizes.searchQueries;
+  ctx.progress.start(`contacts at ${count} leads: ${n} indexed filters, ${n} property filters`);
+  const indexed = await time(
+    parley,
+    group.projectId,
+    group.agentToken,
+    Array.from({ length: n }, (_, i) => ({ field: 'email', op: 'eq', value: leadProfile((i * 7919) % count).email })),
+  );
+  const property = await time(
+    parley,
+    group.projectId,
+    group.agentToken,
+    Array.from({ length: n }, (_, i) => ({
+      and: [
+        { field: 'properties.p0', op: 'eq', value: i % 1000 },
+        { field: 'properties.p1', op: 'eq', value: `v${i % 50}` },
+      ],
+    })),
+  );
+  const result: ContactsResult = {
+    leads: count,
+    properties: PROPERTIES,
+    indexed,
+    property,
+    filterP99Ms: Math.max(indexed.p99, property.p99),
+  };
+  ctx.progress.done(`indexed p99 ${indexed.p99} ms; property p99 ${property.p99} ms`);
+  return result;
+}

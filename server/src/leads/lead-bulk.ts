@@ -1,0 +1,150 @@
+import type { LeadBulkAction, LeadBulkCompletedEvent, LeadFilterNode } from '@parley/protocol';
+import { LIMITS } from '@parley/protocol';
+import { AppError } from '../errors';
+import type { EventBus } from '../infra/event-bus';
+import { newId } from '../infra/ids';
+import { typeAttributes, type PropertyService } from '../properties/property-service';
+import type { LeadErasure } from './lead-erasure';
+import type { LeadFilterSearch, LeadSelection } from './lead-filter-search';
+import type { LeadDoc, LeadModel } from './lead-model';
+
+/** Leads changed per write: bounded memory and bounded lock time, however many match. */
+const CHUNK = 500;
+
+/**
+ * Bulk actions on the contacts a filter matches. The matches are walked in `_id` order, chunk by
+ * chunk (each chunk re-runs the filter from the last id, so a contact the action makes stop
+ * matching is not skipped over and none is visited twice). Tag and property changes are one
+ * `updateMany` per chunk; erasures go one by one through `LeadErasure` (its lock, its events).
+ * Instead of an event per contact, one `lead.bulk.completed` summary goes to agents and webhooks.
+ * Running the same bulk again is harmless: what is already so counts as unchanged.
+ */
+export class LeadBulk {
+  constructor(
+    private readonly leads: LeadModel,
+    private readonly search: LeadFilterSearch,
+    private readonly properties: PropertyService,
+    private readonly erasure: LeadErasure,
+    private readonly bus: EventBus,
+  ) {}
+
+  async run(
+    projectId: string,
+    selection: { filter?: unknown; q?: string | undefined },
+    action: LeadBulkAction,
+  ): Promise<LeadBulkCompletedEvent> {
+    const catalog = await this.properties.catalog(projectId);
+    const query = await this.search.query(
+      projectId,
+      { filter: selection.filter as LeadFilterNode | undefined, q: selection.q } satisfies LeadSelection,
+      catalog,
+    );
+    // Checked before anything changes: a wrong value refuses the whole bulk.
+    let setValue: unknown;
+    if (action.type === 'setProperty') {
+      if (!catalog.byKey.has(action.key))
+        throw new AppError('BAD_REQUEST', 'Invalid input', {
+          fields: [{ field: 'action.key', message: 'is not a defined property' }],
+        });
+      setValue = typeAttributes(catalog, { [action.key]: action.value }, 'agent')[action.key];
+    }
+    const summary: LeadBulkCompletedEvent = { bulkId: newId(), action: action.type, matched: 0, changed: 0, failed: 0 };
+    let lastId: string | undefined;
+    for (;;) {
+      const chunk = await this.leads
+        .find(lastId === undefined ? query : { $and: [query, { _id: { $gt: lastId } }] }, { _id: 1 })
+        .sort({ _id: 1 })
+        .limit(CHUNK)
+        .lean<Pick<LeadDoc, '_id'>[]>()
+        .exec();
+      if (chunk.length === 0) break;
+      lastId = chunk[chunk.length - 1]!._id;
+      const ids = chunk.map((lead) => lead._id);
+      summary.matched += ids.length;
+      await this.apply(projectId, ids, action, setValue, summary);
+      if (chunk.length < CHUNK) break;
+    }
+    await this.bus.publish('lead.bulk.completed', { projectId, ...summary });
+    return summary;
+  }
+
+  private async apply(
+    projectId: string,
+    ids: string[],
+    action: LeadBulkAction,
+    setValue: unknown,
+    summary: LeadBulkCompletedEvent,
+  ): Promise<void> {
+    const now = new Date();
+    const inChunk = { _id: { $in: ids }, projectId };
+    switch (action.type) {
+      case 'addTags': {
+        const tags = [...new Set(action.tags)];
+        // Only contacts with room for every tag: the stored tags stay within their limit.
+        const room = { [`tags.${LIMITS.tagsMax - tags.length}`]: { $exists: false } };
+        const result = await this.leads
+          .updateMany(
+            { ...inChunk, ...room, tags: { $not: { $all: tags } } },
+            { $addToSet: { tags: { $each: tags } }, $set: { updatedAt: now }, $inc: { rev: 1 } },
+          )
+          .exec();
+        summary.changed += result.modifiedCount;
+        const full = await this.leads
+          .countDocuments({
+            ...inChunk,
+            [`tags.${LIMITS.tagsMax - tags.length}`]: { $exists: true },
+            tags: { $not: { $all: tags } },
+          })
+          .exec();
+        summary.failed += full;
+        return;
+      }
+      case 'removeTags': {
+        const result = await this.leads
+          .updateMany(
+            { ...inChunk, tags: { $in: action.tags } },
+            { $pullAll: { tags: action.tags }, $set: { updatedAt: now }, $inc: { rev: 1 } },
+          )
+          .exec();
+        summary.changed += result.modifiedCount;
+        return;
+      }
+      case 'setProperty': {
+        const path = `attributes.${action.key}`;
+        // The value becomes the agents' (a value without an origin entry counts as the agents').
+        const result =
+          setValue === null
+            ? await this.leads
+                .updateMany(
+                  { ...inChunk, [path]: { $exists: true } },
+                  {
+                    $unset: { [path]: '' },
+                    $pull: { origins: { field: path } },
+                    $set: { updatedAt: now },
+                    $inc: { rev: 1 },
+                  },
+                )
+                .exec()
+            : await this.leads
+                .updateMany(
+                  { ...inChunk, [path]: { $ne: setValue } },
+                  { $set: { [path]: setValue, updatedAt: now }, $pull: { origins: { field: path } }, $inc: { rev: 1 } },
+                )
+                .exec();
+        summary.changed += result.modifiedCount;
+        return;
+      }
+      case 'delete':
+        for (const id of ids) {
+          try {
+            await this.erasure.erase(projectId, id);
+            summary.changed += 1;
+          } catch (error) {
+            if (error instanceof AppError && error.code === 'NOT_FOUND') continue;
+            summary.failed += 1;
+          }
+        }
+        return;
+    }
+  }
+}

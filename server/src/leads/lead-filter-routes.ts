@@ -1,0 +1,87 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Response, Router } from 'express';
+import type { LeadFilterNode } from '@parley/protocol';
+import { leadBulkSchema, leadFilterExportSchema, leadSearchSchema } from '@parley/protocol/schemas';
+import type { HttpAuth } from '../http/http-auth';
+import { bodyOf, param } from '../http/request-input';
+import { exactRouter } from '../http/router';
+import type { Logger } from '../infra/logger';
+import { parseInput } from '../validation';
+import { csvHeader, csvRow } from './lead-csv';
+import type { LeadBulk } from './lead-bulk';
+import type { LeadFilterSearch } from './lead-filter-search';
+import type { LeadDoc } from './lead-model';
+import { toLead } from './lead-view';
+
+export interface LeadFilterRoutesDeps {
+  auth: HttpAuth;
+  logger: Logger;
+  search: LeadFilterSearch;
+  bulk: LeadBulk;
+  propertyKeys: (projectId: string) => Promise<string[]>;
+}
+
+/**
+ * Streams leads as CSV: pipeline() waits for the socket to drain between rows and, when the client
+ * goes away, ends the generator, which closes the database cursor.
+ */
+export async function streamCsv(
+  res: Response,
+  logger: Logger,
+  keys: string[],
+  cursor: AsyncIterable<LeadDoc> & { close(): Promise<unknown> },
+): Promise<void> {
+  res.status(200);
+  res.setHeader('Content-Type', 'text/csv; charset=utf-8');
+  res.setHeader('Content-Disposition', 'attachment; filename="contacts.csv"');
+  res.setHeader('Cache-Control', 'no-store');
+  async function* rows() {
+    try {
+      yield csvHeader(keys);
+      for await (const doc of cursor) yield csvRow(toLead(doc), keys);
+    } finally {
+      await cursor.close().catch(() => undefined);
+    }
+  }
+  try {
+    await pipeline(Readable.from(rows()), res);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE') return;
+    logger.error({ err: error }, 'contacts export failed part-way');
+    res.destroy();
+  }
+}
+
+/** Contacts by filter tree: search for every agent; the export of every match for owners. */
+export function leadFilterRoutes({ auth, logger, search, bulk, propertyKeys }: LeadFilterRoutesDeps): Router {
+  const router = exactRouter();
+  const base = '/projects/:projectId/leads';
+  router.use(`${base}/search`, auth.requireProjectAgent);
+  router.use(`${base}/export.csv`, auth.requireProjectAgent);
+  router.use(`${base}/bulk`, auth.requireProjectAgent);
+
+  router.post(`${base}/search`, async (req, res) => {
+    const input = parseInput(leadSearchSchema, bodyOf(req));
+    res.json(await search.search(param(req, 'projectId'), input));
+  });
+
+  // Owners only, like the GET export: it is every matching contact's personal data at once. The
+  // filter is checked (and may be refused) before any byte of the CSV is sent.
+  router.post(`${base}/export.csv`, auth.requireOwner, async (req, res) => {
+    const input = parseInput(leadFilterExportSchema, bodyOf(req));
+    const projectId = param(req, 'projectId');
+    const query = await search.query(projectId, { filter: input.filter as LeadFilterNode | undefined, q: input.q });
+    const keys = await propertyKeys(projectId);
+    await streamCsv(res, logger, keys, search.cursor(query));
+  });
+
+  // Owners only: it changes (or erases) every matching contact at once. Answers when done, with
+  // the summary that `lead.bulk.completed` also carries.
+  router.post(`${base}/bulk`, auth.requireOwner, async (req, res) => {
+    const input = parseInput(leadBulkSchema, bodyOf(req));
+    res.json(await bulk.run(param(req, 'projectId'), { filter: input.filter, q: input.q }, input.action));
+  });
+
+  return router;
+}
