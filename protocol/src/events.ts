@@ -14,6 +14,7 @@ import type { z } from 'zod';
 import type { Conversation, ConversationChange, Lead, LeadField, Message, Sender } from './entities';
 import type { Ack } from './errors';
 import type { WebhookDisabledEvent } from './webhooks';
+import type { LeadImportEvent } from './imports';
 import type {
   conversationHistorySchema,
   conversationListSchema,
@@ -231,6 +232,10 @@ export interface AgentPushes {
   'session.expiring': SessionExpiringEvent;
   /** Extension: a webhook of the project was turned off (410 Gone, or failing for days). */
   'webhook.disabled': WebhookDisabledEvent;
+  /** Extension: a contact import moved on (once per batch of rows, not once per contact). */
+  'lead.import.progress': LeadImportEvent;
+  /** Extension: a contact import finished (completed or failed). */
+  'lead.import.completed': LeadImportEvent;
 }
 
 /** The whole Socket.IO contract, by namespace. */

@@ -88,6 +88,11 @@ import { registerWebhookModel } from './webhooks/webhook-model';
 import { webhookRoutes } from './webhooks/webhook-routes';
 import { WebhookSender } from './webhooks/webhook-sender';
 import { WebhookService } from './webhooks/webhook-service';
+import { registerImportModels } from './imports/import-model';
+import { ImportRunner } from './imports/import-runner';
+import { ImportService } from './imports/import-service';
+import { ImportWriter } from './imports/import-writer';
+import { importRoutes } from './imports/import-routes';
 
 export interface RunningServer {
   url: string;
@@ -132,8 +137,9 @@ export async function startServer(
     webhooks: registerWebhookModel(database.connection),
     deliveries: registerDeliveryModel(database.connection),
   };
+  const importModels = registerImportModels(database.connection);
   // Unique indexes carry correctness (one lead per user, no duplicate seq): build them before serving.
-  await Promise.all(Object.values(models).map((model) => model.init()));
+  await Promise.all([...Object.values(models), ...Object.values(importModels)].map((model) => model.init()));
   // Statuses of the previous version (assigned, closed) become this version's before anything reads them.
   await migrateConversationStatuses(database.connection, models.conversations, logger);
 
@@ -251,6 +257,16 @@ export async function startServer(
   const leadSearch = new LeadSearch(models.leads);
   const leadMerge = new LeadMerge(models.leads, models.conversations, leads, locks, bus, outbox);
   const leadErasure = new LeadErasure(models.leads, models.conversations, models.messages, leads, locks, bus, outbox);
+  // Contact imports: any node runs any job, under a lease (see imports/import-runner.ts).
+  const importRunner = new ImportRunner(
+    importModels,
+    new ImportWriter(models.leads, leads, leadMerge),
+    bus,
+    clock,
+    logger,
+    config.imports,
+  );
+  const imports = new ImportService(importModels, clock, config.imports, () => importRunner.wake());
   const webhookService = new WebhookService(
     models.webhooks,
     models.deliveries,
@@ -293,6 +309,7 @@ export async function startServer(
     routingRoutes({ auth, routing, queue, presence, agents }),
     hoursRoutes({ auth, hours: businessHours }),
     webhookRoutes({ auth, webhooks: webhookService }),
+    importRoutes({ auth, logger, imports }),
   ];
   const metricsRouter = metricsRoutes({
     metrics,
@@ -372,6 +389,7 @@ export async function startServer(
   await listen(httpServer, config.port, config.host);
   deliveryWorker.start();
   outboxSweeper.start();
+  importRunner.start();
   const { port } = httpServer.address() as AddressInfo;
   const metricsPort = metricsServer ? (metricsServer.address() as AddressInfo).port : undefined;
   const url = `http://${config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host}:${port}`;
@@ -382,6 +400,8 @@ export async function startServer(
     (stopping ??= (async () => {
       logger.info('shutting down');
       await routing.stop();
+      // Between two rows: the job's lease is freed so that another node continues it at once.
+      await importRunner.stop();
       detachBroadcaster();
       standingSync.stop();
       await sweeper.stop();

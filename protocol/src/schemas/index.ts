@@ -19,3 +19,4 @@ export * from './responses';
 export * from './socket-payloads';
 export * from './routing-responses';
 export * from './webhook-payloads';
+export * from './imports';

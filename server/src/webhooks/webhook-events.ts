@@ -37,6 +37,9 @@ const AGENT_VIEW: Partial<Record<WebhookEventType, (payload: never) => Record<st
     change,
   }),
   'lead.deleted': ({ leadId }: DomainEvents['lead.deleted']) => ({ leadId }),
+  // `importId` is for the broadcaster only.
+  'lead.created': ({ lead }: DomainEvents['lead.created']) => ({ lead }),
+  'lead.updated': ({ lead, changes }: DomainEvents['lead.updated']) => ({ lead, changes }),
 };
 
 const KINDS: Record<string, SubjectKind> = { lead: 'leads', conversation: 'conversations', message: 'messages' };
