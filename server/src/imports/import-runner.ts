@@ -146,6 +146,7 @@ export class ImportRunner {
       plan: undefined as ColumnPlan[] | undefined,
       rowIndex: 0,
       sinceCheckpoint: 0,
+      checkpointedAt: Date.now(),
       chunksRead: job.chunksRead,
       counts: { ...job.counts },
       errorCount: job.errorCount,
@@ -164,9 +165,12 @@ export class ImportRunner {
       if (state.rowIndex <= job.rowsDone) return;
       await this.handleRow(job, record, state.plan, state);
       state.sinceCheckpoint++;
-      if (state.sinceCheckpoint >= IMPORT_BATCH_ROWS) {
+      // By rows, and by time too: slow rows (a loaded database) must not let the lease run out.
+      const due = Date.now() - state.checkpointedAt > this.timing.leaseMs / 3;
+      if (state.sinceCheckpoint >= IMPORT_BATCH_ROWS || due) {
         await this.checkpoint(job, state, parser);
         state.sinceCheckpoint = 0;
+        state.checkpointedAt = Date.now();
       }
     };
     const cursor = this.models.chunks.find({ importId: job._id }).sort({ n: 1 }).lean().cursor();

@@ -41,6 +41,8 @@ export interface LeadDoc {
   origins?: { field: string; origin: Origin }[];
   /** Values visitors entered for fields that hold another party's value; see `lead-origins.ts`. */
   keptApart?: KeptApartValue[];
+  /** The import that created this contact (server/src/imports), if one did. */
+  importId?: string;
   /** Outbox marks of changes whose webhook events are not recorded yet (see infra/outbox-mark.ts). */
   outbox?: OutboxMark[];
 }
@@ -72,6 +74,7 @@ const leadSchema = new Schema<LeadDoc>(
     // Mixed: written whole by the service's compare-and-set updates, never cast field by field.
     origins: { type: Schema.Types.Mixed, default: undefined },
     keptApart: { type: Schema.Types.Mixed, default: undefined },
+    importId: String,
     outbox: outboxMarksPath,
   },
   // Timestamps are set by the service: `updatedAt` must move only when a field really changed.

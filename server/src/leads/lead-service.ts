@@ -64,7 +64,7 @@ export class LeadService {
     const writer: Origin =
       source === 'agent' ? 'agent' : source === 'customer' ? customerOrigin(userId) : visitorOrigin(userId);
     const mark = await this.outbox.mark(projectId, 'lead.created');
-    const { lead, created } = await this.upsert(projectId, userId, kind, profile, writer, mark);
+    const { lead, created } = await this.upsert(projectId, userId, kind, profile, writer, mark, importId);
     if (created) {
       await this.bus.publish(
         'lead.created',
@@ -171,6 +171,7 @@ export class LeadService {
     profile: ProfilePatch | undefined,
     writer: Origin,
     mark?: OutboxMark,
+    importId?: string,
   ): Promise<ResolvedLead> {
     for (let attempt = 0; ; attempt++) {
       const now = new Date();
@@ -190,6 +191,7 @@ export class LeadService {
         ...(profile ? initialProfile(profile, writer) : {}),
         // Inserted with the lead, so that `lead.created` survives a crash right after (see infra/outbox-mark.ts).
         ...(mark ? { outbox: [mark] } : {}),
+        ...(importId ? { importId } : {}),
       };
       const { _id, projectId: _p, userId: _u, ...rest } = onInsert;
       try {
