@@ -3,6 +3,7 @@ import type { LatencyResult } from '../scenarios/latency';
 import type { SearchResult } from '../scenarios/search';
 import type { ThroughputResult } from '../scenarios/throughput';
 import type { WebhooksResult } from '../scenarios/webhooks';
+import type { ImportsResult } from '../scenarios/imports';
 import type { Machine } from './machine';
 
 /** Everything one run measured: the `--json` file, and what the summary and report are made from. */
@@ -24,4 +25,6 @@ export interface BenchResult {
   connections?: ConnectionsResult;
   search?: SearchResult;
   webhooks?: WebhooksResult;
+  /** Contacts as a CRM surface (issue 15): `importRowsPerSec`, `importRssGrowthBytes`. */
+  contacts?: Partial<ImportsResult>;
 }
