@@ -254,6 +254,50 @@ describe('contact imports', () => {
       for (const socket of sockets) socket.close();
     }
   }, 90_000);
+
+  it('lands every row on the surviving contact when agents merge contacts during the import', async () => {
+    const { project } = await createProject(server.url);
+    const owner = await createAgent(server.url, project.id, 'owner');
+    const api = client(server.url);
+    const n = 150;
+    const emails = Array.from({ length: n }, (_, i) => `merge-${i}@example.com`);
+    // Each email on a contact, and an empty contact beside it that the first gets merged into.
+    const pairs = await Promise.all(
+      emails.map(async (email) => {
+        const source = await api.post<Lead>(`/v1/projects/${project.id}/leads`, {
+          token: owner.token,
+          body: { email },
+        });
+        const target = await api.post<Lead>(`/v1/projects/${project.id}/leads`, {
+          token: owner.token,
+          body: { fullname: 'Merge target' },
+        });
+        return { source: source.body.id, target: target.body.id };
+      }),
+    );
+    const csv = `email,tags\n${emails.map((e) => `${e},imported`).join('\n')}\n`;
+    const job = await upload(server.url, owner, project.id, csv, {
+      matchKey: 'email',
+      mapping: JSON.stringify({ email: 'email', tags: 'tags' }),
+    });
+    expect(job.status).toBe(202);
+    for (const { source, target } of pairs) {
+      const merged = await api.post(`/v1/projects/${project.id}/leads/${target}/merge`, {
+        token: owner.token,
+        body: { sourceLeadIds: [source] },
+      });
+      expect(merged.status).toBe(200);
+    }
+    const done = await finished(server.url, owner, project.id, job.body.import.id);
+    expect(done.counts.failed).toBe(0);
+    expect(done.counts.created).toBe(0);
+    for (const [i, email] of emails.entries()) {
+      // Only the merge target is listed for the email, and it holds the imported tag, whichever
+      // of the merge and the row came first.
+      const leads = await leadsWithEmail(server.url, owner, project.id, email);
+      expect(leads.map((l) => [l.id, l.tags])).toEqual([[pairs[i]?.target, ['imported']]]);
+    }
+  }, 90_000);
 });
 
 describe('an import across nodes', () => {
