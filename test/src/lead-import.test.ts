@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import type { Lead, LeadImport, LeadImportResponse, Page } from '@parley/protocol';
 import { anonymousVisitor, createAgent, createProject, type TestAgent } from './support/fixtures';
 import { client } from './support/http';
@@ -201,6 +202,32 @@ describe('contact imports', () => {
     expect(refusals.map((r) => [r.status, (r.body as { error?: { code?: string } }).error?.code])).toEqual(
       refusals.map(() => [400, 'BAD_REQUEST']),
     );
+    // A declared size over 50 MB is refused before a byte of it is stored.
+    const tooLarge = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const target = new URL(`${server.url}${importPath(project.id, { matchKey: 'userId', mapping })}`);
+      const req = httpRequest(
+        {
+          host: target.hostname,
+          port: target.port,
+          path: `${target.pathname}${target.search}`,
+          method: 'POST',
+          headers: {
+            authorization: `Bearer ${owner.token}`,
+            'content-type': 'text/csv',
+            'content-length': String(50 * 1024 * 1024 + 1),
+          },
+        },
+        (res) => {
+          let body = '';
+          res.on('data', (d: Buffer) => (body += d.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+        },
+      );
+      req.on('error', reject);
+      req.write(csv);
+    });
+    expect(tooLarge.status).toBe(413);
+    expect(JSON.parse(tooLarge.body)).toMatchObject({ error: { code: 'PAYLOAD_TOO_LARGE' } });
     // Owners only.
     const asAgent = await client(server.url).post(importPath(project.id, { matchKey: 'userId', mapping }), {
       token: agent.token,

@@ -33,6 +33,8 @@ export interface ImportDoc {
   finishedAt: Date | null;
   leaseOwner: string | null;
   leaseUntil: Date | null;
+  /** Runs cut by an unexpected error (not a node's death): past a few, the job fails. */
+  attempts?: number;
 }
 
 /** A piece of an uploaded file, in order (`n`), like GridFS chunks. */
@@ -75,6 +77,7 @@ const importSchema = new Schema<ImportDoc>(
     finishedAt: { type: Date, default: null },
     leaseOwner: { type: String, default: null },
     leaseUntil: { type: Date, default: null },
+    attempts: { type: Number, default: 0 },
   },
   { versionKey: false, minimize: false },
 );

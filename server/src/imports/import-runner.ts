@@ -12,6 +12,9 @@ import { planColumns, readRow, type ColumnPlan } from './import-row';
 import { toLeadImport } from './import-view';
 import type { ImportWriter, RowOutcome } from './import-writer';
 
+/** Unexpected errors (not a broken file) a job survives before it is failed rather than retried again. */
+export const IMPORT_MAX_ATTEMPTS = 5;
+
 /** Rows between checkpoints: one job update, one `lead.import.progress` push, one lease renewal. */
 export const IMPORT_BATCH_ROWS = 500;
 
@@ -133,9 +136,24 @@ export class ImportRunner {
         await this.finish(job, 'failed', error.message);
         return;
       }
-      // A database outage or a bug: the job is left to be taken up again by a later poll.
-      this.logger.error({ err: error, importId: job._id }, 'import interrupted by an error; it will be retried');
-      await this.release(job).catch(() => undefined);
+      // A database outage or a bug: the job is taken up again by a later poll, a few times.
+      const attempts = (job.attempts ?? 0) + 1;
+      if (attempts >= IMPORT_MAX_ATTEMPTS) {
+        this.logger.error({ err: error, importId: job._id }, 'import failed by errors; giving up');
+        await this.finish(job, 'failed', 'the import kept failing with an internal error').catch(() => undefined);
+        return;
+      }
+      this.logger.error(
+        { err: error, importId: job._id, attempts },
+        'import interrupted by an error; it will be retried',
+      );
+      await this.models.imports
+        .updateOne(
+          { _id: job._id, leaseOwner: this.nodeId },
+          { $set: { leaseOwner: null, leaseUntil: null, attempts } },
+        )
+        .exec()
+        .catch(() => undefined);
     }
   }
 
