@@ -260,7 +260,7 @@ export async function startServer(
   // Contact imports: any node runs any job, under a lease (see imports/import-runner.ts).
   const importRunner = new ImportRunner(
     importModels,
-    new ImportWriter(models.leads, leads, leadMerge),
+    new ImportWriter(models.leads, leads, leadMerge, locks),
     bus,
     clock,
     logger,

@@ -11,9 +11,13 @@ import type { ImportDoc, ImportErrorDoc, ImportModels } from './import-model';
 import { planColumns, readRow, type ColumnPlan } from './import-row';
 import { toLeadImport } from './import-view';
 import type { ImportWriter, RowOutcome } from './import-writer';
+import type { LeadDoc } from '../leads/lead-model';
 
 /** Unexpected errors (not a broken file) a job survives before it is failed rather than retried again. */
 export const IMPORT_MAX_ATTEMPTS = 5;
+
+/** Rows written under one hold of the project's contacts lock (see ImportWriter.inLock). */
+export const IMPORT_SLICE_ROWS = 50;
 
 /** Rows between checkpoints: one job update, one `lead.import.progress` push, one lease renewal. */
 export const IMPORT_BATCH_ROWS = 500;
@@ -169,6 +173,27 @@ export class ImportRunner {
       counts: { ...job.counts },
       errorCount: job.errorCount,
       errors: [] as ImportErrorDoc[],
+      slice: [] as CsvRecord[],
+    };
+    /** Writes the rows read so far (a slice); the checkpoint comes only after, so it never counts unwritten rows. */
+    const flush = async () => {
+      const plan = state.plan;
+      if (state.slice.length === 0 || !plan) return;
+      const rows = state.slice;
+      state.slice = [];
+      const writeAll = async (joins: LeadDoc[]) => {
+        for (const record of rows) await this.handleRow(job, record, plan, state, joins);
+      };
+      if (job.dryRun) await writeAll([]);
+      else await this.writer.inLock(job.projectId, writeAll);
+      state.sinceCheckpoint += rows.length;
+      // By rows, and by time too: slow rows (a loaded database) must not let the lease run out.
+      const due = Date.now() - state.checkpointedAt > this.timing.leaseMs / 3;
+      if (state.sinceCheckpoint >= IMPORT_BATCH_ROWS || due) {
+        await this.checkpoint(job, state, parser);
+        state.sinceCheckpoint = 0;
+        state.checkpointedAt = Date.now();
+      }
     };
     const handle = async (record: CsvRecord) => {
       if (this.stopping) throw new Interrupted();
@@ -181,17 +206,11 @@ export class ImportRunner {
       }
       state.rowIndex++;
       if (state.rowIndex <= job.rowsDone) return;
-      await this.handleRow(job, record, state.plan, state);
-      state.sinceCheckpoint++;
-      // By rows, and by time too: slow rows (a loaded database) must not let the lease run out.
-      const due = Date.now() - state.checkpointedAt > this.timing.leaseMs / 3;
-      if (state.sinceCheckpoint >= IMPORT_BATCH_ROWS || due) {
-        await this.checkpoint(job, state, parser);
-        state.sinceCheckpoint = 0;
-        state.checkpointedAt = Date.now();
-      }
+      state.slice.push(record);
+      if (state.slice.length >= IMPORT_SLICE_ROWS) await flush();
     };
-    const cursor = this.models.chunks.find({ importId: job._id }).sort({ n: 1 }).lean().cursor();
+    // Two chunks a round trip: the driver's default batch (101 documents) would hold 25 MB of file.
+    const cursor = this.models.chunks.find({ importId: job._id }).sort({ n: 1 }).batchSize(2).lean().cursor();
     try {
       for await (const chunk of cursor) {
         state.chunksRead = Math.max(state.chunksRead, chunk.n + 1);
@@ -203,6 +222,7 @@ export class ImportRunner {
     }
     const tail = this.parse(() => [...parser.push(this.decode(decoder)), ...parser.end()]);
     for (const record of tail) await handle(record);
+    await flush();
     if (!state.plan) throw new JobFailure('the file is empty');
     await this.checkpoint(job, state, parser);
     await this.finish({ ...job, counts: state.counts, errorCount: state.errorCount }, 'completed', null);
@@ -232,6 +252,7 @@ export class ImportRunner {
     record: CsvRecord,
     plan: ColumnPlan[],
     state: { counts: ImportCounts; errorCount: number; errors: ImportErrorDoc[] },
+    joins: LeadDoc[],
   ): Promise<void> {
     const read = readRow(record.fields, record.line, plan, job.matchKey);
     let outcome: RowOutcome | undefined;
@@ -245,7 +266,7 @@ export class ImportRunner {
       try {
         outcome = job.dryRun
           ? await this.writer.preview(job.projectId, job.matchKey, read.row)
-          : await this.writer.write(job.projectId, job._id, job.matchKey, read.row);
+          : await this.writer.write(job.projectId, job._id, job.matchKey, read.row, joins);
       } catch (error) {
         // A row the contact cannot take (past its limits, merged away again and again) fails alone.
         if (!(error instanceof AppError) || error.code === 'UNAVAILABLE' || error.code === 'INTERNAL') throw error;

@@ -1,13 +1,17 @@
 import { createHash } from 'node:crypto';
 import type { ImportMatchKey } from '@parley/protocol';
 import { AppError } from '../errors';
-import type { LeadMerge } from '../leads/lead-merge';
+import type { LeaseLocks } from '../infra/lease-lock';
+import { LEAD_LOCK, leadLockName, type LeadMerge } from '../leads/lead-merge';
 import type { LeadDoc, LeadModel } from '../leads/lead-model';
 import { diffProfile } from '../leads/lead-profile';
 import type { LeadService } from '../leads/lead-service';
 import type { ImportRow } from './import-row';
 
 export type RowOutcome = 'created' | 'updated' | 'skipped';
+
+/** The contacts lock, as merges take it, but an import waits longer for a merge or an erasure to end. */
+const IMPORT_LOCK = { ...LEAD_LOCK, waitMs: 60_000, busyMessage: 'contacts are being merged or erased' };
 
 /** Attempts at a row whose contact was merged away under it, before refusing the row. */
 const MERGE_RETRIES = 3;
@@ -27,11 +31,31 @@ export class ImportWriter {
     private readonly leads: LeadModel,
     private readonly leadService: LeadService,
     private readonly merge: LeadMerge,
+    private readonly locks: LeaseLocks,
   ) {}
 
-  async write(projectId: string, importId: string, matchKey: ImportMatchKey, row: ImportRow): Promise<RowOutcome> {
+  /**
+   * Runs `write`s with the project's contacts lock held (the one merges and erasures take), so that
+   * a merge never reads a contact, then a row changes it, then the merge marks it merged and the
+   * row's values are lost. Imports hold it for a slice of rows at a time, so a merge waits for one
+   * slice at most. The joins that `write` asks for are merges: they run once the lock is released.
+   */
+  async inLock<T>(projectId: string, run: (joins: LeadDoc[]) => Promise<T>): Promise<T> {
+    const joins: LeadDoc[] = [];
+    const result = await this.locks.withLock(leadLockName(projectId), IMPORT_LOCK, () => run(joins));
+    for (const imported of joins) await this.joinEarlierLead(projectId, imported);
+    return result;
+  }
+
+  async write(
+    projectId: string,
+    importId: string,
+    matchKey: ImportMatchKey,
+    row: ImportRow,
+    joins: LeadDoc[],
+  ): Promise<RowOutcome> {
     for (let attempt = 0; ; attempt++) {
-      const outcome = await this.writeOnce(projectId, importId, matchKey, row);
+      const outcome = await this.writeOnce(projectId, importId, matchKey, row, joins);
       if (outcome) return outcome;
       if (attempt >= MERGE_RETRIES) throw new AppError('CONFLICT', 'the contact kept being merged; try again');
     }
@@ -51,6 +75,7 @@ export class ImportWriter {
     importId: string,
     matchKey: ImportMatchKey,
     row: ImportRow,
+    joins: LeadDoc[],
   ): Promise<RowOutcome | undefined> {
     const existing = await this.find(projectId, matchKey, row.key);
     if (existing) {
@@ -71,7 +96,7 @@ export class ImportWriter {
       'agent',
       importId,
     );
-    if (matchKey === 'email' && created) await this.joinEarlierLead(projectId, lead);
+    if (matchKey === 'email' && created) joins.push(lead);
     return created ? 'created' : 'updated';
   }
 
@@ -93,7 +118,13 @@ export class ImportWriter {
       .sort({ createdAt: 1, _id: 1 })
       .lean<LeadDoc>()
       .exec();
-    if (earlier) await this.merge.merge(projectId, earlier._id, [imported._id], { type: 'system' });
+    if (!earlier) return;
+    try {
+      await this.merge.merge(projectId, earlier._id, [imported._id], { type: 'system' });
+    } catch (error) {
+      // Merged already (by an agent, or the other lead went away): nothing left to join.
+      if (!(error instanceof AppError) || error.code === 'UNAVAILABLE' || error.code === 'INTERNAL') throw error;
+    }
   }
 
   private async find(projectId: string, matchKey: ImportMatchKey, key: string): Promise<LeadDoc | undefined> {
