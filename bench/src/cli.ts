@@ -19,6 +19,7 @@ import { searchScenario } from './scenarios/search';
 import { throughputScenario } from './scenarios/throughput';
 import { webhooksScenario } from './scenarios/webhooks';
 import { contactsScenario } from './scenarios/contacts';
+import { importsScenario } from './scenarios/imports';
 import { baselineGroups, parleyGroups, type Target } from './targets';
 
 /** How to run this again: the arguments given, less where the output went. */
@@ -109,7 +110,10 @@ async function main(): Promise<void> {
     if (options.only.includes('latency')) result.latency = await latencyScenario(ctx);
     if (options.only.includes('search')) result.search = await searchScenario(ctx);
     if (options.only.includes('webhooks')) result.webhooks = await webhooksScenario(ctx, parley.adminToken);
-    if (options.only.includes('contacts')) result.contacts = await contactsScenario(ctx);
+    if (options.only.includes('contacts'))
+      result.contacts = { ...result.contacts, ...(await contactsScenario(ctx)) };
+    if (options.only.includes('imports'))
+      result.contacts = { ...result.contacts, ...(await importsScenario(ctx, parley.adminToken)) };
     result.meta.durationSec = (Date.now() - started) / 1000;
     // Each compaction rewrites the whole database (in the background, but on the same cores).
     const compactions = database.process

@@ -1,8 +1,16 @@
 import path from 'node:path';
 import { REPO_ROOT } from './paths';
 
-export type ScenarioName = 'throughput' | 'latency' | 'connections' | 'search' | 'webhooks' | 'contacts';
-export const SCENARIOS: ScenarioName[] = ['throughput', 'latency', 'connections', 'search', 'webhooks', 'contacts'];
+export type ScenarioName = 'throughput' | 'latency' | 'connections' | 'search' | 'webhooks' | 'contacts' | 'imports';
+export const SCENARIOS: ScenarioName[] = [
+  'throughput',
+  'latency',
+  'connections',
+  'search',
+  'webhooks',
+  'contacts',
+  'imports',
+];
 
 export interface Sizes {
   /** Visitors (one conversation each) per worker at each throughput step. */
@@ -19,6 +27,8 @@ export interface Sizes {
   /** Cumulative lead counts; 10k and 100k are the ones the targets name. */
   searchSteps: number[];
   searchQueries: number;
+  /** Rows of the contact import (a CSV of new contacts). */
+  importRows: number;
   /** Visitors per worker in the webhook scenario (one conversation each), and its measured window. */
   webhookVisitorsPerWorker: number;
   webhookMs: number;
@@ -55,6 +65,7 @@ const QUICK: Sizes = {
   connectionSteps: [1000, 5000],
   searchSteps: [1000, 10_000],
   searchQueries: 150,
+  importRows: 10_000,
   webhookVisitorsPerWorker: 100,
   webhookMs: 5000,
 };
@@ -70,6 +81,7 @@ const FULL: Sizes = {
   connectionSteps: [1000, 5000, 10_000, FULL_CONNECTIONS],
   searchSteps: [1000, 10_000, 100_000],
   searchQueries: 400,
+  importRows: 100_000,
   webhookVisitorsPerWorker: 100,
   webhookMs: 15_000,
 };

@@ -16,6 +16,7 @@ import type { Conversation, ConversationChange, Lead, LeadField, Message, Sender
 import type { Ack } from './errors';
 import type { WebhookDisabledEvent } from './webhooks';
 import type { LeadBulkCompletedEvent } from './schemas/lead-bulk';
+import type { LeadImportEvent } from './imports';
 import type {
   conversationHistorySchema,
   conversationListSchema,
@@ -239,6 +240,10 @@ export interface AgentPushes {
   'session.expiring': SessionExpiringEvent;
   /** Extension: a webhook of the project was turned off (410 Gone, or failing for days). */
   'webhook.disabled': WebhookDisabledEvent;
+  /** Extension: a contact import moved on (once per batch of rows, not once per contact). */
+  'lead.import.progress': LeadImportEvent;
+  /** Extension: a contact import finished (completed or failed). */
+  'lead.import.completed': LeadImportEvent;
 }
 
 /** The whole Socket.IO contract, by namespace. */

@@ -85,6 +85,15 @@ export interface Config {
   /** How often every node sweeps the routing queues, so that a missed event forgets nothing. */
   routingSweepMs: number;
   webhooks: WebhookConfig;
+  imports: ImportConfig;
+}
+
+/** Contact imports (server/src/imports). */
+export interface ImportConfig {
+  /** How long a node that died keeps its import; renewed after every batch. */
+  leaseMs: number;
+  /** How often every node looks for an import to run (one it was asked for starts at once). */
+  pollMs: number;
 }
 
 export interface WebhookConfig {
@@ -537,6 +546,10 @@ export function loadConfig(env: Env = process.env): Config {
     workflowSweepIntervalMs: readDurationMs(env, 'WORKFLOW_SWEEP_INTERVAL', '5s', 50, 3_600_000),
     presenceGraceMs: readDurationMs(env, 'PRESENCE_GRACE', '30s', 100, 24 * 3600_000),
     routingSweepMs: readDurationMs(env, 'ROUTING_SWEEP_INTERVAL', '5s', 100, 3600_000),
+    imports: {
+      leaseMs: readDurationMs(env, 'IMPORT_LEASE', '30s', 500, 3_600_000),
+      pollMs: readDurationMs(env, 'IMPORT_POLL_INTERVAL', '2s', 50, 3_600_000),
+    },
     webhooks: readWebhooks(env, production),
   };
 }

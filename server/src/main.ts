@@ -104,6 +104,11 @@ import { registerWebhookModel } from './webhooks/webhook-model';
 import { webhookRoutes } from './webhooks/webhook-routes';
 import { WebhookSender } from './webhooks/webhook-sender';
 import { WebhookService } from './webhooks/webhook-service';
+import { registerImportModels } from './imports/import-model';
+import { ImportRunner } from './imports/import-runner';
+import { ImportService } from './imports/import-service';
+import { ImportWriter } from './imports/import-writer';
+import { importRoutes } from './imports/import-routes';
 
 export interface RunningServer {
   url: string;
@@ -151,8 +156,9 @@ export async function startServer(
     ...registerPropertyModels(database.connection),
     segments: registerSegmentModel(database.connection),
   };
+  const importModels = registerImportModels(database.connection);
   // Unique indexes carry correctness (one lead per user, no duplicate seq): build them before serving.
-  await Promise.all(Object.values(models).map((model) => model.init()));
+  await Promise.all([...Object.values(models), ...Object.values(importModels)].map((model) => model.init()));
   // Statuses of the previous version (assigned, closed) become this version's before anything reads them.
   await migrateConversationStatuses(database.connection, models.conversations, logger);
 
@@ -303,6 +309,16 @@ export async function startServer(
     models.notes,
   );
   const noteService = new NoteService(models.notes, models.leads, bus);
+  // Contact imports: any node runs any job, under a lease (see imports/import-runner.ts).
+  const importRunner = new ImportRunner(
+    importModels,
+    new ImportWriter(models.leads, leads, leadMerge, locks),
+    bus,
+    clock,
+    logger,
+    config.imports,
+  );
+  const imports = new ImportService(importModels, clock, config.imports, () => importRunner.wake());
   const webhookService = new WebhookService(
     models.webhooks,
     models.deliveries,
@@ -362,6 +378,7 @@ export async function startServer(
       bulk: new LeadBulk(models.leads, leadFilterSearch, properties, leadErasure, bus),
       propertyKeys,
     }),
+    importRoutes({ auth, logger, imports }),
   ];
   const metricsRouter = metricsRoutes({
     metrics,
@@ -442,6 +459,7 @@ export async function startServer(
   await listen(httpServer, config.port, config.host);
   deliveryWorker.start();
   outboxSweeper.start();
+  importRunner.start();
   const { port } = httpServer.address() as AddressInfo;
   const metricsPort = metricsServer ? (metricsServer.address() as AddressInfo).port : undefined;
   const url = `http://${config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host}:${port}`;
@@ -452,6 +470,8 @@ export async function startServer(
     (stopping ??= (async () => {
       logger.info('shutting down');
       await routing.stop();
+      // Between two rows: the job's lease is freed so that another node continues it at once.
+      await importRunner.stop();
       detachBroadcaster();
       standingSync.stop();
       await sweeper.stop();

@@ -11,6 +11,7 @@ import {
   type ConversationStartResult,
   type ErrorResponse,
   type Lead,
+  type LeadImportResponse,
   type LeadUpdateResult,
   type TeamResponse,
   type VisitorCommand,
@@ -158,6 +159,12 @@ const REST = {
   'GET /v1/projects/:projectId/leads':                                  PROJECT_AGENTS,
   'GET /v1/projects/:projectId/leads/export.csv':                       PROJECT_OWNERS,
   'POST /v1/projects/:projectId/leads':                                 PROJECT_AGENTS,
+  // Contact imports (server/src/imports): owners only, like the export.
+  'POST /v1/projects/:projectId/leads/imports':                         PROJECT_OWNERS,
+  'GET /v1/projects/:projectId/leads/imports/:importId':                PROJECT_OWNERS,
+  'GET /v1/projects/:projectId/leads/imports/:importId · an import of another project':          OWNERS_NOT_FOUND,
+  'GET /v1/projects/:projectId/leads/imports/:importId/errors.csv':     PROJECT_OWNERS,
+  'GET /v1/projects/:projectId/leads/imports/:importId/errors.csv · an import of another project': OWNERS_NOT_FOUND,
   'GET /v1/projects/:projectId/leads/:leadId':                          PROJECT_AGENTS,
   'GET /v1/projects/:projectId/leads/:leadId · a lead of another project':                       AGENTS_NOT_FOUND,
   'PATCH /v1/projects/:projectId/leads/:leadId':                        PROJECT_AGENTS,
@@ -394,6 +401,9 @@ interface World {
   /** A segment of the home project, and one of the other project. */
   segmentId: string;
   foreignSegmentId: string;
+  /** A contact import of the home project, and one of the other project. */
+  importId: string;
+  foreignImportId: string;
   /** The forged tokens, each with what it forges. */
   forged: [label: string, token: string][];
   expired: [label: string, token: string][];
@@ -420,11 +430,16 @@ interface RestRequest {
       | 'deliveryId'
       | 'noteId'
       | 'propertyId'
-      | 'segmentId',
+      | 'segmentId'
+      | 'importId',
       string
     >
   >;
   body?: unknown;
+  /** A query string (without `?`), a raw body and its content type: the CSV import. */
+  query?: string;
+  rawBody?: string;
+  contentType?: string;
   /** Instead of the caller's token (a fresh account of the caller's kind). */
   token?: string;
 }
@@ -534,6 +549,19 @@ const REST_CALLS: Record<RestKey, RestCall> = {
   'GET /v1/projects/:projectId/leads': nothing,
   'GET /v1/projects/:projectId/leads/export.csv': nothing,
   'POST /v1/projects/:projectId/leads': () => ({ body: { fullname: 'Matrix contact' } }),
+  'POST /v1/projects/:projectId/leads/imports': () => ({
+    query: `matchKey=email&mapping=${encodeURIComponent(JSON.stringify({ email: 'email' }))}`,
+    rawBody: `email\n${uniqueEmail()}\n`,
+    contentType: 'text/csv',
+  }),
+  'GET /v1/projects/:projectId/leads/imports/:importId': nothing,
+  'GET /v1/projects/:projectId/leads/imports/:importId · an import of another project': (c) => ({
+    params: { importId: c.w.foreignImportId },
+  }),
+  'GET /v1/projects/:projectId/leads/imports/:importId/errors.csv': nothing,
+  'GET /v1/projects/:projectId/leads/imports/:importId/errors.csv · an import of another project': (c) => ({
+    params: { importId: c.w.foreignImportId },
+  }),
   'GET /v1/projects/:projectId/leads/:leadId': nothing,
   'GET /v1/projects/:projectId/leads/:leadId · a lead of another project': foreignLead(),
   'PATCH /v1/projects/:projectId/leads/:leadId': () => ({ body: { tags: ['matrix'] } }),
@@ -1001,9 +1029,12 @@ async function restCell(key: RestKey, c: Cell): Promise<string> {
     noteId: 'no-such-note',
     propertyId: c.w.propertyId,
     segmentId: c.w.segmentId,
+    importId: c.w.importId,
     ...call.params,
   };
-  const path = template.replace(/:(\w+)/g, (_, name: string) => params[name as keyof typeof params]);
+  const path =
+    template.replace(/:(\w+)/g, (_, name: string) => params[name as keyof typeof params]) +
+    (call.query ? `?${call.query}` : '');
   const outcomes = await Promise.all(
     tokensOf(c.caller, c.node, c.w).map(async ([label, callerToken]): Promise<[string, string]> => {
       const token = call.token ?? callerToken;
@@ -1011,6 +1042,8 @@ async function restCell(key: RestKey, c: Cell): Promise<string> {
         const res = await request(c.node.url, method, path, {
           ...(token === undefined ? {} : { token }),
           ...(call.body === undefined ? {} : { body: call.body }),
+          ...(call.rawBody === undefined ? {} : { rawBody: call.rawBody }),
+          ...(call.contentType === undefined ? {} : { headers: { 'content-type': call.contentType } }),
         });
         return [label, restOutcome(c.w, c.caller, res)];
       } catch (error) {
@@ -1316,6 +1349,23 @@ describe('role matrix', () => {
       webhookWithDelivery(A.url, P),
       webhookWithDelivery(B.url, Q),
     ]);
+    const [importId, foreignImportId] = await Promise.all(
+      [
+        [P, owner],
+        [Q, foreignOwner],
+      ].map(async ([projectId, author]) => {
+        const res = await client(A.url).post<LeadImportResponse>(
+          `/v1/projects/${projectId as string}/leads/imports?matchKey=email&mapping=${encodeURIComponent(JSON.stringify({ email: 'email' }))}&dryRun=true`,
+          {
+            token: (author as TestAgent).token,
+            rawBody: 'email\nmatrix-import@example.com\n',
+            headers: { 'content-type': 'text/csv' },
+          },
+        );
+        if (res.status !== 202) throw new Error(`import: ${res.status} ${res.text}`);
+        return res.body.import.id;
+      }),
+    );
     const V = visitors.visitor;
     w = {
       nodes,
@@ -1342,6 +1392,8 @@ describe('role matrix', () => {
       foreignPropertyId: '',
       segmentId: '',
       foreignSegmentId: '',
+      importId: importId as string,
+      foreignImportId: foreignImportId as string,
       forged: [
         ['wrong key, as the owner', resigned(owner.token, WRONG_SECRET)],
         ['wrong key, as the owning visitor', resigned(V.token, WRONG_SECRET)],

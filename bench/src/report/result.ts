@@ -4,6 +4,7 @@ import type { SearchResult } from '../scenarios/search';
 import type { ThroughputResult } from '../scenarios/throughput';
 import type { WebhooksResult } from '../scenarios/webhooks';
 import type { ContactsResult } from '../scenarios/contacts';
+import type { ImportsResult } from '../scenarios/imports';
 import type { Machine } from './machine';
 
 /** Everything one run measured: the `--json` file, and what the summary and report are made from. */
@@ -25,5 +26,6 @@ export interface BenchResult {
   connections?: ConnectionsResult;
   search?: SearchResult;
   webhooks?: WebhooksResult;
-  contacts?: ContactsResult;
+  /** Contacts as a CRM surface (issue 15): the filter scenario's figures and the import's. */
+  contacts?: Partial<ContactsResult> & Partial<ImportsResult>;
 }

@@ -55,6 +55,12 @@ export function summaryText(r: BenchResult): string {
       `  delivered ${w.delivered} at ${w.deliveredPerSec}/s; lag event → receiver p50 ${w.lagMs.p50} p99 ${w.p99LagMs} ms; drained ${w.drainMs} ms after the window`,
     );
   }
+  if (r.contacts?.importRowsPerSec !== undefined) {
+    const c = r.contacts;
+    lines.push(
+      `contacts import (${c.importRows} rows): ${c.importRowsPerSec} rows/s, ${c.importSeconds} s, server RSS +${((c.importRssGrowthBytes ?? 0) / 1024 / 1024).toFixed(1)} MiB`,
+    );
+  }
   lines.push('', 'targets:');
   for (const c of checkTargets(r)) lines.push(`  [${verdict(c.met)}] ${c.target}: ${c.measured}`);
   return `${lines.join('\n')}\n`;

@@ -36,6 +36,8 @@ import {
   conversationResponseSchema,
   healthResponseSchema,
   leadCreateSchema,
+  leadImportQuerySchema,
+  leadImportResponseSchema,
   leadDetailResponseSchema,
   leadExportQuerySchema,
   leadListQuerySchema,
@@ -539,6 +541,36 @@ export const REST_ROUTES: RestRoute[] = [
     access: 'owner',
     responses: { 204: noContent },
     errors: ['CONFLICT'],
+  },
+  // ---- contact imports (server/src/imports) ----
+  {
+    method: 'post',
+    path: '/v1/projects/:projectId/leads/imports',
+    summary: 'Import contacts from a CSV (owners)',
+    description:
+      'The body is the CSV itself (`Content-Type: text/csv`, UTF-8, up to 50 MB, streamed to storage); `mapping` (JSON: column header → `fullname`, `lastname`, `email`, `phone`, `tags`, `userId`, `ignore` or `attributes.<key>`), `matchKey` (`email` or `userId`), `dryRun` and `delimiter` (`auto`, `comma`, `semicolon`) travel in the query string. Answers at once with the queued job; any node runs it.',
+    tag: 'Leads',
+    access: 'owner',
+    query: leadImportQuerySchema,
+    responses: { 202: json('The queued import.', leadImportResponseSchema) },
+  },
+  {
+    method: 'get',
+    path: '/v1/projects/:projectId/leads/imports/:importId',
+    summary: 'An import: status, progress and counts (owners)',
+    tag: 'Leads',
+    access: 'owner',
+    responses: { 200: json('The import.', leadImportResponseSchema) },
+  },
+  {
+    method: 'get',
+    path: '/v1/projects/:projectId/leads/imports/:importId/errors.csv',
+    summary: "An import's row errors as CSV (owners)",
+    description:
+      'Columns `line,column,message`; `line` is the line of the file where the row starts (the header is line 1).',
+    tag: 'Leads',
+    access: 'owner',
+    responses: { 200: { description: 'CSV, one row error a row.', contentType: 'text/csv' } },
   },
 
   // ---- conversations ----

@@ -31,6 +31,7 @@ import {
   conversationUpdatedEventSchema,
   emptyResultSchema,
   leadCreatedEventSchema,
+  leadImportEventSchema,
   leadDeletedEventSchema,
   leadBulkCompletedEventSchema,
   leadMergedEventSchema,
@@ -200,6 +201,14 @@ const agentPushes = {
   'webhook.disabled': {
     summary: 'A webhook of the project was turned off (its receiver answered 410, or failed for days).',
     payload: webhookDisabledEventSchema,
+  },
+  'lead.import.progress': {
+    summary: 'A contact import handled another batch of rows (one push per batch, never per contact).',
+    payload: leadImportEventSchema,
+  },
+  'lead.import.completed': {
+    summary: 'A contact import finished: `status` is `completed` or `failed`.',
+    payload: leadImportEventSchema,
   },
 };
 

@@ -24,3 +24,4 @@ export * from './properties';
 export * from './lead-filter';
 export * from './segments';
 export * from './lead-bulk';
+export * from './imports';

@@ -6,6 +6,7 @@ import type {
   LeadBulkCompletedEvent,
   LeadField,
   LeadNote,
+  LeadImport,
   Message,
   PresenceStatus,
   Sender,
@@ -21,8 +22,12 @@ import type { PublishMeta } from './outbox-mark';
  * webhook outbox (webhooks/outbox.ts) records those that leave the system.
  */
 export interface DomainEvents {
-  'lead.created': { lead: Lead };
-  'lead.updated': { lead: Lead; changes: LeadField[] };
+  /** `importId`: written by that import, whose agents hear one batched push instead (see imports/). */
+  'lead.created': { lead: Lead; importId?: string };
+  'lead.updated': { lead: Lead; changes: LeadField[]; importId?: string };
+  /** A contact import moved on by a batch, or finished (`import.status`). */
+  'lead.import.progress': { import: LeadImport };
+  'lead.import.completed': { import: LeadImport };
   'lead.merged': { lead: Lead; mergedLeadIds: string[] };
   'lead.deleted': { projectId: string; leadId: string; userIds: string[] };
   /** Agents' notes on a lead (issue 15): to the project's agents and webhooks, never to visitors. */

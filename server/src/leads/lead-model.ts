@@ -55,6 +55,8 @@ export interface LeadDoc {
   blocked?: { at: Date; by: string };
   /** Incremented on every block and unblock: the shared copy of the state never goes back. */
   blockRev?: number;
+  /** The import that created this contact (server/src/imports), if one did. */
+  importId?: string;
   /** Outbox marks of changes whose webhook events are not recorded yet (see infra/outbox-mark.ts). */
   outbox?: OutboxMark[];
 }
@@ -89,6 +91,7 @@ const leadSchema = new Schema<LeadDoc>(
     keptApart: { type: Schema.Types.Mixed, default: undefined },
     blocked: { type: Schema.Types.Mixed, default: undefined },
     blockRev: Number,
+    importId: String,
     outbox: outboxMarksPath,
   },
   // Timestamps are set by the service: `updatedAt` must move only when a field really changed.

@@ -78,14 +78,20 @@ export class LeadService {
     kind: LeadKind,
     profile?: ProfilePatch,
     source: ProfileSource = 'visitor',
+    /** Written by this import: its events are tagged so agents hear the import's batched push instead. */
+    importId?: string,
   ): Promise<ResolvedLead> {
     if (profile) profile = await this.typedPatch(projectId, profile, source);
     const writer: Origin =
       source === 'agent' ? 'agent' : source === 'customer' ? customerOrigin(userId) : visitorOrigin(userId);
     const mark = await this.outbox.mark(projectId, 'lead.created');
-    const { lead, created } = await this.upsert(projectId, userId, kind, profile, writer, mark);
+    const { lead, created } = await this.upsert(projectId, userId, kind, profile, writer, mark, importId);
     if (created) {
-      await this.bus.publish('lead.created', { lead: toLead(lead) }, mark ? { mark } : {});
+      await this.bus.publish(
+        'lead.created',
+        { lead: toLead(lead), ...(importId ? { importId } : {}) },
+        mark ? { mark } : {},
+      );
       return { lead, created };
     }
     // A merged-away user's writes go to the contact it was merged into, under the same rules as on
@@ -104,7 +110,7 @@ export class LeadService {
               keptApart: plan.keptApart,
             };
           };
-    return { lead: await this.applyChange(target, change), created: false };
+    return { lead: await this.applyChange(target, change, importId), created: false };
   }
 
   /** The lead of a user if it has one, following merges; never creates. */
@@ -187,6 +193,7 @@ export class LeadService {
     profile: ProfilePatch | undefined,
     writer: Origin,
     mark?: OutboxMark,
+    importId?: string,
   ): Promise<ResolvedLead> {
     for (let attempt = 0; ; attempt++) {
       const now = new Date();
@@ -206,6 +213,7 @@ export class LeadService {
         ...(profile ? initialProfile(profile, writer) : {}),
         // Inserted with the lead, so that `lead.created` survives a crash right after (see infra/outbox-mark.ts).
         ...(mark ? { outbox: [mark] } : {}),
+        ...(importId ? { importId } : {}),
       };
       const { _id, projectId: _p, userId: _u, ...rest } = onInsert;
       try {
@@ -251,7 +259,7 @@ export class LeadService {
    * Compare-and-set on `rev`: `change` is worked out against the lead as read, and again against a
    * fresh read when another writer got there first.
    */
-  async applyChange(lead: LeadDoc, change: (current: LeadDoc) => LeadChange): Promise<LeadDoc> {
+  async applyChange(lead: LeadDoc, change: (current: LeadDoc) => LeadChange, importId?: string): Promise<LeadDoc> {
     let before = lead;
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
       const { patch, keptApart, ...author } = change(before);
@@ -276,7 +284,11 @@ export class LeadService {
           ...(keptApartChanged ? { keptApart } : {}),
         };
         if (diff.changes.length > 0)
-          await this.bus.publish('lead.updated', { lead: toLead(after), changes: diff.changes }, mark ? { mark } : {});
+          await this.bus.publish(
+            'lead.updated',
+            { lead: toLead(after), changes: diff.changes, ...(importId ? { importId } : {}) },
+            mark ? { mark } : {},
+          );
         return after;
       }
       const fresh = await this.leads.findById(before._id).lean<LeadDoc>().exec();

@@ -12,9 +12,18 @@ export function attachBroadcaster(bus: EventBus, visitors: VisitorNamespace, age
   const visitor = (projectId: string, userId: string) => visitors.to(rooms.user(projectId, userId));
 
   const unsubscribe = [
-    bus.subscribe('lead.created', ({ lead }) => project(lead.projectId).emit('lead.created', { lead })),
-    bus.subscribe('lead.updated', ({ lead, changes }) =>
-      project(lead.projectId).emit('lead.updated', { lead, changes }),
+    // An import's contacts reach agents as one `lead.import.progress` per batch, not a push per row.
+    bus.subscribe('lead.created', ({ lead, importId }) => {
+      if (!importId) project(lead.projectId).emit('lead.created', { lead });
+    }),
+    bus.subscribe('lead.updated', ({ lead, changes, importId }) => {
+      if (!importId) project(lead.projectId).emit('lead.updated', { lead, changes });
+    }),
+    bus.subscribe('lead.import.progress', ({ import: job }) =>
+      project(job.projectId).emit('lead.import.progress', { import: job }),
+    ),
+    bus.subscribe('lead.import.completed', ({ import: job }) =>
+      project(job.projectId).emit('lead.import.completed', { import: job }),
     ),
     bus.subscribe('lead.merged', ({ lead, mergedLeadIds }) =>
       project(lead.projectId).emit('lead.merged', { lead, mergedLeadIds }),

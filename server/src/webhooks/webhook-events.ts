@@ -41,6 +41,9 @@ const AGENT_VIEW: Partial<Record<WebhookEventType, (payload: never) => Record<st
   }),
   'lead.deleted': ({ leadId }: DomainEvents['lead.deleted']) => ({ leadId }),
   'lead.note.deleted': ({ leadId, noteId }: DomainEvents['lead.note.deleted']) => ({ leadId, noteId }),
+  // `importId` is for the broadcaster only.
+  'lead.created': ({ lead }: DomainEvents['lead.created']) => ({ lead }),
+  'lead.updated': ({ lead, changes }: DomainEvents['lead.updated']) => ({ lead, changes }),
 };
 
 const KINDS: Record<string, SubjectKind> = { lead: 'leads', conversation: 'conversations', message: 'messages' };

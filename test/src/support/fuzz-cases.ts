@@ -202,6 +202,47 @@ function socketOverrides(entry: SocketEntry): ArbitraryOptions {
   };
 }
 
+/** An import's mapping (JSON in the query): mostly one that fits the drawn CSVs, sometimes anything. */
+const importMappings = weighted<unknown>(
+  [
+    6,
+    fc.constantFrom(
+      JSON.stringify({ email: 'email', name: 'fullname' }),
+      JSON.stringify({ email: 'email', name: 'fullname', tags: 'tags', plan: 'attributes.plan' }),
+      JSON.stringify({ id: 'userId', email: 'email' }),
+      JSON.stringify({ id: 'userId', name: 'ignore', plan: 'attributes.__proto__' }),
+    ),
+  ],
+  [1, fc.string({ maxLength: 60 })],
+  [1, fc.json({ maxDepth: 2 })],
+);
+
+/** A CSV cell: plain, or anything quoted (quotes doubled), so separators and line breaks land inside fields. */
+const csvCellArbitrary = fc.oneof(
+  fc.emailAddress(),
+  fc.string({ maxLength: 20 }),
+  fc.string({ maxLength: 20 }).map((t) => `"${t.replace(/"/g, '""')}"`),
+);
+
+/** The CSV body of an import: a header the mappings use and random rows, or any text, as text/csv. */
+const importBodies = weighted<{ body: string; contentType: string }>(
+  [
+    6,
+    fc
+      .tuple(
+        fc.constantFrom('email,name,tags,plan,id', '\uFEFFemail;name;tags;plan;id', 'id,email'),
+        fc.array(fc.array(csvCellArbitrary, { minLength: 1, maxLength: 5 }), { maxLength: 8 }),
+        fc.constantFrom('\n', '\r\n'),
+      )
+      .map(([header, rows, eol]) => ({
+        body: [header, ...rows.map((r) => r.join(header.includes(';') ? ';' : ','))].join(eol) + eol,
+        contentType: 'text/csv',
+      })),
+  ],
+  [1, fc.string({ maxLength: 200 }).map((body) => ({ body, contentType: 'text/csv' }))],
+  [1, hostileRawBody],
+);
+
 function restOverrides(entry: RestEntry): ArbitraryOptions {
   const path = entry.route.path;
   const overrides: Record<string, fc.Arbitrary<unknown>> = {
@@ -220,6 +261,7 @@ function restOverrides(entry: RestEntry): ArbitraryOptions {
     ),
   };
   if (path.endsWith('/auth/verified')) overrides['token'] = customerTokens;
+  if (path.endsWith('/leads/imports')) overrides['mapping'] = importMappings;
   if (path.endsWith('/business-hours')) {
     // Random text is next to never a time zone (the schema's filter would search forever): mostly
     // real zones, odd offsets and half hours among them, now and then anything.
@@ -452,6 +494,9 @@ function restCaseArbitrary(entry: RestEntry): fc.Arbitrary<RestCase> {
       [3, fc.tuple(valid, extra).map(([v, pairs]) => ({ valid: v, pairs }))],
       [2, extra.map((pairs) => ({ pairs }))],
     );
+    // The import's body is the CSV itself, beside its query.
+    if (route.path.endsWith('/leads/imports'))
+      return fc.tuple(head, query, importBodies).map(([h, q, rawBody]) => ({ ...h, query: q, rawBody }));
     return fc.tuple(head, query).map(([h, q]) => ({ ...h, query: q }));
   }
   throw new Error(`fuzz: ${entry.name} has neither a body nor a query`);

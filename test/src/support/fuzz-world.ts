@@ -51,6 +51,8 @@ export interface Ledger {
   leads: Set<string>;
   /** Users whose sign-in answered (a verified sign-in's claims create its lead). */
   users: Set<string>;
+  /** Imports a successful answer accepted: the contacts they create carry their id. */
+  imports: Set<string>;
   conversations: Set<string>;
   messages: Set<string>;
 }
@@ -279,6 +281,7 @@ export async function seedWorld(url: string): Promise<World> {
       agents: new Set(),
       leads: new Set(),
       users: new Set(),
+      imports: new Set(),
       conversations: new Set(),
       messages: new Set(),
     },
@@ -515,6 +518,9 @@ export function recordAnswer(world: World, entry: string, data: unknown): void {
     }
     case '/visitor lead:update':
       add(ledger.leads, body['lead']?.['id']);
+      break;
+    case 'POST /v1/projects/:projectId/leads/imports':
+      add(ledger.imports, body['import']?.['id']);
       break;
     case 'POST /v1/projects/:projectId/webhooks': {
       const webhookId = id(body['webhook']?.['id']);
