@@ -110,8 +110,7 @@ async function main(): Promise<void> {
     if (options.only.includes('latency')) result.latency = await latencyScenario(ctx);
     if (options.only.includes('search')) result.search = await searchScenario(ctx);
     if (options.only.includes('webhooks')) result.webhooks = await webhooksScenario(ctx, parley.adminToken);
-    if (options.only.includes('contacts'))
-      result.contacts = { ...result.contacts, ...(await contactsScenario(ctx)) };
+    if (options.only.includes('contacts')) result.contacts = { ...result.contacts, ...(await contactsScenario(ctx)) };
     if (options.only.includes('imports'))
       result.contacts = { ...result.contacts, ...(await importsScenario(ctx, parley.adminToken)) };
     result.meta.durationSec = (Date.now() - started) / 1000;
