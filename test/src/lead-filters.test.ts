@@ -99,6 +99,26 @@ describe('contact filters', () => {
     expect(await matching({ field: 'conversationCount', op: 'gte', value: 1 })).toEqual([]);
   });
 
+  it('filters on blocked as the blocking endpoints leave it, and forgets an unblocked lead', async () => {
+    const blockedOnes = [created[3], created[7]] as Lead[];
+    for (const lead of blockedOnes) {
+      const res = await api().post(`${base()}/leads/${lead.id}/block`, { token: agent.token });
+      expect([res.status, res.text]).toEqual([200, expect.any(String)]);
+    }
+    try {
+      expect(await matching({ field: 'blocked', op: 'eq', value: true })).toEqual([3, 7]);
+      expect(await matching({ field: 'blocked', op: 'neq', value: true })).toEqual(range((i) => i !== 3 && i !== 7));
+      expect(await matching({ field: 'blocked', op: 'eq', value: false })).toEqual(range((i) => i !== 3 && i !== 7));
+      expect(await matching({ field: 'blocked', op: 'exists', value: true })).toEqual([3, 7]);
+      const unblocked = await api().post(`${base()}/leads/${created[3]?.id}/unblock`, { token: agent.token });
+      expect(unblocked.status).toBe(200);
+      expect(await matching({ field: 'blocked', op: 'eq', value: true })).toEqual([7]);
+    } finally {
+      for (const lead of blockedOnes) await api().post(`${base()}/leads/${lead.id}/unblock`, { token: agent.token });
+    }
+    expect(await matching({ field: 'blocked', op: 'eq', value: true })).toEqual([]);
+  });
+
   it('finds every lead of an email domain by free text, and only those', async () => {
     expect(await matching(undefined, { q: 'example.com' })).toEqual(range((i) => i % 3 === 0));
     expect(await matching(undefined, { q: '@other.org' })).toEqual(range((i) => i % 3 === 2));

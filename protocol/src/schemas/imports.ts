@@ -39,7 +39,14 @@ export const importMappingParamSchema = z
       return z.NEVER;
     }
   })
-  .pipe(mappingObjectSchema);
+  .pipe(mappingObjectSchema)
+  .meta({
+    examples: [
+      '{"Email":"email","Name":"fullname"}',
+      '{"email":"email","id":"userId","Plan":"attributes.plan","Tags":"tags"}',
+      '{"user":"userId","Phone":"phone","Notes":"ignore"}',
+    ],
+  });
 
 /** Query string of `POST /v1/projects/{projectId}/leads/imports` (the body is the CSV itself). */
 export const leadImportQuerySchema = z

@@ -317,9 +317,11 @@ export function queryString(pairs: readonly [string, string][]): string {
   return `?${pairs.map(([k, v]) => (v === '' && k.length % 2 === 1 ? k : `${k}=${v}`)).join('&')}`;
 }
 
-/** Pairs of a valid query object (strings), encoded. */
+/** Pairs of a valid query object (strings), encoded; a key left undefined is not sent. */
 export function queryPairs(query: Record<string, unknown>): [string, string][] {
-  return Object.entries(query).map(([k, v]) => [encodeURIComponent(k), encodeURIComponent(String(v))]);
+  return Object.entries(query)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => [encodeURIComponent(k), encodeURIComponent(String(v))]);
 }
 
 /** Raw REST bodies that are not the JSON object an endpoint reads. */

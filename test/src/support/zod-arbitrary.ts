@@ -222,6 +222,10 @@ export function inputArbitrary(schema: Schema, options: ArbitraryOptions = {}): 
  * - anything else: from the input schema.
  */
 function pipeArbitrary(schema: Schema, options: ArbitraryOptions): fc.Arbitrary<unknown> {
+  // Text parsed into a refined shape (an import's column mapping, JSON in the query string): random
+  // text next to never parses into one, so the schema's own examples are drawn instead.
+  const examples = (schema as z.ZodType).meta()?.examples;
+  if (Array.isArray(examples) && examples.length > 0) return fc.constantFrom(...examples);
   const def = defOf(schema);
   const inner = def['in'] as Schema;
   const outer = def['out'] as Schema;
