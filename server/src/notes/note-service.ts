@@ -6,6 +6,7 @@ import { newId } from '../infra/ids';
 import type { LeadDoc, LeadModel } from '../leads/lead-model';
 import type { NoteDoc, NoteModel } from './note-model';
 import { toNote } from './note-view';
+import { decodeCursor, encodeCursor } from '../infra/page-cursor';
 
 /** Who edits or deletes: the note's author, or an owner of the project. */
 export interface NoteEditor {
@@ -127,21 +128,4 @@ export class NoteService {
       throw forbidden("Only the note's author or an owner of the project may change it");
     return note;
   }
-}
-
-function encodeCursor(createdAt: Date, id: string): string {
-  return Buffer.from(JSON.stringify([createdAt.getTime(), id])).toString('base64url');
-}
-
-function decodeCursor(cursor: string): { createdAt: Date; id: string } {
-  try {
-    const [time, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [unknown, unknown];
-    if (typeof time === 'number' && Number.isFinite(time) && typeof id === 'string')
-      return { createdAt: new Date(time), id };
-  } catch {
-    // answered below
-  }
-  throw new AppError('BAD_REQUEST', 'Invalid cursor', {
-    fields: [{ field: 'cursor', message: 'is not a cursor of this list' }],
-  });
 }

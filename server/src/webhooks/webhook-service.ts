@@ -20,6 +20,7 @@ import type { WebhookDirectory } from './webhook-directory';
 import type { WebhookDoc, WebhookModel } from './webhook-model';
 import { newSecret } from './webhook-signer';
 import { toDelivery, toWebhook } from './webhook-view';
+import { decodeCursor, encodeCursor } from '../infra/page-cursor';
 
 /** How long the previous secret keeps signing after a rotation. */
 export const ROTATION_GRACE_MS = 24 * 3600 * 1000;
@@ -215,21 +216,4 @@ export class WebhookService {
     this.directory.forget(projectId);
     await this.directory.settle();
   }
-}
-
-function encodeCursor(createdAt: Date, id: string): string {
-  return Buffer.from(JSON.stringify([createdAt.getTime(), id])).toString('base64url');
-}
-
-function decodeCursor(cursor: string): { createdAt: Date; id: string } {
-  try {
-    const [time, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as [unknown, unknown];
-    if (typeof time === 'number' && Number.isFinite(time) && typeof id === 'string')
-      return { createdAt: new Date(time), id };
-  } catch {
-    // answered below
-  }
-  throw new AppError('BAD_REQUEST', 'Invalid cursor', {
-    fields: [{ field: 'cursor', message: 'is not a cursor of this list' }],
-  });
 }
