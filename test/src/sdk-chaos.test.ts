@@ -37,6 +37,15 @@ const REGRESSION_SEEDS: number[] = [];
 /** `CHAOS_SEED`, `CHAOS_RUNS`, `CHAOS_CPU_HOG`: see the README's "Chaos tests". */
 const SEEDS = chaosSeeds(REGRESSION_SEEDS);
 
+/**
+ * One run's time limit (`CHAOS_RUN_TIMEOUT_MS`, default 5 min). A run still going 15 s before it
+ * fails with a report of where it stands (the step, what each client holds and has pending, the
+ * server's view), rather than with jest's bare timeout: a stuck send and a starved machine look
+ * alike from outside.
+ */
+const RUN_TIMEOUT_MS = Number(process.env.CHAOS_RUN_TIMEOUT_MS) || 300_000;
+const REPORT_BEFORE_TIMEOUT_MS = 15_000;
+
 /** Each batch's step, drawn from the seed; every run has at least one crash and one graceful restart. */
 function planFor(random: SeededRandom): Step[] {
   const plan = Array.from({ length: TOTAL / BATCH }, () =>
@@ -184,7 +193,7 @@ describe('SDK delivery under network chaos', () => {
   it.each(SEEDS)(
     'two visitor tabs and an agent exchange 200 messages through cuts and restarts: all there, in order, once (seed %i)',
     (seed) => withSeed('test/src/sdk-chaos.test.ts', seed, (random) => exchange(random)),
-    300_000,
+    RUN_TIMEOUT_MS,
   );
 
   async function exchange(random: SeededRandom): Promise<void> {
@@ -255,14 +264,49 @@ describe('SDK delivery under network chaos', () => {
     ];
     const sentBy = new Map<string, string[]>(participants.map((p) => [p.name, []]));
     const allTexts = () => [...sentBy.values()].flat().sort();
+    let phase = 'sending';
+    let watchdog: NodeJS.Timeout | undefined;
+    const overdue = new Promise<never>((_, reject) => {
+      watchdog = setTimeout(
+        () =>
+          reject(new Error(`the run was still at "${phase}" after ${RUN_TIMEOUT_MS - REPORT_BEFORE_TIMEOUT_MS} ms`)),
+        RUN_TIMEOUT_MS - REPORT_BEFORE_TIMEOUT_MS,
+      );
+    });
 
     try {
+      await Promise.race([overdue, run()]);
+    } catch (error) {
+      // Who got it wrong: the server's store (read first, straight from the server), or a client's merge.
+      const report: string[] = [];
+      try {
+        const stored = await storedMessages(project.id, id, account.token);
+        const problems = offending(stored, allTexts());
+        report.push(`server stores ${stored.length} messages${problems.length ? ':' : ', each once'}`, ...problems);
+      } catch (readError) {
+        report.push(`server view unavailable: ${String(readError)}`);
+      }
+      for (const p of participants) {
+        const problems = offending(p.messages(), allTexts());
+        report.push(
+          `${p.name} holds ${p.messages().length}, ${p.pending()} pending${problems.length ? ':' : ', each once'}`,
+          ...problems,
+        );
+      }
+      if (error instanceof Error) error.message = `${error.message}\n\n${report.join('\n')}`;
+      throw error;
+    } finally {
+      clearTimeout(watchdog);
+    }
+
+    async function run(): Promise<void> {
       // Each batch goes out at once (most of it queued in the outboxes) and the network misbehaves
       // while it is in flight; every send must still resolve with its stored message.
       // On top of the plan, connections are also cut at random moments all along.
       const stopMonkey = chaosMonkey(monkeyRandom);
       try {
         for (const [batch, step] of plan.entries()) {
+          phase = `batch ${batch + 1} of ${plan.length} (${step})`;
           const sends: Promise<Message>[] = [];
           for (let i = batch * BATCH; i < (batch + 1) * BATCH; i++) {
             const participant = participants[i % participants.length] as Participant;
@@ -280,6 +324,7 @@ describe('SDK delivery under network chaos', () => {
       expect(proxy.cutCount).toBeGreaterThan(0);
 
       // The server first: it stored each message once (REST pages, not the clients' view).
+      phase = 'checking the server';
       const stored = await storedMessages(project.id, id, account.token);
       expect(offending(stored, allTexts())).toEqual([]);
       expect(stored.map((m) => m.seq)).toEqual(Array.from({ length: TOTAL }, (_, i) => i + 1));
@@ -288,6 +333,7 @@ describe('SDK delivery under network chaos', () => {
 
       // Every client ends with the whole conversation: 200 stored messages, seq 1..200, each once,
       // each at the seq the server stored it at.
+      phase = 'waiting for the clients to catch up';
       for (const p of participants) {
         await waitFor(`${p.name} to hold all ${TOTAL} messages`, () => p.messages().length === TOTAL, {
           timeoutMs: 60_000,
@@ -309,22 +355,6 @@ describe('SDK delivery under network chaos', () => {
       }
       // The agent console was told to reload its lists after the restarts.
       expect(agentEvents.of('reload').length).toBeGreaterThan(0);
-    } catch (error) {
-      // Who got it wrong: the server's store (read first, straight from the server), or a client's merge.
-      const report: string[] = [];
-      try {
-        const stored = await storedMessages(project.id, id, account.token);
-        const problems = offending(stored, allTexts());
-        report.push(`server stores ${stored.length} messages${problems.length ? ':' : ', each once'}`, ...problems);
-      } catch (readError) {
-        report.push(`server view unavailable: ${String(readError)}`);
-      }
-      for (const p of participants) {
-        const problems = offending(p.messages(), allTexts());
-        report.push(`${p.name} holds ${p.messages().length}${problems.length ? ':' : ', each once'}`, ...problems);
-      }
-      if (error instanceof Error) error.message = `${error.message}\n\n${report.join('\n')}`;
-      throw error;
     }
   }
 
