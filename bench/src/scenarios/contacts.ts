@@ -98,7 +98,7 @@ export async function contactsScenario(ctx: Context): Promise<ContactsResult> {
   // Its own project (the search scenario's leads stay apart): the second group when there is one.
   const group = parley.groups[1] ?? parley.groups[0];
   if (!group) throw new Error('no project');
-  const count = ctx.options.quick ? 10_000 : 100_000;
+  const count = ctx.options.sizes.contactsLeads;
   ctx.progress.start(`contacts: seeding ${count} leads with ${PROPERTIES} properties`);
   await seed(ctx.database.uri, group.projectId, count, (done) => ctx.progress.update(`${done}/${count}`));
   ctx.progress.done(`${count} leads`);
