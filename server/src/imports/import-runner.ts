@@ -19,7 +19,7 @@ export const IMPORT_MAX_ATTEMPTS = 5;
  * Rows written under one hold of the project's contacts lock (see ImportWriter.inLock), with a few
  * statements for the whole slice (see ImportWriter.writeSlice): a merge waits for one slice at most.
  */
-export const IMPORT_SLICE_ROWS = 250;
+export const IMPORT_SLICE_ROWS = 500;
 
 /** Rows between checkpoints: one job update, one `lead.import.progress` push, one lease renewal. */
 export const IMPORT_BATCH_ROWS = 500;
