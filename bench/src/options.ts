@@ -27,8 +27,10 @@ export interface Sizes {
   /** Cumulative lead counts; 10k and 100k are the ones the targets name. */
   searchSteps: number[];
   searchQueries: number;
-  /** Rows of the contact import (a CSV of new contacts). */
+  /** Rows of the contact import (a CSV of new contacts); env BENCH_IMPORT_ROWS overrides it. */
   importRows: number;
+  /** Leads (10 properties each) the contacts scenario filters; env BENCH_CONTACTS_LEADS overrides it. */
+  contactsLeads: number;
   /** Visitors per worker in the webhook scenario (one conversation each), and its measured window. */
   webhookVisitorsPerWorker: number;
   webhookMs: number;
@@ -66,6 +68,7 @@ const QUICK: Sizes = {
   searchSteps: [1000, 10_000],
   searchQueries: 150,
   importRows: 10_000,
+  contactsLeads: 10_000,
   webhookVisitorsPerWorker: 100,
   webhookMs: 5000,
 };
@@ -82,6 +85,7 @@ const FULL: Sizes = {
   searchSteps: [1000, 10_000, 100_000],
   searchQueries: 400,
   importRows: 100_000,
+  contactsLeads: 100_000,
   webhookVisitorsPerWorker: 100,
   webhookMs: 15_000,
 };
@@ -100,7 +104,17 @@ const USAGE = `usage: npm run bench -- [--quick] [--json FILE] [--report FILE] [
   --label TEXT     a name for this run in the report (e.g. "before")
 
 MONGODB_URI=mongodb://host:27017 runs Parley on that MongoDB instead of a standalone embedded-mongo.
+BENCH_IMPORT_ROWS=N and BENCH_CONTACTS_LEADS=N set the import's rows and the contacts scenario's leads.
 `;
+
+/** A positive whole number from the environment (sizes to measure at without the full run). */
+function envCount(name: string): number | undefined {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive whole number, not ${raw}`);
+  return value;
+}
 
 export function parseOptions(argv: string[]): Options {
   let quick = false;
@@ -164,6 +178,8 @@ export function parseOptions(argv: string[]): Options {
     sizes.connectionSteps = [...sizes.connectionSteps.filter((n) => n < connections), connections];
   }
   if (webhookMs !== undefined) sizes.webhookMs = webhookMs;
+  sizes.importRows = envCount('BENCH_IMPORT_ROWS') ?? sizes.importRows;
+  sizes.contactsLeads = envCount('BENCH_CONTACTS_LEADS') ?? sizes.contactsLeads;
   const mongodbUri = process.env['MONGODB_URI'] || undefined;
   return {
     quick,

@@ -307,6 +307,14 @@ describe('contact filters', () => {
         0,
       ]);
       expect(await matching({ field: 'tags', op: 'eq', value: 'campaign' })).toEqual(domain);
+      // Agents hear each changed contact as any edit's `lead.updated`: open contact views stay current.
+      const tagged = (p: { lead: Lead; changes: string[] }) =>
+        p.changes.includes('tags') && p.lead.tags.includes('campaign');
+      await waitFor('a lead.updated per tagged contact', () =>
+        pushes.of<{ lead: Lead; changes: string[] }>('lead.updated').filter(tagged).length >= domain.length
+          ? true
+          : undefined,
+      );
       // Again: every match already has it.
       expect((await bulk({ type: 'addTags', tags: ['campaign'] })).body.changed).toBe(0);
       const event = await pushes.wait<LeadBulkCompletedEvent>(
@@ -314,6 +322,8 @@ describe('contact filters', () => {
         (p) => p.bulkId === added.body.bulkId,
       );
       expect(event).toEqual(added.body);
+      const updates = pushes.of<{ lead: Lead; changes: string[] }>('lead.updated').filter(tagged);
+      expect(updates.map((p) => indexOf(p.lead)).sort((a, b) => a - b)).toEqual(domain);
 
       const set = await bulk({ type: 'setProperty', key: 'seats', value: '500' });
       expect(set.body.changed).toBe(domain.length);

@@ -1,10 +1,9 @@
-import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { MongoClient, ObjectId } from 'mongodb';
 import { summarize, type LatencySummary } from '../stats';
 import type { Target } from '../targets';
 import type { Context } from './context';
-import { leadProfile } from './lead-seed';
+import { leadProfile, seedLeads } from './lead-seed';
 
 export interface ContactsResult {
   leads: number;
@@ -18,63 +17,42 @@ export interface ContactsResult {
 }
 
 const PROPERTIES = 10;
-const BATCH = 1000;
 
 /**
- * Ten typed properties per lead, written straight into the database in the server's stored shape
- * (typed values, `emailDomain`, search keys), then `POST …/leads/search` timed one request at a
- * time: a filter on an indexed field and one on a property. Parley only.
+ * Ten typed properties per lead: their definitions, then the leads in the server's stored shape
+ * (typed values, `emailDomain`, search keys) by the search scenario's seeding. Then
+ * `POST …/leads/search` is timed one request at a time: a filter on an indexed field and one on a
+ * property. Parley only.
  */
 async function seed(uri: string, projectId: string, count: number, onProgress: (done: number) => void): Promise<void> {
   const client = new MongoClient(uri);
   await client.connect();
   try {
-    const db = client.db();
     const now = new Date();
-    await db.collection<{ _id: string }>('properties').insertMany(
-      Array.from({ length: PROPERTIES }, (_, p) => ({
-        _id: new ObjectId().toHexString(),
-        projectId,
-        key: `p${p}`,
-        label: `Property ${p}`,
-        type: p % 2 === 0 ? 'number' : 'text',
-        visitorWritable: false,
-        visibleToVisitor: false,
-        createdAt: now,
-        updatedAt: now,
-      })),
-    );
-    const leads = db.collection<{ _id: string }>('leads');
-    const start = Date.now() - count * 1000;
-    for (let from = 0; from < count; from += BATCH) {
-      const docs = [];
-      for (let i = from; i < Math.min(count, from + BATCH); i++) {
-        const profile = leadProfile(i);
-        const attributes: Record<string, string | number> = {};
-        for (let p = 0; p < PROPERTIES; p++) attributes[`p${p}`] = p % 2 === 0 ? (i * (p + 1)) % 1000 : `v${i % 50}`;
-        const at = new Date(start + i * 1000);
-        docs.push({
+    await client
+      .db()
+      .collection<{ _id: string }>('properties')
+      .insertMany(
+        Array.from({ length: PROPERTIES }, (_, p) => ({
           _id: new ObjectId().toHexString(),
           projectId,
-          userId: randomUUID(),
-          kind: 'anonymous',
-          ...profile,
-          emailDomain: 'example.com',
-          attributes,
-          tags: [],
-          searchKeys: [profile.email.toLowerCase(), profile.lastname.toLowerCase()],
-          conversationCount: 0,
-          rev: 0,
-          createdAt: at,
-          updatedAt: at,
-        });
-      }
-      await leads.insertMany(docs, { ordered: false });
-      onProgress(Math.min(count, from + BATCH));
-    }
+          key: `p${p}`,
+          label: `Property ${p}`,
+          type: p % 2 === 0 ? 'number' : 'text',
+          visitorWritable: false,
+          visibleToVisitor: false,
+          createdAt: now,
+          updatedAt: now,
+        })),
+      );
   } finally {
     await client.close();
   }
+  await seedLeads(uri, projectId, 0, count, onProgress, (i) => {
+    const attributes: Record<string, string | number> = {};
+    for (let p = 0; p < PROPERTIES; p++) attributes[`p${p}`] = p % 2 === 0 ? (i * (p + 1)) % 1000 : `v${i % 50}`;
+    return attributes;
+  });
 }
 
 async function time(target: Target, projectId: string, token: string, filters: unknown[]): Promise<LatencySummary> {
@@ -98,7 +76,7 @@ export async function contactsScenario(ctx: Context): Promise<ContactsResult> {
   // Its own project (the search scenario's leads stay apart): the second group when there is one.
   const group = parley.groups[1] ?? parley.groups[0];
   if (!group) throw new Error('no project');
-  const count = ctx.options.quick ? 10_000 : 100_000;
+  const count = ctx.options.sizes.contactsLeads;
   ctx.progress.start(`contacts: seeding ${count} leads with ${PROPERTIES} properties`);
   await seed(ctx.database.uri, group.projectId, count, (done) => ctx.progress.update(`${done}/${count}`));
   ctx.progress.done(`${count} leads`);

@@ -11,7 +11,8 @@ interface LeadDoc {
   lastname: string;
   email: string;
   phone: string;
-  attributes: Record<string, string>;
+  emailDomain: string;
+  attributes: Record<string, string | number>;
   tags: string[];
   searchKeys: string[];
   conversationCount: number;
@@ -59,9 +60,15 @@ function searchKeysOf(p: { fullname: string; lastname: string; email: string; ph
 
 const BATCH = 1000;
 
+/** Lead `i`'s attributes, stored as given (typed as the project's properties define them). */
+export type SeedAttributes = (index: number) => Record<string, string | number>;
+
+const PLAN: SeedAttributes = (i) => ({ plan: i % 3 === 0 ? 'pro' : 'free' });
+
 /**
- * Writes leads straight into the database Parley uses, in the shape its model stores, through the
- * driver in batches: creating 100k leads through the API would measure the API, not search.
+ * Writes leads `from`..`to` (exclusive) straight into the database Parley uses, in the shape its
+ * model stores, through the driver in batches: creating 100k leads through the API would measure
+ * the API, not search or filters.
  */
 export async function seedLeads(
   uri: string,
@@ -69,6 +76,7 @@ export async function seedLeads(
   from: number,
   to: number,
   onProgress: (done: number) => void,
+  attributes: SeedAttributes = PLAN,
 ): Promise<void> {
   const client = new MongoClient(uri);
   await client.connect();
@@ -86,7 +94,8 @@ export async function seedLeads(
           userId: randomUUID(),
           kind: 'anonymous',
           ...profile,
-          attributes: { plan: i % 3 === 0 ? 'pro' : 'free' },
+          emailDomain: 'example.com',
+          attributes: attributes(i),
           tags: [],
           searchKeys: searchKeysOf(profile),
           conversationCount: 0,

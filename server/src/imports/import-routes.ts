@@ -1,10 +1,9 @@
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { Router } from 'express';
 import type { LeadImportResponse } from '@parley/protocol';
 import { leadImportQuerySchema } from '@parley/protocol/schemas';
 import { AppError } from '../errors';
 import { agentOf, type HttpAuth } from '../http/http-auth';
+import { streamCsv } from '../http/csv-stream';
 import { param } from '../http/request-input';
 import { exactRouter } from '../http/router';
 import type { Logger } from '../infra/logger';
@@ -43,25 +42,13 @@ export function importRoutes({ auth, logger, imports }: ImportRoutesDeps): Route
 
   router.get(`${base}/:importId/errors.csv`, async (req, res) => {
     const cursor = await imports.errors(param(req, 'projectId'), param(req, 'importId'));
-    res.status(200);
-    res.setHeader('Content-Type', 'text/csv; charset=utf-8');
-    res.setHeader('Content-Disposition', 'attachment; filename="import-errors.csv"');
-    res.setHeader('Cache-Control', 'no-store');
-    async function* rows() {
-      try {
-        yield 'line,column,message\r\n';
-        for await (const e of cursor) yield `${e.line},${csvCell(e.column)},${csvCell(e.message)}\r\n`;
-      } finally {
-        await cursor.close().catch(() => undefined);
-      }
-    }
-    try {
-      await pipeline(Readable.from(rows()), res);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE') return;
-      logger.error({ err: error }, 'import errors export failed part-way');
-      res.destroy();
-    }
+    await streamCsv(res, logger, {
+      filename: 'import-errors.csv',
+      header: 'line,column,message\r\n',
+      cursor,
+      row: (e) => `${e.line},${csvCell(e.column)},${csvCell(e.message)}\r\n`,
+      what: 'import errors export',
+    });
   });
 
   return router;

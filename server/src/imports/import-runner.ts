@@ -8,16 +8,18 @@ import { newId } from '../infra/ids';
 import type { Logger } from '../infra/logger';
 import { CsvError, CsvParser, type CsvRecord } from './csv-parser';
 import type { ImportDoc, ImportErrorDoc, ImportModels } from './import-model';
-import { planColumns, readRow, type ColumnPlan } from './import-row';
+import { planColumns, readRow, type ColumnPlan, type ImportRow } from './import-row';
 import { toLeadImport } from './import-view';
-import type { ImportWriter, RowOutcome } from './import-writer';
-import type { LeadDoc } from '../leads/lead-model';
+import type { ImportWriter } from './import-writer';
 
 /** Unexpected errors (not a broken file) a job survives before it is failed rather than retried again. */
 export const IMPORT_MAX_ATTEMPTS = 5;
 
-/** Rows written under one hold of the project's contacts lock (see ImportWriter.inLock). */
-export const IMPORT_SLICE_ROWS = 50;
+/**
+ * Rows written under one hold of the project's contacts lock (see ImportWriter.inLock), with a few
+ * statements for the whole slice (see ImportWriter.writeSlice): a merge waits for one slice at most.
+ */
+export const IMPORT_SLICE_ROWS = 500;
 
 /** Rows between checkpoints: one job update, one `lead.import.progress` push, one lease renewal. */
 export const IMPORT_BATCH_ROWS = 500;
@@ -181,11 +183,7 @@ export class ImportRunner {
       if (state.slice.length === 0 || !plan) return;
       const rows = state.slice;
       state.slice = [];
-      const writeAll = async (joins: LeadDoc[]) => {
-        for (const record of rows) await this.handleRow(job, record, plan, state, joins);
-      };
-      if (job.dryRun) await writeAll([]);
-      else await this.writer.inLock(job.projectId, writeAll);
+      await this.handleRows(job, rows, plan, state);
       state.sinceCheckpoint += rows.length;
       // By rows, and by time too: slow rows (a loaded database) must not let the lease run out.
       const due = Date.now() - state.checkpointedAt > this.timing.leaseMs / 3;
@@ -247,42 +245,46 @@ export class ImportRunner {
     }
   }
 
-  private async handleRow(
+  /** Writes a slice (or, for a dry run, works out what writing it would do) and counts each row. */
+  private async handleRows(
     job: ImportDoc,
-    record: CsvRecord,
+    records: CsvRecord[],
     plan: ColumnPlan[],
     state: { counts: ImportCounts; errorCount: number; errors: ImportErrorDoc[] },
-    joins: LeadDoc[],
   ): Promise<void> {
-    const read = readRow(record.fields, record.line, plan, job.matchKey);
-    let outcome: RowOutcome | undefined;
-    let issue: { column: string; message: string } | undefined;
-    if ('issues' in read) {
-      issue = {
-        column: read.issues.map((i) => i.column).join(', '),
-        message: read.issues.map((i) => `${i.column}: ${i.message}`).join('; '),
-      };
-    } else {
-      try {
-        outcome = job.dryRun
-          ? await this.writer.preview(job.projectId, job.matchKey, read.row)
-          : await this.writer.write(job.projectId, job._id, job.matchKey, read.row, joins);
-      } catch (error) {
-        // A row the contact cannot take (past its limits, merged away again and again) fails alone.
-        if (!(error instanceof AppError) || error.code === 'UNAVAILABLE' || error.code === 'INTERNAL') throw error;
-        const fields = error.details?.fields?.map((f) => `${f.field}: ${f.message}`).join('; ');
-        issue = { column: '', message: fields ? `${error.message} (${fields})` : error.message };
+    const issues = new Map<number, { column: string; message: string }>();
+    const rows: ImportRow[] = [];
+    const rowOf: number[] = [];
+    records.forEach((record, index) => {
+      const read = readRow(record.fields, record.line, plan, job.matchKey);
+      if ('issues' in read) {
+        issues.set(index, {
+          column: read.issues.map((i) => i.column).join(', '),
+          message: read.issues.map((i) => `${i.column}: ${i.message}`).join('; '),
+        });
+      } else {
+        rowOf[index] = rows.length;
+        rows.push(read.row);
       }
-    }
-    if (outcome) {
-      state.counts[outcome]++;
-      return;
-    }
-    state.counts.failed++;
-    if (issue && state.errorCount < IMPORT_LIMITS.errorsMax) {
-      state.errorCount++;
-      state.errors.push({ _id: newId(), importId: job._id, line: record.line, ...issue });
-    }
+    });
+    const results = job.dryRun
+      ? await this.writer.previewSlice(job.projectId, job.matchKey, rows)
+      : await this.writer.inLock(job.projectId, (joins) =>
+          this.writer.writeSlice(job.projectId, job._id, job.matchKey, rows, joins),
+        );
+    records.forEach((record, index) => {
+      const result = issues.has(index) ? undefined : results[rowOf[index] as number];
+      if (result?.outcome) {
+        state.counts[result.outcome]++;
+        return;
+      }
+      state.counts.failed++;
+      const issue = issues.get(index) ?? (result?.error ? rowIssue(result.error) : undefined);
+      if (issue && state.errorCount < IMPORT_LIMITS.errorsMax) {
+        state.errorCount++;
+        state.errors.push({ _id: newId(), importId: job._id, line: record.line, ...issue });
+      }
+    });
   }
 
   /** Records the batch: its row errors, then counts and position with the lease renewed, then one push. */
@@ -351,4 +353,9 @@ export class ImportRunner {
       .updateOne({ _id: job._id, leaseOwner: this.nodeId }, { $set: { leaseOwner: null, leaseUntil: null } })
       .exec();
   }
+}
+
+function rowIssue(error: AppError): { column: string; message: string } {
+  const fields = error.details?.fields?.map((f) => `${f.field}: ${f.message}`).join('; ');
+  return { column: '', message: fields ? `${error.message} (${fields})` : error.message };
 }

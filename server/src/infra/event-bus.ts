@@ -34,8 +34,13 @@ export interface DomainEvents {
   'lead.note.created': { note: LeadNote };
   'lead.note.updated': { note: LeadNote };
   'lead.note.deleted': { projectId: string; leadId: string; noteId: string };
-  /** One summary of a bulk action (no per-contact events: a bulk may touch thousands). */
+  /** One summary of a bulk action (no per-contact webhook events: a bulk may touch thousands). */
   'lead.bulk.completed': LeadBulkCompletedEvent & { projectId: string };
+  /**
+   * A chunk of the contacts a bulk tag or property change changed, as they are now: agents hear a
+   * `lead.updated` for each (their open views stay current); never a webhook event.
+   */
+  'lead.bulk.updated': { projectId: string; bulkId: string; leads: Lead[]; changes: LeadField[] };
   'conversation.created': { conversation: Conversation; lead: Lead };
   'conversation.updated': {
     conversation: Conversation;

@@ -7,6 +7,7 @@ import { typeAttributes, type PropertyService } from '../properties/property-ser
 import type { LeadErasure } from './lead-erasure';
 import type { LeadFilterSearch, LeadSelection } from './lead-filter-search';
 import type { LeadDoc, LeadModel } from './lead-model';
+import { toLead } from './lead-view';
 
 /** Leads changed per write: bounded memory and bounded lock time, however many match. */
 const CHUNK = 500;
@@ -16,7 +17,9 @@ const CHUNK = 500;
  * chunk (each chunk re-runs the filter from the last id, so a contact the action makes stop
  * matching is not skipped over and none is visited twice). Tag and property changes are one
  * `updateMany` per chunk; erasures go one by one through `LeadErasure` (its lock, its events).
- * Instead of an event per contact, one `lead.bulk.completed` summary goes to agents and webhooks.
+ * One `lead.bulk.completed` summary goes to agents and webhooks; agents also hear, chunk by chunk,
+ * a `lead.updated` for every contact a tag or property change changed (`lead.bulk.updated`), so
+ * that a contact open in a console does not go stale. Erasures publish their own `lead.deleted`.
  * Running the same bulk again is harmless: what is already so counts as unchanged.
  */
 export class LeadBulk {
@@ -61,11 +64,39 @@ export class LeadBulk {
       lastId = chunk[chunk.length - 1]!._id;
       const ids = chunk.map((lead) => lead._id);
       summary.matched += ids.length;
-      await this.apply(projectId, ids, action, setValue, summary);
+      // The chunk's write time: it tells `announce` which contacts this write changed.
+      const now = new Date();
+      await this.apply(projectId, ids, action, setValue, summary, now);
+      if (action.type !== 'delete') await this.announce(projectId, ids, action, summary.bulkId, now);
       if (chunk.length < CHUNK) break;
     }
     await this.bus.publish('lead.bulk.completed', { projectId, ...summary });
     return summary;
+  }
+
+  /**
+   * The chunk's contacts this bulk changed, as they are now, to agents: those whose `updatedAt` is
+   * the chunk's write time (a contact another writer changed in the same millisecond is sent too,
+   * as it is: harmless).
+   */
+  private async announce(
+    projectId: string,
+    ids: string[],
+    action: LeadBulkAction,
+    bulkId: string,
+    writtenAt: Date,
+  ): Promise<void> {
+    const changed = await this.leads
+      .find({ _id: { $in: ids }, projectId, updatedAt: writtenAt })
+      .lean<LeadDoc[]>()
+      .exec();
+    if (changed.length === 0) return;
+    await this.bus.publish('lead.bulk.updated', {
+      projectId,
+      bulkId,
+      leads: changed.map(toLead),
+      changes: [action.type === 'setProperty' ? 'attributes' : 'tags'],
+    });
   }
 
   private async apply(
@@ -74,8 +105,8 @@ export class LeadBulk {
     action: LeadBulkAction,
     setValue: unknown,
     summary: LeadBulkCompletedEvent,
+    now: Date,
   ): Promise<void> {
-    const now = new Date();
     const inChunk = { _id: { $in: ids }, projectId };
     switch (action.type) {
       case 'addTags': {

@@ -1,4 +1,7 @@
 import type { Lead } from '@parley/protocol';
+import type { CsvDownload } from '../http/csv-stream';
+import type { LeadDoc } from './lead-model';
+import { toLead } from './lead-view';
 
 export const CSV_COLUMNS = [
   'id',
@@ -72,4 +75,15 @@ export function csvRow(lead: Lead, propertyKeys: readonly string[] = []): string
     }),
   ];
   return `${cells.map(csvCell).join(',')}\r\n`;
+}
+
+/** The contacts export (GET or by filter): a column per property after the fixed ones. */
+export function contactsCsv(keys: readonly string[], cursor: CsvDownload<LeadDoc>['cursor']): CsvDownload<LeadDoc> {
+  return {
+    filename: 'contacts.csv',
+    header: csvHeader(keys),
+    cursor,
+    row: (doc) => csvRow(toLead(doc), keys),
+    what: 'contacts export',
+  };
 }

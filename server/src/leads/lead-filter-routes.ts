@@ -1,6 +1,4 @@
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import type { Response, Router } from 'express';
+import type { Router } from 'express';
 import type { LeadFilterNode } from '@parley/protocol';
 import { leadBulkSchema, leadFilterExportSchema, leadSearchSchema } from '@parley/protocol/schemas';
 import type { HttpAuth } from '../http/http-auth';
@@ -8,11 +6,10 @@ import { bodyOf, param } from '../http/request-input';
 import { exactRouter } from '../http/router';
 import type { Logger } from '../infra/logger';
 import { parseInput } from '../validation';
-import { csvHeader, csvRow } from './lead-csv';
+import { streamCsv } from '../http/csv-stream';
+import { contactsCsv } from './lead-csv';
 import type { LeadBulk } from './lead-bulk';
 import type { LeadFilterSearch } from './lead-filter-search';
-import type { LeadDoc } from './lead-model';
-import { toLead } from './lead-view';
 
 export interface LeadFilterRoutesDeps {
   auth: HttpAuth;
@@ -20,37 +17,6 @@ export interface LeadFilterRoutesDeps {
   search: LeadFilterSearch;
   bulk: LeadBulk;
   propertyKeys: (projectId: string) => Promise<string[]>;
-}
-
-/**
- * Streams leads as CSV: pipeline() waits for the socket to drain between rows and, when the client
- * goes away, ends the generator, which closes the database cursor.
- */
-export async function streamCsv(
-  res: Response,
-  logger: Logger,
-  keys: string[],
-  cursor: AsyncIterable<LeadDoc> & { close(): Promise<unknown> },
-): Promise<void> {
-  res.status(200);
-  res.setHeader('Content-Type', 'text/csv; charset=utf-8');
-  res.setHeader('Content-Disposition', 'attachment; filename="contacts.csv"');
-  res.setHeader('Cache-Control', 'no-store');
-  async function* rows() {
-    try {
-      yield csvHeader(keys);
-      for await (const doc of cursor) yield csvRow(toLead(doc), keys);
-    } finally {
-      await cursor.close().catch(() => undefined);
-    }
-  }
-  try {
-    await pipeline(Readable.from(rows()), res);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE') return;
-    logger.error({ err: error }, 'contacts export failed part-way');
-    res.destroy();
-  }
 }
 
 /** Contacts by filter tree: search for every agent; the export of every match for owners. */
@@ -73,7 +39,7 @@ export function leadFilterRoutes({ auth, logger, search, bulk, propertyKeys }: L
     const projectId = param(req, 'projectId');
     const query = await search.query(projectId, { filter: input.filter as LeadFilterNode | undefined, q: input.q });
     const keys = await propertyKeys(projectId);
-    await streamCsv(res, logger, keys, search.cursor(query));
+    await streamCsv(res, logger, contactsCsv(keys, search.cursor(query)));
   });
 
   // Owners only: it changes (or erases) every matching contact at once. Answers when done, with

@@ -1,5 +1,3 @@
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { Router } from 'express';
 import type { LeadDetailResponse, LeadMergedResponse } from '@parley/protocol';
 import {
@@ -14,12 +12,12 @@ import { agentOf, type HttpAuth } from '../http/http-auth';
 import { bodyOf, param } from '../http/request-input';
 import type { Logger } from '../infra/logger';
 import { parseInput } from '../validation';
-import { csvHeader, csvRow } from './lead-csv';
+import { streamCsv } from '../http/csv-stream';
+import { contactsCsv } from './lead-csv';
 import type { LeadErasure } from './lead-erasure';
 import type { LeadMerge } from './lead-merge';
 import type { LeadSearch } from './lead-search';
 import type { LeadService } from './lead-service';
-import { toLead } from './lead-view';
 import { exactRouter } from '../http/router';
 
 export interface LeadRoutesDeps {
@@ -61,29 +59,8 @@ export function leadRoutes({
   // contact's personal data at once.
   router.get(`${base}/export.csv`, auth.requireOwner, async (req, res) => {
     const query = parseInput(leadExportQuerySchema, req.query);
-    res.status(200);
-    res.setHeader('Content-Type', 'text/csv; charset=utf-8');
-    res.setHeader('Content-Disposition', 'attachment; filename="contacts.csv"');
-    res.setHeader('Cache-Control', 'no-store');
     const keys = propertyKeys ? await propertyKeys(param(req, 'projectId')) : [];
-    const cursor = search.cursor(param(req, 'projectId'), query);
-    async function* rows() {
-      try {
-        yield csvHeader(keys);
-        for await (const doc of cursor) yield csvRow(toLead(doc), keys);
-      } finally {
-        await cursor.close().catch(() => undefined);
-      }
-    }
-    // pipeline() waits for the socket to drain between rows (nothing is buffered beyond one socket
-    // buffer) and, when the client goes away, ends the generator, which closes the cursor.
-    try {
-      await pipeline(Readable.from(rows()), res);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE') return;
-      logger.error({ err: error }, 'contacts export failed part-way');
-      res.destroy();
-    }
+    await streamCsv(res, logger, contactsCsv(keys, search.cursor(param(req, 'projectId'), query)));
   });
 
   router.post(base, async (req, res) => {

@@ -7,7 +7,8 @@ import { newId } from '../infra/ids';
 import { NO_OUTBOX, type OutboxMark, type OutboxMarker } from '../infra/outbox-mark';
 import type { LeadDoc, LeadModel } from './lead-model';
 import { customerOrigin, planOwnWrite, visitorOrigin } from './lead-origins';
-import { diffProfile, initialProfile, type ProfileAuthor, type ProfilePatch } from './lead-profile';
+import { diffProfile, initialProfile, type ProfileAuthor, type ProfileDiff, type ProfilePatch } from './lead-profile';
+import { rawCollection } from '../infra/raw-collection';
 import { toLead } from './lead-view';
 import { typeAttributes, type PropertyService } from '../properties/property-service';
 
@@ -61,11 +62,20 @@ export class LeadService {
   /** The patch with its attributes typed for `writer` (refused when a value or key is not allowed). */
   async typedPatch(projectId: string, patch: ProfilePatch, writer: ProfileSource): Promise<ProfilePatch> {
     if (!this.properties || !patch.attributes || Object.keys(patch.attributes).length === 0) return patch;
+    return (await this.patchTyper(projectId, writer))(patch);
+  }
+
+  /**
+   * `typedPatch` for many patches with one read of the project's properties (an import's slice).
+   * The returned function throws as `typedPatch` refuses.
+   */
+  async patchTyper(projectId: string, writer: ProfileSource): Promise<(patch: ProfilePatch) => ProfilePatch> {
+    if (!this.properties) return (patch) => patch;
     const catalog = await this.properties.catalog(projectId);
-    return {
-      ...patch,
-      attributes: typeAttributes(catalog, patch.attributes as Record<string, AttributeValue>, writer),
-    };
+    return (patch) =>
+      !patch.attributes || Object.keys(patch.attributes).length === 0
+        ? patch
+        : { ...patch, attributes: typeAttributes(catalog, patch.attributes as Record<string, AttributeValue>, writer) };
   }
 
   /**
@@ -117,6 +127,118 @@ export class LeadService {
   async findForUser(projectId: string, userId: string): Promise<LeadDoc | undefined> {
     const lead = await this.leads.findOne({ projectId, userId }).lean<LeadDoc>().exec();
     return lead ? this.followMerges(lead) : undefined;
+  }
+
+  /** `findForUser` for many users with one query (merged-away ones followed one by one): by user id. */
+  async findForUsers(projectId: string, userIds: string[]): Promise<Map<string, LeadDoc>> {
+    const found = new Map<string, LeadDoc>();
+    if (userIds.length === 0) return found;
+    const leads = await this.leads
+      .find({ projectId, userId: { $in: userIds } })
+      .lean<LeadDoc[]>()
+      .exec();
+    for (const lead of leads) found.set(lead.userId, lead.mergedInto ? await this.followMerges(lead) : lead);
+    return found;
+  }
+
+  /**
+   * Inserts new leads (built by `newLeadDoc`) with one write, for an import's slice, and publishes
+   * `lead.created` for each. Unordered: a lead whose user already has one (a racing visitor or
+   * import) is not inserted, and its index in `docs` is returned in `taken` for the caller to write
+   * the row the one-at-a-time way.
+   */
+  async insertMany(
+    projectId: string,
+    docs: LeadDoc[],
+    importId?: string,
+  ): Promise<{ inserted: LeadDoc[]; taken: Set<number> }> {
+    const taken = new Set<number>();
+    if (docs.length === 0) return { inserted: [], taken };
+    const wanted = (await this.outbox.wanting([projectId], 'lead.created')).has(projectId);
+    // A mark of its own per lead, inserted with it (see infra/outbox-mark.ts).
+    const marked = docs.map((doc) => (wanted ? { ...doc, outbox: [this.outbox.stamp('lead.created')] } : doc));
+    try {
+      await rawCollection(this.leads).insertMany(marked, { ordered: false });
+    } catch (error) {
+      const writeErrors = (error as { writeErrors?: unknown }).writeErrors;
+      const list = (Array.isArray(writeErrors) ? writeErrors : writeErrors ? [writeErrors] : []) as {
+        index: number;
+        code?: number;
+      }[];
+      if (list.length === 0 || list.some((e) => !isDuplicateKeyError(e))) throw error;
+      for (const e of list) taken.add(e.index);
+    }
+    const inserted = marked.filter((_, i) => !taken.has(i));
+    await Promise.all(
+      inserted.map((lead) => {
+        const mark = lead.outbox?.[0];
+        return this.bus.publish(
+          'lead.created',
+          { lead: toLead(lead), ...(importId ? { importId } : {}) },
+          mark ? { mark } : {},
+        );
+      }),
+    );
+    return { inserted, taken };
+  }
+
+  /**
+   * Applies worked-out changes to many leads with one unordered write (an import's slice), each a
+   * compare-and-set on the lead's `rev` as in `applyChange`, and publishes `lead.updated` for each.
+   * Returns, per change, whether the lead holds it now: one that another writer changed first (or
+   * merged away) is `false`, for the caller to apply again with `applyChange` from a fresh read.
+   */
+  async applyMany(changes: { before: LeadDoc; diff: ProfileDiff }[], importId?: string): Promise<boolean[]> {
+    if (changes.length === 0) return [];
+    const projectIds = new Set(changes.map((c) => c.before.projectId));
+    const wanted = await this.outbox.wanting(projectIds, 'lead.updated');
+    const marks = changes.map(({ before, diff }) =>
+      wanted.has(before.projectId) && diff.changes.length > 0
+        ? this.outbox.stamp('lead.updated', { changes: diff.changes })
+        : undefined,
+    );
+    const operations = changes.map(({ before, diff }, i) => {
+      const update: Record<string, unknown> = { $inc: { rev: 1 }, $set: diff.$set };
+      if (Object.keys(diff.$unset).length > 0) update['$unset'] = diff.$unset;
+      const mark = marks[i];
+      if (mark) update['$push'] = { outbox: mark };
+      return {
+        updateOne: { filter: { _id: before._id, rev: before.rev, mergedInto: { $exists: false } }, update },
+      };
+    });
+    const result = await rawCollection(this.leads).bulkWrite(operations, { ordered: false });
+    let held = changes.map(() => true);
+    if (result.matchedCount !== operations.length) {
+      // Some lost their race: which ones is read back. A lead that holds every value of its change
+      // (written by this statement, or by another writer) stands; the others are written again.
+      const fresh = new Map(
+        (
+          await this.leads
+            .find({ _id: { $in: changes.map((c) => c.before._id) } })
+            .lean<LeadDoc[]>()
+            .exec()
+        ).map((lead) => [lead._id, lead]),
+      );
+      held = changes.map(({ before, diff }, i) => {
+        const lead = fresh.get(before._id);
+        if (!lead || lead.mergedInto || lead.rev <= before.rev) return false;
+        const mark = marks[i];
+        if (mark) return Boolean(lead.outbox?.some((m) => m.id === mark.id));
+        return holdsChange(lead, diff);
+      });
+    }
+    await Promise.all(
+      changes.map(({ diff }, i) => {
+        if (!held[i] || diff.changes.length === 0) return undefined;
+        const mark = marks[i];
+        return this.bus.publish(
+          'lead.updated',
+          { lead: toLead(diff.after), changes: diff.changes, ...(importId ? { importId } : {}) },
+          mark ? { mark } : {},
+        );
+      }),
+    );
+    return held;
   }
 
   async getDoc(projectId: string, leadId: string): Promise<LeadDoc> {
@@ -196,24 +318,10 @@ export class LeadService {
     importId?: string,
   ): Promise<ResolvedLead> {
     for (let attempt = 0; ; attempt++) {
-      const now = new Date();
       const onInsert: LeadDoc = {
-        _id: newId(),
-        projectId,
-        userId,
-        kind,
-        attributes: {},
-        tags: [],
-        searchKeys: [],
-        conversationCount: 0,
-        rev: 0,
-        createdAt: now,
-        updatedAt: now,
-        origins: [],
-        ...(profile ? initialProfile(profile, writer) : {}),
+        ...newLeadDoc(projectId, userId, kind, profile, writer, importId),
         // Inserted with the lead, so that `lead.created` survives a crash right after (see infra/outbox-mark.ts).
         ...(mark ? { outbox: [mark] } : {}),
-        ...(importId ? { importId } : {}),
       };
       const { _id, projectId: _p, userId: _u, ...rest } = onInsert;
       try {
@@ -245,7 +353,7 @@ export class LeadService {
     }
   }
 
-  private async followMerges(lead: LeadDoc): Promise<LeadDoc> {
+  async followMerges(lead: LeadDoc): Promise<LeadDoc> {
     let current = lead;
     for (let hop = 0; current.mergedInto && hop < MAX_MERGE_HOPS; hop++) {
       const next = await this.leads.findById(current.mergedInto).lean<LeadDoc>().exec();
@@ -297,4 +405,44 @@ export class LeadService {
     }
     throw new AppError('UNAVAILABLE', 'The lead is being changed by others; try again');
   }
+}
+
+/** A lead as it is first stored: `profile` (already typed) as its first values, set by `writer`. */
+export function newLeadDoc(
+  projectId: string,
+  userId: string,
+  kind: LeadKind,
+  profile: ProfilePatch | undefined,
+  writer: Origin,
+  importId?: string,
+): LeadDoc {
+  const now = new Date();
+  return {
+    _id: newId(),
+    projectId,
+    userId,
+    kind,
+    attributes: {},
+    tags: [],
+    searchKeys: [],
+    conversationCount: 0,
+    rev: 0,
+    createdAt: now,
+    updatedAt: now,
+    origins: [],
+    ...(profile ? initialProfile(profile, writer) : {}),
+    ...(importId ? { importId } : {}),
+  };
+}
+
+/** Whether a lead holds every value a change sets and lacks every one it removes. */
+function holdsChange(lead: LeadDoc, diff: ProfileDiff): boolean {
+  const at = (path: string): unknown =>
+    path.split('.').reduce<unknown>((value, key) => (value as Record<string, unknown> | undefined)?.[key], lead);
+  // `updatedAt` and the derived fields follow from the values; the values are what must be there.
+  for (const [path, value] of Object.entries(diff.$set)) {
+    if (path === 'updatedAt' || path === 'origins' || path === 'searchKeys') continue;
+    if (JSON.stringify(at(path)) !== JSON.stringify(value)) return false;
+  }
+  return Object.keys(diff.$unset).every((path) => at(path) === undefined);
 }

@@ -38,6 +38,10 @@ export function attachBroadcaster(bus: EventBus, visitors: VisitorNamespace, age
     bus.subscribe('lead.bulk.completed', ({ projectId, ...summary }) =>
       project(projectId).emit('lead.bulk.completed', summary),
     ),
+    // A bulk's changes reach agents as the pushes any edit makes, a chunk at a time.
+    bus.subscribe('lead.bulk.updated', ({ projectId, leads, changes }) => {
+      for (const lead of leads) project(projectId).emit('lead.updated', { lead, changes });
+    }),
     bus.subscribe('conversation.created', ({ conversation, lead }) => {
       project(conversation.projectId).emit('conversation.created', {
         conversation,
