@@ -76,7 +76,9 @@ export class ActivityService {
   /** `lastSeenAt` now, at most once per interval per visitor across nodes. */
   async seen(projectId: string, userId: string, at = new Date()): Promise<void> {
     try {
-      if (await this.lastSeen.due(projectId, userId)) await this.leads.touch(projectId, userId, at);
+      if (!(await this.lastSeen.due(projectId, userId))) return;
+      // A visitor without a contact yet: its first activity (which makes one) writes it.
+      if (!(await this.leads.touch(projectId, userId, at))) await this.lastSeen.release(projectId, userId);
     } catch (error) {
       this.logger.warn({ err: error }, 'could not record lastSeenAt');
     }

@@ -9,6 +9,8 @@ import { TtlCache } from '../infra/ttl-cache';
  */
 export interface LastSeenThrottle {
   due(projectId: string, userId: string): Promise<boolean>;
+  /** Gives the interval back when nothing was written (the visitor has no contact yet). */
+  release(projectId: string, userId: string): Promise<void>;
 }
 
 export class MemoryLastSeenThrottle implements LastSeenThrottle {
@@ -25,6 +27,10 @@ export class MemoryLastSeenThrottle implements LastSeenThrottle {
     this.claimed.set(key, true);
     return true;
   }
+
+  async release(projectId: string, userId: string): Promise<void> {
+    this.claimed.delete(`${projectId}:${userId}`);
+  }
 }
 
 export class RedisLastSeenThrottle implements LastSeenThrottle {
@@ -37,11 +43,21 @@ export class RedisLastSeenThrottle implements LastSeenThrottle {
   async due(projectId: string, userId: string): Promise<boolean> {
     if (this.intervalMs <= 0) return true;
     try {
-      const set = await this.redis.set(`${this.keyPrefix}last-seen:${projectId}:${userId}`, '1', 'PX', this.intervalMs, 'NX');
+      const set = await this.redis.set(
+        `${this.keyPrefix}last-seen:${projectId}:${userId}`,
+        '1',
+        'PX',
+        this.intervalMs,
+        'NX',
+      );
       return set === 'OK';
     } catch {
       // Redis away: write (a `$max` more is harmless; a missed one is not what the field promises).
       return true;
     }
+  }
+
+  async release(projectId: string, userId: string): Promise<void> {
+    await this.redis.del(`${this.keyPrefix}last-seen:${projectId}:${userId}`).catch(() => undefined);
   }
 }

@@ -35,7 +35,10 @@ export class LeadHistory {
   /** Leaves a merge's entry pending on its target (not twice: a repeated merge finds it there or stored). */
   async markMerge(projectId: string, targetId: string, entry: PendingHistory): Promise<void> {
     await this.leads
-      .updateOne({ _id: targetId, projectId, 'historyPending._id': { $ne: entry._id } }, { $push: { historyPending: entry } })
+      .updateOne(
+        { _id: targetId, projectId, 'historyPending._id': { $ne: entry._id } },
+        { $push: { historyPending: entry } },
+      )
       .exec();
   }
 
@@ -63,8 +66,6 @@ export class LeadHistory {
 function isBulkOfDuplicates(error: unknown): boolean {
   const writeErrors = (error as { writeErrors?: { code?: number; err?: { code?: number } }[] }).writeErrors;
   return (
-    Array.isArray(writeErrors) &&
-    writeErrors.length > 0 &&
-    writeErrors.every((e) => (e.code ?? e.err?.code) === 11000)
+    Array.isArray(writeErrors) && writeErrors.length > 0 && writeErrors.every((e) => (e.code ?? e.err?.code) === 11000)
   );
 }

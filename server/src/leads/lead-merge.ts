@@ -133,7 +133,12 @@ export class LeadMerge {
 
     const moved = await this.repointConversations(projectId, targetId, ids, by);
     // Recorded on the timeline as the merge itself, not as an edit.
-    const merged = await this.leadService.applyChange(target, (current) => mergedProfile(current, ordered), undefined, false);
+    const merged = await this.leadService.applyChange(
+      target,
+      (current) => mergedProfile(current, ordered),
+      undefined,
+      false,
+    );
     await this.leads
       .updateMany(
         { _id: { $in: ids }, projectId },

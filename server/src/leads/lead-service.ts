@@ -157,18 +157,20 @@ export class LeadService {
 
   /**
    * The visitor was seen now; not a profile change, so no event and `updatedAt` stays. `$max`: two
-   * nodes writing at once, or a write that arrives late, never move it back.
+   * nodes writing at once, or a write that arrives late, never move it back. False: the visitor has
+   * no contact yet (nothing written).
    */
-  async touch(projectId: string, userId: string, now = new Date()): Promise<void> {
+  async touch(projectId: string, userId: string, now = new Date()): Promise<boolean> {
     // One write for the usual case (the user's own lead); a merged-away lead's user is seen on the
     // lead it was merged into, which takes the lookup.
     const own = await this.leads
       .updateOne({ projectId, userId, mergedInto: { $exists: false } }, { $max: { lastSeenAt: now } })
       .exec();
-    if (own.matchedCount === 1) return;
+    if (own.matchedCount === 1) return true;
     const lead = await this.findForUser(projectId, userId);
-    if (lead && lead.userId !== userId)
-      await this.leads.updateOne({ _id: lead._id }, { $max: { lastSeenAt: now } }).exec();
+    if (!lead || lead.userId === userId) return false;
+    await this.leads.updateOne({ _id: lead._id }, { $max: { lastSeenAt: now } }).exec();
+    return true;
   }
 
   /**
