@@ -13,6 +13,7 @@ import { attributeKeySchema, queryInt, textSchema } from './common';
 const pageUrlSchema = z
   .string()
   .max(LIMITS.activityUrlMax)
+  // eslint-disable-next-line no-control-regex -- control characters are what it refuses
   .regex(/^https?:\/\/[^\s\u0000-\u001f\u007f]+$/, 'must be an http(s) URL')
   .meta({ examples: ['https://example.com/pricing', 'http://localhost:8080/checkout?step=2#card'] });
 
