@@ -306,7 +306,10 @@ export class LeadService {
       const result = await this.leads.updateOne({ _id: before._id, rev: before.rev }, update).exec();
       if (result.matchedCount === 1) {
         // Not copied now (the database hiccuped): it stays pending, and the timeline's next read copies it.
-        if (entry) await this.history?.flush(before.projectId, before._id, [entry]).catch(() => undefined);
+        // An import's are left pending on purpose: two more writes per row would halve its pace,
+        // and the timeline copies them when someone reads it.
+        if (entry && !importId)
+          await this.history?.flush(before.projectId, before._id, [entry]).catch(() => undefined);
         const after: LeadDoc = {
           ...diff.after,
           rev: before.rev + 1,
