@@ -13,7 +13,11 @@ export type ActivityPropValue = string | number | boolean | null;
 export interface LeadActivity {
   id: string;
   projectId: string;
-  leadId: string;
+  /**
+   * The visitor's contact. Absent while the visitor has none (browsing is not enough to become a
+   * contact): its activity is then kept under its `userId` and joins the contact when it is made.
+   */
+  leadId?: string;
   /** The visitor (tab owner) who reported it. */
   userId: string;
   kind: ActivityKind;

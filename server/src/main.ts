@@ -351,7 +351,9 @@ export async function startServer(
     models.activities,
     models.leadHistory,
     leadHistory,
+    (projectId, userIds, leadId) => activity.adopt(projectId, userIds, leadId),
   );
+  const detachActivity = activity.attach(bus);
   // Contact imports: any node runs any job, under a lease (see imports/import-runner.ts).
   const importRunner = new ImportRunner(
     importModels,
@@ -521,6 +523,7 @@ export async function startServer(
       await importRunner.stop();
       detachBroadcaster();
       liveVisitors.stop();
+      detachActivity();
       standingSync.stop();
       await sweeper.stop();
       clock.stop();

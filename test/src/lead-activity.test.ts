@@ -136,9 +136,9 @@ describe('visitor activity', () => {
       userId: v.userId,
       projectId,
     });
-    // The first activity made the visitor a contact.
-    const leadId = pushed.activity.leadId;
-    expect(await db.collection('leads').countDocuments({ _id: leadId as never, userId: v.userId })).toBe(1);
+    // Browsing does not make a visitor a contact: its activity waits under its user id.
+    expect(pushed.activity.leadId).toBeUndefined();
+    expect(await db.collection('leads').countDocuments({ userId: v.userId })).toBe(0);
 
     const tracked = await ok<ActivityRecordResult>(v.socket, 'event:track', {
       name: 'cart.add',
@@ -153,9 +153,18 @@ describe('visitor activity', () => {
       kind: 'event',
       name: 'cart.add',
       props: { sku: 'A-1', qty: 2, gift: false, coupon: null },
-      leadId,
     });
-    expect((await stored(leadId)).map((d) => d['kind'])).toEqual(['page_view', 'event']);
+
+    // The pre-chat form makes the contact: what the visitor did before joins it, and what it does
+    // next is on it from the start.
+    const { lead } = await ok<LeadUpdateResult>(v.socket, 'lead:update', { fullname: 'Browsing first' });
+    await waitFor('the earlier activity on the new contact', async () => (await stored(lead.id)).length === 2);
+    const after = await page(v.socket, '/after');
+    expect(
+      (await agentEvents.wait<LeadActivityEvent>('lead.activity', (e) => e.activity.id === after.activityId)).activity
+        .leadId,
+    ).toBe(lead.id);
+    expect((await stored(lead.id)).map((d) => d['kind'])).toEqual(['page_view', 'event', 'page_view']);
     await ok(v.socket, 'conversation:list', {});
     expect(JSON.stringify(packets)).not.toContain('lead.activity');
   });
@@ -240,7 +249,8 @@ describe('visitor activity', () => {
       return found.length === 1 && found[0]?.tabs === 2 ? found[0] : undefined;
     });
     expect(listed).toMatchObject({ url: 'https://shop.example.com/checkout', title: 'Checkout' });
-    expect(listed.leadId).toBeDefined();
+    // Not a contact (it never filled in the form nor wrote): listed all the same, without a lead.
+    expect(listed.leadId).toBeUndefined();
     expect(Date.parse(listed.since)).toBeLessThanOrEqual(Date.parse(listed.lastActiveAt));
     expect((await live(nodeA)).items.filter((i) => i.userId === v.userId)).toHaveLength(1);
 

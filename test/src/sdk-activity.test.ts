@@ -71,7 +71,12 @@ describe('SDK: visitor activity', () => {
       title: 'Pricing',
       tabs: 1,
     });
-    const timeline = await agent.leads.timeline(heard.activity.leadId, { limit: 10 });
+    // A contact from the pre-chat form on: what the visitor did before is on its timeline.
+    const lead = await visitor.submitPreChatForm({ fullname: 'Shopper' });
+    const timeline = await waitFor('the earlier activity on the timeline', async () => {
+      const page = await agent.leads.timeline(lead.id, { limit: 10 });
+      return page.items.length >= 2 ? page : undefined;
+    });
     expect(timeline.items.map((i) => i.id)).toEqual(expect.arrayContaining([viewed.activityId, tracked.activityId]));
   });
 

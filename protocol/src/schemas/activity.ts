@@ -62,7 +62,7 @@ export const leadActivitySchema = z
   .strictObject({
     id: z.string(),
     projectId: z.string(),
-    leadId: z.string(),
+    leadId: z.string().optional(),
     userId: z.string(),
     kind: z.enum(['page_view', 'event']),
     name: z.string().optional(),

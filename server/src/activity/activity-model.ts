@@ -8,6 +8,7 @@ import type { ActivityKind, ActivityPropValue } from '@parley/protocol';
 export interface ActivityDoc {
   _id: string;
   projectId: string;
+  /** '' while the visitor has no contact: kept under `userId` until one is made (see ActivityService.adopt). */
   leadId: string;
   userId: string;
   kind: ActivityKind;
@@ -23,7 +24,7 @@ const activitySchema = new Schema<ActivityDoc>(
   {
     _id: { type: String, required: true },
     projectId: { type: String, required: true },
-    leadId: { type: String, required: true },
+    leadId: { type: String, default: '' },
     userId: { type: String, required: true },
     kind: { type: String, required: true, enum: ['page_view', 'event'] },
     name: String,
@@ -39,6 +40,11 @@ const activitySchema = new Schema<ActivityDoc>(
 // One index serves every query: the timeline's pages (newest first by (createdAt, _id)), the cap
 // (the newest N, then everything older), merges and erasures (by lead).
 activitySchema.index({ projectId: 1, leadId: 1, createdAt: -1, _id: -1 });
+// A visitor's activity from before it had a contact: capped, and joined to the contact once made.
+activitySchema.index(
+  { projectId: 1, userId: 1, createdAt: -1, _id: -1 },
+  { partialFilterExpression: { leadId: '' }, name: 'without_lead' },
+);
 
 export type ActivityModel = Model<ActivityDoc>;
 

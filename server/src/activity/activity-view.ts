@@ -6,7 +6,7 @@ export function toActivity(doc: ActivityDoc): LeadActivity {
   return {
     id: doc._id,
     projectId: doc.projectId,
-    leadId: doc.leadId,
+    ...(doc.leadId ? { leadId: doc.leadId } : {}),
     userId: doc.userId,
     kind: doc.kind,
     ...(doc.name !== undefined ? { name: doc.name } : {}),

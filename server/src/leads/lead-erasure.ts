@@ -61,7 +61,11 @@ export class LeadErasure {
     await this.messages.deleteMany({ conversationId: { $in: conversationIds } }).exec();
     await this.conversations.deleteMany({ _id: { $in: conversationIds } }).exec();
     await this.notes?.deleteMany({ projectId, leadId: { $in: leadIds } }).exec();
-    for (const belonging of this.belongings) await belonging.deleteMany({ projectId, leadId: { $in: leadIds } }).exec();
+    // With what its users did before they had a contact (activity kept under their user id).
+    for (const belonging of this.belongings)
+      await belonging
+        .deleteMany({ projectId, $or: [{ leadId: { $in: leadIds } }, { userId: { $in: userIds }, leadId: '' }] })
+        .exec();
     await this.leads.deleteMany({ _id: { $in: leadIds.filter((id) => id !== leadId) }, projectId }).exec();
     await this.leads.deleteOne({ _id: leadId, projectId }).exec();
 

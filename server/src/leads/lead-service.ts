@@ -308,8 +308,7 @@ export class LeadService {
         // Not copied now (the database hiccuped): it stays pending, and the timeline's next read copies it.
         // An import's are left pending on purpose: two more writes per row would halve its pace,
         // and the timeline copies them when someone reads it.
-        if (entry && !importId)
-          await this.history?.flush(before.projectId, before._id, [entry]).catch(() => undefined);
+        if (entry && !importId) await this.history?.flush(before.projectId, before._id, [entry]).catch(() => undefined);
         const after: LeadDoc = {
           ...diff.after,
           rev: before.rev + 1,

@@ -39,14 +39,19 @@ export class LeadTimeline {
     private readonly activities: ActivityModel,
     private readonly historyDocs: LeadHistoryModel,
     private readonly history: LeadHistory,
+    /** Joins activity its visitors had before the contact existed (see ActivityService.adopt). */
+    private readonly adopt: (projectId: string, userIds: string[], leadId: string) => Promise<void>,
   ) {}
 
   async page(projectId: string, leadId: string, query: LeadTimelineQuery): Promise<LeadTimelinePage> {
     const lead = await this.leads
-      .findOne({ _id: leadId, projectId }, { _id: 1, historyPending: 1 })
-      .lean<Pick<LeadDoc, '_id' | 'historyPending'>>()
+      .findOne({ _id: leadId, projectId }, { _id: 1, userId: 1, historyPending: 1 })
+      .lean<Pick<LeadDoc, '_id' | 'userId' | 'historyPending'>>()
       .exec();
     if (!lead) throw notFound('Lead');
+    // Its visitors' activity from before it existed, had a crash kept it from joining.
+    const mergedUsers = (await this.leads.distinct('userId', { projectId, mergedInto: leadId }).exec()) as string[];
+    await this.adopt(projectId, [lead.userId, ...mergedUsers], leadId);
     // Entries a crash left pending on the lead are copied first (see lead-history.ts).
     if (lead.historyPending?.length) await this.history.flush(projectId, leadId, lead.historyPending);
     const limit = query.limit ?? LIMITS.pageLimitDefault;
