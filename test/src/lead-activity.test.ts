@@ -384,17 +384,27 @@ describe('visitor activity', () => {
     expect((await timeline(leadId)).items.filter((i) => i.id === entryId)).toHaveLength(1);
   });
 
-  test("a killed node's visitors leave the live list after the TTL", async () => {
+  test("a killed node's visitors leave the live list after the TTL; a live node's stay", async () => {
     const v = await visitor(nodeC);
+    const stays = await visitor(nodeB);
     await page(v.socket, '/doomed');
-    await waitFor('the visitor on node C listed from node A', async () =>
-      (await live(nodeA)).items.some((i) => i.userId === v.userId),
-    );
+    await page(stays.socket, '/staying');
+    await waitFor('both visitors listed from node A', async () => {
+      const ids = (await live(nodeA)).items.map((i) => i.userId);
+      return ids.includes(v.userId) && ids.includes(stays.userId);
+    });
+    const listedAt = Date.now();
     await nodeC.kill();
     await waitFor(
       'the visitor gone after the TTL',
       async () => (await live(nodeA)).items.every((i) => i.userId !== v.userId),
       { timeoutMs: LIVE_TTL_MS * 4 },
     );
+    // Node B keeps pushing its tabs' expiry forward: two TTLs on, its visitor is still there.
+    await waitFor('two TTLs to pass', () => Date.now() - listedAt > 2 * LIVE_TTL_MS, { timeoutMs: LIVE_TTL_MS * 4 });
+    expect((await live(nodeA)).items.find((i) => i.userId === stays.userId)).toMatchObject({
+      url: 'https://shop.example.com/staying',
+      tabs: 1,
+    });
   });
 });

@@ -149,19 +149,29 @@ merge(user, { leadId = ARGV[5], url = ARGV[6], title = ARGV[7] }, fresh)
 return 1
 `;
 
-/** ARGV: P, TTL, user, tab. Only a tab still there moves on: one that left stays gone. */
+/**
+ * ARGV: '', TTL, then (project key, user, tab) triples: a node's tabs in one call. Only a tab still
+ * there moves on: one that left stays gone.
+ */
 const REFRESH_SCRIPT = `${PRELUDE}
-local user = ARGV[3]
-local tabs = tabsKey(user)
-if redis.call('ZSCORE', tabs, ARGV[4]) then
-  redis.call('ZADD', tabs, 'XX', now + TTL, ARGV[4])
-  redis.call('PEXPIRE', tabs, KEEP)
-  redis.call('ZADD', P .. ':users', 'GT', now + TTL, user)
-  redis.call('PEXPIRE', P .. ':users', KEEP)
-  redis.call('PEXPIRE', P .. ':info', KEEP)
+for i = 3, #ARGV, 3 do
+  local base = ARGV[i]
+  local user = ARGV[i + 1]
+  local tab = ARGV[i + 2]
+  local tabs = base .. ':tabs:' .. user
+  if redis.call('ZSCORE', tabs, tab) then
+    redis.call('ZADD', tabs, 'XX', now + TTL, tab)
+    redis.call('PEXPIRE', tabs, KEEP)
+    redis.call('ZADD', base .. ':users', 'GT', now + TTL, user)
+    redis.call('PEXPIRE', base .. ':users', KEEP)
+    redis.call('PEXPIRE', base .. ':info', KEEP)
+  end
 end
 return 1
 `;
+
+/** Tabs refreshed per script call: bounds how long one call holds Redis. */
+const REFRESH_BATCH = 500;
 
 /** ARGV: P, TTL, user, tab. */
 const LEAVE_SCRIPT = `${PRELUDE}
@@ -235,11 +245,12 @@ export class RedisLiveVisitorStore implements LiveVisitorStore {
   }
 
   async refresh(tabs: { projectId: string; userId: string; tabId: string }[]): Promise<void> {
-    if (tabs.length === 0) return;
-    const pipeline = this.redis.pipeline();
-    for (const { projectId, userId, tabId } of tabs)
-      pipeline.eval(REFRESH_SCRIPT, 0, ...this.base(projectId), userId, tabId);
-    await pipeline.exec();
+    for (let start = 0; start < tabs.length; start += REFRESH_BATCH) {
+      const args = tabs
+        .slice(start, start + REFRESH_BATCH)
+        .flatMap(({ projectId, userId, tabId }) => [this.base(projectId)[0], userId, tabId]);
+      await this.redis.eval(REFRESH_SCRIPT, 0, '', String(this.ttlMs), ...args);
+    }
   }
 
   async leave(projectId: string, userId: string, tabId: string): Promise<void> {
