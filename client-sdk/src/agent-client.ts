@@ -34,6 +34,8 @@ import {
   type LeadNote,
   type LeadNotePage,
   type LeadNoteResponse,
+  type LeadTimelinePage,
+  type LiveVisitorsResponse,
   type LeadPatchInput,
   type Message,
   type MessagePage,
@@ -86,6 +88,8 @@ export interface AgentClientEvents {
   'lead.note.created': (event: Payload<'lead.note.created'>) => void;
   'lead.note.updated': (event: Payload<'lead.note.updated'>) => void;
   'lead.note.deleted': (event: Payload<'lead.note.deleted'>) => void;
+  /** A visitor viewed a page or did a custom event (its contact's current page, live). */
+  'lead.activity': (event: Payload<'lead.activity'>) => void;
   'conversation.created': (event: Payload<'conversation.created'>) => void;
   'conversation.updated': (event: Payload<'conversation.updated'>) => void;
   'message.created': (event: Payload<'message.created'>) => void;
@@ -282,6 +286,13 @@ export class AgentClient {
       ).note,
     removeNote: async (leadId: string, noteId: string): Promise<void> =>
       this.rest('DELETE', `/leads/${encodeURIComponent(leadId)}/notes/${encodeURIComponent(noteId)}`),
+    /**
+     * A lead's timeline (conversations, notes, page views and events, edits, merges), newest first;
+     * pass the page's `nextCursor` for the next one.
+     */
+    timeline: async (leadId: string, page: { cursor?: string; limit?: number } = {}): Promise<LeadTimelinePage> =>
+      this.rest('GET', `/leads/${encodeURIComponent(leadId)}/timeline${query({ ...page })}`),
+
     /** The CSV export (same filters as search), as text. */
     exportCsv: async (search: Omit<LeadSearch, 'page' | 'limit'> = {}): Promise<string> =>
       this.authorized(() =>
@@ -289,6 +300,12 @@ export class AgentClient {
           token: this.held?.token ?? '',
         }),
       ),
+  };
+
+  /** Visitors of the project's site (issue 15). */
+  readonly visitors = {
+    /** Who is on the site now, on every node, with their current page (the most recently active first). */
+    live: async (): Promise<LiveVisitorsResponse> => this.rest('GET', '/visitors/live'),
   };
 
   /** Replies agents insert by short code; `render` fills in a conversation's contact and this agent. */
@@ -522,6 +539,7 @@ export class AgentClient {
     socket.on('lead.note.created', (event) => this.events.emit('lead.note.created', event));
     socket.on('lead.note.updated', (event) => this.events.emit('lead.note.updated', event));
     socket.on('lead.note.deleted', (event) => this.events.emit('lead.note.deleted', event));
+    socket.on('lead.activity', (event) => this.events.emit('lead.activity', event));
     socket.on('conversation.created', (event) => {
       // Nothing of a new conversation is read yet: its visitor's messages count as they come.
       this.unread.snapshot(event.conversation.id, { unreadCount: 0, readSeq: 0, lastSeq: event.conversation.lastSeq });

@@ -1,7 +1,10 @@
 import {
   VISITOR_NAMESPACE,
   type Conversation,
+  type ActivityPropValue,
+  type ActivityRecordResult,
   type ConversationReadResult,
+  type PageViewInput,
   type LeadUpdateInput,
   type Message,
   type MessageReadEvent,
@@ -28,6 +31,7 @@ import { TypingThrottle } from './typing-throttle';
 import { UnreadTracker } from './unread-tracker';
 import { VisitorAuth, type VerifiedTokenSource } from './visitor-auth';
 import { baseUrlOf } from './url';
+import { currentPage, currentUrl, watchNavigation } from './page-tracker';
 
 /** Visitors told to catch up at once (a lost node) spread their catch-ups over this long. */
 const RELOAD_SPREAD_MS = 2_000;
@@ -54,6 +58,11 @@ export interface VisitorClientOptions {
   maxConversations?: number;
   /** Where the time and the timers come from; the system clock by default (tests drive their own). */
   clock?: Clock;
+  /**
+   * In a browser, report the page (`pageView()`) on every connection and whenever a single-page
+   * app moves to another URL (history navigation). On by default; `false` leaves page views to you.
+   */
+  trackPageViews?: boolean;
 }
 
 export interface MessageEvent {
@@ -195,6 +204,7 @@ export class VisitorClient {
   /** Conversations announced as continuing a resolved one (`continued`). */
   private readonly continuations = new Set<string>();
   private cancelRefresh: () => void = () => undefined;
+  private stopWatchingPages: () => void = () => undefined;
   private closed = false;
   private readyPromise: Promise<void>;
   /** Bumped by every new sign-in (start, logout): an older one that settles late changes nothing. */
@@ -223,6 +233,8 @@ export class VisitorClient {
       onStatus: (status) => this.events.emit('status', status),
       onConnect: ({ first }) => {
         if (!first) this.afterReconnect();
+        // Every connection: the live visitors list shows the page again after a reconnect.
+        if (this.options.trackPageViews !== false) this.reportPage();
       },
       onUnauthorized: async () => {
         const before = this.auth.current?.user;
@@ -242,6 +254,7 @@ export class VisitorClient {
     this.book = this.newBook();
     this.listen();
     this.readyPromise = this.begin();
+    if (options.trackPageViews !== false) this.stopWatchingPages = watchNavigation(() => this.reportPage());
     // Listeners added right after creation hear the first status.
     queueMicrotask(() => this.session.announce());
   }
@@ -370,6 +383,42 @@ export class VisitorClient {
     this.markReadQuietly(conversationId);
   }
 
+  /**
+   * Reports a page view (`page:view`): by default the page this document is on (URL, title,
+   * referrer). Stored on the visitor's contact and shown to agents live. The browser build calls it
+   * itself on each connection and history navigation (see `trackPageViews`).
+   */
+  async pageView(view?: PageViewInput): Promise<ActivityRecordResult> {
+    const page = view ?? currentPage();
+    if (!page) throw new ParleyError('BAD_REQUEST', 'pageView() needs a url outside a browser');
+    await this.readyPromise;
+    return this.retrying(() => this.session.call('page:view', page));
+  }
+
+  /**
+   * Reports a custom event (`event:track`), e.g. `track('signup', { plan: 'pro' })`: a name (letters,
+   * digits, spaces, `_ . : -`, up to 100) and up to 20 properties (text up to 500, numbers, booleans).
+   * In a browser the page it happened on goes with it.
+   */
+  async track(name: string, props?: Record<string, ActivityPropValue>): Promise<ActivityRecordResult> {
+    await this.readyPromise;
+    const url = currentUrl();
+    return this.retrying(() =>
+      this.session.call('event:track', { name, ...(props ? { props } : {}), ...(url ? { url } : {}) }),
+    );
+  }
+
+  /** The automatic page view: nothing to report outside a browser; a failure is only an `error` event. */
+  private reportPage(): void {
+    const page = currentPage();
+    if (!page || this.closed) return;
+    this.session.call('page:view', page).catch((error: unknown) => {
+      const parleyError = toParleyError(error);
+      // Refused for good elsewhere (the session reports that itself); a rate limit or a drop is not worth a word.
+      if (parleyError.code === 'BAD_REQUEST') this.events.emit('error', parleyError);
+    });
+  }
+
   /** The pre-chat form (`lead:update`): stored on the visitor's lead. */
   async submitPreChatForm(fields: LeadUpdateInput): Promise<VisitorLeadView> {
     await this.readyPromise;
@@ -429,6 +478,7 @@ export class VisitorClient {
     if (this.closed) return;
     this.closed = true;
     this.cancelRefresh();
+    this.stopWatchingPages();
     this.timers.close();
     this.http.close();
     this.book.close();

@@ -17,6 +17,8 @@ import type { Ack } from './errors';
 import type { WebhookDisabledEvent } from './webhooks';
 import type { LeadBulkCompletedEvent } from './schemas/lead-bulk';
 import type { LeadImportEvent } from './imports';
+import type { ActivityRecordResult, LeadActivityEvent } from './activity';
+import type { eventTrackSchema, pageViewSchema } from './schemas/activity';
 import type {
   conversationHistorySchema,
   conversationListSchema,
@@ -190,6 +192,10 @@ export interface VisitorCommands {
   'conversation:read': CommandSpec<typeof conversationReadSchema, ConversationReadResult>;
   typing: CommandSpec<typeof typingSchema, EmptyResult>;
   'session:renew': CommandSpec<typeof sessionRenewSchema, SessionRenewResult>;
+  /** Extension (issue 15): the page the visitor is on now (the browser SDK reports it itself). */
+  'page:view': CommandSpec<typeof pageViewSchema, ActivityRecordResult>;
+  /** Extension (issue 15): a custom event (`visitor.track(name, props)`). */
+  'event:track': CommandSpec<typeof eventTrackSchema, ActivityRecordResult>;
 }
 
 export interface VisitorPushes {
@@ -228,6 +234,8 @@ export interface AgentPushes {
   'lead.note.created': LeadNoteCreatedEvent;
   'lead.note.updated': LeadNoteUpdatedEvent;
   'lead.note.deleted': LeadNoteDeletedEvent;
+  /** Extension (issue 15): a visitor viewed a page or did a custom event; never pushed to visitors. */
+  'lead.activity': LeadActivityEvent;
   /** Extension: a bulk action on the contacts a filter matched finished (one event for all of them). */
   'lead.bulk.completed': LeadBulkCompletedEvent;
   'conversation.created': ConversationCreatedEvent;

@@ -11,6 +11,8 @@ export * from './rest';
 export * from './routing';
 export * from './webhooks';
 export * from './notes';
+export * from './activity';
+export type * from './schemas/activity';
 export type * from './schemas/notes';
 export * from './imports';
 export type * from './schemas/visitor';

@@ -36,4 +36,12 @@ export const LIMITS = {
   webhooksPerProject: 20,
   webhookUrlMax: 2048,
   webhookDescriptionMax: 500,
+  /** Visitor activity (issue 15): page views and custom events the SDK reports. */
+  activityUrlMax: 2048,
+  activityTitleMax: 500,
+  activityNameMax: 100,
+  activityPropsMax: 20,
+  activityPropValueMax: 500,
+  /** The live visitors list answers at most this many (the most recently active first). */
+  liveVisitorsMax: 500,
 } as const;

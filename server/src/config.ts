@@ -56,6 +56,8 @@ export interface Config {
     conversationsPerMinute: number;
     loginPerMinute: number;
     commandsPerMinute: number;
+    /** Page views and custom events per visitor (issue 15). */
+    activityPerMinute: number;
   };
   /** Open sockets per visitor (all tabs) or agent, and per client address, across nodes with Redis. */
   connectionCaps: { perUser: number; perAddress: number };
@@ -86,6 +88,17 @@ export interface Config {
   routingSweepMs: number;
   webhooks: WebhookConfig;
   imports: ImportConfig;
+  activity: ActivityConfig;
+}
+
+/** Visitor activity (server/src/activity). */
+export interface ActivityConfig {
+  /** Stored page views and events per contact; past it the oldest are dropped. */
+  maxPerLead: number;
+  /** A visitor whose node stopped refreshing it leaves the live list after this long. */
+  liveTtlMs: number;
+  /** `lastSeenAt` is written at most this often per visitor (on every node together). */
+  lastSeenIntervalMs: number;
 }
 
 /** Contact imports (server/src/imports). */
@@ -530,6 +543,7 @@ export function loadConfig(env: Env = process.env): Config {
       conversationsPerMinute: readInt(env, 'RATE_LIMIT_CONVERSATIONS_PER_MINUTE', 20, 1, 1_000_000_000),
       loginPerMinute: readInt(env, 'RATE_LIMIT_LOGIN_PER_MINUTE', 10, 1, 1_000_000_000),
       commandsPerMinute: readInt(env, 'RATE_LIMIT_COMMANDS_PER_MINUTE', 600, 1, 1_000_000_000),
+      activityPerMinute: readInt(env, 'RATE_LIMIT_ACTIVITY_PER_MINUTE', 60, 1, 1_000_000_000),
     },
     connectionCaps: {
       perUser: readInt(env, 'SOCKETS_PER_USER', 20, 1, 1_000_000_000),
@@ -551,5 +565,10 @@ export function loadConfig(env: Env = process.env): Config {
       pollMs: readDurationMs(env, 'IMPORT_POLL_INTERVAL', '2s', 50, 3_600_000),
     },
     webhooks: readWebhooks(env, production),
+    activity: {
+      maxPerLead: readInt(env, 'ACTIVITY_MAX_PER_LEAD', 1000, 1, 1_000_000),
+      liveTtlMs: readDurationMs(env, 'LIVE_VISITOR_TTL', '60s', 300, 3_600_000),
+      lastSeenIntervalMs: readDurationMs(env, 'LAST_SEEN_INTERVAL', '60s', 0, 3_600_000),
+    },
   };
 }

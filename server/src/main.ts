@@ -109,6 +109,14 @@ import { ImportRunner } from './imports/import-runner';
 import { ImportService } from './imports/import-service';
 import { ImportWriter } from './imports/import-writer';
 import { importRoutes } from './imports/import-routes';
+import { registerActivityModel } from './activity/activity-model';
+import { ActivityService } from './activity/activity-service';
+import { activityRoutes } from './activity/activity-routes';
+import { MemoryLastSeenThrottle, RedisLastSeenThrottle } from './activity/last-seen';
+import { LiveVisitors, MemoryLiveVisitorStore, RedisLiveVisitorStore } from './activity/live-visitors';
+import { registerLeadHistoryModel } from './leads/lead-history-model';
+import { LeadHistory } from './leads/lead-history';
+import { LeadTimeline } from './leads/lead-timeline';
 
 export interface RunningServer {
   url: string;
@@ -155,6 +163,8 @@ export async function startServer(
     deliveries: registerDeliveryModel(database.connection),
     ...registerPropertyModels(database.connection),
     segments: registerSegmentModel(database.connection),
+    activities: registerActivityModel(database.connection),
+    leadHistory: registerLeadHistoryModel(database.connection),
   };
   const importModels = registerImportModels(database.connection);
   // Unique indexes carry correctness (one lead per user, no duplicate seq): build them before serving.
@@ -223,7 +233,9 @@ export async function startServer(
   );
 
   const properties = new PropertyService(models.properties, models.propertySettings, models.leads);
-  const leads = new LeadService(models.leads, models.conversations, bus, outbox, properties);
+  // Edits and merges, for contacts' timelines (issue 15).
+  const leadHistory = new LeadHistory(models.leadHistory, models.leads);
+  const leads = new LeadService(models.leads, models.conversations, bus, outbox, properties, leadHistory);
   const messages = new MessageService(models.messages, models.conversations, bus, config.messageMaxLength, {
     resolvedReply: (projectId) => projects.resolvedConversationReply(projectId),
     outbox,
@@ -297,6 +309,8 @@ export async function startServer(
     outbox,
     leadBlock,
     models.notes,
+    [models.activities, models.leadHistory],
+    leadHistory,
   );
   const leadErasure = new LeadErasure(
     models.leads,
@@ -307,8 +321,39 @@ export async function startServer(
     bus,
     outbox,
     models.notes,
+    [models.activities, models.leadHistory],
   );
   const noteService = new NoteService(models.notes, models.leads, bus);
+  // Visitor activity (issue 15): the live list in Redis across nodes (a dead node's visitors
+  // expire after LIVE_VISITOR_TTL), else in this node's memory.
+  const liveVisitors = new LiveVisitors(
+    redis
+      ? new RedisLiveVisitorStore(redis.command, config.redisKeyPrefix, config.activity.liveTtlMs)
+      : new MemoryLiveVisitorStore(config.activity.liveTtlMs),
+    config.activity.liveTtlMs,
+    logger,
+  );
+  const activity = new ActivityService(
+    models.activities,
+    leads,
+    bus,
+    liveVisitors,
+    redis
+      ? new RedisLastSeenThrottle(redis.command, config.redisKeyPrefix, config.activity.lastSeenIntervalMs)
+      : new MemoryLastSeenThrottle(config.activity.lastSeenIntervalMs),
+    config.activity.maxPerLead,
+    logger,
+  );
+  const leadTimeline = new LeadTimeline(
+    models.leads,
+    models.conversations,
+    models.notes,
+    models.activities,
+    models.leadHistory,
+    leadHistory,
+    (projectId, userIds, leadId) => activity.adopt(projectId, userIds, leadId),
+  );
+  const detachActivity = activity.attach(bus);
   // Contact imports: any node runs any job, under a lease (see imports/import-runner.ts).
   const importRunner = new ImportRunner(
     importModels,
@@ -359,6 +404,7 @@ export async function startServer(
     }),
     leadBlockRoutes({ auth, blocking: leadBlock }),
     noteRoutes({ auth, notes: noteService }),
+    activityRoutes({ auth, timeline: leadTimeline, live: liveVisitors }),
     conversationRoutes({ auth, conversations: conversationList, messages }),
     cannedResponseRoutes({ auth, responses: cannedResponses }),
     teamRoutes({ auth, teams }),
@@ -421,6 +467,8 @@ export async function startServer(
     sendBuffer,
     clock,
     blocks: blockGate,
+    activity,
+    live: liveVisitors,
   });
   const agentNamespace = setupAgentNamespace(io, {
     config,
@@ -449,6 +497,7 @@ export async function startServer(
   sweeper.start();
   presence.start();
   routing.start();
+  liveVisitors.start();
 
   // On by default only on embedded defaults; SEED_DEMO=true asks for it on any database.
   const demo = config.seedDemo ? await seedDemo(config.dataDir, projects, agents) : undefined;
@@ -473,6 +522,8 @@ export async function startServer(
       // Between two rows: the job's lease is freed so that another node continues it at once.
       await importRunner.stop();
       detachBroadcaster();
+      liveVisitors.stop();
+      detachActivity();
       standingSync.stop();
       await sweeper.stop();
       clock.stop();

@@ -1,5 +1,5 @@
 import { request as httpRequest } from 'node:http';
-import type { Lead, LeadImport, LeadImportResponse, Page } from '@parley/protocol';
+import type { Lead, LeadImport, LeadImportResponse, LeadTimelinePage, Page } from '@parley/protocol';
 import { anonymousVisitor, createAgent, createProject, type TestAgent } from './support/fixtures';
 import { client } from './support/http';
 import { startSharedMongo, type SharedMongo } from './support/mongo-process';
@@ -128,6 +128,21 @@ describe('contact imports', () => {
       const old = await leadsWithEmail(server.url, owner, project.id, 'old@example.com');
       expect(old).toHaveLength(1);
       expect(old[0]).toMatchObject({ id: existing.body.id, fullname: 'New; Name', tags: ['kept', 'fresh'] });
+      // The import's edit is on the contact's timeline, by the import (a batched write records it too).
+      const timeline = await client(server.url).get<LeadTimelinePage>(
+        `/v1/projects/${project.id}/leads/${existing.body.id}/timeline`,
+        { token: owner.token },
+      );
+      expect(timeline.status).toBe(200);
+      const edits = timeline.body.items.flatMap((i) =>
+        i.type === 'history' && i.history.kind === 'edited' ? [i.history] : [],
+      );
+      expect(edits).toContainEqual(
+        expect.objectContaining({
+          by: { type: 'import', id: real.body.import.id },
+          changes: expect.arrayContaining(['fullname', 'tags']),
+        }),
+      );
 
       const errors = await client(server.url).get(
         `/v1/projects/${project.id}/leads/imports/${real.body.import.id}/errors.csv`,

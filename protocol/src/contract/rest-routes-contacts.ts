@@ -20,6 +20,9 @@ import {
   segmentListResponseSchema,
   segmentPatchSchema,
   segmentSchema,
+  leadTimelinePageSchema,
+  leadTimelineQuerySchema,
+  liveVisitorsResponseSchema,
 } from '../schemas';
 import type { RestRoute, SuccessResponse } from './rest-routes';
 
@@ -27,6 +30,28 @@ const json = (description: string, schema: z.ZodType): SuccessResponse => ({ des
 const noContent: SuccessResponse = { description: 'Done; no body.' };
 
 export const CONTACT_ROUTES: RestRoute[] = [
+  // ---- activity (issue 15) ----
+  {
+    method: 'get',
+    path: '/v1/projects/:projectId/leads/:leadId/timeline',
+    summary: "A contact's timeline",
+    description:
+      'Its conversations (when started), notes, page views and custom events, edits and merges, newest first, cursor-paged (stable while new items arrive: they come before the cursor).',
+    tag: 'Leads',
+    access: 'agent',
+    query: leadTimelineQuerySchema,
+    responses: { 200: json('One page of the timeline.', leadTimelinePageSchema) },
+  },
+  {
+    method: 'get',
+    path: '/v1/projects/:projectId/visitors/live',
+    summary: 'Visitors on the site now',
+    description:
+      'Every visitor with an open socket on any node, once however many tabs, with its current page; the most recently active first (at most 500, `total` counts all). A visitor whose node died leaves the list after `LIVE_VISITOR_TTL`.',
+    tag: 'Leads',
+    access: 'agent',
+    responses: { 200: json('The visitors on the site.', liveVisitorsResponseSchema) },
+  },
   // ---- filters ----
   {
     method: 'post',

@@ -9,6 +9,7 @@
  */
 import type { z } from 'zod';
 import { leadNoteCreatedEventSchema, leadNoteDeletedEventSchema, leadNoteUpdatedEventSchema } from '../schemas/notes';
+import { activityRecordResultSchema, leadActivityEventSchema } from '../schemas/activity';
 import {
   AGENT_NAMESPACE,
   VISITOR_NAMESPACE,
@@ -142,6 +143,16 @@ const visitorCommands = {
   'conversation:read': read,
   typing,
   'session:renew': sessionRenew,
+  'page:view': {
+    summary:
+      'Extension: the page the visitor is on now (URL, title, referrer). Stored on its contact (the oldest dropped past the cap), shown live to agents (`lead.activity`) and in the live visitors list. Rate-limited per visitor.',
+    result: activityRecordResultSchema,
+  },
+  'event:track': {
+    summary:
+      'Extension: a custom event (`name`, up to 20 `props`), stored and pushed like a page view. Rate-limited per visitor.',
+    result: activityRecordResultSchema,
+  },
 };
 
 const visitorPushes = commonPushes;
@@ -190,6 +201,10 @@ const agentPushes = {
   'lead.note.created': { summary: 'An agent added a note to a contact.', payload: leadNoteCreatedEventSchema },
   'lead.note.updated': { summary: 'A note on a contact was edited.', payload: leadNoteUpdatedEventSchema },
   'lead.note.deleted': { summary: 'A note on a contact was deleted.', payload: leadNoteDeletedEventSchema },
+  'lead.activity': {
+    summary: "A visitor viewed a page or did a custom event (its contact's current page, live).",
+    payload: leadActivityEventSchema,
+  },
   'lead.bulk.completed': {
     summary: 'A bulk action on the contacts a filter matched finished: one event for all of them.',
     payload: leadBulkCompletedEventSchema,

@@ -8,6 +8,7 @@ import {
 } from '../events';
 import { conversationCloseSchema, conversationJoinSchema } from './agent';
 import { agentStatusSchema, conversationTransferSchema } from './routing';
+import { eventTrackSchema, pageViewSchema } from './activity';
 import {
   conversationHistorySchema,
   conversationListSchema,
@@ -40,6 +41,8 @@ export const COMMAND_SCHEMAS = {
     'conversation:read': conversationReadSchema,
     typing: typingSchema,
     'session:renew': sessionRenewSchema,
+    'page:view': pageViewSchema,
+    'event:track': eventTrackSchema,
   },
   [AGENT_NAMESPACE]: {
     'conversation:join': conversationJoinSchema,

@@ -20,6 +20,7 @@ export * from './socket-payloads';
 export * from './routing-responses';
 export * from './webhook-payloads';
 export * from './notes';
+export * from './activity';
 export * from './properties';
 export * from './lead-filter';
 export * from './segments';

@@ -16,7 +16,7 @@ import {
   webhookSchema,
 } from './responses';
 
-const leadFieldSchema = z.enum([
+export const leadFieldSchema = z.enum([
   'fullname',
   'lastname',
   'email',

@@ -3,6 +3,7 @@ import type {
   Conversation,
   ConversationChange,
   Lead,
+  LeadActivity,
   LeadBulkCompletedEvent,
   LeadField,
   LeadNote,
@@ -34,6 +35,11 @@ export interface DomainEvents {
   'lead.note.created': { note: LeadNote };
   'lead.note.updated': { note: LeadNote };
   'lead.note.deleted': { projectId: string; leadId: string; noteId: string };
+  /**
+   * A visitor viewed a page or did a custom event (issue 15): to the project's agents only. Not a
+   * webhook event: it is high-volume and worth little late (see docs/PROTOCOL.md, "Activity").
+   */
+  'lead.activity': { activity: LeadActivity };
   /** One summary of a bulk action (no per-contact webhook events: a bulk may touch thousands). */
   'lead.bulk.completed': LeadBulkCompletedEvent & { projectId: string };
   /**

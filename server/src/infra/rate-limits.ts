@@ -97,6 +97,8 @@ export interface RateLimits {
   conversations: RateLimit;
   /** Any socket command per connection-owner, a ceiling against floods of cheap commands. */
   commands: RateLimit;
+  /** Page views and custom events per visitor (issue 15): `RATE_LIMITED` beyond. */
+  activity: RateLimit;
 }
 
 export function createRateLimits(config: Config, redis?: Redis): RateLimits {
@@ -126,6 +128,7 @@ export function createRateLimits(config: Config, redis?: Redis): RateLimits {
     messages: make('messages', config.rateLimits.messagesPerMinute, 'messages'),
     conversations: make('conversations', config.rateLimits.conversationsPerMinute, 'new conversations'),
     commands: make('commands', config.rateLimits.commandsPerMinute, 'requests'),
+    activity: make('activity', config.rateLimits.activityPerMinute, 'page views and events'),
   };
 }
 

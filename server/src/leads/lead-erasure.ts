@@ -5,7 +5,7 @@ import type { LeaseLocks } from '../infra/lease-lock';
 import { NO_OUTBOX, type OutboxMarker } from '../infra/outbox-mark';
 import type { MessageModel } from '../messages/message-model';
 import type { NoteModel } from '../notes/note-model';
-import { LEAD_LOCK, leadLockName } from './lead-merge';
+import { LEAD_LOCK, leadLockName, type LeadBelongings } from './lead-merge';
 import type { LeadDoc, LeadModel } from './lead-model';
 import type { LeadService } from './lead-service';
 import { toLead } from './lead-view';
@@ -28,6 +28,8 @@ export class LeadErasure {
     private readonly outbox: OutboxMarker = NO_OUTBOX,
     /** Agents' notes on leads: they go with their lead. */
     private readonly notes?: NoteModel,
+    /** What else belongs to a contact (activity, timeline history): it goes with it too. */
+    private readonly belongings: LeadBelongings[] = [],
   ) {}
 
   async erase(projectId: string, leadId: string): Promise<void> {
@@ -59,6 +61,11 @@ export class LeadErasure {
     await this.messages.deleteMany({ conversationId: { $in: conversationIds } }).exec();
     await this.conversations.deleteMany({ _id: { $in: conversationIds } }).exec();
     await this.notes?.deleteMany({ projectId, leadId: { $in: leadIds } }).exec();
+    // With what its users did before they had a contact (activity kept under their user id).
+    for (const belonging of this.belongings)
+      await belonging
+        .deleteMany({ projectId, $or: [{ leadId: { $in: leadIds } }, { userId: { $in: userIds }, leadId: '' }] })
+        .exec();
     await this.leads.deleteMany({ _id: { $in: leadIds.filter((id) => id !== leadId) }, projectId }).exec();
     await this.leads.deleteOne({ _id: leadId, projectId }).exec();
 

@@ -8,6 +8,8 @@ import type { LeaseLocks } from '../infra/lease-lock';
 import { NO_OUTBOX, type OutboxMark, type OutboxMarker } from '../infra/outbox-mark';
 import type { NoteModel } from '../notes/note-model';
 import type { LeadBlock } from './lead-block';
+import { LeadHistory } from './lead-history';
+import type { HistoryActor } from './lead-history-model';
 import type { LeadDoc, LeadModel } from './lead-model';
 import { keptApartAfterMerge, originsOf, SCALAR_FIELDS } from './lead-origins';
 import { assertWithinLimits, type ProfilePatch } from './lead-profile';
@@ -84,6 +86,10 @@ export class LeadMerge {
     private readonly blocking?: Pick<LeadBlock, 'afterMerge'>,
     /** Agents' notes on leads: the sources' move to the target. */
     private readonly notes?: NoteModel,
+    /** What else belongs to a contact and goes with it (activity, timeline history). */
+    private readonly belongings: LeadBelongings[] = [],
+    /** Records the merge on the target's timeline. */
+    private readonly history?: LeadHistory,
   ) {}
 
   /** `by`: who merged, as the `conversation.updated` of each moved conversation says. */
@@ -126,7 +132,13 @@ export class LeadMerge {
     });
 
     const moved = await this.repointConversations(projectId, targetId, ids, by);
-    const merged = await this.leadService.applyChange(target, (current) => mergedProfile(current, ordered));
+    // Recorded on the timeline as the merge itself, not as an edit.
+    const merged = await this.leadService.applyChange(
+      target,
+      (current) => mergedProfile(current, ordered),
+      undefined,
+      false,
+    );
     await this.leads
       .updateMany(
         { _id: { $in: ids }, projectId },
@@ -139,6 +151,14 @@ export class LeadMerge {
     moved.push(...(await this.repointConversations(projectId, targetId, ids, by)));
     // Notes go with their contact (repeating moves none twice).
     await this.notes?.updateMany({ projectId, leadId: { $in: ids } }, { $set: { leadId: targetId } }).exec();
+    for (const belonging of this.belongings)
+      await belonging.updateMany({ projectId, leadId: { $in: ids } }, { $set: { leadId: targetId } }).exec();
+    // The merge on the target's timeline: pending on the target first (crash-safe), then copied.
+    if (this.history) {
+      const entry = LeadHistory.merged(targetId, ids, historyActorOf(by));
+      await this.history.markMerge(projectId, targetId, entry);
+      await this.history.flush(projectId, targetId).catch(() => undefined);
+    }
     // After the sources point at the target: the block covers their users too.
     await this.blocking?.afterMerge(target, sources);
     const blocked = (await this.leads.findOne({ _id: targetId, projectId }, { blocked: 1 }).lean<LeadDoc>().exec())
@@ -185,4 +205,17 @@ export class LeadMerge {
       .exec();
     return moving.map((conversation) => ({ conversation, mark }));
   }
+}
+
+/**
+ * A collection of documents that belong to one contact by `leadId` (its activity, its history):
+ * a merge moves the sources' to the target, an erasure deletes them.
+ */
+export interface LeadBelongings {
+  updateMany(filter: object, update: object): { exec(): Promise<unknown> };
+  deleteMany(filter: object): { exec(): Promise<unknown> };
+}
+
+function historyActorOf(by: ChangeActor): HistoryActor {
+  return { type: by.type, ...(by.id ? { id: by.id } : {}) };
 }

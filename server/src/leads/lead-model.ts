@@ -2,6 +2,7 @@ import { Schema, type Connection, type Model } from 'mongoose';
 import type { KeptApartValue, LeadKind, Origin } from '@parley/protocol';
 import { outboxMarksPath, type OutboxMark } from '../infra/outbox-mark';
 import type { StoredAttributeValue } from '../properties/property-values';
+import type { PendingHistory } from './lead-history-model';
 
 export interface LeadDoc {
   _id: string;
@@ -57,6 +58,8 @@ export interface LeadDoc {
   blockRev?: number;
   /** The import that created this contact (server/src/imports), if one did. */
   importId?: string;
+  /** Timeline entries of changes not yet copied to the history collection (see lead-history.ts). */
+  historyPending?: PendingHistory[];
   /** Outbox marks of changes whose webhook events are not recorded yet (see infra/outbox-mark.ts). */
   outbox?: OutboxMark[];
 }
@@ -93,6 +96,7 @@ const leadSchema = new Schema<LeadDoc>(
     blockRev: Number,
     importId: String,
     outbox: outboxMarksPath,
+    historyPending: { type: [Schema.Types.Mixed], default: undefined },
   },
   // Timestamps are set by the service: `updatedAt` must move only when a field really changed.
   { versionKey: false, minimize: false },

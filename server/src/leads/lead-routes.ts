@@ -79,7 +79,7 @@ export function leadRoutes({
 
   router.patch(`${base}/:leadId`, async (req, res) => {
     const input = parseInput(leadPatchSchema, bodyOf(req));
-    res.json(await leads.update(param(req, 'projectId'), param(req, 'leadId'), input));
+    res.json(await leads.update(param(req, 'projectId'), param(req, 'leadId'), input, agentOf(res).agentId));
   });
 
   router.post(`${base}/:leadId/merge`, async (req, res) => {

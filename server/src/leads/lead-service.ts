@@ -11,6 +11,8 @@ import { diffProfile, initialProfile, type ProfileAuthor, type ProfileDiff, type
 import { rawCollection } from '../infra/raw-collection';
 import { toLead } from './lead-view';
 import { typeAttributes, type PropertyService } from '../properties/property-service';
+import type { HistoryActor } from './lead-history-model';
+import { LeadHistory } from './lead-history';
 
 /** How far `mergedInto` links are followed; a longer chain means corrupted data, not a real merge. */
 const MAX_MERGE_HOPS = 10;
@@ -50,6 +52,8 @@ export class LeadService {
     private readonly outbox: OutboxMarker = NO_OUTBOX,
     /** Types attributes by the project's property definitions (none: kept as sent). */
     private readonly properties?: PropertyService,
+    /** Records edits for the contact's timeline (none: not recorded). */
+    private readonly history?: LeadHistory,
   ) {}
 
   /** Keys of properties visitors may not see: their values never reach a visitor's lead view. */
@@ -201,7 +205,15 @@ export class LeadService {
       const update: Record<string, unknown> = { $inc: { rev: 1 }, $set: diff.$set };
       if (Object.keys(diff.$unset).length > 0) update['$unset'] = diff.$unset;
       const mark = marks[i];
-      if (mark) update['$push'] = { outbox: mark };
+      // The timeline's entry with the change, left pending as applyChange leaves an import's (see lead-history.ts).
+      const entry =
+        this.history && diff.changes.length > 0
+          ? LeadHistory.edited(diff.changes, importId ? { type: 'import', id: importId } : { type: 'agent' })
+          : undefined;
+      const push: Record<string, unknown> = {};
+      if (mark) push['outbox'] = mark;
+      if (entry) push['historyPending'] = entry;
+      if (Object.keys(push).length > 0) update['$push'] = push;
       return {
         updateOne: { filter: { _id: before._id, rev: before.rev, mergedInto: { $exists: false } }, update },
       };
@@ -252,14 +264,19 @@ export class LeadService {
   }
 
   /** Applies a profile change to a lead; publishes `lead.updated` only when something changed. */
-  async update(projectId: string, leadId: string, patch: ProfilePatch): Promise<Lead> {
+  async update(projectId: string, leadId: string, patch: ProfilePatch, agentId?: string): Promise<Lead> {
     const lead = await this.getDoc(projectId, leadId);
     if (lead.mergedInto)
       throw new AppError('CONFLICT', 'This lead was merged into another one', {
         mergedInto: lead.mergedInto,
       });
     const typed = await this.typedPatch(projectId, patch, 'agent');
-    return toLead(await this.applyChange(lead, () => ({ patch: typed, origin: () => 'agent' })));
+    return toLead(
+      await this.applyChange(lead, () => ({ patch: typed, origin: () => 'agent' }), undefined, {
+        type: 'agent',
+        ...(agentId ? { id: agentId } : {}),
+      }),
+    );
   }
 
   /** A contact an agent adds by hand: it has no visitor behind it yet, so it gets a minted user id. */
@@ -268,18 +285,22 @@ export class LeadService {
     return toLead(lead);
   }
 
-  /** The visitor was seen now; not a profile change, so no event and `updatedAt` stays. */
-  async touch(projectId: string, userId: string): Promise<void> {
-    const now = new Date();
+  /**
+   * The visitor was seen now; not a profile change, so no event and `updatedAt` stays. `$max`: two
+   * nodes writing at once, or a write that arrives late, never move it back. False: the visitor has
+   * no contact yet (nothing written).
+   */
+  async touch(projectId: string, userId: string, now = new Date()): Promise<boolean> {
     // One write for the usual case (the user's own lead); a merged-away lead's user is seen on the
     // lead it was merged into, which takes the lookup.
     const own = await this.leads
-      .updateOne({ projectId, userId, mergedInto: { $exists: false } }, { $set: { lastSeenAt: now } })
+      .updateOne({ projectId, userId, mergedInto: { $exists: false } }, { $max: { lastSeenAt: now } })
       .exec();
-    if (own.matchedCount === 1) return;
+    if (own.matchedCount === 1) return true;
     const lead = await this.findForUser(projectId, userId);
-    if (lead && lead.userId !== userId)
-      await this.leads.updateOne({ _id: lead._id }, { $set: { lastSeenAt: now } }).exec();
+    if (!lead || lead.userId === userId) return false;
+    await this.leads.updateOne({ _id: lead._id }, { $max: { lastSeenAt: now } }).exec();
+    return true;
   }
 
   /**
@@ -367,7 +388,13 @@ export class LeadService {
    * Compare-and-set on `rev`: `change` is worked out against the lead as read, and again against a
    * fresh read when another writer got there first.
    */
-  async applyChange(lead: LeadDoc, change: (current: LeadDoc) => LeadChange, importId?: string): Promise<LeadDoc> {
+  async applyChange(
+    lead: LeadDoc,
+    change: (current: LeadDoc) => LeadChange,
+    importId?: string,
+    /** Who, for the timeline; `false`: not an edit of its own (a merge records itself). */
+    by?: HistoryActor | false,
+  ): Promise<LeadDoc> {
     let before = lead;
     for (let attempt = 0; attempt < MAX_CAS_ATTEMPTS; attempt++) {
       const { patch, keptApart, ...author } = change(before);
@@ -383,9 +410,21 @@ export class LeadService {
         diff.changes.length > 0
           ? await this.outbox.mark(before.projectId, 'lead.updated', { changes: diff.changes })
           : undefined;
-      if (mark) update['$push'] = { outbox: mark };
+      // The timeline's entry goes with the change in the same write (see lead-history.ts).
+      const entry =
+        this.history && by !== false && diff.changes.length > 0
+          ? LeadHistory.edited(diff.changes, by ?? actorOf(author.origin(diff.changes[0] ?? ''), importId))
+          : undefined;
+      const push: Record<string, unknown> = {};
+      if (mark) push['outbox'] = mark;
+      if (entry) push['historyPending'] = entry;
+      if (Object.keys(push).length > 0) update['$push'] = push;
       const result = await this.leads.updateOne({ _id: before._id, rev: before.rev }, update).exec();
       if (result.matchedCount === 1) {
+        // Not copied now (the database hiccuped): it stays pending, and the timeline's next read copies it.
+        // An import's are left pending on purpose: two more writes per row would halve its pace,
+        // and the timeline copies them when someone reads it.
+        if (entry && !importId) await this.history?.flush(before.projectId, before._id, [entry]).catch(() => undefined);
         const after: LeadDoc = {
           ...diff.after,
           rev: before.rev + 1,
@@ -445,4 +484,12 @@ function holdsChange(lead: LeadDoc, diff: ProfileDiff): boolean {
     if (JSON.stringify(at(path)) !== JSON.stringify(value)) return false;
   }
   return Object.keys(diff.$unset).every((path) => at(path) === undefined);
+}
+
+/** Who made a change, from the origin its values now carry. */
+function actorOf(origin: Origin, importId?: string): HistoryActor {
+  if (importId) return { type: 'import', id: importId };
+  if (origin.startsWith('visitor:')) return { type: 'visitor', id: origin.slice('visitor:'.length) };
+  if (origin.startsWith('customer:')) return { type: 'customer', id: origin.slice('customer:'.length) };
+  return { type: 'agent' };
 }

@@ -35,6 +35,8 @@ export function attachBroadcaster(bus: EventBus, visitors: VisitorNamespace, age
     bus.subscribe('lead.note.deleted', ({ projectId, leadId, noteId }) =>
       project(projectId).emit('lead.note.deleted', { leadId, noteId }),
     ),
+    // Activity is agents' own view of a visitor: never to the visitor's room.
+    bus.subscribe('lead.activity', ({ activity }) => project(activity.projectId).emit('lead.activity', { activity })),
     bus.subscribe('lead.bulk.completed', ({ projectId, ...summary }) =>
       project(projectId).emit('lead.bulk.completed', summary),
     ),

@@ -14,6 +14,8 @@ import type { SendBufferGuard } from './send-buffer-guard';
 import type { LeadService } from '../leads/lead-service';
 import { visitorView } from '../leads/lead-origins';
 import type { BlockGate, Release } from '../leads/visitor-block-gate';
+import type { ActivityService, ActivitySource } from '../activity/activity-service';
+import type { LiveVisitors } from '../activity/live-visitors';
 import type { MessageService } from '../messages/message-service';
 import type { ProjectService } from '../projects/project-service';
 import { handshakeToken } from './handshake';
@@ -35,6 +37,10 @@ export interface VisitorNamespaceDeps {
   clock: Clock;
   /** Refuses a blocked visitor's handshake and every command (issue 15). */
   blocks: BlockGate;
+  /** Page views and custom events (issue 15). */
+  activity: ActivityService;
+  /** Who is on the site now, across nodes. */
+  live: LiveVisitors;
 }
 
 function actorOf(principal: VisitorPrincipal): VisitorActor {
@@ -61,6 +67,8 @@ export function setupVisitorNamespace(io: Server, deps: VisitorNamespaceDeps): V
     sendBuffer,
     clock,
     blocks,
+    activity,
+    live,
   } = deps;
 
   return buildNamespace<typeof VISITOR_NAMESPACE, VisitorSocketData, VisitorActor>(
@@ -96,12 +104,17 @@ export function setupVisitorNamespace(io: Server, deps: VisitorNamespaceDeps): V
       rateKey: (principal) => `visitor:${principal.projectId}:${principal.userId}`,
       connected: (socket) => {
         const { principal } = socket.data;
-        leads
-          .touch(principal.projectId, principal.userId)
-          .catch((error: unknown) => logger.warn({ err: error }, 'could not record lastSeenAt'));
+        void activity.seen(principal.projectId, principal.userId);
+        // Each socket is a tab of the live list; the visitor leaves it when its last tab closes.
+        live.connected(principal.projectId, principal.userId, socket.id);
+        socket.once('disconnect', () => live.disconnected(principal.projectId, principal.userId, socket.id));
       },
-      commands: ({ socket, actor, rateKey, expiry }) =>
-        gatedCommands(
+      commands: ({ socket, actor, rateKey, expiry }) => {
+        const source = (): ActivitySource => {
+          const p = socket.data.principal;
+          return { projectId: p.projectId, userId: p.userId, visitorKind: p.visitorKind, tabId: socket.id };
+        };
+        return gatedCommands(
           serialGate(() => blocks.enter(socket.data.principal.projectId, socket.data.principal.userId)),
           {
             'conversation:start': async (input) => {
@@ -157,6 +170,17 @@ export function setupVisitorNamespace(io: Server, deps: VisitorNamespaceDeps): V
               return {};
             },
 
+            // Their own limit, so that a chatty page never eats the visitor's message allowance.
+            'page:view': async (input) => {
+              await rateLimits.activity.consume(rateKey());
+              return activity.pageView(source(), input);
+            },
+
+            'event:track': async (input) => {
+              await rateLimits.activity.consume(rateKey());
+              return activity.track(source(), input);
+            },
+
             'session:renew': async (input) => {
               // Verifying a token costs a signature check: renewals count like any other command.
               await rateLimits.commands.consume(rateKey());
@@ -170,7 +194,8 @@ export function setupVisitorNamespace(io: Server, deps: VisitorNamespaceDeps): V
               return { expiresAt: renewed.expiresAt.toISOString() };
             },
           },
-        ),
+        );
+      },
     },
     { logger, metrics, sendBuffer, clock },
   );

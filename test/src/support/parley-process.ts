@@ -99,6 +99,7 @@ export function testServerEnv(dataDir: string): Record<string, string> {
     RATE_LIMIT_LOGIN_PER_MINUTE: '100000',
     RATE_LIMIT_COMMANDS_PER_MINUTE: '100000',
     RATE_LIMIT_CONVERSATIONS_PER_MINUTE: '100000',
+    RATE_LIMIT_ACTIVITY_PER_MINUTE: '100000',
     // Tests create hundreds of agents; OWASP's cost (0.3 s and 128 MiB a hash) is checked by tests
     // of its own. Honoured outside production only (see PASSWORD_SCRYPT_N in the README).
     PASSWORD_SCRYPT_N: '16384',
