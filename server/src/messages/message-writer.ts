@@ -90,6 +90,8 @@ export interface MessageWriterOptions {
   resolvedReply?: (projectId: string) => Promise<ResolvedConversationReply>;
   /** Marks messages (and reopens) whose events webhooks want; see infra/outbox-mark.ts. */
   outbox?: OutboxMarker;
+  /** Told of each batch written: background work (webhook deliveries) gives way while they come. */
+  load?: { foreground(): void };
 }
 
 /** A send with its message, numbered, ready to insert. */
@@ -199,6 +201,7 @@ export class MessageWriter {
 
   /** Settles every send of the batch, whatever happens. */
   async writeBatch(batch: PendingSend[]): Promise<void> {
+    this.options.load?.foreground();
     try {
       await this.stageAndWrite(batch);
     } catch (error) {

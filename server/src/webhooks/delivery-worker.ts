@@ -12,6 +12,7 @@ import type { AttemptResult, WebhookSender } from './webhook-sender';
 import { signatureHeader, signingSecrets } from './webhook-signer';
 import { UpdateBatcher } from './update-batcher';
 import { rawCollection } from '../infra/raw-collection';
+import { IDLE_GAUGE, type LoadGauge } from '../infra/load-gauge';
 import { toWebhook } from './webhook-view';
 import { laneRun, parkedUntil } from './lane-runs';
 
@@ -26,6 +27,13 @@ const RECHECK_MS = 1000;
  * sends it next (sendLane), so this only bounds a wait whose waker failed.
  */
 const PARK_MS = 60_000;
+/**
+ * While messages keep the node busy, deliveries give way: one run is claimed this often at most (a
+ * trickle that bounds how long a backlog waits), and a lane is not followed past its run.
+ */
+const BUSY_CLAIM_GAP_MS = 1000;
+/** How soon a worker giving way looks again whether the node is still busy. */
+const BUSY_RECHECK_MS = 100;
 /** Due deliveries read per claim, to pick lanes from. */
 const CANDIDATES = 64;
 /** A run's lease is renewed before an attempt that would start this long after it was taken or renewed. */
@@ -79,6 +87,8 @@ export class DeliveryWorker {
   private polling = false;
   private again = false;
   private lastEmptyPoll = 0;
+  /** When this node last claimed while busy (see BUSY_CLAIM_GAP_MS). */
+  private lastBusyClaim = 0;
   private stopped = true;
   /** Outcomes of attempts, written together when several finish at once. */
   private readonly updates: UpdateBatcher<DeliveryDoc>;
@@ -98,6 +108,8 @@ export class DeliveryWorker {
      * own waits are measured on the monotonic clock.
      */
     private readonly clock: Clock,
+    /** Whether messages are keeping this node busy: deliveries then give way (see LoadGauge). */
+    private readonly load: Pick<LoadGauge, 'busy'> = IDLE_GAUGE,
   ) {
     this.updates = new UpdateBatcher(rawCollection(deliveries));
   }
@@ -149,15 +161,23 @@ export class DeliveryWorker {
 
   private async poll(): Promise<void> {
     this.timer = undefined;
+    let busy = this.load.busy();
+    if (busy && monotonicMs() - this.lastBusyClaim < BUSY_CLAIM_GAP_MS) {
+      this.schedule(BUSY_RECHECK_MS);
+      return;
+    }
     this.polling = true;
     try {
       while (!this.stopped && this.inFlight < this.options.maxInFlight) {
-        const runs = await this.claim();
+        if (busy) this.lastBusyClaim = monotonicMs();
+        const runs = await this.claim(busy ? 1 : this.options.maxInFlight - this.inFlight);
+        busy = this.load.busy();
         if (runs.length === 0) {
           this.lastEmptyPoll = monotonicMs();
           break;
         }
         for (const run of runs) this.begin(run);
+        if (busy) break;
       }
     } catch (error) {
       this.logger.warn({ err: error }, 'webhook claim failed');
@@ -177,7 +197,7 @@ export class DeliveryWorker {
    * Deliveries found due behind a lane head that cannot go are parked (see parkedUntil), so that
    * what is due is mostly the heads of lanes, and a claim scans little.
    */
-  private async claim(): Promise<Run[]> {
+  private async claim(room: number): Promise<Run[]> {
     const now = this.clock.now();
     const filter: Record<string, unknown> = { status: 'pending', dueAt: { $lte: new Date(now) } };
     const saturated = [...this.perWebhook].filter(([, n]) => n >= this.options.maxInFlightPerWebhook).map(([id]) => id);
@@ -193,7 +213,6 @@ export class DeliveryWorker {
       .exec();
     if (due.length === 0) return [];
     // Units of work within this node's room: a lane (its run), or a delivery of no lane.
-    let room = this.options.maxInFlight - this.inFlight;
     const perWebhook = new Map(this.perWebhook);
     const lanes = new Map<string, string>();
     const loose: string[] = [];
@@ -327,7 +346,7 @@ export class DeliveryWorker {
     while (run) {
       const free = await this.send(run);
       const head = run.deliveries[0] as DeliveryDoc;
-      if (!free || !head.lane || this.stopped) return;
+      if (!free || !head.lane || this.stopped || this.load.busy()) return;
       const lanes = new Map([[head.lane, head.webhookId]]);
       const now = this.clock.now();
       const [next] = await this.claimRuns(await this.laneRuns(lanes, now), now);
