@@ -5,7 +5,7 @@ import { monotonicMs, type Clock } from '../infra/clock';
 import type { EventBus } from '../infra/event-bus';
 import type { Logger } from '../infra/logger';
 import type { Metrics } from '../infra/metrics';
-import type { DeliveryDoc, DeliveryModel } from './delivery-model';
+import { HAS_DUE_AT, type DeliveryDoc, type DeliveryModel } from './delivery-model';
 import type { WebhookDirectory } from './webhook-directory';
 import type { WebhookDoc, WebhookModel } from './webhook-model';
 import type { AttemptResult, WebhookSender } from './webhook-sender';
@@ -117,10 +117,10 @@ export class DeliveryWorker {
   start(): void {
     this.stopped = false;
     this.metrics.setWebhookQueueProbe({
-      depth: () => this.deliveries.countDocuments({ status: 'pending' }).exec(),
+      depth: () => this.deliveries.countDocuments({ status: 'pending', dueAt: HAS_DUE_AT }).exec(),
       oldestAgeSeconds: async () => {
         const oldest = await this.deliveries
-          .findOne({ status: 'pending' })
+          .findOne({ status: 'pending', dueAt: HAS_DUE_AT })
           .sort({ createdAt: 1 })
           .select({ createdAt: 1 })
           .lean<{ createdAt: Date }>()

@@ -17,7 +17,7 @@ import {
   type PublishMeta,
 } from '../infra/outbox-mark';
 import { rawCollection } from '../infra/raw-collection';
-import type { DeliveryDoc, DeliveryModel } from './delivery-model';
+import { HAS_DUE_AT, type DeliveryDoc, type DeliveryModel } from './delivery-model';
 import type { WebhookDirectory } from './webhook-directory';
 import type { WebhookDoc } from './webhook-model';
 import { deliveryIdOf, eventIdOf, routeEvent, type SubjectKind } from './webhook-events';
@@ -153,7 +153,7 @@ export class Outbox implements OutboxMarker {
   async release(held: HeldEvent): Promise<void> {
     await this.deliveries
       .updateMany(
-        { eventId: held.eventId, status: 'held' },
+        { eventId: held.eventId, status: 'held', dueAt: HAS_DUE_AT },
         { $set: { status: 'pending', dueAt: this.clock.date() }, $unset: { subject: '' } },
       )
       .exec();
