@@ -90,8 +90,11 @@ export interface MessageWriterOptions {
   resolvedReply?: (projectId: string) => Promise<ResolvedConversationReply>;
   /** Marks messages (and reopens) whose events webhooks want; see infra/outbox-mark.ts. */
   outbox?: OutboxMarker;
-  /** Told of each batch written: background work (webhook deliveries) gives way while they come. */
-  load?: { foreground(): void };
+  /**
+   * Told of each batch of messages written, with how many sends still wait behind it: background
+   * work (webhook deliveries) gives way while messages keep the node busy (see LoadGauge).
+   */
+  load?: { foreground(waiting: number): void };
 }
 
 /** A send with its message, numbered, ready to insert. */
@@ -201,7 +204,6 @@ export class MessageWriter {
 
   /** Settles every send of the batch, whatever happens. */
   async writeBatch(batch: PendingSend[]): Promise<void> {
-    this.options.load?.foreground();
     try {
       await this.stageAndWrite(batch);
     } catch (error) {
