@@ -14,7 +14,7 @@ import { UpdateBatcher } from './update-batcher';
 import { rawCollection } from '../infra/raw-collection';
 import { IDLE_GAUGE, type LoadGauge } from '../infra/load-gauge';
 import { toWebhook } from './webhook-view';
-import { laneRun, parkedUntil } from './lane-runs';
+import { laneRun, MAX_RUN, parkedUntil } from './lane-runs';
 
 /** A claim outlives the longest attempt by this much, so that a live worker never loses its claim. */
 const LEASE_MARGIN_MS = 5000;
@@ -233,10 +233,16 @@ export class DeliveryWorker {
 
   /** The runs at the heads of these lanes (as delivery documents); parks what is due behind a blocked head. */
   private async laneRuns(lanes: Map<string, string>, now: number): Promise<DeliveryDoc[][]> {
-    const pending = await this.deliveries
-      .find({ webhookId: { $in: [...new Set(lanes.values())] }, lane: { $in: [...lanes.keys()] }, status: 'pending' })
-      .lean<DeliveryDoc[]>()
-      .exec();
+    const filter = {
+      webhookId: { $in: [...new Set(lanes.values())] },
+      lane: { $in: [...lanes.keys()] },
+      status: 'pending' as const,
+    };
+    // One lane (a run followed): its head only, however long its queue (a receiver back from an
+    // outage); several: all their pending deliveries in one read (few each, but for such a lane).
+    const query = this.deliveries.find(filter);
+    if (lanes.size === 1) query.sort({ order: 1 }).limit(MAX_RUN);
+    const pending = await query.lean<DeliveryDoc[]>().exec();
     const byLane = new Map<string, DeliveryDoc[]>();
     for (const delivery of pending) byLane.set(delivery.lane, [...(byLane.get(delivery.lane) ?? []), delivery]);
     const runs: DeliveryDoc[][] = [];
