@@ -352,12 +352,34 @@ export class DeliveryWorker {
     while (run) {
       const free = await this.send(run);
       const head = run.deliveries[0] as DeliveryDoc;
-      if (!free || !head.lane || this.stopped || this.load.busy()) return;
+      if (!free || !head.lane) return;
+      if (this.stopped || this.load.busy()) {
+        // Not followed from here: what other nodes parked behind this run is due again, for any
+        // node's next claim (else it would wait PARK_MS).
+        await this.unpark(head);
+        return;
+      }
       const lanes = new Map([[head.lane, head.webhookId]]);
       const now = this.clock.now();
       const [next] = await this.claimRuns(await this.laneRuns(lanes, now), now);
       run = next;
     }
+  }
+
+  /** Makes the never-tried deliveries parked in this delivery's lane due now. */
+  private async unpark(head: DeliveryDoc): Promise<void> {
+    const now = this.clock.date();
+    await rawCollection(this.deliveries).updateMany(
+      {
+        webhookId: head.webhookId,
+        lane: head.lane,
+        status: 'pending',
+        lease: { $exists: false },
+        round: 0,
+        dueAt: { $gt: now },
+      } as never,
+      { $set: { dueAt: now } },
+    );
   }
 
   /**
