@@ -37,6 +37,31 @@ describe('the index planner', () => {
     return { docs: result.docs, plan, examined: result.docsExamined, keys: result.plan?.keysExamined() ?? 0 };
   };
 
+  it('uses a sparse index for a query that cannot match a document without its field, and only then', () => {
+    const marked = engine.createCollection('db', 'marked', {});
+    engine.createIndex(marked, { name: 'due', key: { dueAt: 1 }, sparse: true });
+    for (let i = 0; i < 2000; i++)
+      engine.insert(marked, { n: i, ...(i % 100 === 0 ? { dueAt: new Date(1_700_000_000_000 + i) } : {}) });
+    const query = (filter: Document, sort?: Document) => {
+      const parsed = parseSort(sort);
+      const result = runQuery(marked, compileFilter(filter), parsed ? { sort: parsed } : {});
+      const described = result.plan?.describe() as { stage: string; inputStage?: { indexName?: string } };
+      return {
+        docs: result.docs,
+        plan: described.inputStage?.indexName ?? described.stage,
+        examined: result.docsExamined,
+      };
+    };
+    const due = query({ dueAt: { $lte: new Date(1_700_000_000_000 + 1000) } }, { dueAt: 1 });
+    expect(due.plan).toBe('due');
+    expect(due.docs.map((d) => d['n'])).toEqual([0, 100, 200, 300, 400, 500, 600, 700, 800, 900, 1000]);
+    expect(due.examined).toBe(11);
+    // `null` also matches a missing field, which the sparse index does not hold.
+    expect(query({ dueAt: null }).plan).toBe('COLLSCAN');
+    expect(query({ dueAt: null }).docs).toHaveLength(1980);
+    expect(query({ n: 5 }).plan).toBe('COLLSCAN');
+  });
+
   it('answers a full unique key from the unique index', () => {
     const r = run({ projectId: 'p3', userId: 'u3' });
     expect(r.plan).toBe('IXSCAN p_u');

@@ -98,6 +98,7 @@ import { registerDeliveryModel } from './webhooks/delivery-model';
 import { DeliveryWorker } from './webhooks/delivery-worker';
 import { DestinationGuard } from './webhooks/destination-guard';
 import { Outbox } from './webhooks/outbox';
+import { LoadGauge } from './infra/load-gauge';
 import { OutboxSweeper } from './webhooks/outbox-sweeper';
 import { WebhookDirectory } from './webhooks/webhook-directory';
 import { registerWebhookModel } from './webhooks/webhook-model';
@@ -197,6 +198,9 @@ export async function startServer(
   // acknowledged (it listens on the bus, and services mark their changes through it); the worker
   // on every node sends them; the sweeper records what a crash left unrecorded.
   const webhookDirectory = new WebhookDirectory(models.webhooks);
+  // Deliveries give way to messages while messages keep this node busy (see LoadGauge).
+  const loadGauge = new LoadGauge();
+  loadGauge.start();
   const outbox = new Outbox(
     models.deliveries,
     webhookDirectory,
@@ -217,6 +221,7 @@ export async function startServer(
     logger,
     config.webhooks,
     clock,
+    loadGauge,
   );
   outbox.setWaker(() => deliveryWorker.wake());
   const outboxSweeper = new OutboxSweeper(
@@ -239,6 +244,7 @@ export async function startServer(
   const messages = new MessageService(models.messages, models.conversations, bus, config.messageMaxLength, {
     resolvedReply: (projectId) => projects.resolvedConversationReply(projectId),
     outbox,
+    load: loadGauge,
   });
   const reads = new ReadPositions(models.conversations, models.messages, bus);
   // Presence: in Redis across nodes (a killed node's agents go offline after the grace period),
@@ -542,6 +548,7 @@ export async function startServer(
       await outbox.drain();
       detachOutbox();
       await deliveryWorker.stop();
+      loadGauge.stop();
       await outboxSweeper.stop();
       webhookSender.close();
       await connectionCaps.stop();

@@ -4,7 +4,8 @@ import { webhookPayloadSchema } from '@parley/protocol/schemas';
 import { createAgent, createProject, type TestAgent } from './support/fixtures';
 import { startSharedMongo, type SharedMongo } from './support/mongo-process';
 import { startParley, type ParleyProcess } from './support/parley-process';
-import { ok, type VisitorClientSocket } from './support/sockets';
+import { command, connectAgent, ok, type VisitorClientSocket } from './support/sockets';
+import { startMongoWireProxy } from './support/mongo-wire-proxy';
 import { waitFor } from './support/wait';
 import { eventOf, ReceiverProcess, verifyWithStandardWebhooks, type ReceivedRequest } from './support/webhook-receiver';
 import { createWebhook, deliveriesOf, settledDeliveries, visitorWithConversation } from './support/webhooks';
@@ -204,6 +205,56 @@ describe('webhooks across nodes', () => {
     await settledDeliveries(node.url, projectId, owner.token, webhook.id);
     await client_delete(node.url, webhook.id);
     await node.stop();
+  }, 180_000);
+
+  it('rebuilds a status change a crash left unrecorded as it would have been sent, previousStatus included', async () => {
+    // The node's database connection goes through a proxy that holds back the reply to the
+    // status change: the change (and its mark) is stored, the node never learns it, then dies.
+    const target = new URL(mongo.uri);
+    const wire = await startMongoWireProxy(Number(target.port || 27017), target.hostname);
+    const crashing = await startParley({
+      env: {
+        MONGODB_URI: `${wire.uri}${target.pathname}${target.search}`,
+        WEBHOOK_RETRY_DELAYS: '1s,1s,1s',
+        WEBHOOK_TIMEOUT: '5s',
+      },
+    });
+    nodes.push(crashing);
+    try {
+      projectId = (await createProject(crashing.url)).project.id;
+      owner = await createAgent(crashing.url, projectId, 'owner');
+      const hook = await receiver();
+      const { webhook } = await createWebhook(crashing.url, projectId, owner.token, hook.url, ['conversation.updated']);
+      const { socket, conversationId } = await visitorWithConversation(crashing.url, projectId, 'hello');
+      socket.close();
+      const agent = await connectAgent(crashing.url, owner.token);
+      await ok(agent, 'conversation:join', { conversationId });
+      const before = (await hook.waitForRequests(1)).length;
+
+      const change = wire.holdReplyTo(
+        (m) => m.includes('findAndModify') && m.includes('conversations') && m.includes(conversationId),
+      );
+      void command(agent, 'conversation:resolve', { conversationId }).catch(() => undefined);
+      await change.held;
+      await crashing.kill();
+      change.release();
+      agent.close();
+
+      // Another node's sweeper records it from the document and the mark (after the 30 s grace).
+      const survivor = await startNode();
+      const rebuilt = (await hook.waitForRequests(before + 1, 90_000))[before];
+      const event = webhookPayloadSchema.parse(eventOf(rebuilt as ReceivedRequest));
+      expect(event.type).toBe('conversation.updated');
+      expect(event.data).toEqual({
+        conversation: expect.objectContaining({ id: conversationId, status: 'resolved' }),
+        change: { by: { type: 'agent', id: owner.id, name: `Agent ${owner.email}` }, previousStatus: 'open' },
+        projectId,
+      });
+      await settledDeliveries(survivor.url, projectId, owner.token, webhook.id);
+      await survivor.stop();
+    } finally {
+      await wire.close();
+    }
   }, 180_000);
 
   async function client_delete(url: string, webhookId: string) {

@@ -175,13 +175,27 @@ interface IndexPlan {
   sortedPrefix: number;
 }
 
+/**
+ * Whether every document the conditions match has one of the index's fields (a value, not null):
+ * a sparse index then holds them all and may serve the query, as MongoDB uses one for a query
+ * that cannot match a document without the field (`{ at: { $lt: date } }`, `{ id: 'x' }`).
+ */
+function requiresAField(index: Index, conditions: Map<string, Conditions>): boolean {
+  return index.fields.some((field) => {
+    const found = conditions.get(field);
+    if (!found) return false;
+    if (found.equals && found.equals.every((value) => value !== null)) return true;
+    return found.ranges.length > 0;
+  });
+}
+
 /** How an index serves the conditions (and the sort, if it can), or nothing if it cannot. */
 function indexPlan(
   index: Index,
   conditions: Map<string, Conditions>,
   sort: SortSpec | undefined,
 ): IndexPlan | undefined {
-  if (!index.complete) return undefined;
+  if (!index.complete && !(index.sparseOnly && requiresAField(index, conditions))) return undefined;
   let prefixes: unknown[][] = [[]];
   let k = 0;
   for (const field of index.fields) {

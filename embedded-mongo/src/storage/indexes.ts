@@ -73,6 +73,11 @@ export class Index {
     return this.spec.unique === true;
   }
 
+  /** Sparse (and not partial): it holds every document that has at least one of its fields. */
+  get sparseOnly(): boolean {
+    return this.spec.sparse === true && !this.partial;
+  }
+
   /** Whether the index holds every document, so a query may be answered from it alone. */
   get complete(): boolean {
     return !this.spec.sparse && !this.partial;

@@ -20,11 +20,13 @@ interface Move {
 
 /** Every status change clears what belonged to the status it leaves. */
 const LEAVING: StatusField[] = ['resolvedAt', 'closedAt', 'snoozedUntil'];
+/** A status change raced by another one is tried again on top of it, this many times at most. */
+const MAX_MOVE_ATTEMPTS = 5;
 
 /**
  * The statuses agents move a conversation between (`resolve`, `reopen`, `snooze`, `pend`), and a
  * snooze's end (`wake`). Each change is one conditional write (`findOneAndUpdate` on the status it
- * may come from), so two agents, or two nodes waking the same snooze, change it once: the loser
+ * comes from, read just before), so two agents, or two nodes waking the same snooze, change it once: the loser
  * finds it already there and changes, stores and announces nothing. The winner stores the change's
  * note in the same write and announces the change with it (StatusNotes writes the note as a system
  * message). A change to the status the conversation already has is a no-op.
@@ -108,33 +110,45 @@ export class ConversationWorkflow {
     move: Move,
     from: Record<string, unknown> = { status: { $in: storedOtherThan(to) } },
   ): Promise<Conversation> {
-    const at = new Date(this.now());
-    const note = newNote(noteText, at);
     const unset = Object.fromEntries((move.unset ?? []).map((key) => [key, '']));
-    // The mark goes in the same write, before the status it leaves is known (the write returns it):
-    // the event the sweeper rebuilds after a crash names who changed it, without `previousStatus`.
     const by = changeActorOf(actor);
-    const mark = await this.outbox.mark(actor.projectId, 'conversation.updated', { change: { by } });
-    const before = await this.conversations
-      .findOneAndUpdate(
-        { _id: conversationId, projectId: actor.projectId, ...from },
-        {
-          $set: { ...move.set, status: to, updatedAt: at },
-          ...(Object.keys(unset).length > 0 ? { $unset: unset } : {}),
-          $push: { pendingNotes: note, ...(mark ? { outbox: mark } : {}) },
-        },
-        { returnDocument: 'before' },
-      )
-      .lean<ConversationDoc>()
-      .exec();
+    for (let attempt = 0; attempt < MAX_MOVE_ATTEMPTS; attempt++) {
+      // The status it leaves is read first and the write made conditional on it, so that the mark
+      // (written in the same statement) holds the whole change: the event the sweeper rebuilds
+      // after a crash is the one that would have been sent, `previousStatus` included.
+      const current = await this.conversations
+        .findOne({ _id: conversationId, projectId: actor.projectId })
+        .select({ status: 1 })
+        .lean<Pick<ConversationDoc, 'status'>>()
+        .exec();
+      if (!current) break;
+      const at = new Date(this.now());
+      const note = newNote(noteText, at);
+      const change: ConversationChange = { by, previousStatus: statusOf(current.status) };
+      const mark = await this.outbox.mark(actor.projectId, 'conversation.updated', { change });
+      const before = await this.conversations
+        .findOneAndUpdate(
+          { $and: [{ _id: conversationId, projectId: actor.projectId, status: current.status }, from] },
+          {
+            $set: { ...move.set, status: to, updatedAt: at },
+            ...(Object.keys(unset).length > 0 ? { $unset: unset } : {}),
+            $push: { pendingNotes: note, ...(mark ? { outbox: mark } : {}) },
+          },
+          { returnDocument: 'before' },
+        )
+        .lean<ConversationDoc>()
+        .exec();
+      if (before) return this.announce(applied(before, to, at, move, note), note, change, mark);
+      // Not changed: the status moved meanwhile (read it again), or it is where it goes already.
+      const now = await this.conversations
+        .findOne({ _id: conversationId, projectId: actor.projectId })
+        .select({ status: 1 })
+        .lean<Pick<ConversationDoc, 'status'>>()
+        .exec();
+      if (!now || now.status === current.status) break;
+    }
     // Not changed: already there (or gone, which the read says with NOT_FOUND).
-    if (!before) return toConversation(await loadAccessibleConversation(this.conversations, actor, conversationId));
-    return this.announce(
-      applied(before, to, at, move, note),
-      note,
-      { by, previousStatus: statusOf(before.status) },
-      mark,
-    );
+    return toConversation(await loadAccessibleConversation(this.conversations, actor, conversationId));
   }
 
   /** Announces the change; settles once its webhook event is recorded (before the change is acked). */

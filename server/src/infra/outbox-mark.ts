@@ -7,8 +7,9 @@ import { Schema } from 'mongoose';
  * are no transactions: the embedded server and a standalone MongoDB refuse them).
  *
  * The write that makes the change also adds a mark to the changed document: the same single-
- * document write, so the mark exists exactly when the change does. The event is then recorded in
- * the outbox (before the change is acknowledged) and the mark taken off. A crash between the two
+ * document write, so the mark exists exactly when the change does: the event is durable once the
+ * change is, and the change is acknowledged without waiting for more. The event is then recorded
+ * in the outbox and the mark taken off. A crash between the two
  * leaves the mark behind; the outbox sweeper (webhooks/outbox-sweeper.ts) finds marks older than
  * a grace period and records the event from the document, with the mark's id, so that the outbox
  * holds it once whichever of the two got there (the record's id is derived from it).

@@ -57,10 +57,16 @@ export class MessageService {
     writerOptions: MessageWriterOptions = {},
   ) {
     this.writer = new MessageWriter(messages, conversations, bus, writerOptions);
-    this.commits = new GroupCommit((batch) => this.writer.writeBatch(batch), {
-      maxBatch: MAX_BATCH,
-      maxInFlight: MAX_IN_FLIGHT,
-    });
+    this.commits = new GroupCommit(
+      (batch) => {
+        writerOptions.load?.foreground(this.commits.pending);
+        return this.writer.writeBatch(batch);
+      },
+      {
+        maxBatch: MAX_BATCH,
+        maxInFlight: MAX_IN_FLIGHT,
+      },
+    );
   }
 
   /** The configured limit; the protocol schema only enforces the hard cap. */

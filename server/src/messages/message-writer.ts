@@ -90,6 +90,11 @@ export interface MessageWriterOptions {
   resolvedReply?: (projectId: string) => Promise<ResolvedConversationReply>;
   /** Marks messages (and reopens) whose events webhooks want; see infra/outbox-mark.ts. */
   outbox?: OutboxMarker;
+  /**
+   * Told of each batch of messages written, with how many sends still wait behind it: background
+   * work (webhook deliveries) gives way while messages keep the node busy (see LoadGauge).
+   */
+  load?: { foreground(waiting: number): void };
 }
 
 /** A send with its message, numbered, ready to insert. */

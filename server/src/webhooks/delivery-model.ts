@@ -68,17 +68,22 @@ const deliverySchema = new Schema<DeliveryDoc>(
   { versionKey: false },
 );
 
-// Claims: the pending deliveries that are due, soonest first (also the held ones to re-check).
-deliverySchema.index({ status: 1, dueAt: 1 });
+// Each index below is updated as a delivery is recorded, claimed and finished: they are few, and
+// sparse where a finished delivery has nothing to find (each entry moved costs the database two
+// searches, and deliveries are written as often as messages).
+// Claims: the deliveries that are due, soonest first (pending, and the held ones to re-check).
+// Sparse: a finished delivery has no `dueAt` and leaves it; queries give `dueAt` a range.
+deliverySchema.index({ dueAt: 1 }, { sparse: true });
 // Order: is an earlier delivery of this lead still pending for this webhook?
 deliverySchema.index({ webhookId: 1, lane: 1, status: 1, order: 1 });
 // The deliveries log, newest first, all or by status.
 deliverySchema.index({ webhookId: 1, createdAt: -1, _id: -1 });
 deliverySchema.index({ webhookId: 1, status: 1, createdAt: -1, _id: -1 });
-// Queue metrics: the oldest pending delivery.
-deliverySchema.index({ status: 1, createdAt: 1 });
-// The log keeps finished deliveries for 30 days.
-deliverySchema.index({ expiresAt: 1 }, { expireAfterSeconds: 0 });
+// The log keeps finished deliveries for 30 days (sparse: only finished ones have `expiresAt`).
+deliverySchema.index({ expiresAt: 1 }, { expireAfterSeconds: 0, sparse: true });
+
+/** Matches every delivery with a `dueAt` (all pending and held ones), through the sparse index on it. */
+export const HAS_DUE_AT = { $gte: new Date(0) };
 
 export type DeliveryModel = Model<DeliveryDoc>;
 

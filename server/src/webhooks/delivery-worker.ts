@@ -5,14 +5,16 @@ import { monotonicMs, type Clock } from '../infra/clock';
 import type { EventBus } from '../infra/event-bus';
 import type { Logger } from '../infra/logger';
 import type { Metrics } from '../infra/metrics';
-import type { DeliveryDoc, DeliveryModel } from './delivery-model';
+import { HAS_DUE_AT, type DeliveryDoc, type DeliveryModel } from './delivery-model';
 import type { WebhookDirectory } from './webhook-directory';
 import type { WebhookDoc, WebhookModel } from './webhook-model';
 import type { AttemptResult, WebhookSender } from './webhook-sender';
 import { signatureHeader, signingSecrets } from './webhook-signer';
 import { UpdateBatcher } from './update-batcher';
 import { rawCollection } from '../infra/raw-collection';
+import { IDLE_GAUGE, type LoadGauge } from '../infra/load-gauge';
 import { toWebhook } from './webhook-view';
+import { laneRun, MAX_RUN, parkedUntil } from './lane-runs';
 
 /** A claim outlives the longest attempt by this much, so that a live worker never loses its claim. */
 const LEASE_MARGIN_MS = 5000;
@@ -22,15 +24,34 @@ const POLL_MS = 500;
 const RECHECK_MS = 1000;
 /**
  * How long a delivery held back behind one in flight waits at most: the node that finishes that one
- * sends it next (claimNextInLane), so this only bounds a wait whose waker failed.
+ * sends it next (sendLane), so this only bounds a wait whose waker failed.
  */
 const PARK_MS = 60_000;
+/**
+ * While messages keep the node busy, deliveries give way: one run is claimed this often at most (a
+ * trickle that bounds how long a backlog waits), and a lane is not followed past its run.
+ */
+const BUSY_CLAIM_GAP_MS = 1000;
+/** How soon a worker giving way looks again whether the node is still busy. */
+const BUSY_RECHECK_MS = 100;
+/** Due deliveries read per claim, to pick lanes from. */
+const CANDIDATES = 64;
+/** A run's lease is renewed before an attempt that would start this long after it was taken or renewed. */
+const RENEW_AFTER_MS = LEASE_MARGIN_MS - 1000;
 /** Claims that found nothing are not repeated more often than this, however often work is announced. */
 const MIN_EMPTY_POLL_GAP_MS = 50;
 /** How long finished deliveries stay in the log. */
 export const RETENTION_MS = 30 * 24 * 3600 * 1000;
 /** How long a node trusts what it last wrote about a webhook's health before writing it again. */
 const HEALTH_MEMO_MS = 60_000;
+
+/** Deliveries of one lane (or one of no lane) claimed together under one lease, sent in order. */
+interface Run {
+  deliveries: DeliveryDoc[];
+  lease: string;
+  /** When the lease was taken or last renewed (this node's monotonic clock). */
+  renewedAt: number;
+}
 
 type WorkerOptions = Pick<
   WebhookConfig,
@@ -39,15 +60,18 @@ type WorkerOptions = Pick<
 
 /**
  * Sends deliveries. Every node runs one; they share the work through the database alone:
- * - a delivery is claimed by one atomic findOneAndUpdate that sets its lease (`lease`, and `dueAt`
- *   moved to the lease's end), so two nodes never send the same attempt, and a node that dies
- *   holding a claim lets it go when the lease ends (another node then sends it again, with the
- *   same `webhook-id`);
- * - a lead's events leave in order for each webhook: a claimed delivery with an earlier one of its
- *   lead still pending is put back to wait for it (a failing delivery holds back its lead's later
- *   ones, nobody else's);
- * - requests in flight are bounded on each node, in all and per webhook: a slow receiver fills
- *   its own share and is not claimed for beyond it.
+ * - deliveries are claimed in runs: up to MAX_RUN at the head of one lane (a lead, for one
+ *   webhook), taken by one conditional update that sets a lease shared by the run (`lease`, and
+ *   `dueAt` moved to the lease's end) on each delivery that is free or whose lease ran out, so two
+ *   nodes never send the same attempt, and a node that dies holding a claim lets it go when the
+ *   lease ends (another node then sends it again, with the same `webhook-id`); a run that goes on
+ *   renews its lease before each attempt that could outlast it;
+ * - a lead's events leave in order for each webhook: a run is its lane's head, sent one after
+ *   another from one node; a failing delivery gives the rest of its run back to wait behind it (it
+ *   holds back its lead's later ones, nobody else's); deliveries found due behind a head in flight
+ *   elsewhere are parked until that node continues the lane;
+ * - requests in flight are bounded on each node, in all and per webhook (a run has one request in
+ *   flight at a time): a slow receiver fills its own share and is not claimed for beyond it.
  */
 export class DeliveryWorker {
   /** Names this node's claims, so that it can tell its own from others'. */
@@ -55,16 +79,16 @@ export class DeliveryWorker {
   private claims = 0;
   private inFlight = 0;
   private readonly perWebhook = new Map<string, number>();
-  /** Leads with a delivery in flight from this node: their next ones follow it (claimNextInLane), not a claim. */
+  /** Lanes with a run in flight from this node: their next ones follow it (sendLane), not a claim. */
   private readonly busyLanes = new Map<string, number>();
-  /** Deliveries of this node put back behind another one: woken when that one is done here. */
-  private readonly waiters = new Map<string, string[]>();
   private readonly controllers = new Set<AbortController>();
   private readonly health = new Map<string, { failing: boolean; at: number }>();
   private timer: NodeJS.Timeout | undefined;
   private polling = false;
   private again = false;
   private lastEmptyPoll = 0;
+  /** When this node last claimed while busy (see BUSY_CLAIM_GAP_MS). */
+  private lastBusyClaim = 0;
   private stopped = true;
   /** Outcomes of attempts, written together when several finish at once. */
   private readonly updates: UpdateBatcher<DeliveryDoc>;
@@ -84,6 +108,8 @@ export class DeliveryWorker {
      * own waits are measured on the monotonic clock.
      */
     private readonly clock: Clock,
+    /** Whether messages are keeping this node busy: deliveries then give way (see LoadGauge). */
+    private readonly load: Pick<LoadGauge, 'busy'> = IDLE_GAUGE,
   ) {
     this.updates = new UpdateBatcher(rawCollection(deliveries));
   }
@@ -91,10 +117,10 @@ export class DeliveryWorker {
   start(): void {
     this.stopped = false;
     this.metrics.setWebhookQueueProbe({
-      depth: () => this.deliveries.countDocuments({ status: 'pending' }).exec(),
+      depth: () => this.deliveries.countDocuments({ status: 'pending', dueAt: HAS_DUE_AT }).exec(),
       oldestAgeSeconds: async () => {
         const oldest = await this.deliveries
-          .findOne({ status: 'pending' })
+          .findOne({ status: 'pending', dueAt: HAS_DUE_AT })
           .sort({ createdAt: 1 })
           .select({ createdAt: 1 })
           .lean<{ createdAt: Date }>()
@@ -135,15 +161,23 @@ export class DeliveryWorker {
 
   private async poll(): Promise<void> {
     this.timer = undefined;
+    let busy = this.load.busy();
+    if (busy && monotonicMs() - this.lastBusyClaim < BUSY_CLAIM_GAP_MS) {
+      this.schedule(BUSY_RECHECK_MS);
+      return;
+    }
     this.polling = true;
     try {
       while (!this.stopped && this.inFlight < this.options.maxInFlight) {
-        const claimed = await this.claim();
-        if (!claimed) {
+        if (busy) this.lastBusyClaim = monotonicMs();
+        const runs = await this.claim(busy ? 1 : this.options.maxInFlight - this.inFlight);
+        busy = this.load.busy();
+        if (runs.length === 0) {
           this.lastEmptyPoll = monotonicMs();
           break;
         }
-        this.begin(claimed);
+        for (const run of runs) this.begin(run);
+        if (busy) break;
       }
     } catch (error) {
       this.logger.warn({ err: error }, 'webhook claim failed');
@@ -156,165 +190,270 @@ export class DeliveryWorker {
   }
 
   /**
-   * One due delivery, claimed atomically, of a webhook with room on this node and of a lead with
-   * nothing in flight from it. Deliveries held back behind an earlier one of their lead are parked
-   * (not due), so what is due is mostly the head of each lead's queue, and a claim scans little.
+   * Runs of due deliveries, each claimed under one lease: for as many lanes as this node has room
+   * for (in all and per webhook; none it is sending already), the deliveries at the lane's head, in
+   * order (see laneRun). One read finds what is due, one reads those lanes, one update claims them
+   * all: a few round trips for up to MAX_RUN deliveries a lane, not a claim and a check each.
+   * Deliveries found due behind a lane head that cannot go are parked (see parkedUntil), so that
+   * what is due is mostly the heads of lanes, and a claim scans little.
    */
-  private async claim(): Promise<DeliveryDoc | null> {
+  private async claim(room: number): Promise<Run[]> {
     const now = this.clock.now();
     const filter: Record<string, unknown> = { status: 'pending', dueAt: { $lte: new Date(now) } };
     const saturated = [...this.perWebhook].filter(([, n]) => n >= this.options.maxInFlightPerWebhook).map(([id]) => id);
     if (saturated.length > 0) filter['webhookId'] = { $nin: saturated };
     const busy = [...this.busyLanes.keys()].slice(0, 500);
     if (busy.length > 0) filter['lane'] = { $nin: busy };
-    const lease = `${this.nodeId}:${++this.claims}`;
-    return this.deliveries
-      .findOneAndUpdate(
-        filter,
-        { $set: { lease, dueAt: new Date(now + this.options.timeoutMs + LEASE_MARGIN_MS) } },
-        { sort: { dueAt: 1 }, returnDocument: 'after' },
-      )
-      .lean<DeliveryDoc>()
+    const due = await this.deliveries
+      .find(filter)
+      .sort({ dueAt: 1 })
+      .limit(CANDIDATES)
+      .select({ _id: 1, webhookId: 1, lane: 1 })
+      .lean<Pick<DeliveryDoc, '_id' | 'webhookId' | 'lane'>[]>()
       .exec();
+    if (due.length === 0) return [];
+    // Units of work within this node's room: a lane (its run), or a delivery of no lane.
+    const perWebhook = new Map(this.perWebhook);
+    const lanes = new Map<string, string>();
+    const loose: string[] = [];
+    for (const delivery of due) {
+      if (room <= 0) break;
+      if (delivery.lane && (lanes.has(delivery.lane) || this.busyLanes.has(delivery.lane))) continue;
+      const taken = perWebhook.get(delivery.webhookId) ?? 0;
+      if (taken >= this.options.maxInFlightPerWebhook) continue;
+      perWebhook.set(delivery.webhookId, taken + 1);
+      room--;
+      if (delivery.lane) lanes.set(delivery.lane, delivery.webhookId);
+      else loose.push(delivery._id);
+    }
+    const wanted: (DeliveryDoc | string)[][] = lanes.size > 0 ? await this.laneRuns(lanes, now) : [];
+    if (loose.length > 0) wanted.push(...loose.map((id) => [id]));
+    return this.claimRuns(wanted, now);
   }
 
-  private begin(delivery: DeliveryDoc): void {
+  /** The runs at the heads of these lanes (as delivery documents); parks what is due behind a blocked head. */
+  private async laneRuns(lanes: Map<string, string>, now: number): Promise<DeliveryDoc[][]> {
+    const filter = {
+      webhookId: { $in: [...new Set(lanes.values())] },
+      lane: { $in: [...lanes.keys()] },
+      status: 'pending' as const,
+    };
+    // One lane (a run followed): its head only, however long its queue (a receiver back from an
+    // outage); several: all their pending deliveries in one read (few each, but for such a lane).
+    const query = this.deliveries.find(filter);
+    if (lanes.size === 1) query.sort({ order: 1 }).limit(MAX_RUN);
+    const pending = await query.lean<DeliveryDoc[]>().exec();
+    const byLane = new Map<string, DeliveryDoc[]>();
+    for (const delivery of pending) byLane.set(delivery.lane, [...(byLane.get(delivery.lane) ?? []), delivery]);
+    const runs: DeliveryDoc[][] = [];
+    for (const list of byLane.values()) {
+      const { run, blocker } = laneRun(list, now);
+      if (run.length > 0) runs.push(run);
+      else if (blocker) this.park(list, blocker, now);
+    }
+    return runs;
+  }
+
+  /** Puts off the due deliveries waiting behind `blocker` (see parkedUntil). */
+  private park(lane: DeliveryDoc[], blocker: DeliveryDoc, now: number): void {
+    for (const delivery of lane) {
+      if (delivery === blocker || delivery.lease || (delivery.dueAt?.getTime() ?? 0) > now) continue;
+      const dueAt = parkedUntil(delivery, blocker, now, { parkMs: PARK_MS, recheckMs: RECHECK_MS });
+      this.updates
+        .updateOne(
+          { _id: delivery._id, status: 'pending', lease: { $exists: false }, dueAt: delivery.dueAt },
+          { $set: { dueAt: new Date(dueAt) } },
+        )
+        .catch((error: unknown) => this.logger.warn({ err: error }, 'could not park a webhook delivery'));
+    }
+  }
+
+  /**
+   * Claims these runs (delivery documents, or ids of deliveries of no lane) with one update under
+   * one lease: a delivery is taken only if it is free or its lease ran out, atomically, so two
+   * nodes never hold the same one. When another node got some first, each run keeps the part it
+   * got from its start on; what it got past a gap is given back (order: a lane's deliveries leave
+   * from one node, one after another).
+   */
+  private async claimRuns(wanted: (DeliveryDoc | string)[][], now: number): Promise<Run[]> {
+    const ids = wanted.flat().map((d) => (typeof d === 'string' ? d : d._id));
+    if (ids.length === 0) return [];
+    const lease = `${this.nodeId}:${++this.claims}`;
+    const leaseEnd = new Date(now + this.options.timeoutMs + LEASE_MARGIN_MS);
+    const collection = rawCollection(this.deliveries);
+    const claimed = await collection.updateMany(
+      {
+        _id: { $in: ids },
+        status: 'pending',
+        $or: [{ lease: { $exists: false } }, { dueAt: { $lte: new Date(now) } }],
+      } as never,
+      { $set: { lease, dueAt: leaseEnd } },
+    );
+    const loose = wanted.filter((run) => typeof run[0] === 'string').flat() as string[];
+    const fetched =
+      loose.length > 0 || claimed.modifiedCount < ids.length
+        ? await this.deliveries
+            .find({ _id: { $in: claimed.modifiedCount < ids.length ? ids : loose }, lease })
+            .lean<DeliveryDoc[]>()
+            .exec()
+        : [];
+    const got = new Map(fetched.map((d) => [d._id, d]));
+    const all = claimed.modifiedCount === ids.length;
+    const runs: Run[] = [];
+    const giveBack: string[] = [];
+    for (const wantedRun of wanted) {
+      const deliveries: DeliveryDoc[] = [];
+      for (const wantedDelivery of wantedRun) {
+        const id = typeof wantedDelivery === 'string' ? wantedDelivery : wantedDelivery._id;
+        const mine = typeof wantedDelivery === 'string' || !all ? got.get(id) : wantedDelivery;
+        if (mine && deliveries.length === wantedRun.indexOf(wantedDelivery))
+          deliveries.push({ ...mine, lease, dueAt: leaseEnd });
+        else if (mine) giveBack.push(id);
+      }
+      if (deliveries.length > 0) runs.push({ deliveries, lease, renewedAt: monotonicMs() });
+    }
+    if (giveBack.length > 0) await this.putBack(giveBack, lease, this.clock.date());
+    return runs;
+  }
+
+  /** A run is sent from here; once its lane is free, the lane's next run follows from the same slot. */
+  private begin(run: Run): void {
+    const first = run.deliveries[0] as DeliveryDoc;
+    const { webhookId, lane } = first;
     this.inFlight++;
-    this.perWebhook.set(delivery.webhookId, (this.perWebhook.get(delivery.webhookId) ?? 0) + 1);
-    if (delivery.lane) this.busyLanes.set(delivery.lane, (this.busyLanes.get(delivery.lane) ?? 0) + 1);
+    this.perWebhook.set(webhookId, (this.perWebhook.get(webhookId) ?? 0) + 1);
+    if (lane) this.busyLanes.set(lane, (this.busyLanes.get(lane) ?? 0) + 1);
     this.metrics.webhookInFlight.set(this.inFlight);
-    this.process(delivery)
-      .catch((error: unknown) => {
-        this.logger.warn({ err: error, delivery: delivery._id }, 'webhook delivery failed');
-        return false;
-      })
-      .then((done) => (done && delivery.lane && !this.stopped ? this.claimNextInLane(delivery) : null))
-      .catch((error: unknown) => {
-        this.logger.warn({ err: error }, 'webhook claim failed');
-        return null;
-      })
-      .then((next) => {
+    this.sendLane(run)
+      .catch((error: unknown) => this.logger.warn({ err: error, delivery: first._id }, 'webhook delivery failed'))
+      .then(() => {
         this.inFlight--;
-        const left = (this.perWebhook.get(delivery.webhookId) ?? 1) - 1;
-        if (left > 0) this.perWebhook.set(delivery.webhookId, left);
-        else this.perWebhook.delete(delivery.webhookId);
-        if (delivery.lane) {
-          const lane = (this.busyLanes.get(delivery.lane) ?? 1) - 1;
-          if (lane > 0) this.busyLanes.set(delivery.lane, lane);
-          else this.busyLanes.delete(delivery.lane);
+        const left = (this.perWebhook.get(webhookId) ?? 1) - 1;
+        if (left > 0) this.perWebhook.set(webhookId, left);
+        else this.perWebhook.delete(webhookId);
+        if (lane) {
+          const busy = (this.busyLanes.get(lane) ?? 1) - 1;
+          if (busy > 0) this.busyLanes.set(lane, busy);
+          else this.busyLanes.delete(lane);
         }
         this.metrics.webhookInFlight.set(this.inFlight);
-        this.wakeWaiters(delivery._id);
-        if (next) this.begin(next);
         this.wake();
       })
       .catch((error: unknown) => this.logger.error({ err: error }, 'webhook worker bookkeeping failed'));
   }
 
   /**
-   * After a delivery of a lead is done, the lead's next one goes at once from here, also when it
-   * was put back behind the one just done by another node (which would otherwise look again only
-   * after RECHECK_MS): a lead's events flow from one node without waiting. One in its retry
-   * schedule keeps its time.
+   * Sends a run, then, while its lane is free, the lane's next run: a lead's events flow from one
+   * node without waiting for a poll. (Deliveries recorded meanwhile were parked by other nodes
+   * behind this one, or left due: either way they are claimable here.)
    */
-  private claimNextInLane(done: DeliveryDoc): Promise<DeliveryDoc | null> {
-    const now = this.clock.now();
-    return this.deliveries
-      .findOneAndUpdate(
-        {
-          webhookId: done.webhookId,
-          lane: done.lane,
-          status: 'pending',
-          lease: { $exists: false },
-          $or: [{ round: 0 }, { dueAt: { $lte: new Date(now) } }],
-        },
-        {
-          $set: {
-            lease: `${this.nodeId}:${++this.claims}`,
-            dueAt: new Date(now + this.options.timeoutMs + LEASE_MARGIN_MS),
-          },
-        },
-        { sort: { order: 1 }, returnDocument: 'after' },
-      )
-      .lean<DeliveryDoc>()
-      .exec();
+  private async sendLane(first: Run): Promise<void> {
+    let run: Run | undefined = first;
+    while (run) {
+      const free = await this.send(run);
+      const head = run.deliveries[0] as DeliveryDoc;
+      if (!free || !head.lane) return;
+      if (this.stopped || this.load.busy()) {
+        // Not followed from here: what other nodes parked behind this run is due again, for any
+        // node's next claim (else it would wait PARK_MS).
+        await this.unpark(head);
+        return;
+      }
+      const lanes = new Map([[head.lane, head.webhookId]]);
+      const now = this.clock.now();
+      const [next] = await this.claimRuns(await this.laneRuns(lanes, now), now);
+      run = next;
+    }
   }
 
-  /** Sends one claimed delivery; true when it is done (delivered or failed), freeing its lead's next. */
-  private async process(delivery: DeliveryDoc): Promise<boolean> {
-    const webhook = await this.directory.webhook(delivery.projectId, delivery.webhookId);
-    if (!webhook) {
-      // Deleted with its deliveries; this one was recorded from a view a moment old.
-      await this.deliveries.deleteOne({ _id: delivery._id, lease: delivery.lease }).exec();
-      return false;
-    }
-    if (!webhook.active && delivery.eventType !== WEBHOOK_TEST_EVENT) {
-      await this.finish(delivery, 'failed', { lastError: 'the webhook is turned off' });
-      return true;
-    }
-    if (delivery.lane) {
-      const earlier = await this.deliveries
-        .findOne({
-          webhookId: delivery.webhookId,
-          lane: delivery.lane,
-          status: 'pending',
-          order: { $lt: delivery.order },
-        })
-        .sort({ order: 1 })
-        .select({ _id: 1, dueAt: 1, lease: 1 })
-        .lean<Pick<DeliveryDoc, '_id' | 'dueAt' | 'lease'>>()
-        .exec();
-      if (earlier) {
-        await this.waitBehind(delivery, earlier);
-        return false;
-      }
-    }
-    const result = await this.attempt(webhook, delivery);
-    if (this.stopped && result.outcome !== 'success') {
-      await this.putBack(delivery);
-      return false;
-    }
-    return this.settle(webhook, delivery, result);
+  /** Makes the never-tried deliveries parked in this delivery's lane due now. */
+  private async unpark(head: DeliveryDoc): Promise<void> {
+    const now = this.clock.date();
+    await rawCollection(this.deliveries).updateMany(
+      {
+        webhookId: head.webhookId,
+        lane: head.lane,
+        status: 'pending',
+        lease: { $exists: false },
+        round: 0,
+        dueAt: { $gt: now },
+      } as never,
+      { $set: { dueAt: now } },
+    );
   }
 
   /**
-   * Puts a delivery back until the earlier one of its lead is done. Whichever node finishes that
-   * one sends this one next (claimNextInLane), so it is parked; one that was tried before (a
-   * redelivery went ahead of it) waits for its own next attempt, or the earlier one's.
+   * Sends a run's deliveries one after another; true when all are done (delivered or failed for
+   * good), freeing the lane. A delivery that must wait (its next attempt) holds back the rest,
+   * which are given back to wait with it. The lease is renewed while the run goes on, so that it
+   * always outlives the attempt about to start.
    */
-  private async waitBehind(
-    delivery: DeliveryDoc,
-    earlier: Pick<DeliveryDoc, '_id' | 'dueAt' | 'lease'>,
-  ): Promise<void> {
-    const now = this.clock.now();
-    const earlierDue = earlier.dueAt?.getTime() ?? now;
-    const dueAt = delivery.round === 0 ? now + PARK_MS : Math.max(earlierDue, now + RECHECK_MS);
-    await this.updates.updateOne(
-      { _id: delivery._id, lease: delivery.lease },
-      { $set: { dueAt: new Date(dueAt) }, $unset: { lease: '' } },
-    );
-    const list = this.waiters.get(earlier._id) ?? [];
-    if (this.waiters.size < 10_000) this.waiters.set(earlier._id, [...list, delivery._id]);
-    // The earlier one may have finished between the check and the parking, its node then finding
-    // this one still claimed: looked at again now, so that it never waits for nothing.
-    const stillPending = await this.deliveries.exists({ _id: earlier._id, status: 'pending' }).exec();
-    if (!stillPending) this.wakeWaiters(earlier._id);
+  private async send(run: Run): Promise<boolean> {
+    const writes: Promise<void>[] = [];
+    try {
+      for (let i = 0; i < run.deliveries.length; i++) {
+        const delivery = run.deliveries[i] as DeliveryDoc;
+        const rest = run.deliveries.slice(i).map((d) => d._id);
+        if (this.stopped) {
+          await this.putBack(rest, run.lease, this.clock.date());
+          return false;
+        }
+        if (monotonicMs() - run.renewedAt > RENEW_AFTER_MS && !(await this.renew(run, rest))) return false;
+        const outcome = await this.process(delivery, writes);
+        if (outcome.done) continue;
+        if (i + 1 < run.deliveries.length)
+          await this.putBack(
+            run.deliveries.slice(i + 1).map((d) => d._id),
+            run.lease,
+            outcome.retryAt,
+          );
+        return false;
+      }
+      return true;
+    } finally {
+      // The lane is looked at again only once its outcomes are stored.
+      await Promise.allSettled(writes);
+    }
   }
 
-  private wakeWaiters(deliveryId: string): void {
-    const waiting = this.waiters.get(deliveryId);
-    if (!waiting) return;
-    this.waiters.delete(deliveryId);
-    this.deliveries
-      .updateMany(
-        { _id: { $in: waiting }, status: 'pending', lease: { $exists: false } },
-        { $set: { dueAt: this.clock.date() } },
-      )
-      .exec()
-      .then(
-        () => this.wake(),
-        (error: unknown) => this.logger.warn({ err: error }, 'could not wake webhook deliveries'),
+  /** Extends the run's lease; false (and what is left given back) if some of it was lost. */
+  private async renew(run: Run, ids: string[]): Promise<boolean> {
+    const leaseEnd = new Date(this.clock.now() + this.options.timeoutMs + LEASE_MARGIN_MS);
+    const renewed = await rawCollection(this.deliveries).updateMany({ _id: { $in: ids }, lease: run.lease } as never, {
+      $set: { dueAt: leaseEnd },
+    });
+    run.renewedAt = monotonicMs();
+    if (renewed.modifiedCount === ids.length) return true;
+    await this.putBack(ids, run.lease, this.clock.date());
+    return false;
+  }
+
+  /**
+   * Sends one claimed delivery: done (delivered or failed for good, or gone with its webhook), or
+   * not, with when its next attempt is due. Its outcome's write joins `writes`.
+   */
+  private async process(delivery: DeliveryDoc, writes: Promise<void>[]): Promise<{ done: boolean; retryAt: Date }> {
+    const webhook = await this.directory.webhook(delivery.projectId, delivery.webhookId);
+    if (!webhook) {
+      // Deleted with its deliveries; this one was recorded from a view a moment old.
+      writes.push(
+        this.deliveries
+          .deleteOne({ _id: delivery._id, lease: delivery.lease })
+          .exec()
+          .then(() => undefined),
       );
+      return { done: true, retryAt: this.clock.date() };
+    }
+    if (!webhook.active && delivery.eventType !== WEBHOOK_TEST_EVENT) {
+      writes.push(this.finish(delivery, 'failed', { lastError: 'the webhook is turned off' }));
+      return { done: true, retryAt: this.clock.date() };
+    }
+    const result = await this.attempt(webhook, delivery);
+    if (this.stopped && result.outcome !== 'success') {
+      await this.putBack([delivery._id], delivery.lease as string, this.clock.date());
+      return { done: false, retryAt: this.clock.date() };
+    }
+    return this.settle(webhook, delivery, result, writes);
   }
 
   private async attempt(webhook: WebhookDoc, delivery: DeliveryDoc): Promise<AttemptResult> {
@@ -342,29 +481,38 @@ export class DeliveryWorker {
   }
 
   /** Records an attempt: delivered, or the next attempt scheduled, or failed for good (true when done). */
-  private async settle(webhook: WebhookDoc, delivery: DeliveryDoc, result: AttemptResult): Promise<boolean> {
+  private async settle(
+    webhook: WebhookDoc,
+    delivery: DeliveryDoc,
+    result: AttemptResult,
+    writes: Promise<void>[],
+  ): Promise<{ done: boolean; retryAt: Date }> {
     const answer = {
       ...(result.statusCode !== undefined ? { lastStatusCode: result.statusCode } : {}),
       ...(result.error ? { lastError: result.error } : {}),
       ...(result.responseBody ? { lastResponseBody: result.responseBody } : {}),
     };
+    const now = this.clock.date();
     if (result.outcome === 'success') {
-      await this.finish(delivery, 'delivered', answer, true);
+      // Not waited for here: the run's next delivery goes at once (the run waits for them all at
+      // its end). A crash before it is stored sends it again, before the lane's later ones.
+      writes.push(this.finish(delivery, 'delivered', answer, true));
       await this.markHealthy(webhook);
-      return true;
+      return { done: true, retryAt: now };
     }
     const gone = result.statusCode === 410;
     const round = delivery.round + 1;
     const delay = this.options.retryDelaysMs[round - 1];
+    let retryAt = now;
     if (gone || delay === undefined) {
       await this.finish(delivery, 'failed', answer, true);
     } else {
       // Jitter spreads the retries of many deliveries that failed together (a receiver's outage).
-      const dueAt = new Date(this.clock.now() + Math.round(delay * (0.8 + Math.random() * 0.4)));
+      retryAt = new Date(this.clock.now() + Math.round(delay * (0.8 + Math.random() * 0.4)));
       await this.updates.updateOne(
         { _id: delivery._id, lease: delivery.lease },
         {
-          $set: { dueAt, ...answer },
+          $set: { dueAt: retryAt, ...answer },
           $inc: { attempts: 1, round: 1 },
           $unset: { lease: '', ...unsetMissing(answer) },
         },
@@ -372,7 +520,7 @@ export class DeliveryWorker {
     }
     if (gone) await this.deactivate(webhook, 'gone');
     else await this.markFailing(webhook);
-    return gone || delay === undefined;
+    return { done: gone || delay === undefined, retryAt };
   }
 
   private async finish(
@@ -398,12 +546,15 @@ export class DeliveryWorker {
     this.metrics.webhookDeliveries.inc({ status });
   }
 
-  /** Shutting down: the claim is given back at once, for any node, and the attempt not counted. */
-  private async putBack(delivery: DeliveryDoc): Promise<void> {
-    await this.updates.updateOne(
-      { _id: delivery._id, lease: delivery.lease },
-      { $set: { dueAt: this.clock.date() }, $unset: { lease: '' } },
-    );
+  /**
+   * Gives claimed deliveries back, due at `dueAt`, for any node (shutting down, the rest of a run
+   * behind a delivery that must wait, a claim past a gap); the attempt is not counted.
+   */
+  private async putBack(ids: string[], lease: string, dueAt: Date): Promise<void> {
+    await rawCollection(this.deliveries).updateMany({ _id: { $in: ids }, lease } as never, {
+      $set: { dueAt },
+      $unset: { lease: '' },
+    });
   }
 
   private async markHealthy(webhook: WebhookDoc): Promise<void> {

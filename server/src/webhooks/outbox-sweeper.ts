@@ -10,7 +10,7 @@ import type { LeadDoc, LeadModel } from '../leads/lead-model';
 import { toLead } from '../leads/lead-view';
 import type { MessageDoc, MessageModel } from '../messages/message-model';
 import { toMessage } from '../messages/message-view';
-import type { DeliveryDoc, DeliveryModel } from './delivery-model';
+import { HAS_DUE_AT, type DeliveryDoc, type DeliveryModel } from './delivery-model';
 import { HELD_CHECK_MS, type Outbox } from './outbox';
 import { isWebhookEventType } from './webhook-events';
 
@@ -175,10 +175,13 @@ export class OutboxSweeper {
       const gone = record.subject ? !(await this.models.leads.exists({ _id: record.subject }).exec()) : true;
       if (gone) await this.outbox.release({ eventId });
       else if (record.createdAt.getTime() < now.getTime() - HELD_MAX_AGE_MS)
-        await this.models.deliveries.deleteMany({ eventId, status: 'held' }).exec();
+        await this.models.deliveries.deleteMany({ eventId, status: 'held', dueAt: HAS_DUE_AT }).exec();
       else
         await this.models.deliveries
-          .updateMany({ eventId, status: 'held' }, { $set: { dueAt: new Date(now.getTime() + HELD_CHECK_MS) } })
+          .updateMany(
+            { eventId, status: 'held', dueAt: HAS_DUE_AT },
+            { $set: { dueAt: new Date(now.getTime() + HELD_CHECK_MS) } },
+          )
           .exec();
     }
   }

@@ -17,13 +17,18 @@ import {
   type PublishMeta,
 } from '../infra/outbox-mark';
 import { rawCollection } from '../infra/raw-collection';
-import type { DeliveryDoc, DeliveryModel } from './delivery-model';
+import { HAS_DUE_AT, type DeliveryDoc, type DeliveryModel } from './delivery-model';
 import type { WebhookDirectory } from './webhook-directory';
 import type { WebhookDoc } from './webhook-model';
 import { deliveryIdOf, eventIdOf, routeEvent, type SubjectKind } from './webhook-events';
 
 /** Marks are taken off in batches this far apart (only the sweeper, 30 s later, would miss them). */
 const CLEAR_DELAY_MS = 100;
+/**
+ * Records of marked events waiting to be written beyond which changes wait for theirs: memory stays
+ * bounded, and a database that cannot keep up slows the changes rather than piling up work.
+ */
+const MAX_QUEUED_RECORDS = 10_000;
 /** How long a held record waits before the sweeper checks whether its change happened. */
 export const HELD_CHECK_MS = 30_000;
 
@@ -48,10 +53,12 @@ interface MarkToClear {
 
 /**
  * The webhook outbox: turns domain events into delivery records, one per webhook that wants the
- * event, before the change that caused them is acknowledged (the event bus waits for it, see
- * EventBus.publish). Records of events published together are written together: one insert per
- * batch, one batch in flight at a time, so that this node's records become visible in the order
- * they happened (a lead's order depends on it).
+ * event. An event whose change carries a mark (see infra/outbox-mark.ts) is durable with the change
+ * itself, so the change is acknowledged without waiting for its records (up to MAX_QUEUED_RECORDS
+ * waiting); any other event's records are written before its change is acknowledged (the event
+ * bus waits for them, see EventBus.publish). Records of events published together are written
+ * together: one insert per batch, one batch in flight at a time, so that this node's records
+ * become visible in the order they happened (a lead's order depends on it).
  *
  * How a crash between the change and its record loses nothing: see infra/outbox-mark.ts.
  */
@@ -61,6 +68,8 @@ export class Outbox implements OutboxMarker {
   private marksToClear: MarkToClear[] = [];
   private clearing = false;
   private lastOrder = 0;
+  /** Records queued and not yet stored. */
+  private queued = 0;
 
   constructor(
     private readonly deliveries: DeliveryModel,
@@ -122,12 +131,25 @@ export class Outbox implements OutboxMarker {
     if (meta.held) return this.release(meta.held);
     const routing = routeEvent(type, payload);
     const subscribers = await this.directory.subscribers(routing.projectId, type);
+    const mark = meta.mark && { kind: routing.subject.kind, docId: routing.subject.id, markId: meta.mark.id };
     if (subscribers.length > 0) {
       const eventId = eventIdOf(type, routing.subject.id, meta.mark?.id);
       const at = meta.mark?.at ?? this.clock.date();
-      await this.write(this.recordsFor(subscribers, type, eventId, at, routing, 'pending'));
+      const written = this.write(this.recordsFor(subscribers, type, eventId, at, routing, 'pending'));
+      if (mark && this.queued <= MAX_QUEUED_RECORDS) {
+        // The mark, stored in the change's own write, already makes the event durable: the change
+        // is acknowledged without waiting for its records (the sweeper writes them from the mark
+        // if this process dies first). The mark goes once they are stored.
+        written.then(
+          () => this.clearLater(mark),
+          (error: unknown) => this.logger.warn({ err: error }, 'could not record a webhook event: the sweeper will'),
+        );
+        return;
+      }
+      // No mark (nothing else makes it durable), or too many records waiting: the change waits.
+      await written;
     }
-    if (meta.mark) this.clearLater({ kind: routing.subject.kind, docId: routing.subject.id, markId: meta.mark.id });
+    if (mark) this.clearLater(mark);
   }
 
   /**
@@ -153,7 +175,7 @@ export class Outbox implements OutboxMarker {
   async release(held: HeldEvent): Promise<void> {
     await this.deliveries
       .updateMany(
-        { eventId: held.eventId, status: 'held' },
+        { eventId: held.eventId, status: 'held', dueAt: HAS_DUE_AT },
         { $set: { status: 'pending', dueAt: this.clock.date() }, $unset: { subject: '' } },
       )
       .exec();
@@ -220,6 +242,7 @@ export class Outbox implements OutboxMarker {
   /** Queues records for the next insert; resolves once they are stored. */
   private write(docs: DeliveryDoc[]): Promise<void> {
     if (docs.length === 0) return Promise.resolve();
+    this.queued += docs.length;
     return new Promise((resolve, reject) => {
       this.queue.push({ docs, resolve, reject });
       if (!this.flushing) void this.flush();
@@ -234,12 +257,15 @@ export class Outbox implements OutboxMarker {
         await new Promise((r) => setImmediate(r));
         const batch = this.queue;
         this.queue = [];
+        const docs = batch.flatMap((w) => w.docs);
         try {
-          await this.insert(batch.flatMap((w) => w.docs));
+          await this.insert(docs);
           for (const waiting of batch) waiting.resolve();
           this.onRecorded();
         } catch (error) {
           for (const waiting of batch) waiting.reject(error);
+        } finally {
+          this.queued -= docs.length;
         }
       }
     } finally {
