@@ -48,6 +48,7 @@ describe('configuration', () => {
       conversationsPerMinute: 20,
       loginPerMinute: 10,
       commandsPerMinute: 600,
+      activityPerMinute: 60,
     });
   });
 
