@@ -1,4 +1,4 @@
-import { MongoClient, type Db } from 'mongodb';
+import type { Db } from 'mongodb';
 import type {
   ActivityRecordResult,
   ConversationStartResult,
@@ -10,9 +10,8 @@ import type {
 } from '@parley/protocol';
 import { anonymousVisitor, createAgent, createProject, type TestAgent } from './support/fixtures';
 import { client } from './support/http';
-import { startSharedMongo, type SharedMongo } from './support/mongo-process';
-import { startParley, TEST_ADMIN_TOKEN, type ParleyProcess } from './support/parley-process';
-import { startRedis, type RedisProcess } from './support/redis-process';
+import { startCluster, type Cluster } from './support/cluster';
+import { TEST_ADMIN_TOKEN, type ParleyProcess } from './support/parley-process';
 import {
   command,
   connectAgent,
@@ -33,9 +32,7 @@ const LIVE_TTL_MS = 1500;
  * short live-list TTL; C also has a small activity rate limit, and is killed at the end.
  */
 describe('visitor activity', () => {
-  let redis: RedisProcess;
-  let mongo: SharedMongo;
-  let mongoClient: MongoClient;
+  let cluster: Cluster;
   let db: Db;
   let nodeA: ParleyProcess;
   let nodeB: ParleyProcess;
@@ -48,22 +45,13 @@ describe('visitor activity', () => {
   const closers: (() => void)[] = [];
 
   beforeAll(async () => {
-    redis = await startRedis();
-    mongo = await startSharedMongo();
-    const env = {
-      MONGODB_URI: mongo.uri,
-      REDIS_URL: redis.url,
-      ACTIVITY_MAX_PER_LEAD: String(CAP),
-      LIVE_VISITOR_TTL: `${LIVE_TTL_MS}ms`,
-    };
-    [nodeA, nodeB, nodeC] = await Promise.all([
-      startParley({ env }),
-      startParley({ env }),
-      startParley({ env: { ...env, RATE_LIMIT_ACTIVITY_PER_MINUTE: '5' } }),
-    ]);
-    mongoClient = new MongoClient(mongo.uri, { serverSelectionTimeoutMS: 5000 });
-    await mongoClient.connect();
-    db = mongoClient.db();
+    cluster = await startCluster({
+      nodes: 3,
+      env: { ACTIVITY_MAX_PER_LEAD: String(CAP), LIVE_VISITOR_TTL: `${LIVE_TTL_MS}ms` },
+      nodeEnv: (i): Record<string, string> => (i === 2 ? { RATE_LIMIT_ACTIVITY_PER_MINUTE: '5' } : {}),
+    });
+    [nodeA, nodeB, nodeC] = cluster.nodes as [ParleyProcess, ParleyProcess, ParleyProcess];
+    db = cluster.db;
     projectId = (await createProject(nodeA.url)).project.id;
     [agent, owner] = await Promise.all([
       createAgent(nodeA.url, projectId, 'agent'),
@@ -77,13 +65,7 @@ describe('visitor activity', () => {
 
   afterAll(async () => {
     listener?.close();
-    await mongoClient?.close();
-    for (const node of [nodeA, nodeB, nodeC]) {
-      if (node && node.process.exitCode === null && node.process.signalCode === null) await node.stop();
-      node?.cleanup();
-    }
-    await mongo?.stop();
-    await redis?.stop();
+    await cluster?.stop();
   }, 30_000);
 
   async function visitor(

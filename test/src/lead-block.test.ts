@@ -14,7 +14,7 @@ import type {
 } from '@parley/protocol';
 import { anonymousVisitor, createAgent, createProject, type TestAgent } from './support/fixtures';
 import { client } from './support/http';
-import { startSharedMongo, type SharedMongo } from './support/mongo-process';
+import { startCluster, type Cluster } from './support/cluster';
 import { startParley, type ParleyProcess } from './support/parley-process';
 import { startRedis, type RedisProcess } from './support/redis-process';
 import {
@@ -39,9 +39,7 @@ const KEY_PREFIX = 'block-test:';
  * enforced on both at once, whichever node the visitor and the agent are on.
  */
 describe('blocking a lead across nodes', () => {
-  let redis: RedisProcess;
-  let mongo: SharedMongo;
-  let mongoClient: MongoClient;
+  let cluster: Cluster;
   let db: Db;
   let redisClient: Redis;
   let nodeA: ParleyProcess;
@@ -54,14 +52,10 @@ describe('blocking a lead across nodes', () => {
   const closers: (() => void)[] = [];
 
   beforeAll(async () => {
-    redis = await startRedis();
-    mongo = await startSharedMongo();
-    const env = { MONGODB_URI: mongo.uri, REDIS_URL: redis.url, REDIS_KEY_PREFIX: KEY_PREFIX };
-    [nodeA, nodeB] = await Promise.all([startParley({ env }), startParley({ env })]);
-    mongoClient = new MongoClient(mongo.uri, { serverSelectionTimeoutMS: 5000 });
-    await mongoClient.connect();
-    db = mongoClient.db();
-    redisClient = new Redis(redis.url);
+    cluster = await startCluster({ env: { REDIS_KEY_PREFIX: KEY_PREFIX } });
+    [nodeA, nodeB] = cluster.nodes as [ParleyProcess, ParleyProcess];
+    db = cluster.db;
+    redisClient = new Redis(cluster.redis.url);
     const created = await createProject(nodeA.url);
     projectId = created.project.id;
     secret = created.secret;
@@ -75,13 +69,7 @@ describe('blocking a lead across nodes', () => {
   afterAll(async () => {
     agentSocket?.close();
     redisClient?.disconnect();
-    await mongoClient?.close();
-    for (const node of [nodeA, nodeB]) {
-      await node?.stop();
-      node?.cleanup();
-    }
-    await mongo?.stop();
-    await redis?.stop();
+    await cluster?.stop();
   }, 30_000);
 
   async function visitorWithLead(name: string) {

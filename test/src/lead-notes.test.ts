@@ -1,4 +1,4 @@
-import { MongoClient, type Db } from 'mongodb';
+import type { Db } from 'mongodb';
 import type {
   ErrorResponse,
   LeadNote,
@@ -11,9 +11,8 @@ import type {
 } from '@parley/protocol';
 import { anonymousVisitor, createAgent, createProject, type TestAgent } from './support/fixtures';
 import { client } from './support/http';
-import { startSharedMongo, type SharedMongo } from './support/mongo-process';
-import { startParley, type ParleyProcess } from './support/parley-process';
-import { startRedis, type RedisProcess } from './support/redis-process';
+import { startCluster, type Cluster } from './support/cluster';
+import type { ParleyProcess } from './support/parley-process';
 import {
   connectAgent,
   connectVisitor,
@@ -27,9 +26,7 @@ import { waitFor } from './support/wait';
 
 /** Agents' notes on a contact (issue 15), on two nodes sharing the database and Redis. */
 describe('notes on leads', () => {
-  let redis: RedisProcess;
-  let mongo: SharedMongo;
-  let mongoClient: MongoClient;
+  let cluster: Cluster;
   let db: Db;
   let nodeA: ParleyProcess;
   let nodeB: ParleyProcess;
@@ -42,13 +39,9 @@ describe('notes on leads', () => {
   const closers: (() => void)[] = [];
 
   beforeAll(async () => {
-    redis = await startRedis();
-    mongo = await startSharedMongo();
-    const env = { MONGODB_URI: mongo.uri, REDIS_URL: redis.url };
-    [nodeA, nodeB] = await Promise.all([startParley({ env }), startParley({ env })]);
-    mongoClient = new MongoClient(mongo.uri, { serverSelectionTimeoutMS: 5000 });
-    await mongoClient.connect();
-    db = mongoClient.db();
+    cluster = await startCluster();
+    [nodeA, nodeB] = cluster.nodes as [ParleyProcess, ParleyProcess];
+    db = cluster.db;
     projectId = (await createProject(nodeA.url)).project.id;
     [author, colleague, owner] = await Promise.all([
       createAgent(nodeA.url, projectId, 'agent'),
@@ -63,13 +56,7 @@ describe('notes on leads', () => {
 
   afterAll(async () => {
     listener?.close();
-    await mongoClient?.close();
-    for (const node of [nodeA, nodeB]) {
-      await node?.stop();
-      node?.cleanup();
-    }
-    await mongo?.stop();
-    await redis?.stop();
+    await cluster?.stop();
   }, 30_000);
 
   const notesPath = (leadId: string) => `/v1/projects/${projectId}/leads/${leadId}/notes`;
