@@ -94,7 +94,7 @@ import { BusinessHoursService } from './hours/business-hours-service';
 import { AvailabilityService } from './hours/availability-service';
 import { hoursRoutes } from './hours/hours-routes';
 import { printBanner } from './banner';
-import { registerDeliveryModel } from './webhooks/delivery-model';
+import { dropRetiredDeliveryIndexes, registerDeliveryModel } from './webhooks/delivery-model';
 import { DeliveryWorker } from './webhooks/delivery-worker';
 import { DestinationGuard } from './webhooks/destination-guard';
 import { Outbox } from './webhooks/outbox';
@@ -146,6 +146,9 @@ export async function startServer(
   const database = await openDatabase(config, logger);
   const redis = config.redisUrl ? connectRedis(config.redisUrl, logger) : undefined;
 
+  // Before the models are registered: registering one starts building its indexes.
+  const retired = await dropRetiredDeliveryIndexes(database.connection);
+  if (retired.length > 0) logger.info({ indexes: retired }, 'dropped webhook delivery indexes of an earlier version');
   const models = {
     projects: registerProjectModel(database.connection),
     agents: registerAgentModel(database.connection),

@@ -87,6 +87,48 @@ export const HAS_DUE_AT = { $gte: new Date(0) };
 
 export type DeliveryModel = Model<DeliveryDoc>;
 
+const DELIVERIES_COLLECTION = 'webhook_deliveries';
+
 export function registerDeliveryModel(connection: Connection): DeliveryModel {
-  return connection.model<DeliveryDoc>('WebhookDelivery', deliverySchema, 'webhook_deliveries');
+  return connection.model<DeliveryDoc>('WebhookDelivery', deliverySchema, DELIVERIES_COLLECTION);
+}
+
+/**
+ * Indexes of earlier versions that this one no longer keeps or keeps with other options. MongoDB
+ * refuses to build an index whose key pattern an existing index has with other options
+ * (`expiresAt_1`, now sparse), so a database written by an earlier version would stop the start;
+ * the others only cost every delivery write. Dropped before the model builds its indexes.
+ */
+const RETIRED_INDEXES: { name: string; unless?: (spec: Record<string, unknown>) => boolean }[] = [
+  { name: 'status_1_dueAt_1' },
+  { name: 'status_1_createdAt_1' },
+  { name: 'expiresAt_1', unless: (spec) => spec['sparse'] === true },
+];
+
+export async function dropRetiredDeliveryIndexes(connection: Connection): Promise<string[]> {
+  // The driver's collection: the connection is open, and nothing here may wait on mongoose's models.
+  const db = connection.db;
+  if (!db) return [];
+  const collection = db.collection(DELIVERIES_COLLECTION);
+  let existing: Record<string, unknown>[];
+  try {
+    existing = (await collection.listIndexes().toArray()) as Record<string, unknown>[];
+  } catch (error) {
+    // No collection yet (a new database): nothing to drop.
+    if ((error as { codeName?: string }).codeName === 'NamespaceNotFound') return [];
+    throw error;
+  }
+  const dropped: string[] = [];
+  for (const retired of RETIRED_INDEXES) {
+    const spec = existing.find((index) => index['name'] === retired.name);
+    if (!spec || retired.unless?.(spec)) continue;
+    try {
+      await collection.dropIndex(retired.name);
+      dropped.push(retired.name);
+    } catch (error) {
+      // Another node starting at the same time dropped it first.
+      if ((error as { codeName?: string }).codeName !== 'IndexNotFound') throw error;
+    }
+  }
+  return dropped;
 }
