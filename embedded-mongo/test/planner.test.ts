@@ -1,4 +1,4 @@
-import type { Document } from 'bson';
+import { Double, type Document } from 'bson';
 import { runQuery } from '../src/query/execute';
 import { compileFilter } from '../src/query/matcher';
 import { literalPrefix } from '../src/query/planner';
@@ -182,6 +182,82 @@ describe('the index planner', () => {
     expect(() => engine.insert(small, { projectId: 'px', userId: 'x5' })).toThrow(/E11000/);
   });
 
+  it('answers equality and $in of whole subdocuments in a multikey array inside an $and (property filters)', () => {
+    // Parley's `propIndex`: one `{ k, v }` per custom property value, behind the project.
+    const props = engine.createCollection('db', 'props', {});
+    engine.createIndex(props, { name: 'p_prop', key: { projectId: 1, propIndex: 1 } });
+    for (let i = 0; i < 4000; i++) {
+      engine.insert(props, {
+        projectId: `p${i % 2}`,
+        n: i,
+        attributes: { plan: `plan${i % 50}`, seats: i % 40, tags: [`t${i % 3}`, `u${i % 7}`] },
+        propIndex: [
+          { k: 'plan', v: `plan${i % 50}` },
+          { k: 'seats', v: i % 40 },
+          { k: 'tags', v: `t${i % 3}` },
+          { k: 'tags', v: `u${i % 7}` },
+        ],
+      });
+    }
+    const query = (filter: Document) => {
+      const result = runQuery(props, compileFilter(filter));
+      const described = result.plan?.describe() as { stage: string; inputStage?: { indexName?: string } };
+      return {
+        ns: result.docs.map((d) => d['n'] as number).sort((a, b) => a - b),
+        plan: described.inputStage?.indexName ?? described.stage,
+        examined: result.docsExamined,
+      };
+    };
+    const both = query({
+      projectId: 'p0',
+      $and: [
+        { $and: [{ propIndex: { k: 'seats', v: 4 } }, { 'attributes.seats': 4 }] },
+        { $and: [{ propIndex: { k: 'plan', v: 'plan4' } }, { 'attributes.plan': 'plan4' }] },
+      ],
+    });
+    const expected = Array.from({ length: 4000 }, (_, i) => i).filter(
+      (i) => i % 2 === 0 && i % 40 === 4 && i % 50 === 4,
+    );
+    expect(both.ns).toEqual(expected);
+    expect(both.plan).toBe('p_prop');
+    // The narrower of the two point ranges, whichever comes first: 100 leads of p0 have seats 4, 80 have plan4.
+    expect(both.examined).toBe(80);
+    const reversed = query({
+      projectId: 'p0',
+      $and: [{ propIndex: { k: 'plan', v: 'plan4' } }, { propIndex: { k: 'seats', v: 4 } }],
+    });
+    expect(reversed).toEqual(both);
+    const either = query({
+      projectId: 'p1',
+      $and: [
+        {
+          propIndex: {
+            $in: [
+              { k: 'plan', v: 'plan1' },
+              { k: 'plan', v: 'plan3' },
+            ],
+          },
+        },
+        { 'attributes.plan': { $in: ['plan1', 'plan3'] } },
+      ],
+    });
+    expect(either.plan).toBe('p_prop');
+    expect(either.ns).toHaveLength(160);
+    expect(either.examined).toBe(160);
+    // A multiselect: each option is an entry of its own.
+    const option = query({
+      projectId: 'p1',
+      $and: [{ propIndex: { k: 'tags', v: 'u3' } }, { 'attributes.tags': 'u3' }],
+    });
+    expect(option.plan).toBe('p_prop');
+    expect(option.ns).toEqual(Array.from({ length: 4000 }, (_, i) => i).filter((i) => i % 2 === 1 && i % 7 === 3));
+    expect(option.examined).toBe(option.ns.length);
+    // Whole-subdocument equality is field-order sensitive, as in MongoDB.
+    expect(query({ projectId: 'p1', propIndex: { v: 'u3', k: 'tags' } }).ns).toEqual([]);
+    // A number matches a number of another BSON type, as in MongoDB's comparison.
+    expect(query({ projectId: 'p0', propIndex: { k: 'seats', v: new Double(4) } }).ns).toHaveLength(100);
+  });
+
   it('reads only literal anchored prefixes as ranges', () => {
     expect(literalPrefix(/^abc/)).toBe('abc');
     expect(literalPrefix(/^a\.b/)).toBe('a.b');
@@ -204,6 +280,7 @@ describe('the index planner', () => {
     engine2.createIndex(c, { name: 'tags', key: { tags: 1 } });
     engine2.createIndex(c, { name: 'sub', key: { 'sub.k': 1 } });
     engine2.createIndex(c, { name: 'b_desc', key: { b: -1 } });
+    engine2.createIndex(c, { name: 'b_sub', key: { b: 1, sub: 1 } });
     let seed = 42;
     const rand = (n: number) => {
       seed = (seed * 1103515245 + 12345) % 2 ** 31;
@@ -232,6 +309,11 @@ describe('the index planner', () => {
       { 'sub.k': null },
       { $or: [{ a: pick() }, { tags: pick() }] },
       { a: { $eq: null }, b: rand(4) },
+      { b: rand(4), sub: { k: pick() } },
+      { b: rand(4), $and: [{ sub: { k: pick() } }, { sub: { j: 1 } }] },
+      { b: rand(4), sub: { $in: [{ k: pick() }, { k: pick() }] } },
+      { $and: [{ a: pick() }, { a: { $in: [pick(), pick()] } }], b: { $in: [rand(4), rand(4)] } },
+      { $and: [{ tags: pick() }, { tags: pick() }] },
     ];
     for (let round = 0; round < 40; round++) {
       for (const filter of conditions()) {

@@ -34,8 +34,15 @@ export interface QueryPlan {
 }
 
 interface Conditions {
-  /** Point values (from equality or `$in`). */
+  /** Point values (from equality or `$in`): the path's first such condition. */
   equals?: unknown[];
+  /**
+   * Every equality or `$in` on the path, `equals` first. Each must hold, so any one of them narrows
+   * correctly; on a multikey field they may be met by different elements (`{ $and: [{ tags: 'a' },
+   * { tags: 'b' }] }`), so they are never intersected, and the index scan takes the one with the
+   * fewest entries (property filters: several `{ k, v }` conditions on `propIndex`).
+   */
+  alternatives: unknown[][];
   ranges: KeyRange[];
 }
 
@@ -108,8 +115,13 @@ function isOperatorObject(value: unknown): value is Record<string, unknown> {
 function analyze(filter: Document, into = new Map<string, Conditions>()): Map<string, Conditions> {
   const get = (path: string) => {
     let conditions = into.get(path);
-    if (!conditions) into.set(path, (conditions = { ranges: [] }));
+    if (!conditions) into.set(path, (conditions = { ranges: [], alternatives: [] }));
     return conditions;
+  };
+  const point = (path: string, values: unknown[]) => {
+    const conditions = get(path);
+    conditions.equals ??= values;
+    conditions.alternatives.push(values);
   };
   for (const [path, condition] of Object.entries(filter)) {
     if (path === '$and') {
@@ -123,12 +135,12 @@ function analyze(filter: Document, into = new Map<string, Conditions>()): Map<st
       continue;
     }
     if (!isOperatorObject(condition)) {
-      if (isPoint(condition)) get(path).equals ??= [condition];
+      if (isPoint(condition)) point(path, [condition]);
       continue;
     }
     for (const [op, operand] of Object.entries(condition)) {
-      if (op === '$eq' && isPoint(operand)) get(path).equals ??= [operand];
-      else if (op === '$in' && Array.isArray(operand) && operand.every(isPoint)) get(path).equals ??= distinct(operand);
+      if (op === '$eq' && isPoint(operand)) point(path, [operand]);
+      else if (op === '$in' && Array.isArray(operand) && operand.every(isPoint)) point(path, distinct(operand));
       else if (op === '$regex' && operand instanceof RegExp) {
         const prefix = literalPrefix(operand);
         if (prefix !== undefined) get(path).ranges.push(prefixRange(prefix));
@@ -199,9 +211,21 @@ function indexPlan(
   let prefixes: unknown[][] = [[]];
   let k = 0;
   for (const field of index.fields) {
-    const equals = conditions.get(field)?.equals;
-    if (!equals || prefixes.length * equals.length > MAX_RANGES) break;
-    prefixes = prefixes.flatMap((prefix) => equals.map((value) => [...prefix, value]));
+    const alternatives = conditions.get(field)?.alternatives ?? [];
+    let chosen: unknown[][] | undefined;
+    let chosenCost = Infinity;
+    for (const equals of alternatives) {
+      if (prefixes.length * equals.length > MAX_RANGES) continue;
+      const extended = prefixes.flatMap((prefix) => equals.map((value) => [...prefix, value]));
+      // Counted only when there is a choice to make.
+      const cost = alternatives.length === 1 ? 0 : extended.reduce((sum, prefix) => sum + index.count({ prefix }), 0);
+      if (cost < chosenCost) {
+        chosen = extended;
+        chosenCost = cost;
+      }
+    }
+    if (!chosen) break;
+    prefixes = chosen;
     k++;
   }
   const next = index.fields[k];
