@@ -55,6 +55,7 @@ import { LeadFilterSearch } from './leads/lead-filter-search';
 import { leadFilterRoutes } from './leads/lead-filter-routes';
 import { LeadBulk } from './leads/lead-bulk';
 import { backfillEmailDomains } from './leads/lead-email-domain';
+import { backfillPropIndex } from './leads/lead-prop-index';
 import { registerSegmentModel } from './segments/segment-model';
 import { SegmentService } from './segments/segment-service';
 import { segmentRoutes } from './segments/segment-routes';
@@ -303,6 +304,10 @@ export async function startServer(
   // Leads stored before `emailDomain` existed: filled in the background (see lead-email-domain.ts).
   backfillEmailDomains(models.leads, logger).catch((error: unknown) =>
     logger.warn({ err: error }, 'email domain backfill stopped; it runs again at the next start'),
+  );
+  // Leads stored before `propIndex` existed: filled in the background (see lead-prop-index.ts).
+  backfillPropIndex(models.leads, logger).catch((error: unknown) =>
+    logger.warn({ err: error }, 'property index backfill stopped; it runs again at the next start'),
   );
   // Blocked contacts (issue 15): one shared check per visitor command, on every node.
   const blockGate = redis

@@ -10,7 +10,7 @@ export interface ContactsResult {
   properties: number;
   /** A filter an index serves (exact email). */
   indexed: LatencySummary;
-  /** A filter on a property (no index: a scan of the project's contacts). */
+  /** A filter on two properties (served by the `{ projectId, propIndex }` index). */
   property: LatencySummary;
   /** The worse p99 of the two: the figure the issue's target names. */
   filterP99Ms: number;
@@ -20,7 +20,7 @@ const PROPERTIES = 10;
 
 /**
  * Ten typed properties per lead: their definitions, then the leads in the server's stored shape
- * (typed values, `emailDomain`, search keys) by the search scenario's seeding. Then
+ * (typed values, `emailDomain`, search keys, `propIndex`) by the search scenario's seeding. Then
  * `POST …/leads/search` is timed one request at a time: a filter on an indexed field and one on a
  * property. Parley only.
  */

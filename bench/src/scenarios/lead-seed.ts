@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { MongoClient, ObjectId } from 'mongodb';
+// The server's own derivation, so the seeded leads hold exactly what the server would store.
+import { propIndexOf, type PropIndexEntry } from '@parley/server/dist/leads/lead-prop-index';
 
 /** A lead as Parley's lead model stores it (server/src/leads/lead-model.ts). */
 interface LeadDoc {
@@ -13,6 +15,8 @@ interface LeadDoc {
   phone: string;
   emailDomain: string;
   attributes: Record<string, string | number>;
+  /** Derived from `attributes` (server/src/leads/lead-prop-index.ts): property filters use its index. */
+  propIndex: PropIndexEntry[];
   tags: string[];
   searchKeys: string[];
   conversationCount: number;
@@ -88,6 +92,7 @@ export async function seedLeads(
       for (let i = batchStart; i < Math.min(to, batchStart + BATCH); i++) {
         const profile = leadProfile(i);
         const at = new Date(start + i * 1000);
+        const values = attributes(i);
         docs.push({
           _id: new ObjectId().toHexString(),
           projectId,
@@ -95,7 +100,8 @@ export async function seedLeads(
           kind: 'anonymous',
           ...profile,
           emailDomain: 'example.com',
-          attributes: attributes(i),
+          attributes: values,
+          propIndex: propIndexOf(values),
           tags: [],
           searchKeys: searchKeysOf(profile),
           conversationCount: 0,

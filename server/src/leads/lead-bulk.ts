@@ -4,6 +4,8 @@ import { AppError } from '../errors';
 import type { EventBus } from '../infra/event-bus';
 import { newId } from '../infra/ids';
 import { typeAttributes, type PropertyService } from '../properties/property-service';
+import type { StoredAttributeValue } from '../properties/property-values';
+import { setAttributeMany } from './lead-attribute-writes';
 import type { LeadErasure } from './lead-erasure';
 import type { LeadFilterSearch, LeadSelection } from './lead-filter-search';
 import type { LeadDoc, LeadModel } from './lead-model';
@@ -143,26 +145,30 @@ export class LeadBulk {
       case 'setProperty': {
         const path = `attributes.${action.key}`;
         // The value becomes the agents' (a value without an origin entry counts as the agents').
-        const result =
-          setValue === null
-            ? await this.leads
-                .updateMany(
-                  { ...inChunk, [path]: { $exists: true } },
-                  {
-                    $unset: { [path]: '' },
-                    $pull: { origins: { field: path } },
-                    $set: { updatedAt: now },
-                    $inc: { rev: 1 },
-                  },
-                )
-                .exec()
-            : await this.leads
-                .updateMany(
-                  { ...inChunk, [path]: { $ne: setValue } },
-                  { $set: { [path]: setValue, updatedAt: now }, $pull: { origins: { field: path } }, $inc: { rev: 1 } },
-                )
-                .exec();
-        summary.changed += result.modifiedCount;
+        if (setValue === null) {
+          // The value's `propIndex` entries go in the same statement as the value.
+          const result = await this.leads
+            .updateMany(
+              { ...inChunk, [path]: { $exists: true } },
+              {
+                $unset: { [path]: '' },
+                $pull: { origins: { field: path }, propIndex: { k: action.key } },
+                $set: { updatedAt: now },
+                $inc: { rev: 1 },
+              },
+            )
+            .exec();
+          summary.changed += result.modifiedCount;
+          return;
+        }
+        summary.changed += await setAttributeMany(
+          this.leads,
+          { ...inChunk, [path]: { $ne: setValue } },
+          inChunk,
+          action.key,
+          setValue as Exclude<StoredAttributeValue, null>,
+          { $set: { updatedAt: now }, $pull: { origins: { field: path } }, $inc: { rev: 1 } },
+        );
         return;
       }
       case 'delete':

@@ -18,6 +18,8 @@ interface FieldSpec {
   property?: ValueType;
   /** Whether searches may sort by it. */
   sortable: boolean;
+  /** A custom property's key: its values are also entries of the lead's `propIndex`. */
+  propertyKey?: string;
 }
 
 const OPS: Record<Kind, readonly FilterOp[]> = {
@@ -73,6 +75,7 @@ export function fieldSpec(catalog: PropertyCatalog, field: string): FieldSpec | 
     path: `attributes.${key}`,
     property: { type: def.type, ...(def.options ? { options: def.options } : {}) },
     sortable: kind !== 'multiselect',
+    propertyKey: key,
   };
 }
 
@@ -136,7 +139,8 @@ function compileCondition(catalog: PropertyCatalog, condition: FilterCondition, 
   }
   if (op === 'in') {
     if (!Array.isArray(value) || value.length === 0) throw bad(path, 'in takes a non-empty array');
-    return { [at]: { $in: value.map(one) } };
+    const values = value.map(one);
+    return indexed(spec, values, { [at]: { $in: values } });
   }
   if (op === 'between') {
     if (!Array.isArray(value) || value.length !== 2) throw bad(path, 'between takes [from, to]');
@@ -147,12 +151,12 @@ function compileCondition(catalog: PropertyCatalog, condition: FilterCondition, 
   switch (op) {
     case 'eq':
       if (spec.path === 'blocked') return v === true ? IS_BLOCKED : NOT_BLOCKED;
-      return { [at]: v };
+      return indexed(spec, [v], { [at]: v });
     case 'neq':
       if (spec.path === 'blocked') return v === true ? NOT_BLOCKED : IS_BLOCKED;
       return { [at]: { $ne: v } };
     case 'contains':
-      if (spec.kind === 'multiselect') return { [at]: v };
+      if (spec.kind === 'multiselect') return indexed(spec, [v], { [at]: v });
       return { [at]: { $regex: escapeRegex(String(v)), $options: 'i' } };
     case 'startsWith':
       // Lower-cased fields take a case-sensitive anchored regex: an index range scan.
@@ -166,6 +170,21 @@ function compileCondition(catalog: PropertyCatalog, condition: FilterCondition, 
       return { [at]: { [`$${op}`]: v } };
   }
   throw bad(path, `cannot use ${op}`);
+}
+
+/**
+ * A property condition that holds only for leads with one of `values` (equality, `in`, multiselect
+ * membership), served by the `{ projectId, propIndex }` index: the `propIndex` condition narrows
+ * the candidates through it, and `exact`, the condition on the attribute itself, keeps the
+ * semantics exactly (a stale extra entry is then only a candidate that fails `exact`). Entries are
+ * written `{ k, v }` in that order, as lead-prop-index.ts stores them.
+ */
+function indexed(spec: FieldSpec, values: unknown[], exact: QueryFilter<LeadDoc>): QueryFilter<LeadDoc> {
+  const key = spec.propertyKey;
+  if (key === undefined) return exact;
+  const entries = values.map((v) => ({ k: key, v }));
+  const narrow = entries.length === 1 ? { propIndex: entries[0] } : { propIndex: { $in: entries } };
+  return { $and: [narrow, exact] } as QueryFilter<LeadDoc>;
 }
 
 const ISO = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})?)?$/;

@@ -3,6 +3,7 @@ import type { KeptApartValue, LeadKind, Origin } from '@parley/protocol';
 import { outboxMarksPath, type OutboxMark } from '../infra/outbox-mark';
 import type { StoredAttributeValue } from '../properties/property-values';
 import type { PendingHistory } from './lead-history-model';
+import type { PropIndexEntry } from './lead-prop-index';
 
 export interface LeadDoc {
   _id: string;
@@ -22,6 +23,12 @@ export interface LeadDoc {
   emailDomain?: string;
   /** Typed where a property defines the key (see properties/property-values.ts). */
   attributes: Record<string, StoredAttributeValue>;
+  /**
+   * Derived from `attributes` by `propIndexOf` (lead-prop-index.ts): one `{ k, v }` per value (per
+   * option of a multiselect), so that property filters are served by an index. Kept true by every
+   * write of `attributes`; leads stored before it existed get it from `backfillPropIndex`.
+   */
+  propIndex?: PropIndexEntry[];
   tags: string[];
   /**
    * Lower-cased values that a `q` search matches by prefix: fullname and each of its words,
@@ -80,6 +87,8 @@ const leadSchema = new Schema<LeadDoc>(
     phone: String,
     emailDomain: String,
     attributes: { type: Schema.Types.Mixed, default: {} },
+    // Mixed: stored exactly as built, `{ k, v }` in that order (no casting, no subdocument _id).
+    propIndex: { type: Schema.Types.Mixed, default: undefined },
     tags: { type: [String], default: [] },
     searchKeys: { type: [String], default: [] },
     conversationCount: { type: Number, default: 0 },
@@ -111,6 +120,10 @@ leadSchema.index({ projectId: 1, emailDomain: 1 });
 // Prefix search over names, email and phone.
 leadSchema.index({ projectId: 1, searchKeys: 1 });
 leadSchema.index({ projectId: 1, tags: 1 });
+// Filters on custom properties (`properties.KEY` eq/in, multiselect membership): attributes are
+// free-form keys, which no index can name one by one; `propIndex` holds every value as `{ k, v }`,
+// so one multikey index serves a condition on any property as an equality on a whole entry.
+leadSchema.index({ projectId: 1, propIndex: 1 });
 // The default listing: most recently changed first, `_id` breaking ties, so pages come straight
 // off the index in order (no in-memory sort of a whole project).
 leadSchema.index({ projectId: 1, updatedAt: -1, _id: -1 });

@@ -4,6 +4,7 @@ import type { LeadDoc } from './lead-model';
 import { emailDomainOf } from './lead-email-domain';
 import { sameStoredValue, type StoredAttributeValue } from '../properties/property-values';
 import { originsOf, SCALAR_FIELDS, valuePaths } from './lead-origins';
+import { propIndexOf, samePropIndex } from './lead-prop-index';
 
 /**
  * A change to a lead's profile. `undefined` leaves a field alone, `null` clears it; attributes
@@ -144,6 +145,13 @@ export function diffProfile(before: LeadDoc, patch: ProfilePatch, now: Date, aut
         after.emailDomain = domain;
       }
     }
+    // Recomputed from the attributes as they will be: the update is a compare-and-set on `rev`, so
+    // they are the stored ones. Also fills it in for a lead stored before it existed.
+    const propIndex = propIndexOf(after.attributes);
+    if (!samePropIndex(before.propIndex, propIndex)) {
+      $set['propIndex'] = propIndex;
+      after.propIndex = propIndex;
+    }
     $set['updatedAt'] = now;
     after.updatedAt = now;
     after.rev = before.rev + 1;
@@ -161,6 +169,7 @@ export function initialProfile(patch: ProfilePatch, origin: Origin): Partial<Lea
   const attributes: Record<string, StoredAttributeValue> = {};
   for (const [key, value] of Object.entries(patch.attributes ?? {})) if (value !== null) attributes[key] = value;
   doc.attributes = attributes;
+  doc.propIndex = propIndexOf(attributes);
   doc.tags = [...new Set(patch.tags ?? [])];
   doc.searchKeys = searchKeysOf(doc);
   const domain = emailDomainOf(doc.email);

@@ -462,6 +462,7 @@ export function newLeadDoc(
     userId,
     kind,
     attributes: {},
+    propIndex: [],
     tags: [],
     searchKeys: [],
     conversationCount: 0,
@@ -480,7 +481,7 @@ function holdsChange(lead: LeadDoc, diff: ProfileDiff): boolean {
     path.split('.').reduce<unknown>((value, key) => (value as Record<string, unknown> | undefined)?.[key], lead);
   // `updatedAt` and the derived fields follow from the values; the values are what must be there.
   for (const [path, value] of Object.entries(diff.$set)) {
-    if (path === 'updatedAt' || path === 'origins' || path === 'searchKeys') continue;
+    if (path === 'updatedAt' || path === 'origins' || path === 'searchKeys' || path === 'propIndex') continue;
     if (JSON.stringify(at(path)) !== JSON.stringify(value)) return false;
   }
   return Object.keys(diff.$unset).every((path) => at(path) === undefined);

@@ -8,6 +8,7 @@ import type {
 import { PROPERTY_LIMITS } from '@parley/protocol/schemas';
 import { AppError, isDuplicateKeyError, notFound } from '../errors';
 import { iso, newId } from '../infra/ids';
+import { setAttributeMany } from '../leads/lead-attribute-writes';
 import type { LeadDoc, LeadModel } from '../leads/lead-model';
 import type { PropertyDoc, PropertyModel, PropertySettingsModel } from './property-model';
 import { retype, typeValue, type StoredAttributeValue } from './property-values';
@@ -159,11 +160,16 @@ export class PropertyService {
     if (beforeDelete) await beforeDelete(doc.key);
     await this.properties.deleteOne({ _id: propertyId, projectId }).exec();
     const path = `attributes.${doc.key}`;
-    // Leads' origins are an array of {field, origin}: the value's entry goes with it.
+    // Leads' origins are an array of {field, origin}: the value's entry goes with it, and so do
+    // its `propIndex` entries (lead-prop-index.ts), in the same statement.
     await this.leads
       .updateMany(
         { projectId, [path]: { $exists: true } },
-        { $unset: { [path]: '' }, $pull: { origins: { field: path } }, $inc: { rev: 1 } },
+        {
+          $unset: { [path]: '' },
+          $pull: { origins: { field: path }, propIndex: { k: doc.key } },
+          $inc: { rev: 1 },
+        },
       )
       .exec();
   }
@@ -204,15 +210,23 @@ export class PropertyService {
         const value = lead.attributes[key];
         if (value === undefined || value === null) continue;
         const typed = retype(def, value);
-        // Compare-and-set on the value read, so that a concurrent write of a new value wins.
-        await this.leads
-          .updateOne(
-            { _id: lead._id, [path]: value },
-            typed.ok
-              ? { $set: { [path]: typed.value }, $inc: { rev: 1 } }
-              : { $unset: { [path]: '' }, $pull: { origins: { field: path } }, $inc: { rev: 1 } },
-          )
-          .exec();
+        // Compare-and-set on the value read, so that a concurrent write of a new value wins; the
+        // lead's `propIndex` follows the value (see setAttributeMany).
+        if (typed.ok)
+          await setAttributeMany(this.leads, { _id: lead._id, [path]: value }, { _id: lead._id }, key, typed.value, {
+            $inc: { rev: 1 },
+          });
+        else
+          await this.leads
+            .updateOne(
+              { _id: lead._id, [path]: value },
+              {
+                $unset: { [path]: '' },
+                $pull: { origins: { field: path }, propIndex: { k: key } },
+                $inc: { rev: 1 },
+              },
+            )
+            .exec();
       }
     } finally {
       await cursor.close().catch(() => undefined);
