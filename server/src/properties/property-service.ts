@@ -11,7 +11,7 @@ import { iso, newId } from '../infra/ids';
 import { setAttributeMany } from '../leads/lead-attribute-writes';
 import type { LeadDoc, LeadModel } from '../leads/lead-model';
 import type { PropertyDoc, PropertyModel, PropertySettingsModel } from './property-model';
-import { retype, typeValue, type StoredAttributeValue } from './property-values';
+import { retype, sameStoredValue, typeValue, type StoredAttributeValue } from './property-values';
 
 export function toProperty(doc: PropertyDoc): Property {
   const property: Property = {
@@ -211,8 +211,11 @@ export class PropertyService {
         if (value === undefined || value === null) continue;
         const typed = retype(def, value);
         // Compare-and-set on the value read, so that a concurrent write of a new value wins; the
-        // lead's `propIndex` follows the value (see setAttributeMany).
-        if (typed.ok)
+        // lead's `propIndex` follows the value (see setAttributeMany). A value that stays the same
+        // (a text property that stays text) keeps its entries: one write, as before.
+        if (typed.ok && sameStoredValue(value, typed.value))
+          await this.leads.updateOne({ _id: lead._id, [path]: value }, { $inc: { rev: 1 } }).exec();
+        else if (typed.ok)
           await setAttributeMany(this.leads, { _id: lead._id, [path]: value }, { _id: lead._id }, key, typed.value, {
             $inc: { rev: 1 },
           });
