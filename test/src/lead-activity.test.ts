@@ -422,6 +422,33 @@ describe('visitor activity', () => {
     ]);
   });
 
+  test("a bulk chunk's shared entry a crash left on two contacts is stored once for each when their timelines are read", async () => {
+    const leads = [await visitor(nodeA, 'Shared one'), await visitor(nodeB, 'Shared two')].map((v) => v.leadId ?? '');
+    const entryId = 'bulk-crash-1';
+    await db.collection('leads').updateMany(
+      { _id: { $in: leads } as never },
+      {
+        $push: {
+          historyPending: {
+            _id: entryId,
+            kind: 'edited',
+            changes: ['tags'],
+            by: { type: 'agent' },
+            createdAt: new Date(),
+            shared: true,
+          },
+        } as never,
+      },
+    );
+    for (const leadId of leads) {
+      const read = async () =>
+        (await timeline(leadId)).items.filter((i) => i.type === 'history' && i.history.id === `${entryId}:${leadId}`);
+      expect(await read()).toHaveLength(1);
+      expect(await read()).toHaveLength(1);
+    }
+    expect(await db.collection('leadhistory').countDocuments({ _id: { $regex: `^${entryId}` } as never })).toBe(2);
+  });
+
   test("a killed node's visitors leave the live list after the TTL; a live node's stay", async () => {
     const v = await visitor(nodeC);
     const stays = await visitor(nodeB);
