@@ -313,7 +313,7 @@ export async function startServer(
   const blockGate = redis
     ? new RedisBlockGate(redis.command, config.redisKeyPrefix, models.leads, clock)
     : new MemoryBlockGate(models.leads);
-  const leadBlock = new LeadBlock(models.leads, blockGate, locks, bus, outbox);
+  const leadBlock = new LeadBlock(models.leads, blockGate, locks, bus, outbox, leadHistory);
   const leadMerge = new LeadMerge(
     models.leads,
     models.conversations,
@@ -435,7 +435,7 @@ export async function startServer(
       auth,
       logger,
       search: leadFilterSearch,
-      bulk: new LeadBulk(models.leads, leadFilterSearch, properties, leadErasure, bus),
+      bulk: new LeadBulk(models.leads, leadFilterSearch, properties, leadErasure, bus, leadHistory),
       propertyKeys,
     }),
     importRoutes({ auth, logger, imports }),

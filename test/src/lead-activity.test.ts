@@ -366,6 +366,89 @@ describe('visitor activity', () => {
     expect((await timeline(leadId)).items.filter((i) => i.id === entryId)).toHaveLength(1);
   });
 
+  test('bulk tag and property changes, blocks and unblocks are edits on the timeline of each contact they change', async () => {
+    const one = await visitor(nodeA, 'BulkTL One');
+    const two = await visitor(nodeB, 'BulkTL Two');
+    const ids = [one.leadId ?? '', two.leadId ?? ''];
+    const defined = await client(nodeA.url).post(`/v1/projects/${projectId}/properties`, {
+      token: owner.token,
+      body: { key: 'tier', label: 'Tier', type: 'text' },
+    });
+    expect(defined.status).toBe(201);
+    const bulk = async (action: unknown) => {
+      const res = await client(nodeB.url).post<{ changed: number }>(`/v1/projects/${projectId}/leads/bulk`, {
+        token: owner.token,
+        body: { filter: { field: 'name', op: 'startsWith', value: 'BulkTL' }, action },
+      });
+      expect(res.status).toBe(200);
+      return res.body;
+    };
+    const history = async (leadId: string) =>
+      (await timeline(leadId, '?limit=100')).items.flatMap((i) => (i.type === 'history' ? [i.history] : []));
+    // The visitor's own edit (its name) comes first; only what follows is the bulk's.
+    const before = await Promise.all(ids.map(async (id) => (await history(id)).length));
+
+    expect((await bulk({ type: 'addTags', tags: ['bulk-tl'] })).changed).toBe(2);
+    expect((await bulk({ type: 'setProperty', key: 'tier', value: 'gold' })).changed).toBe(2);
+    // Run again: nothing changes, so nothing new on the timelines.
+    expect((await bulk({ type: 'addTags', tags: ['bulk-tl'] })).changed).toBe(0);
+    expect((await bulk({ type: 'removeTags', tags: ['bulk-tl'] })).changed).toBe(2);
+
+    for (const [i, id] of ids.entries()) {
+      const entries = (await history(id)).slice(0, (await history(id)).length - (before[i] ?? 0));
+      expect(entries.map((e) => ({ kind: e.kind, changes: e.changes, by: e.by }))).toEqual([
+        { kind: 'edited', changes: ['tags'], by: { type: 'agent', id: owner.id } },
+        { kind: 'edited', changes: ['attributes'], by: { type: 'agent', id: owner.id } },
+        { kind: 'edited', changes: ['tags'], by: { type: 'agent', id: owner.id } },
+      ]);
+      // Copied, not left waiting on the contact; each contact's copy is its own.
+      const lead = await db.collection('leads').findOne({ _id: id as never });
+      expect(lead?.['historyPending'] ?? []).toEqual([]);
+      expect(entries.every((e) => e.leadId === id)).toBe(true);
+    }
+
+    const blocked = await client(nodeA.url).post(`/v1/projects/${projectId}/leads/${ids[0]}/block`, {
+      token: agent.token,
+    });
+    expect(blocked.status).toBe(200);
+    const unblocked = await client(nodeB.url).post(`/v1/projects/${projectId}/leads/${ids[0]}/unblock`, {
+      token: owner.token,
+    });
+    expect(unblocked.status).toBe(200);
+    const latest = (await history(ids[0] ?? '')).slice(0, 2);
+    expect(latest.map((e) => ({ changes: e.changes, by: e.by }))).toEqual([
+      { changes: ['blocked'], by: { type: 'agent', id: owner.id } },
+      { changes: ['blocked'], by: { type: 'agent', id: agent.id } },
+    ]);
+  });
+
+  test("a bulk chunk's shared entry a crash left on two contacts is stored once for each when their timelines are read", async () => {
+    const leads = [await visitor(nodeA, 'Shared one'), await visitor(nodeB, 'Shared two')].map((v) => v.leadId ?? '');
+    const entryId = 'bulk-crash-1';
+    await db.collection('leads').updateMany(
+      { _id: { $in: leads } as never },
+      {
+        $push: {
+          historyPending: {
+            _id: entryId,
+            kind: 'edited',
+            changes: ['tags'],
+            by: { type: 'agent' },
+            createdAt: new Date(),
+            shared: true,
+          },
+        } as never,
+      },
+    );
+    for (const leadId of leads) {
+      const read = async () =>
+        (await timeline(leadId)).items.filter((i) => i.type === 'history' && i.history.id === `${entryId}:${leadId}`);
+      expect(await read()).toHaveLength(1);
+      expect(await read()).toHaveLength(1);
+    }
+    expect(await db.collection('leadhistory').countDocuments({ _id: { $regex: `^${entryId}` } as never })).toBe(2);
+  });
+
   test("a killed node's visitors leave the live list after the TTL; a live node's stay", async () => {
     const v = await visitor(nodeC);
     const stays = await visitor(nodeB);

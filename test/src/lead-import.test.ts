@@ -1,4 +1,5 @@
 import { request as httpRequest } from 'node:http';
+import { MongoClient } from 'mongodb';
 import type { Lead, LeadImport, LeadImportResponse, LeadTimelinePage, Page } from '@parley/protocol';
 import { anonymousVisitor, createAgent, createProject, type TestAgent } from './support/fixtures';
 import { client } from './support/http';
@@ -425,4 +426,59 @@ describe('an import across nodes', () => {
       expect(await leadsWithEmail(survivor.url, owner, project.id, `kill-${i}@example.com`)).toHaveLength(1);
     }
   }, 240_000);
+
+  it("joins a user's earlier activity to the contact an import creates for it, with one read per slice, not a write per contact", async () => {
+    const node = await startNode();
+    nodes.push(node);
+    const { project } = await createProject(node.url);
+    const owner = await createAgent(node.url, project.id, 'owner');
+    // A visitor browses before anyone makes it a contact: its activity waits under its user id.
+    const auth = await anonymousVisitor(node.url, project.id);
+    const socket = await connectVisitor(node.url, auth.token);
+    try {
+      await ok(socket, 'page:view', { url: 'https://shop.example.com/before-import', title: 'Before', referrer: '' });
+    } finally {
+      socket.close();
+    }
+    const driver = new MongoClient(mongo.uri);
+    await driver.connect();
+    try {
+      const updates = async () =>
+        ((await driver.db().admin().command({ serverStatus: 1 })) as { opcounters: { update: number } }).opcounters
+          .update;
+      const rows = 1000;
+      const ids = [auth.user.id, ...Array.from({ length: rows - 1 }, (_, i) => `imported-${i}`)];
+      const before = await updates();
+      const job = await upload(
+        node.url,
+        owner,
+        project.id,
+        `id,name\n${ids.map((id, i) => `${id},Row ${i}`).join('\n')}\n`,
+        {
+          matchKey: 'userId',
+          mapping: JSON.stringify({ id: 'userId', name: 'fullname' }),
+        },
+      );
+      expect(job.status).toBe(202);
+      expect((await finished(node.url, owner, project.id, job.body.import.id)).counts.created).toBe(rows);
+      const visitorLead = (
+        await client(node.url).get<Page<Lead>>(`/v1/projects/${project.id}/leads?q=${encodeURIComponent('Row 0')}`, {
+          token: owner.token,
+        })
+      ).body.items.find((lead) => lead.userId === auth.user.id);
+      expect(visitorLead).toBeDefined();
+      await waitFor('the page view on the imported contact', async () => {
+        const res = await client(node.url).get<LeadTimelinePage>(
+          `/v1/projects/${project.id}/leads/${visitorLead?.id}/timeline`,
+          { token: owner.token },
+        );
+        return res.body.items.some((i) => i.type === 'activity' && i.activity.url?.endsWith('/before-import') === true);
+      });
+      // Slices of 500 rows: a few writes each (checkpoints, locks, the visitor's adoption), where a
+      // write per created contact made 1,000 more.
+      expect((await updates()) - before).toBeLessThan(rows / 4);
+    } finally {
+      await driver.close();
+    }
+  });
 });

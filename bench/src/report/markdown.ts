@@ -186,8 +186,10 @@ export function markdownReport(r: BenchResult, chartHref: string | undefined): s
       '',
       '## Webhooks',
       '',
-      'The throughput run (closed loop, Parley alone) twice: without webhooks, then with a `message.created` webhook on every',
-      "project to a receiver in the bench process (answers 204). Lag is from the event's `timestamp` to the receiver having it.",
+      'The throughput run (closed loop, Parley alone) four times: without webhooks, with a `message.created` webhook on every',
+      'project to a receiver in the bench process (answers 204) twice, and without again after the deliveries drained (ABBA, so',
+      "that the database's growth from window to window weighs on both sides); msg/s are the means of each side's two windows.",
+      "Lag is from the event's `timestamp` to the receiver having it.",
       '',
       table(
         [
@@ -195,6 +197,7 @@ export function markdownReport(r: BenchResult, chartHref: string | undefined): s
           'msg/s without',
           'msg/s with',
           'ratio',
+          'windows (without, with, with, without)',
           'delivered/s',
           'lag p50 / p99 ms',
           'drained after window',
@@ -205,6 +208,7 @@ export function markdownReport(r: BenchResult, chartHref: string | undefined): s
             w.withoutMsgsPerSec,
             w.withMsgsPerSec,
             w.ratio,
+            [w.windows.without[0], ...w.windows.with, w.windows.without[1]].join(', '),
             w.deliveredPerSec,
             `${w.lagMs.p50} / ${w.p99LagMs}`,
             `${w.drainMs} ms`,

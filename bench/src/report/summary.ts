@@ -51,7 +51,7 @@ export function summaryText(r: BenchResult): string {
   if (r.webhooks) {
     const w = r.webhooks;
     lines.push(
-      `webhooks (${w.conversations} conversations, a message.created webhook per project): ${w.withoutMsgsPerSec} msg/s without, ${w.withMsgsPerSec} with → ratio ${w.ratio}`,
+      `webhooks (${w.conversations} conversations, a message.created webhook per project): ${w.withoutMsgsPerSec} msg/s without, ${w.withMsgsPerSec} with → ratio ${w.ratio} (windows without/with/with/without: ${[w.windows.without[0], ...w.windows.with, w.windows.without[1]].join(', ')})`,
       `  delivered ${w.delivered} at ${w.deliveredPerSec}/s; lag event → receiver p50 ${w.lagMs.p50} p99 ${w.p99LagMs} ms; drained ${w.drainMs} ms after the window`,
     );
   }

@@ -98,13 +98,45 @@ export class ActivityService {
     if (adopted.modifiedCount > 0) await this.trim(projectId, { leadId });
   }
 
-  /** Joins a new contact's earlier activity as soon as it is made (best effort: see `adopt`). */
+  /**
+   * Joins a new contact's earlier activity as soon as it is made (best effort: see `adopt`). The
+   * contacts created together (an import's slice publishes hundreds of `lead.created` at once) are
+   * looked up with one query for the few users that have activity waiting, instead of one write
+   * per contact: an import of 10,000 rows made 10,000 writes here.
+   */
   attach(bus: EventBus): () => void {
-    return bus.subscribe('lead.created', ({ lead }) => {
-      this.adopt(lead.projectId, [lead.userId], lead.id).catch((error: unknown) =>
-        this.logger.warn({ err: error }, "could not join a visitor's earlier activity to its contact"),
-      );
+    let batch = new Map<string, Map<string, string>>();
+    let timer: NodeJS.Immediate | undefined;
+    const flush = () => {
+      timer = undefined;
+      const created = batch;
+      batch = new Map();
+      for (const [projectId, leadByUser] of created)
+        this.adoptCreated(projectId, leadByUser).catch((error: unknown) =>
+          this.logger.warn({ err: error }, "could not join a visitor's earlier activity to its contact"),
+        );
+    };
+    const unsubscribe = bus.subscribe('lead.created', ({ lead }) => {
+      let leadByUser = batch.get(lead.projectId);
+      if (!leadByUser) batch.set(lead.projectId, (leadByUser = new Map()));
+      leadByUser.set(lead.userId, lead.id);
+      timer ??= setImmediate(flush);
     });
+    return () => {
+      unsubscribe();
+      if (timer) clearImmediate(timer);
+    };
+  }
+
+  /** `adopt` for the users among these that have activity waiting (one read, served by `without_lead`). */
+  private async adoptCreated(projectId: string, leadByUser: Map<string, string>): Promise<void> {
+    const waiting = (await this.activities
+      .distinct('userId', { projectId, userId: { $in: [...leadByUser.keys()] }, leadId: '' })
+      .exec()) as string[];
+    for (const userId of waiting) {
+      const leadId = leadByUser.get(userId);
+      if (leadId) await this.adopt(projectId, [userId], leadId);
+    }
   }
 
   /**

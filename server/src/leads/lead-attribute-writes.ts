@@ -7,6 +7,7 @@ import { propIndexEntries } from './lead-prop-index';
 export interface AttributeWriteExtras {
   $set?: Record<string, unknown>;
   $pull?: Record<string, unknown>;
+  $push?: Record<string, unknown>;
   $inc?: Record<string, number>;
 }
 
@@ -31,6 +32,7 @@ export async function setAttributeMany(
   const entries = propIndexEntries(key, value);
   const update: Record<string, unknown> = { $set: { ...extras.$set, [path]: value } };
   if (extras.$pull) update['$pull'] = extras.$pull;
+  if (extras.$push) update['$push'] = extras.$push;
   if (extras.$inc) update['$inc'] = extras.$inc;
   // Leads stored before `propIndex` existed are left without it for `backfillPropIndex`, which
   // computes it whole: adding one entry here would make a partial one that the backfill never

@@ -20,7 +20,7 @@ export function leadBlockRoutes({ auth, blocking }: LeadBlockRoutesDeps): Router
     res.json(await blocking.block(param(req, 'projectId'), param(req, 'leadId'), agentOf(res).agentId));
   });
   router.post(`${base}/unblock`, auth.requireProjectAgent, async (req, res) => {
-    res.json(await blocking.unblock(param(req, 'projectId'), param(req, 'leadId')));
+    res.json(await blocking.unblock(param(req, 'projectId'), param(req, 'leadId'), agentOf(res).agentId));
   });
   return router;
 }

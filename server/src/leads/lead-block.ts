@@ -5,6 +5,7 @@ import type { LeaseLocks } from '../infra/lease-lock';
 import { NO_OUTBOX, type OutboxMarker } from '../infra/outbox-mark';
 import { LEAD_LOCK, leadLockName } from './lead-merge';
 import type { LeadDoc, LeadModel } from './lead-model';
+import { LeadHistory } from './lead-history';
 import { toLead } from './lead-view';
 import type { BlockGate } from './visitor-block-gate';
 
@@ -19,7 +20,8 @@ import type { BlockGate } from './visitor-block-gate';
  * 2. raise the shared state of each of their users (BlockGate) to the new revision;
  * 3. wait until no command that passed the check before the raise is still running (drain);
  * 4. close the visitors' sockets on every node (`visitor.blocked`) and tell the agents and
- *    webhooks (`lead.updated` with `changes: ['blocked']`).
+ *    webhooks (`lead.updated` with `changes: ['blocked']`); the lead's timeline gets an edit of
+ *    `blocked` by the agent, in the same write (see lead-history.ts).
  */
 export class LeadBlock {
   constructor(
@@ -28,16 +30,20 @@ export class LeadBlock {
     private readonly locks: LeaseLocks,
     private readonly bus: EventBus,
     private readonly outbox: OutboxMarker = NO_OUTBOX,
+    private readonly history?: LeadHistory,
   ) {}
 
   block(projectId: string, leadId: string, agentId: string): Promise<Lead> {
     return this.locks.withLock(leadLockName(projectId), LEAD_LOCK, () =>
-      this.set(projectId, leadId, { at: new Date(), by: agentId }),
+      this.set(projectId, leadId, { at: new Date(), by: agentId }, agentId),
     );
   }
 
-  unblock(projectId: string, leadId: string): Promise<Lead> {
-    return this.locks.withLock(leadLockName(projectId), LEAD_LOCK, () => this.set(projectId, leadId, undefined));
+  /** `agentId`: who unblocks, for the timeline (absent: the entry names no agent). */
+  unblock(projectId: string, leadId: string, agentId?: string): Promise<Lead> {
+    return this.locks.withLock(leadLockName(projectId), LEAD_LOCK, () =>
+      this.set(projectId, leadId, undefined, agentId),
+    );
   }
 
   /**
@@ -47,10 +53,17 @@ export class LeadBlock {
    */
   async afterMerge(target: LeadDoc, sources: LeadDoc[]): Promise<void> {
     const blocked = [target, ...sources].find((lead) => lead.blocked)?.blocked;
-    if (blocked) await this.set(target.projectId, target._id, target.blocked ?? blocked);
+    if (blocked) await this.set(target.projectId, target._id, target.blocked ?? blocked, undefined, true);
   }
 
-  private async set(projectId: string, leadId: string, blocked: LeadDoc['blocked']): Promise<Lead> {
+  /** `byMerge`: the block follows a merge, which the timeline shows already (no edit of its own). */
+  private async set(
+    projectId: string,
+    leadId: string,
+    blocked: LeadDoc['blocked'],
+    agentId: string | undefined,
+    byMerge = false,
+  ): Promise<Lead> {
     const lead = await this.leads.findOne({ _id: leadId, projectId }).lean<LeadDoc>().exec();
     if (!lead) throw notFound('Lead');
     if (lead.mergedInto)
@@ -90,17 +103,29 @@ export class LeadBlock {
     let after: LeadDoc;
     if (changed) {
       const mark = await this.outbox.mark(projectId, 'lead.updated', { changes: ['blocked'] });
-      const set: Record<string, unknown> = { updatedAt: new Date() };
+      const entry =
+        this.history && !byMerge
+          ? LeadHistory.edited(['blocked'], agentId ? { type: 'agent', id: agentId } : { type: 'agent' })
+          : undefined;
+      const push: Record<string, unknown> = {};
+      if (mark) push['outbox'] = mark;
+      if (entry) push['historyPending'] = entry;
       const result = await this.leads
         .findOneAndUpdate(
           { _id: leadId, projectId },
-          mark ? { $set: set, $inc: { rev: 1 }, $push: { outbox: mark } } : { $set: set, $inc: { rev: 1 } },
+          {
+            $set: { updatedAt: new Date() },
+            $inc: { rev: 1 },
+            ...(Object.keys(push).length > 0 ? { $push: push } : {}),
+          },
           { returnDocument: 'after' },
         )
         .lean<LeadDoc>()
         .exec();
       if (!result) throw notFound('Lead');
       after = result;
+      // Copied now; a crash before this leaves it pending, for the timeline's next read.
+      if (entry) await this.history?.flush(projectId, leadId, [entry]).catch(() => undefined);
       await this.bus.publish('lead.updated', { lead: toLead(after), changes: ['blocked'] }, mark ? { mark } : {});
     } else {
       after = (await this.leads.findOne({ _id: leadId, projectId }).lean<LeadDoc>().exec()) ?? lead;

@@ -7,6 +7,8 @@ import { typeAttributes, type PropertyService } from '../properties/property-ser
 import type { StoredAttributeValue } from '../properties/property-values';
 import { setAttributeMany } from './lead-attribute-writes';
 import type { LeadErasure } from './lead-erasure';
+import { LeadHistory } from './lead-history';
+import type { HistoryActor, PendingHistory } from './lead-history-model';
 import type { LeadFilterSearch, LeadSelection } from './lead-filter-search';
 import type { LeadDoc, LeadModel } from './lead-model';
 import { toLead } from './lead-view';
@@ -22,6 +24,8 @@ const CHUNK = 500;
  * One `lead.bulk.completed` summary goes to agents and webhooks; agents also hear, chunk by chunk,
  * a `lead.updated` for every contact a tag or property change changed (`lead.bulk.updated`), so
  * that a contact open in a console does not go stale. Erasures publish their own `lead.deleted`.
+ * Each contact a chunk changes gets the edit on its timeline: one shared entry pushed by the
+ * chunk's write itself, then copied per contact (see lead-history.ts).
  * Running the same bulk again is harmless: what is already so counts as unchanged.
  */
 export class LeadBulk {
@@ -31,12 +35,15 @@ export class LeadBulk {
     private readonly properties: PropertyService,
     private readonly erasure: LeadErasure,
     private readonly bus: EventBus,
+    private readonly history?: LeadHistory,
   ) {}
 
+  /** `by`: who runs it, as the contacts' timelines name them. */
   async run(
     projectId: string,
     selection: { filter?: unknown; q?: string | undefined },
     action: LeadBulkAction,
+    by: HistoryActor = { type: 'agent' },
   ): Promise<LeadBulkCompletedEvent> {
     const catalog = await this.properties.catalog(projectId);
     const query = await this.search.query(
@@ -68,8 +75,10 @@ export class LeadBulk {
       summary.matched += ids.length;
       // The chunk's write time: it tells `announce` which contacts this write changed.
       const now = new Date();
-      await this.apply(projectId, ids, action, setValue, summary, now);
-      if (action.type !== 'delete') await this.announce(projectId, ids, action, summary.bulkId, now);
+      const entry =
+        this.history && action.type !== 'delete' ? LeadHistory.bulkEdited([changeOf(action)], by) : undefined;
+      await this.apply(projectId, ids, action, setValue, summary, now, entry);
+      if (action.type !== 'delete') await this.announce(projectId, ids, action, summary.bulkId, now, entry);
       if (chunk.length < CHUNK) break;
     }
     await this.bus.publish('lead.bulk.completed', { projectId, ...summary });
@@ -87,17 +96,26 @@ export class LeadBulk {
     action: LeadBulkAction,
     bulkId: string,
     writtenAt: Date,
+    entry: PendingHistory | undefined,
   ): Promise<void> {
     const changed = await this.leads
       .find({ _id: { $in: ids }, projectId, updatedAt: writtenAt })
       .lean<LeadDoc[]>()
       .exec();
     if (changed.length === 0) return;
+    if (entry) {
+      const holding = changed.filter((lead) => lead.historyPending?.some((e) => e._id === entry._id));
+      await this.history?.flushShared(
+        projectId,
+        entry,
+        holding.map((lead) => lead._id),
+      );
+    }
     await this.bus.publish('lead.bulk.updated', {
       projectId,
       bulkId,
       leads: changed.map(toLead),
-      changes: [action.type === 'setProperty' ? 'attributes' : 'tags'],
+      changes: [changeOf(action)],
     });
   }
 
@@ -108,8 +126,11 @@ export class LeadBulk {
     setValue: unknown,
     summary: LeadBulkCompletedEvent,
     now: Date,
+    entry: PendingHistory | undefined,
   ): Promise<void> {
     const inChunk = { _id: { $in: ids }, projectId };
+    // The timeline's entry, on exactly the contacts this write changes.
+    const pending = entry ? { historyPending: entry } : {};
     switch (action.type) {
       case 'addTags': {
         const tags = [...new Set(action.tags)];
@@ -118,7 +139,12 @@ export class LeadBulk {
         const result = await this.leads
           .updateMany(
             { ...inChunk, ...room, tags: { $not: { $all: tags } } },
-            { $addToSet: { tags: { $each: tags } }, $set: { updatedAt: now }, $inc: { rev: 1 } },
+            {
+              $addToSet: { tags: { $each: tags } },
+              $set: { updatedAt: now },
+              $inc: { rev: 1 },
+              ...(entry ? { $push: pending } : {}),
+            },
           )
           .exec();
         summary.changed += result.modifiedCount;
@@ -136,7 +162,12 @@ export class LeadBulk {
         const result = await this.leads
           .updateMany(
             { ...inChunk, tags: { $in: action.tags } },
-            { $pullAll: { tags: action.tags }, $set: { updatedAt: now }, $inc: { rev: 1 } },
+            {
+              $pullAll: { tags: action.tags },
+              $set: { updatedAt: now },
+              $inc: { rev: 1 },
+              ...(entry ? { $push: pending } : {}),
+            },
           )
           .exec();
         summary.changed += result.modifiedCount;
@@ -155,6 +186,7 @@ export class LeadBulk {
                 $pull: { origins: { field: path }, propIndex: { k: action.key } },
                 $set: { updatedAt: now },
                 $inc: { rev: 1 },
+                ...(entry ? { $push: pending } : {}),
               },
             )
             .exec();
@@ -167,7 +199,12 @@ export class LeadBulk {
           inChunk,
           action.key,
           setValue as Exclude<StoredAttributeValue, null>,
-          { $set: { updatedAt: now }, $pull: { origins: { field: path } }, $inc: { rev: 1 } },
+          {
+            $set: { updatedAt: now },
+            $pull: { origins: { field: path } },
+            $inc: { rev: 1 },
+            ...(entry ? { $push: pending } : {}),
+          },
         );
         return;
       }
@@ -184,4 +221,9 @@ export class LeadBulk {
         return;
     }
   }
+}
+
+/** The lead field a tag or property action changes. */
+function changeOf(action: LeadBulkAction): 'attributes' | 'tags' {
+  return action.type === 'setProperty' ? 'attributes' : 'tags';
 }

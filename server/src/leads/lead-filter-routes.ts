@@ -1,7 +1,7 @@
 import type { Router } from 'express';
 import type { LeadFilterNode } from '@parley/protocol';
 import { leadBulkSchema, leadFilterExportSchema, leadSearchSchema } from '@parley/protocol/schemas';
-import type { HttpAuth } from '../http/http-auth';
+import { agentOf, type HttpAuth } from '../http/http-auth';
 import { bodyOf, param } from '../http/request-input';
 import { exactRouter } from '../http/router';
 import type { Logger } from '../infra/logger';
@@ -46,7 +46,12 @@ export function leadFilterRoutes({ auth, logger, search, bulk, propertyKeys }: L
   // the summary that `lead.bulk.completed` also carries.
   router.post(`${base}/bulk`, auth.requireOwner, async (req, res) => {
     const input = parseInput(leadBulkSchema, bodyOf(req));
-    res.json(await bulk.run(param(req, 'projectId'), { filter: input.filter, q: input.q }, input.action));
+    res.json(
+      await bulk.run(param(req, 'projectId'), { filter: input.filter, q: input.q }, input.action, {
+        type: 'agent',
+        id: agentOf(res).agentId,
+      }),
+    );
   });
 
   return router;

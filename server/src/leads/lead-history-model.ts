@@ -19,8 +19,12 @@ export interface LeadHistoryDoc {
   createdAt: Date;
 }
 
-/** The same, as it waits on the lead (`historyPending`) until it is written to the collection. */
-export type PendingHistory = Omit<LeadHistoryDoc, 'projectId' | 'leadId'>;
+/**
+ * The same, as it waits on the lead (`historyPending`) until it is written to the collection.
+ * `shared`: one entry pushed onto many leads by one write (a bulk action's chunk); each lead's copy
+ * is stored as `{_id}:{leadId}` (see lead-history.ts).
+ */
+export type PendingHistory = Omit<LeadHistoryDoc, 'projectId' | 'leadId'> & { shared?: true };
 
 const historySchema = new Schema<LeadHistoryDoc>(
   {

@@ -24,6 +24,11 @@ export class LeadHistory {
     return { _id: newId(), kind: 'edited', changes, by, createdAt: new Date() };
   }
 
+  /** One entry for every lead a bulk action's chunk changes (stored once per lead). */
+  static bulkEdited(changes: LeadField[], by: HistoryActor): PendingHistory {
+    return { ...LeadHistory.edited(changes, by), shared: true };
+  }
+
   static merged(targetId: string, sourceIds: string[], by: HistoryActor): PendingHistory {
     const digest = createHash('sha256')
       .update(`${targetId}:${[...sourceIds].sort().join(',')}`)
@@ -50,17 +55,35 @@ export class LeadHistory {
         ?.historyPending ??
       [];
     if (entries.length === 0) return;
-    const docs: LeadHistoryDoc[] = entries.map((e) => ({ ...e, projectId, leadId }));
+    await this.store(entries.map((e) => stored(e, projectId, leadId)));
+    await this.leads
+      .updateOne({ _id: leadId, projectId }, { $pull: { historyPending: { _id: { $in: entries.map((e) => e._id) } } } })
+      .exec();
+  }
+
+  /** Copies a shared entry (`bulkEdited`) of the given leads, then takes it off them: one write each way. */
+  async flushShared(projectId: string, entry: PendingHistory, leadIds: string[]): Promise<void> {
+    if (leadIds.length === 0) return;
+    await this.store(leadIds.map((leadId) => stored(entry, projectId, leadId)));
+    await this.leads
+      .updateMany({ _id: { $in: leadIds }, projectId }, { $pull: { historyPending: { _id: entry._id } } })
+      .exec();
+  }
+
+  private async store(docs: LeadHistoryDoc[]): Promise<void> {
     try {
       await this.history.insertMany(docs, { ordered: false });
     } catch (error) {
       // Stored already (a repeated flush): the copy is what matters, not who made it.
       if (!isDuplicateKeyError(error) && !isBulkOfDuplicates(error)) throw error;
     }
-    await this.leads
-      .updateOne({ _id: leadId, projectId }, { $pull: { historyPending: { _id: { $in: entries.map((e) => e._id) } } } })
-      .exec();
   }
+}
+
+/** The collection's document of a pending entry: a shared entry's copy is named after its lead. */
+function stored(entry: PendingHistory, projectId: string, leadId: string): LeadHistoryDoc {
+  const { shared, ...rest } = entry;
+  return { ...rest, ...(shared ? { _id: `${entry._id}:${leadId}` } : {}), projectId, leadId };
 }
 
 function isBulkOfDuplicates(error: unknown): boolean {
