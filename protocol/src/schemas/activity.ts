@@ -3,7 +3,7 @@ import { LIMITS } from '../limits';
 import { leadNoteSchema } from './notes';
 import { conversationSchema } from './responses';
 import { leadFieldSchema } from './socket-payloads';
-import { attributeKeySchema, queryInt, textSchema } from './common';
+import { attributeKeySchema, pageCursorSchema, queryInt, textSchema } from './common';
 
 /**
  * Visitor activity (issue 15). Everything a visitor reports is bounded here, before the server
@@ -44,14 +44,9 @@ export const eventTrackSchema = z.strictObject({
   url: pageUrlSchema.optional(),
 });
 
-const cursorSchema = z
-  .string()
-  .max(200)
-  .regex(/^[A-Za-z0-9_-]+$/, 'must be a cursor from a previous page');
-
 export const leadTimelineQuerySchema = z.strictObject({
   limit: queryInt(1, LIMITS.pageLimitMax).optional(),
-  cursor: cursorSchema.optional(),
+  cursor: pageCursorSchema.optional(),
 });
 
 // ---- responses and pushes ----

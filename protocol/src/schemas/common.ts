@@ -144,3 +144,9 @@ export function queryInt(min: number, max: number) {
 }
 
 export const emptySchema = z.strictObject({});
+
+/** The `cursor` of a keyset-paged listing: the opaque `nextCursor` of the page before. */
+export const pageCursorSchema = z
+  .string()
+  .max(200)
+  .regex(/^[A-Za-z0-9_-]+$/, 'must be a cursor from a previous page');

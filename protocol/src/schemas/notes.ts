@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { LIMITS } from '../limits';
-import { queryInt } from './common';
+import { pageCursorSchema, queryInt } from './common';
 
 /** Agents' notes on a lead (issue 15). */
 const noteTextSchema = z.string().trim().min(1).max(LIMITS.noteTextMax);
@@ -15,11 +15,7 @@ export const leadNotePatchSchema = z.strictObject({
 
 export const leadNoteListQuerySchema = z.strictObject({
   limit: queryInt(1, LIMITS.pageLimitMax).optional(),
-  cursor: z
-    .string()
-    .max(200)
-    .regex(/^[A-Za-z0-9_-]+$/, 'must be a cursor from a previous page')
-    .optional(),
+  cursor: pageCursorSchema.optional(),
 });
 
 export const leadNoteSchema = z

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { LIMITS } from '../limits';
 import { WEBHOOK_EVENT_TYPES } from '../webhooks';
-import { queryInt, textSchema } from './common';
+import { pageCursorSchema, queryInt, textSchema } from './common';
 
 /**
  * An http(s) URL with a host, no credentials. Whether its host is an address Parley may send to
@@ -57,11 +57,7 @@ export const webhookUpdateSchema = z
 export const webhookDeliveryListQuerySchema = z.strictObject({
   status: z.enum(['pending', 'delivered', 'failed']).optional(),
   limit: queryInt(1, LIMITS.pageLimitMax).optional(),
-  cursor: z
-    .string()
-    .max(200)
-    .regex(/^[A-Za-z0-9_-]+$/, 'must be a cursor from a previous page')
-    .optional(),
+  cursor: pageCursorSchema.optional(),
 });
 
 export type WebhookCreateInput = z.input<typeof webhookCreateSchema>;
