@@ -1,4 +1,4 @@
-import type { ActivityRecordResult, EventTrackInput, LeadKind, PageViewInput } from '@parley/protocol';
+import type { ActivityRecordResult, EventTrackInput, PageViewInput } from '@parley/protocol';
 import type { EventBus } from '../infra/event-bus';
 import { newId } from '../infra/ids';
 import type { Logger } from '../infra/logger';
@@ -12,7 +12,6 @@ import type { LiveVisitors } from './live-visitors';
 export interface ActivitySource {
   projectId: string;
   userId: string;
-  visitorKind: LeadKind;
   tabId: string;
 }
 
@@ -22,8 +21,8 @@ export interface ActivitySource {
  * without bound. Browsing does not make a visitor a contact (that stays the pre-chat form's, a
  * conversation's or a sign-in's to do): a visitor without one keeps its activity under its user id
  * (`leadId: ''`, capped the same), and it joins the contact once one is made (`adopt`: on
- * `lead.created`, on the visitor's next activity, and when the contact's timeline is read, so that a
- * crash in between loses nothing). Agents hear it live (`lead.activity`); the live list learns the
+ * `lead.created`, and when the contact's timeline is read, so that a crash in between loses
+ * nothing; not on each page view, which would add a write to every one). Agents hear it live (`lead.activity`); the live list learns the
  * visitor's current page; `lastSeenAt` moves (throttled). Rate limits and the block gate are the
  * caller's (the visitor namespace).
  */
@@ -64,7 +63,6 @@ export class ActivityService {
     // A merged-away visitor's activity goes to the contact it was merged into.
     const lead = await this.leads.findForUser(projectId, userId);
     const leadId = lead?._id ?? '';
-    if (lead) await this.adopt(projectId, [userId], leadId);
     const doc: ActivityDoc = { _id: newId(), projectId, leadId, userId, ...what, createdAt: new Date() };
     await this.activities.create(doc);
     await this.trim(projectId, leadId ? { leadId } : { userId, leadId: '' });

@@ -112,7 +112,7 @@ export function setupVisitorNamespace(io: Server, deps: VisitorNamespaceDeps): V
       commands: ({ socket, actor, rateKey, expiry }) => {
         const source = (): ActivitySource => {
           const p = socket.data.principal;
-          return { projectId: p.projectId, userId: p.userId, visitorKind: p.visitorKind, tabId: socket.id };
+          return { projectId: p.projectId, userId: p.userId, tabId: socket.id };
         };
         return gatedCommands(
           serialGate(() => blocks.enter(socket.data.principal.projectId, socket.data.principal.userId)),
