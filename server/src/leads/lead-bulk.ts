@@ -129,8 +129,13 @@ export class LeadBulk {
     entry: PendingHistory | undefined,
   ): Promise<void> {
     const inChunk = { _id: { $in: ids }, projectId };
-    // The timeline's entry, on exactly the contacts this write changes.
-    const pending = entry ? { historyPending: entry } : {};
+    // What every write of a chunk does beside its change: the write time (`announce` finds the
+    // changed contacts by it), the revision, and the timeline's entry on exactly those contacts.
+    const changed = {
+      $set: { updatedAt: now },
+      $inc: { rev: 1 },
+      ...(entry ? { $push: { historyPending: entry } } : {}),
+    };
     switch (action.type) {
       case 'addTags': {
         const tags = [...new Set(action.tags)];
@@ -139,12 +144,7 @@ export class LeadBulk {
         const result = await this.leads
           .updateMany(
             { ...inChunk, ...room, tags: { $not: { $all: tags } } },
-            {
-              $addToSet: { tags: { $each: tags } },
-              $set: { updatedAt: now },
-              $inc: { rev: 1 },
-              ...(entry ? { $push: pending } : {}),
-            },
+            { ...changed, $addToSet: { tags: { $each: tags } } },
           )
           .exec();
         summary.changed += result.modifiedCount;
@@ -160,15 +160,7 @@ export class LeadBulk {
       }
       case 'removeTags': {
         const result = await this.leads
-          .updateMany(
-            { ...inChunk, tags: { $in: action.tags } },
-            {
-              $pullAll: { tags: action.tags },
-              $set: { updatedAt: now },
-              $inc: { rev: 1 },
-              ...(entry ? { $push: pending } : {}),
-            },
-          )
+          .updateMany({ ...inChunk, tags: { $in: action.tags } }, { ...changed, $pullAll: { tags: action.tags } })
           .exec();
         summary.changed += result.modifiedCount;
         return;
@@ -182,11 +174,9 @@ export class LeadBulk {
             .updateMany(
               { ...inChunk, [path]: { $exists: true } },
               {
+                ...changed,
                 $unset: { [path]: '' },
                 $pull: { origins: { field: path }, propIndex: { k: action.key } },
-                $set: { updatedAt: now },
-                $inc: { rev: 1 },
-                ...(entry ? { $push: pending } : {}),
               },
             )
             .exec();
@@ -199,12 +189,7 @@ export class LeadBulk {
           inChunk,
           action.key,
           setValue as Exclude<StoredAttributeValue, null>,
-          {
-            $set: { updatedAt: now },
-            $pull: { origins: { field: path } },
-            $inc: { rev: 1 },
-            ...(entry ? { $push: pending } : {}),
-          },
+          { ...changed, $pull: { origins: { field: path } } },
         );
         return;
       }
